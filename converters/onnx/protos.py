@@ -1,0 +1,97 @@
+"""Conversions between onnx protobuf pieces and IR pieces, shared by both directions."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, numpy_helper
+
+from ir.dtypes import DType
+from ir.errors import ModelLoadError
+from ir.types import MapType, OptionalType, SequenceType, SparseTensorType, TensorType, ValueType
+
+# Provenance fields <-> NodeProto.metadata_props keys
+PROV_KEYS = {
+    "framework": "tensorbridge.framework",
+    "module": "tensorbridge.module",
+    "source_op": "tensorbridge.source_op",
+    "location": "tensorbridge.location",
+}
+
+
+def to_array(t: TensorProto, origin: str) -> np.ndarray:
+    """A dense TensorProto as numpy; string tensors become object arrays of ``str``."""
+    try:
+        arr = numpy_helper.to_array(t)
+    except Exception as e:  # onnx raises bare ValueError/TypeError/KeyError on bad tensors
+        raise ModelLoadError(origin, f"tensor {t.name!r} cannot be decoded ({type(e).__name__}: {e})",
+                             "The tensor's data does not match its dims/data_type; re-export it") from e
+    if t.data_type == TensorProto.STRING:
+        flat = [x.decode("utf-8", errors="surrogateescape") if isinstance(x, bytes) else x
+                for x in arr.reshape(-1)]
+        arr = np.array(flat, dtype=object).reshape(arr.shape)
+    return arr
+
+
+def from_array(arr: np.ndarray, name: str) -> TensorProto:
+    if arr.dtype == object or arr.dtype.kind in "US":
+        flat = [x.encode("utf-8", errors="surrogateescape") if isinstance(x, str) else bytes(x)
+                for x in arr.reshape(-1)]
+        t = onnx.helper.make_tensor(name, TensorProto.STRING, arr.shape, flat)
+        return t
+    return numpy_helper.from_array(np.asarray(arr), name)
+
+
+def _dims(shape: onnx.TensorShapeProto) -> tuple[int | str | None, ...]:
+    out: list[int | str | None] = []
+    for d in shape.dim:
+        which = d.WhichOneof("value")
+        out.append(int(d.dim_value) if which == "dim_value" else d.dim_param if which == "dim_param" else None)
+    return tuple(out)
+
+
+def type_from_proto(tp: onnx.TypeProto) -> ValueType | None:
+    which = tp.WhichOneof("value")
+    if which == "tensor_type":
+        tt = tp.tensor_type
+        return TensorType(DType(tt.elem_type), _dims(tt.shape) if tt.HasField("shape") else None)
+    if which == "sparse_tensor_type":
+        st = tp.sparse_tensor_type
+        return SparseTensorType(DType(st.elem_type), _dims(st.shape) if st.HasField("shape") else None)
+    if which == "sequence_type":
+        return SequenceType(type_from_proto(tp.sequence_type.elem_type))
+    if which == "optional_type":
+        return OptionalType(type_from_proto(tp.optional_type.elem_type))
+    if which == "map_type":
+        return MapType(DType(tp.map_type.key_type), type_from_proto(tp.map_type.value_type))
+    return None
+
+
+def type_to_proto(t: ValueType | None) -> onnx.TypeProto:
+    tp = onnx.TypeProto()
+    if t is None:
+        return tp
+    if isinstance(t, TensorType | SparseTensorType):
+        target = tp.tensor_type if isinstance(t, TensorType) else tp.sparse_tensor_type
+        target.elem_type = int(t.dtype)
+        if t.shape is not None:
+            target.shape.SetInParent()
+            for d in t.shape:
+                dim = target.shape.dim.add()
+                if isinstance(d, int):
+                    dim.dim_value = d
+                elif isinstance(d, str):
+                    dim.dim_param = d
+    elif isinstance(t, SequenceType):
+        tp.sequence_type.SetInParent()
+        if t.elem is not None:
+            tp.sequence_type.elem_type.CopyFrom(type_to_proto(t.elem))
+    elif isinstance(t, OptionalType):
+        tp.optional_type.SetInParent()
+        if t.elem is not None:
+            tp.optional_type.elem_type.CopyFrom(type_to_proto(t.elem))
+    elif isinstance(t, MapType):
+        tp.map_type.key_type = int(t.key)
+        if t.value is not None:
+            tp.map_type.value_type.CopyFrom(type_to_proto(t.value))
+    return tp

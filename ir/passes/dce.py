@@ -1,0 +1,39 @@
+"""Dead-code elimination: drop ops none of whose outputs reach a graph output, and values
+(initializers included) nobody reads. Recurses into subgraphs."""
+
+from __future__ import annotations
+
+from ir.graph import Graph
+from ir.node import Role
+from ir.passes.base import PassReport
+
+# ops whose effect is not only their outputs: never dropped even when unused
+_SIDE_EFFECTS: frozenset[str] = frozenset()
+
+
+def eliminate_dead_code(graph: Graph) -> PassReport:
+    report = PassReport("dce")
+    _run(graph, report)
+    return report
+
+
+def _run(graph: Graph, report: PassReport) -> None:
+    for node in reversed(graph.nodes()):
+        outs = [v for v in graph.node_outputs(node) if v is not None]
+        if node.op_type not in _SIDE_EFFECTS and not any(graph.is_used(v) for v in outs):
+            graph.remove(node)
+            report.note(f"removed op {node.name} ({node.op_type})")
+            continue
+        for sub in node.subgraphs():
+            _run(sub, report)
+    for v in graph.values():
+        if v.role in (Role.INPUT,) or graph.is_used(v) or graph.producer(v) is not None:
+            continue
+        if v.role is Role.OUTER and _used_in_subgraphs(graph, v.name):
+            continue
+        graph.remove(v)
+        report.note(f"removed unused {v.role.value} {v.name}")
+
+
+def _used_in_subgraphs(graph: Graph, name: str) -> bool:
+    return any(sub.has_value(name) for node in graph.nodes() for sub in node.subgraphs())
