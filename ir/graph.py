@@ -226,10 +226,16 @@ class Graph:
         self._topo = None
 
     def replace_all_uses(self, old: Value, new: Value) -> int:
-        """Make every consumer (and graph output) of ``old`` use ``new``; returns the count."""
+        """Make every consumer (and graph output) of ``old`` use ``new``; returns the count.
+
+        Uses by the op that produces ``new`` are kept, so the insert-after pattern
+        (``r = add_op("Relu", [y]); replace_all_uses(y, r)``) does not create a cycle."""
         self._check_mine(new)
         count = 0
+        maker = self.producer(new)
         for _, node, k in list(self._g.out_edges(old, keys=True)):
+            if node is maker:
+                continue
             self._g.remove_edge(old, node, key=k)
             self._g.add_edge(new, node, key=k)
             count += 1

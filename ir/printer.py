@@ -34,7 +34,8 @@ def _node_lines(graph: Graph, node: Node, indent: str) -> list[str]:
     op = f"{node.domain}::{node.op_type}" if node.domain else node.op_type
     plain = {k: a for k, a in sorted(node.attrs.items()) if a.kind not in (AttrKind.GRAPH, AttrKind.GRAPHS)}
     attrs = " {" + ", ".join(f"{k}={_attr(a)}" for k, a in plain.items()) + "}" if plain else ""
-    prov = f"   # {node.provenance}" if str(node.provenance) else ""
+    p = node.provenance
+    prov = f"   # {p}" if p.framework and p.framework != "onnx" else ""
     lines = [f"{indent}{outs} = {op}({ins}){attrs}{prov}"]
     for name, a in sorted(node.attrs.items()):
         subs = [a.value] if a.kind == AttrKind.GRAPH else list(a.value) if a.kind == AttrKind.GRAPHS else []

@@ -1,0 +1,26 @@
+"""tensorbridge: move models between PyTorch, TensorFlow/Keras and ONNX through one graph IR,
+and check numerically that the converted model computes the same thing.
+
+    import tensorbridge as tb
+    g = tb.load("model.onnx")          # -> ir.Graph
+    m = tb.convert("model.onnx", None, to="onnx", opset=18)
+    tb.save(m, "out.onnx")             # atomic; external data when large
+    ys = tb.run(g, x)                  # built-in numpy runtime
+"""
+
+from ir.errors import (
+    ConversionError,
+    KernelError,
+    ModelLoadError,
+    TensorbridgeError,
+    UnsupportedOpError,
+    VerificationError,
+)
+from tensorbridge.api import UnsupportedSourceError, convert, load, run, save
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConversionError", "KernelError", "ModelLoadError", "TensorbridgeError", "UnsupportedOpError",
+    "UnsupportedSourceError", "VerificationError", "__version__", "convert", "load", "run", "save",
+]

@@ -1,0 +1,290 @@
+"""Planned execution of an IR graph with the numpy kernels.
+
+``Session(graph)`` resolves each node's kernel and attributes, assigns every value a slot
+and computes where each intermediate is last used, once. ``run`` then executes the plan:
+a tight loop over steps that frees each intermediate after its last use (peak memory
+tracks the live set), optionally keeping chosen intermediates (``capture``) in that same
+single run. Subgraphs (If/Loop/Scan bodies, model-local functions) get their own planned
+sessions, created once and reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import runtime.kernels  # noqa: F401  (registers every kernel)
+from ir.errors import KernelError, TensorbridgeError, UnsupportedOpError
+from ir.graph import Graph
+from ir.node import Attr, AttrKind, Node, Role, Value
+from ir.types import TensorType
+from runtime.registry import KERNELS, KernelContext, KernelSpec
+
+_NONE = -1
+
+
+@dataclass
+class _Step:
+    node: Node
+    fn: Callable[..., Any]
+    ins: tuple[int, ...]
+    outs: tuple[int, ...]
+    attrs: dict[str, Any]
+    free: tuple[int, ...] = ()
+
+
+class Session:
+    """A graph planned for repeated execution by the numpy runtime."""
+
+    def __init__(self, graph: Graph, *, seed: int = 0, _bindings: Mapping[str, Attr] | None = None,
+                 _root: Graph | None = None) -> None:
+        self.graph = graph
+        self._root = _root or graph
+        self._bindings = dict(_bindings or {})
+        self._rng = np.random.default_rng(seed)
+        self._seed = seed
+        self._slot: dict[str, int] = {}
+        self._consts: list[tuple[int, Value]] = []
+        self._subsessions: dict[int, Session] = {}
+        self._frames: list[list[Any]] = []
+        self._outer_stack: list[Mapping[str, Any]] = []
+        for v in graph.values():
+            self._slot[v.name] = len(self._slot)
+        self.n_slots = len(self._slot)
+        self._inputs = [self._slot[v.name] for v in graph.inputs]
+        self._required = [v for v in graph.inputs if v.role is Role.INPUT]
+        self._outputs = [self._slot[v.name] for v in graph.outputs]
+        self._outer = [(self._slot[v.name], v.name) for v in graph.outer_refs()]
+        for v in graph.initializers():
+            self._consts.append((self._slot[v.name], v))
+        self._const_cache: list[tuple[int, Any]] | None = None
+        self.steps = self._plan()
+
+    # ---------------------------------------------------------------- planning
+    def _plan(self) -> list[_Step]:
+        g = self.graph
+        steps: list[_Step] = []
+        errors: list[TensorbridgeError] = []
+        for node in g.nodes():
+            try:
+                steps.append(self._plan_node(node))
+            except TensorbridgeError as e:
+                errors.append(e)
+        if errors:
+            if len(errors) == 1:
+                raise errors[0]
+            from ir.errors import ConversionError
+            raise ConversionError(f"runtime: planning graph {g.name!r}", errors)
+        keep = set(self._outputs)
+        last: dict[int, int] = {}
+        for i, st in enumerate(steps):
+            for s in st.ins:
+                last[s] = i
+            for sub in st.node.subgraphs():  # values a subgraph reads from this scope
+                for name in _outer_names(sub):
+                    if name in self._slot:
+                        last[self._slot[name]] = i
+            for s in st.outs:
+                last.setdefault(s, i)  # an unused output dies right after its producer
+        const_slots = {s for s, _ in self._consts}
+        frees: dict[int, list[int]] = {}
+        for s, i in last.items():
+            if s not in keep and s not in const_slots and s >= 0:
+                frees.setdefault(i, []).append(s)
+        for i, st in enumerate(steps):
+            st.free = tuple(frees.get(i, ()))
+        return steps
+
+    def _plan_node(self, node: Node) -> _Step:
+        g = self.graph
+        ins = tuple(self._slot[v.name] if v is not None else _NONE for v in g.node_inputs(node))
+        outs = tuple(self._slot[v.name] if v is not None else _NONE for v in g.node_outputs(node))
+        attrs = self._attr_values(node)
+        func = self._root.functions.get((node.domain, node.op_type))
+        if func is not None:
+            return _Step(node, self._function_call(node, func), ins, outs, {})
+        spec = KERNELS.lookup(node.op_type, node.domain, g.opset(node.domain), where=node.name)
+        unknown = set(attrs) - spec.attr_names
+        if unknown:
+            raise UnsupportedOpError(
+                "runtime", node.op_type, node=node.name, domain=node.domain,
+                hint=f"the kernel does not implement attribute(s) {sorted(unknown)}")
+        if spec.wants_ctx:
+            attrs["ctx"] = self._context(node, spec)
+        return _Step(node, spec.fn, ins, outs, attrs)
+
+    def _attr_values(self, node: Node) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, a in node.attrs.items():
+            if a.ref:
+                bound = self._bindings.get(a.ref)
+                if bound is None:
+                    continue  # unbound reference: the attribute takes its default
+                a = bound
+            v = a.value
+            out[k] = list(v) if isinstance(v, tuple) and a.kind != AttrKind.GRAPHS else v
+        return out
+
+    def _context(self, node: Node, spec: KernelSpec) -> KernelContext:
+        g = self.graph
+        return KernelContext(
+            node_name=node.name, n_outputs=node.n_outputs, opset=g.opset(node.domain),
+            run_subgraph=self._run_subgraph, rng=self._rng,
+            output_names=tuple(v.name if v is not None else "" for v in g.node_outputs(node)),
+            input_types=tuple(v.type if v is not None else None for v in g.node_inputs(node)),
+            output_types=tuple(v.type if v is not None else None for v in g.node_outputs(node)),
+        )
+
+    def _function_call(self, node: Node, func: Any) -> Callable[..., Any]:
+        bindings = dict(func.attribute_defaults)
+        bindings.update(node.attrs)
+        sub = Session(func.body, seed=self._seed, _bindings=bindings, _root=self._root)
+
+        def call(*args: Any) -> tuple[Any, ...]:
+            return tuple(sub.run(list(args), outer={}))
+
+        return call
+
+    def _sub(self, graph: Graph) -> Session:
+        s = self._subsessions.get(id(graph))
+        if s is None:
+            s = Session(graph, seed=self._seed, _bindings=self._bindings, _root=self._root)
+            self._subsessions[id(graph)] = s
+        return s
+
+    def _run_subgraph(self, graph: Graph, inputs: Sequence[Any]) -> list[Any]:
+        env = self._frames[-1]
+        outer = _OuterScope(env, self._slot, self._outer_stack[-1] if self._outer_stack else {})
+        return self._sub(graph).run(list(inputs), outer=outer)
+
+    # ---------------------------------------------------------------- running
+    def run(self, inputs: Sequence[Any] | Mapping[str, Any], *, outer: Mapping[str, Any] | None = None,
+            capture: bool | Collection[str] = False) -> list[Any]:
+        """Execute the graph. ``inputs`` are positional (graph input order) or by name.
+
+        With ``capture``, ``self.captured`` afterwards maps value names to arrays (all
+        intermediates if True, else the named ones), recorded during this same run."""
+        env: list[Any] = [None] * self.n_slots
+        self._bind_inputs(env, inputs)
+        for slot, val in self._constants():
+            if env[slot] is None:
+                env[slot] = val
+        if self._outer:
+            scope = outer or {}
+            for slot, name in self._outer:
+                env[slot] = scope[name]
+        keep: set[int] | None = None
+        if capture:
+            names = self._slot if capture is True else capture
+            keep = {self._slot[n] for n in names if n in self._slot}
+            self.captured: dict[str, Any] = {}
+        self._frames.append(env)
+        self._outer_stack.append(outer or {})
+        try:
+            self._execute(env, keep)
+        finally:
+            self._frames.pop()
+            self._outer_stack.pop()
+        return [env[s] for s in self._outputs]
+
+    def _execute(self, env: list[Any], keep: set[int] | None) -> None:
+        names = None if keep is None else {s: n for n, s in self._slot.items() if s in keep}
+        for st in self.steps:
+            try:
+                res = st.fn(*[env[i] if i >= 0 else None for i in st.ins], **st.attrs)
+            except TensorbridgeError:
+                raise
+            except Exception as e:
+                raise KernelError(st.node.name, st.node.op_type, _describe(e, st, env)) from e
+            if len(st.outs) == 1:
+                env[st.outs[0]] = _norm(res[0] if type(res) is tuple else res)
+            else:
+                for s, r in zip(st.outs, res):
+                    if s >= 0:
+                        env[s] = _norm(r)
+            if names is not None:
+                for s in st.outs:
+                    if s in names:
+                        self.captured[names[s]] = env[s]
+            for s in st.free:
+                env[s] = None
+
+    def _constants(self) -> list[tuple[int, Any]]:
+        if self._const_cache is None:
+            self._const_cache = [(s, v.const_array()) for s, v in self._consts]
+        return self._const_cache
+
+    def _bind_inputs(self, env: list[Any], inputs: Sequence[Any] | Mapping[str, Any]) -> None:
+        g = self.graph
+        if isinstance(inputs, Mapping):
+            unknown = set(inputs) - {v.name for v in g.inputs}
+            if unknown:
+                raise TensorbridgeError(f"run: unknown input name(s) {sorted(unknown)}; the graph's "
+                                        f"inputs are {[v.name for v in g.inputs]}")
+            pairs = [(self._slot[k], v) for k, v in inputs.items()]
+            missing = [v.name for v in self._required if v.name not in inputs]
+        else:
+            if len(inputs) > len(g.inputs):
+                raise TensorbridgeError(f"run: got {len(inputs)} inputs, graph {g.name!r} takes "
+                                        f"{len(g.inputs)} ({[v.name for v in g.inputs]})")
+            pairs = list(zip(self._inputs, inputs))
+            missing = [v.name for v in g.inputs[len(inputs):] if v.role is Role.INPUT]
+        if missing:
+            raise TensorbridgeError(f"run: missing input(s) {missing} for graph {g.name!r}")
+        for slot, val in pairs:
+            env[slot] = val if isinstance(val, list | np.ndarray) or val is None else np.asarray(val)
+
+
+class _OuterScope(Mapping[str, Any]):
+    """Name lookup into an enclosing session's live values, then its own outer scope."""
+
+    def __init__(self, env: list[Any], slots: Mapping[str, int], parent: Mapping[str, Any]) -> None:
+        self._env, self._slots, self._parent = env, slots, parent
+
+    def __getitem__(self, name: str) -> Any:
+        s = self._slots.get(name)
+        if s is not None:
+            return self._env[s]
+        return self._parent[name]
+
+    def __iter__(self) -> Any:
+        return iter(self._slots)
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+
+def _outer_names(g: Graph) -> set[str]:
+    names = {v.name for v in g.outer_refs()}
+    for n in g.nodes():
+        for sub in n.subgraphs():
+            names |= {x for x in _outer_names(sub) if not g.has_value(x) or x in names}
+    return names
+
+
+def _norm(x: Any) -> Any:
+    if type(x) is np.ndarray or x is None or type(x) is list:
+        return x
+    if isinstance(x, np.ndarray | list):
+        return x
+    return np.asarray(x)
+
+
+def _describe(e: Exception, st: _Step, env: list[Any]) -> str:
+    shapes = []
+    for i in st.ins:
+        v = env[i] if i >= 0 else None
+        shapes.append("None" if v is None else f"{v.dtype}{list(v.shape)}" if isinstance(v, np.ndarray)
+                      else type(v).__name__)
+    return f"{type(e).__name__}: {e} (inputs: {', '.join(shapes)})"
+
+
+def run(graph: Graph, *inputs: Any) -> list[Any]:
+    """One-shot convenience: plan ``graph`` and run it on positional ``inputs``."""
+    return Session(graph).run(list(inputs))
+
+
+__all__ = ["Session", "TensorType", "run"]

@@ -1,0 +1,3 @@
+from tensorbridge.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""The public API: load, convert, save, run. Frameworks are imported lazily."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ir.errors import ModelLoadError, TensorbridgeError
+from ir.graph import Graph
+from ir.verify import verify
+
+if TYPE_CHECKING:
+    import onnx
+
+TARGETS = ("onnx",)
+# Above this many bytes of weights, save() writes external data (protobuf's hard limit is 2 GiB).
+EXTERNAL_DATA_THRESHOLD = 1_800_000_000
+
+
+class UnsupportedSourceError(TensorbridgeError):
+    """The object or file given to load() is not a model tensorbridge can read (yet)."""
+
+
+def load(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None) -> Graph:
+    """Load a model into the IR.
+
+    ``source``: an ``ir.Graph``, an ``onnx.ModelProto`` or a path to a ``.onnx`` file.
+    ``example_inputs`` / ``dynamic_shapes`` are for framework sources.
+    """
+    if isinstance(source, Graph):
+        verify(source)
+        return source
+    from converters.onnx import to_ir
+
+    if _is_onnx_model(source):
+        return to_ir(source)
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if path.is_dir():
+            raise UnsupportedSourceError(
+                f"{path}: is a directory; SavedModel import is not available in this version. "
+                "Pass a .onnx file")
+        return to_ir(path)
+    kind = type(source).__module__.split(".")[0]
+    raise UnsupportedSourceError(
+        f"cannot load a {type(source).__module__}.{type(source).__name__}: this version reads "
+        f"ONNX models (ModelProto or .onnx path){'' if kind in ('onnx',) else ' only'}; "
+        "export the model to ONNX first")
+
+
+def convert(source: Any, example_inputs: Any = None, to: str = "onnx", *, opset: int | None = None,
+            dynamic_shapes: Any = None) -> onnx.ModelProto:
+    """Convert ``source`` (anything :func:`load` takes) to the target format."""
+    if to not in TARGETS:
+        raise TensorbridgeError(f"convert: unknown target {to!r}; available: {', '.join(TARGETS)}")
+    from converters.onnx import from_ir
+
+    graph = load(source, example_inputs, dynamic_shapes)
+    return from_ir(graph, opset=opset)
+
+
+def save(model: Any, path: str | os.PathLike[str], *, external_data: bool | None = None) -> Path:
+    """Write a Graph or ModelProto to ``path`` atomically (temp files, then rename).
+
+    Weights go to ``<name>.data`` next to the model when ``external_data`` is True, or, by
+    default, when they exceed what one protobuf can hold. Returns the model path."""
+    import onnx
+
+    from converters.onnx import from_ir
+
+    proto = from_ir(model) if isinstance(model, Graph) else model
+    if not isinstance(proto, onnx.ModelProto):
+        raise TensorbridgeError(f"save: expected an ir.Graph or onnx.ModelProto, got {type(model).__name__}")
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise TensorbridgeError(f"save: directory {target.parent} does not exist; create it first")
+    if external_data is None:
+        external_data = sum(t.ByteSize() for t in proto.graph.initializer) > EXTERNAL_DATA_THRESHOLD
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        data_name = f"{target.name}.data"
+        if external_data:
+            proto = _with_external_data(proto, tmpdir, data_name)
+        (tmpdir / target.name).write_bytes(proto.SerializeToString(deterministic=True))
+        if (tmpdir / data_name).exists():
+            os.replace(tmpdir / data_name, target.parent / data_name)
+        os.replace(tmpdir / target.name, target)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return target
+
+
+def _with_external_data(proto: onnx.ModelProto, folder: Path, data_name: str) -> onnx.ModelProto:
+    import onnx
+    from onnx import external_data_helper as edh
+
+    out = onnx.ModelProto()
+    out.CopyFrom(proto)
+    edh.convert_model_to_external_data(out, all_tensors_to_one_file=True, location=data_name,
+                                       size_threshold=0, convert_attribute=False)
+    edh.write_external_data_tensors(out, str(folder))
+    return out
+
+
+def run(model: Any, *inputs: Any) -> list[np.ndarray]:
+    """Run a Graph, ModelProto or .onnx path on the built-in numpy runtime."""
+    from runtime.session import Session
+
+    graph = load(model)
+    return Session(graph).run([np.asarray(x) if not isinstance(x, list) else x for x in inputs])
+
+
+def _is_onnx_model(obj: Any) -> bool:
+    return type(obj).__name__ == "ModelProto" and type(obj).__module__.startswith("onnx")
+
+
+__all__ = ["ModelLoadError", "TensorbridgeError", "UnsupportedSourceError", "convert", "load", "run", "save"]

@@ -1,0 +1,114 @@
+"""The ``tensorbridge`` command: inspect, convert, run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ir.errors import TensorbridgeError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    console = Console(stderr=False, highlight=False)
+    try:
+        return int(args.func(args, console))
+    except TensorbridgeError as e:
+        Console(stderr=True).print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tensorbridge", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    ins = sub.add_parser("inspect", help="summarize a model: ops, inputs/outputs, parameters, opset")
+    ins.add_argument("model", help="a .onnx file")
+    ins.set_defaults(func=_inspect)
+    conv = sub.add_parser("convert", help="convert a model (ONNX -> ONNX for now)")
+    conv.add_argument("model")
+    conv.add_argument("-o", "--output", required=True, help="output .onnx path")
+    conv.add_argument("--to", default="onnx", choices=["onnx"])
+    conv.add_argument("--opset", type=int, default=None, help="target ai.onnx opset")
+    conv.add_argument("--external-data", action="store_true", help="store weights in <output>.data")
+    conv.set_defaults(func=_convert)
+    run = sub.add_parser("run", help="run a model on the built-in runtime")
+    run.add_argument("model")
+    run.add_argument("--inputs", required=True, help=".npz with one array per graph input (by name)")
+    run.add_argument("-o", "--output", help="write outputs to this .npz")
+    run.set_defaults(func=_run)
+    return p
+
+
+def _inspect(args: argparse.Namespace, console: Console) -> int:
+    import tensorbridge as tb
+    from tensorbridge.summary import summarize
+
+    s = summarize(tb.load(args.model))
+    head = Table(title=f"{args.model}  (graph {s.name!r})", show_header=False)
+    head.add_row("opsets", ", ".join(f"{d} {v}" for d, v in s.opsets.items()))
+    head.add_row("ops", f"{s.n_ops} ({len(s.op_histogram)} kinds, {s.subgraphs} subgraphs)")
+    head.add_row("parameters", f"{s.n_parameters:,} in {s.n_initializers} initializers "
+                 f"({s.weight_bytes / 2**20:.2f} MiB)")
+    console.print(head)
+    io = Table(title="inputs / outputs")
+    io.add_column("kind")
+    io.add_column("name")
+    io.add_column("type")
+    for name, t in s.inputs:
+        io.add_row("input", name, t)
+    for name, t in s.outputs:
+        io.add_row("output", name, t)
+    console.print(io)
+    ops = Table(title="op histogram")
+    ops.add_column("op")
+    ops.add_column("count", justify="right")
+    for op, n in s.op_histogram:
+        ops.add_row(op, str(n))
+    console.print(ops)
+    return 0
+
+
+def _convert(args: argparse.Namespace, console: Console) -> int:
+    import tensorbridge as tb
+
+    t0 = time.perf_counter()
+    model = tb.convert(args.model, None, to=args.to, opset=args.opset)
+    out = tb.save(model, args.output, external_data=True if args.external_data else None)
+    console.print(f"wrote {out} ({out.stat().st_size:,} bytes) in {time.perf_counter() - t0:.2f}s")
+    return 0
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    import numpy as np
+
+    import tensorbridge as tb
+    from runtime.session import Session
+
+    graph = tb.load(args.model)
+    path = Path(args.inputs)
+    if not path.is_file():
+        raise TensorbridgeError(f"{path}: no such inputs file; write one with numpy.savez")
+    with np.load(path, allow_pickle=False) as data:
+        feeds = {k: data[k] for k in data.files}
+    outs = Session(graph).run(feeds)
+    table = Table(title="outputs")
+    for col in ("name", "dtype", "shape", "mean"):
+        table.add_column(col)
+    for v, y in zip(graph.outputs, outs):
+        arr = np.asarray(y)
+        mean = f"{arr.astype(np.float64).mean():.6g}" if arr.dtype.kind in "fiub" and arr.size else "-"
+        table.add_row(v.name, str(arr.dtype), str(list(arr.shape)), mean)
+    console.print(table)
+    if args.output:
+        np.savez(args.output, **{v.name: np.asarray(y) for v, y in zip(graph.outputs, outs)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
