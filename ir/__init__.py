@@ -12,7 +12,15 @@ from ir.errors import (
 from ir.graph import Function, Graph, ModelInfo, NameAuthority
 from ir.node import Attr, AttrKind, LazyTensor, Node, Provenance, Role, Value
 from ir.printer import format_graph
-from ir.types import Dim, MapType, OptionalType, SequenceType, SparseTensorType, TensorType, ValueType
+from ir.types import (
+    Dim,
+    MapType,
+    OptionalType,
+    SequenceType,
+    SparseTensorType,
+    TensorType,
+    ValueType,
+)
 from ir.values import SparseTensor
 from ir.verify import verify
 

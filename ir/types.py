@@ -7,12 +7,11 @@ A dim is an ``int`` (static), a ``str`` (a named symbol such as ``"batch"``) or 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from ir.dtypes import DType
 
-Dim = Union[int, str, None]
-ShapeT = Union[tuple[Dim, ...], None]
+Dim = int | str | None
+ShapeT = tuple[Dim, ...] | None
 
 
 def format_shape(shape: ShapeT) -> str:
@@ -72,4 +71,4 @@ class MapType:
         return f"map({self.key.name.lower()},{self.value})"
 
 
-ValueType = Union[TensorType, SparseTensorType, SequenceType, OptionalType, MapType]
+ValueType = TensorType | SparseTensorType | SequenceType | OptionalType | MapType

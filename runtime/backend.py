@@ -39,8 +39,11 @@ class TensorbridgeBackend(base.Backend):
                  outputs_info: Sequence[tuple[np.dtype, tuple[int, ...]]] | None = None,
                  **kwargs: Any) -> tuple[Any, ...]:
         opset = int(kwargs.get("opset_version", onnx.defs.onnx_opset_version()))
-        ins = [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None)
-               for n in node.input if n]
+        from ir.dtypes import DType
+
+        names = [n for n in node.input if n]
+        ins = [onnx.helper.make_tensor_value_info(n, int(DType.from_numpy(np.asarray(x).dtype)), None)
+               for n, x in zip(names, inputs)]
         outs = [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None)
                 for n in node.output if n]
         graph = onnx.helper.make_graph([node], "run_node", ins, outs)

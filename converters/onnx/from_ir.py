@@ -134,10 +134,13 @@ def _attr_proto(name: str, a: Attr, n: Node) -> onnx.AttributeProto:
             ap.type_protos.extend(type_to_proto(t) for t in v)
         return ap
     if k in (AttrKind.STRING, AttrKind.STRINGS):
-        enc = (lambda s: s.encode("utf-8", errors="surrogateescape"))
-        val = enc(v) if k == AttrKind.STRING else [enc(s) for s in v]
+        val = _utf8(v) if k == AttrKind.STRING else [_utf8(s) for s in v]
         return helper.make_attribute(name, val, attr_type=int(k))
     return helper.make_attribute(name, list(v) if isinstance(v, tuple) else v, attr_type=int(k))
+
+
+def _utf8(s: str) -> bytes:
+    return s.encode("utf-8", errors="surrogateescape")
 
 
 def _sparse_proto(s: SparseTensor, name: str) -> onnx.SparseTensorProto:

@@ -54,6 +54,8 @@ def type_from_proto(tp: onnx.TypeProto) -> ValueType | None:
     which = tp.WhichOneof("value")
     if which == "tensor_type":
         tt = tp.tensor_type
+        if tt.elem_type == 0:  # UNDEFINED: nothing known
+            return None
         return TensorType(DType(tt.elem_type), _dims(tt.shape) if tt.HasField("shape") else None)
     if which == "sparse_tensor_type":
         st = tp.sparse_tensor_type

@@ -1,0 +1,283 @@
+"""Kernels: scaled dot-product attention (Attention, ai.onnx.preview FlexAttention) and
+RotaryEmbedding.
+
+The KV-cache and recurrent-state ops (TensorScatter, CausalConvWithState, LinearAttention)
+live in :mod:`runtime.kernels.attention_state`, imported below so that importing this family
+registers all of it.
+
+float16/bfloat16 inputs are computed in float32 and rounded once at the end; grouped-query
+attention never copies K/V per query head: query heads are folded into the row dimension of
+their K/V group so one batched matmul serves the whole group.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ir.dtypes import DType
+from runtime.kernels import attention_state  # noqa: F401  (registers the state/cache ops)
+from runtime.registry import KernelContext, kernel
+
+Array = np.ndarray
+
+
+def _work_dtype(*xs: Array) -> np.dtype:
+    """float64 if any input is double, else float32 (also for the half-precision types)."""
+    return np.dtype(np.float64) if any(x.dtype == np.float64 for x in xs) else np.dtype(np.float32)
+
+
+def _safe_softmax(x: Array) -> Array:
+    """Softmax over the last axis; a row that is entirely -inf yields zeros instead of NaN."""
+    m = x.max(axis=-1, keepdims=True)
+    m = np.where(np.isneginf(m), 0, m)
+    e = np.exp(x - m)
+    s = e.sum(axis=-1, keepdims=True)
+    return e / np.where(s == 0, 1, s)
+
+
+def _grouped_matmul(a: Array, b: Array) -> Array:
+    """a[B, Hq, L, X] @ b[B, Hkv, X, Y] with query head h using K/V head h // (Hq // Hkv)."""
+    batch, hq, rows, inner = a.shape
+    hkv = b.shape[1]
+    if hq == hkv:
+        return a @ b
+    if hkv == 0 or hq % hkv:
+        raise ValueError(f"q_num_heads ({hq}) must be a multiple of kv_num_heads ({hkv})")
+    out = a.reshape(batch, hkv, (hq // hkv) * rows, inner) @ b
+    return out.reshape(batch, hq, rows, b.shape[-1])
+
+
+def _to_4d(x: Array, num_heads: int | None, name: str) -> Array:
+    """[B, S, H*D] -> [B, H, S, D]; 4-D inputs pass through."""
+    if x.ndim == 4:
+        return x
+    if x.ndim != 3 or not num_heads or x.shape[2] % num_heads:
+        raise ValueError(f"Attention {name} must be 4-D, or 3-D with a hidden size divisible by "
+                         f"the head count attribute; got shape {x.shape}, heads={num_heads}")
+    b, s, hidden = x.shape
+    return x.reshape(b, s, num_heads, hidden // num_heads).transpose(0, 2, 1, 3)
+
+
+def _pad_mask(mask: Array, total: int) -> Array:
+    """Pad the key axis of a mask shorter than the key count with 'not attended'."""
+    short = total - mask.shape[-1]
+    if short <= 0:
+        return mask
+    fill = False if mask.dtype == np.bool_ else -np.inf
+    pad = np.full(mask.shape[:-1] + (short,), fill, dtype=mask.dtype)
+    return np.concatenate((mask, pad), axis=-1)
+
+
+def _attention_bias(mask: Array | None, q_len: int, kv_len: int, offset: int | Array,
+                    is_causal: int, left: int, right: int, nonpad: Array | None,
+                    dt: np.dtype) -> Array | None:
+    """Additive bias broadcastable to [B, Hq, L, S]: the float mask plus -inf wherever the
+    boolean mask, causal frontier, sliding window or key padding disallows a key."""
+    bias = allowed = None
+    if mask is not None:
+        if mask.ndim > 4:
+            raise ValueError(f"Attention attn_mask must have rank <= 4, got shape {mask.shape}")
+        mask = _pad_mask(mask, kv_len)
+        if mask.dtype == np.bool_:
+            allowed = mask
+        else:
+            bias = mask.astype(dt, copy=False)
+    j = np.arange(kv_len)
+    # Absolute position of each query row: rows come after `offset` valid keys.
+    pos = np.arange(q_len)[:, None] + (np.asarray(offset).reshape(-1, 1, 1, 1) if np.ndim(offset) else offset)
+    rules = []
+    if is_causal:
+        rules.append(j <= pos)
+    if left >= 0:
+        rules.append(j >= pos - left)
+    if right >= 0:
+        rules.append(j <= pos + right)
+    if nonpad is not None:
+        rules.append(j < nonpad.reshape(-1, 1, 1, 1))
+    for rule in rules:
+        allowed = rule if allowed is None else allowed & rule
+    if allowed is not None:
+        blocked = np.where(allowed, dt.type(0), dt.type(-np.inf))
+        bias = blocked if bias is None else bias + blocked
+    return bias
+
+
+def _with_past(k: Array, v: Array, past_key: Array | None,
+               past_value: Array | None) -> tuple[Array, Array]:
+    """Append the incoming keys/values to the internal cache (these are also the present_*)."""
+    if (past_key is None) != (past_value is None):
+        raise ValueError("Attention past_key and past_value must be given together")
+    if past_key is None or past_value is None:
+        return k, v
+    return np.concatenate((past_key, k), axis=2), np.concatenate((past_value, v), axis=2)
+
+
+def _attention(Q: Array, K: Array, V: Array, attn_mask: Array | None, past_key: Array | None,
+               past_value: Array | None, nonpad_kv_seqlen: Array | None, *, is_causal: int,
+               kv_num_heads: int | None, q_num_heads: int | None, qk_matmul_output_mode: int,
+               scale: float | None, softcap: float, softmax_precision: int | None,
+               left_window_size: int, right_window_size: int,
+               n_outputs: int) -> tuple[Array, Array, Array, Array | None]:
+    """Shared body of every Attention version (older versions pass the neutral values)."""
+    is_3d = Q.ndim == 3
+    q = _to_4d(Q, q_num_heads, "Q")
+    k, v = _with_past(_to_4d(K, kv_num_heads, "K"), _to_4d(V, kv_num_heads, "V"), past_key, past_value)
+    dt = _work_dtype(Q, K, V)
+    # Work precision is never below float32, so only a DOUBLE softmax_precision changes it.
+    if softmax_precision is not None and DType(softmax_precision) == DType.DOUBLE:
+        dt = np.dtype(np.float64)
+    q_len, kv_len = q.shape[2], k.shape[2]
+    if scale is None:
+        scale = 1.0 / np.sqrt(q.shape[-1])
+    # Scaling Q (L*D values) is cheaper than scaling the L*S scores, and equivalent.
+    scores = _grouped_matmul(q.astype(dt) * dt.type(scale), k.astype(dt, copy=False).swapaxes(-1, -2))
+    stages = [scores]
+    if softcap > 0:
+        scores = dt.type(softcap) * np.tanh(scores / dt.type(softcap))
+    stages.append(scores)
+    # Keys that precede the query block: the internal cache, or the valid part of an
+    # external cache minus the queries themselves.
+    if past_key is not None:
+        offset: int | Array = past_key.shape[2]
+    elif nonpad_kv_seqlen is not None:
+        offset = nonpad_kv_seqlen.astype(np.int64) - q_len
+    else:
+        offset = 0
+    bias = _attention_bias(attn_mask, q_len, kv_len, offset, is_causal, left_window_size,
+                           right_window_size, nonpad_kv_seqlen, dt)
+    if bias is not None:
+        scores = scores + bias
+    stages.append(scores)
+    probs = _safe_softmax(scores)
+    stages.append(probs)
+    y = _grouped_matmul(probs, v.astype(dt, copy=False))
+    if is_3d:
+        b, h, s, d = y.shape
+        y = y.transpose(0, 2, 1, 3).reshape(b, s, h * d)
+    if not 0 <= qk_matmul_output_mode <= 3:
+        raise ValueError(f"Attention qk_matmul_output_mode must be 0..3, got {qk_matmul_output_mode}")
+    qk = stages[qk_matmul_output_mode].astype(Q.dtype, copy=False) if n_outputs >= 4 else None
+    return y.astype(Q.dtype, copy=False), k, v, qk
+
+
+@kernel("Attention", since=23)
+def attention_23(Q: Array, K: Array, V: Array, attn_mask: Array | None = None,
+                 past_key: Array | None = None, past_value: Array | None = None, *,
+                 is_causal: int = 0, kv_num_heads: int | None = None,
+                 q_num_heads: int | None = None, qk_matmul_output_mode: int = 0,
+                 scale: float | None = None, softcap: float = 0.0,
+                 softmax_precision: int | None = None,
+                 ctx: KernelContext) -> tuple[Array, Array, Array, Array | None]:
+    """Attention-23: Q, K, V, attn_mask?, past_key?, past_value?
+    -> Y, present_key?, present_value?, qk_matmul_output?"""
+    return _attention(Q, K, V, attn_mask, past_key, past_value, None, is_causal=is_causal,
+                      kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
+                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
+                      softmax_precision=softmax_precision, left_window_size=-1,
+                      right_window_size=-1, n_outputs=ctx.n_outputs)
+
+
+@kernel("Attention", since=24)
+def attention_24(Q: Array, K: Array, V: Array, attn_mask: Array | None = None,
+                 past_key: Array | None = None, past_value: Array | None = None,
+                 nonpad_kv_seqlen: Array | None = None, *, is_causal: int = 0,
+                 kv_num_heads: int | None = None, q_num_heads: int | None = None,
+                 qk_matmul_output_mode: int = 0, scale: float | None = None,
+                 softcap: float = 0.0, softmax_precision: int | None = None,
+                 ctx: KernelContext) -> tuple[Array, Array, Array, Array | None]:
+    """Attention-24: Q, K, V, attn_mask?, past_key?, past_value?, nonpad_kv_seqlen?
+    -> Y, present_key?, present_value?, qk_matmul_output?"""
+    return _attention(Q, K, V, attn_mask, past_key, past_value, nonpad_kv_seqlen,
+                      is_causal=is_causal, kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
+                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
+                      softmax_precision=softmax_precision, left_window_size=-1,
+                      right_window_size=-1, n_outputs=ctx.n_outputs)
+
+
+@kernel("Attention", since=25)
+def attention_25(Q: Array, K: Array, V: Array, attn_mask: Array | None = None,
+                 past_key: Array | None = None, past_value: Array | None = None,
+                 nonpad_kv_seqlen: Array | None = None, *, is_causal: int = 0,
+                 kv_num_heads: int | None = None, left_window_size: int = -1,
+                 q_num_heads: int | None = None, qk_matmul_output_mode: int = 0,
+                 right_window_size: int = -1, scale: float | None = None,
+                 softcap: float = 0.0, softmax_precision: int | None = None,
+                 ctx: KernelContext) -> tuple[Array, Array, Array, Array | None]:
+    """Attention-25: as Attention-24 plus sliding-window bounds (left/right_window_size)."""
+    return _attention(Q, K, V, attn_mask, past_key, past_value, nonpad_kv_seqlen,
+                      is_causal=is_causal, kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
+                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
+                      softmax_precision=softmax_precision, left_window_size=left_window_size,
+                      right_window_size=right_window_size, n_outputs=ctx.n_outputs)
+
+
+@kernel("FlexAttention", since=1, domain="ai.onnx.preview")
+def flex_attention(Q: Array, K: Array, V: Array, *, prob_mod: Any = None, scale: float | None = None,
+                   score_mod: Any = None, softmax_precision: int | None = None,
+                   ctx: KernelContext) -> Array:
+    """FlexAttention-1 (ai.onnx.preview): Q[B, Hq, L, D], K[B, Hkv, S, D], V[B, Hkv, S, Dv]
+    -> Y[B, Hq, L, Dv], with optional score_mod / prob_mod subgraphs."""
+    if Q.ndim != 4 or K.ndim != 4 or V.ndim != 4:
+        raise ValueError(f"FlexAttention inputs must be rank 4, got {Q.shape}, {K.shape}, {V.shape}")
+    if softmax_precision is not None:
+        dt = DType(softmax_precision).np_dtype
+    else:
+        dt = np.dtype(np.float64) if Q.dtype == np.float64 else np.dtype(np.float32)
+    if scale is None:
+        scale = 1.0 / np.sqrt(Q.shape[-1])
+    scores = _grouped_matmul(Q.astype(dt), K.astype(dt).swapaxes(-1, -2)) * dt.type(scale)
+    if score_mod is not None:
+        scores = _run_modifier(score_mod, scores, ctx, "score_mod")
+    probs = _safe_softmax(scores)
+    if prob_mod is not None:
+        probs = _run_modifier(prob_mod, probs, ctx, "prob_mod")
+    return _grouped_matmul(probs, V.astype(dt)).astype(Q.dtype, copy=False)
+
+
+def _run_modifier(graph: Any, x: Array, ctx: KernelContext, name: str) -> Array:
+    """Apply a one-input, one-output modifier subgraph and check it kept the shape."""
+    if ctx.run_subgraph is None:
+        raise ValueError(f"FlexAttention {name} needs a session that can run subgraphs")
+    out = np.asarray(ctx.run_subgraph(graph, [x])[0])
+    if out.shape != x.shape:
+        raise ValueError(f"FlexAttention {name} must preserve the shape {x.shape}, got {out.shape}")
+    return out.astype(x.dtype, copy=False)
+
+
+@kernel("RotaryEmbedding", since=23)
+def rotary_embedding(X: Array, cos_cache: Array, sin_cache: Array,
+                     position_ids: Array | None = None, *, interleaved: int = 0,
+                     num_heads: int | None = None, rotary_embedding_dim: int = 0) -> Array:
+    """RotaryEmbedding-23: X[B, H, S, D] or [B, S, H*D], cos/sin caches, position_ids?
+    -> Y (same shape as X)."""
+    if X.ndim == 4:
+        x = X  # [B, H, S, D]; caches broadcast over the head axis 1
+        head_axis = 1
+    elif X.ndim == 3 and num_heads and X.shape[2] % num_heads == 0:
+        x = X.reshape(X.shape[0], X.shape[1], num_heads, -1)  # [B, S, H, D]
+        head_axis = 2
+    else:
+        raise ValueError(f"RotaryEmbedding input must be 4-D, or 3-D with num_heads dividing the "
+                         f"hidden size; got shape {X.shape}, num_heads={num_heads}")
+    rot = rotary_embedding_dim or x.shape[-1]
+    half = rot // 2
+    cos = cos_cache if position_ids is None else cos_cache[position_ids]  # [B, S, half]
+    sin = sin_cache if position_ids is None else sin_cache[position_ids]
+    if cos.shape[-1] != half or sin.shape[-1] != half:
+        raise ValueError(f"RotaryEmbedding caches must have last dimension {half} "
+                         f"(rotary_embedding_dim / 2), got {cos.shape[-1]} and {sin.shape[-1]}")
+    dt = _work_dtype(X)
+    cos = np.expand_dims(cos.astype(dt, copy=False), head_axis)
+    sin = np.expand_dims(sin.astype(dt, copy=False), head_axis)
+    xr = x[..., :rot].astype(dt)
+    x1, x2 = (xr[..., 0::2], xr[..., 1::2]) if interleaved else (xr[..., :half], xr[..., half:])
+    real = cos * x1 - sin * x2
+    imag = sin * x1 + cos * x2
+    if interleaved:
+        rotated = np.stack((real, imag), axis=-1).reshape(xr.shape)
+    else:
+        rotated = np.concatenate((real, imag), axis=-1)
+    out = np.concatenate((rotated.astype(X.dtype, copy=False), x[..., rot:]), axis=-1)
+    return out.reshape(X.shape)

@@ -1,0 +1,482 @@
+"""Kernels: sliding-window and global pooling (AveragePool, MaxPool, LpPool, Global*Pool,
+MaxUnpool, MaxRoiPool, RoiAlign).
+
+The input is padded once; each kernel tap is then a strided view of the whole output grid,
+so a pool is one vectorised update per tap (a 3x3 max pool is 9 ``np.maximum`` calls
+whatever the image size). Average-pool divisors are separable, so they are computed per
+axis and broadcast instead of pooling a mask. RoI pooling loops over the boxes (a small,
+data-sized batch) and is vectorised over channels and bins inside each box.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from runtime.kernels._spatial import (
+    Window,
+    compute_dtype,
+    make_window,
+    pad_for_window,
+    pad_spatial,
+    prod,
+)
+from runtime.registry import KernelContext, kernel
+
+
+def _window(x: np.ndarray, kernel_shape: list[int] | None, strides: list[int] | None,
+            dilations: list[int] | None, pads: list[int] | None, auto_pad: str,
+            ceil_mode: int, op: str) -> Window:
+    if x.ndim < 3:
+        raise ValueError(f"{op}: X must be (N, C, spatial...), got shape {x.shape}")
+    if not kernel_shape or len(kernel_shape) != x.ndim - 2:
+        raise ValueError(f"{op}: kernel_shape {kernel_shape} must give one size per spatial "
+                         f"axis of X {x.shape}")
+    return make_window(x.shape[2:], kernel_shape, strides=strides, dilations=dilations,
+                       pads=pads, auto_pad=auto_pad, ceil_mode=ceil_mode)
+
+
+def _lowest(dtype: np.dtype) -> float | int:
+    """The padding value a max never picks."""
+    if dtype.kind in "iu":
+        return int(np.iinfo(dtype).min)
+    return -np.inf
+
+
+def _axis_counts(win: Window, include_pad: bool) -> np.ndarray:
+    """How many taps of each window land on real (or padded, with include_pad) cells;
+    the product over axes is the average-pool divisor. Cells that only exist because
+    ceil_mode stretched the last window never count."""
+    total = None
+    nsp = len(win.kernel)
+    for a in range(nsp):
+        pos = (np.arange(win.out_shape[a])[:, None] * win.strides[a]
+               + np.arange(win.kernel[a])[None, :] * win.dilations[a])
+        if include_pad:
+            valid = pos < win.in_shape[a] + win.pads_begin[a] + win.pads_end[a]
+        else:
+            valid = (pos >= win.pads_begin[a]) & (pos < win.pads_begin[a] + win.in_shape[a])
+        shape = [1] * nsp
+        shape[a] = -1
+        cnt = valid.sum(axis=1).reshape(shape)
+        total = cnt if total is None else total * cnt
+    return np.maximum(total, 1)
+
+
+def _reduce_windows(xp: np.ndarray, win: Window, ufunc: np.ufunc, dtype: np.dtype) -> np.ndarray:
+    """Reduce every window of padded ``xp`` with ``ufunc`` (np.add / np.maximum).
+
+    Both reductions are separable, so this reduces one spatial axis at a time: k1 + k2
+    passes instead of k1 * k2 for a 2-D window. The outer axes go first because their
+    taps are whole rows (contiguous, SIMD-friendly); only the last pass reads with a
+    stride, and by then the array is already shrunk by the other axes.
+    """
+    arr = xp
+    nsp = len(win.kernel)
+    for a in range(nsp):
+        k, d, s, o = win.kernel[a], win.dilations[a], win.strides[a], win.out_shape[a]
+        lead = (slice(None),) * (arr.ndim - nsp + a)
+        taps = [arr[(*lead, slice(t * d, t * d + (o - 1) * s + 1, s))] for t in range(k)]
+        acc = taps[0].astype(dtype, copy=True)
+        for tap in taps[1:]:
+            ufunc(acc, tap, out=acc)
+        arr = acc
+    return arr
+
+
+def _average_pool(X: np.ndarray, win: Window, count_include_pad: int) -> np.ndarray:
+    ct = compute_dtype(X.dtype)
+    acc = _reduce_windows(pad_for_window(X, win, 0), win, np.add, ct)
+    acc /= _axis_counts(win, bool(count_include_pad)).astype(ct)
+    return acc.astype(X.dtype, copy=False)
+
+
+def _lp_pool(X: np.ndarray, win: Window, p: float) -> np.ndarray:
+    ct = compute_dtype(X.dtype)
+    x = X.astype(ct, copy=False)
+    x = x * x if p == 2 else np.abs(x) ** p
+    acc = _reduce_windows(pad_for_window(x, win, 0), win, np.add, ct)
+    out = np.sqrt(acc) if p == 2 else acc ** (1.0 / p)
+    return out.astype(X.dtype, copy=False)
+
+
+def _max_pool(X: np.ndarray, win: Window) -> np.ndarray:
+    return _reduce_windows(pad_for_window(X, win, _lowest(X.dtype)), win, np.maximum, X.dtype)
+
+
+def _flat_steps(in_shape: tuple[int, ...], storage_order: int) -> list[int]:
+    """Flat-index step of each spatial axis: row-major, or column-major (first axis fastest)."""
+    dims = in_shape if storage_order == 0 else in_shape[::-1]
+    steps = [int(v) for v in np.cumprod((1, *dims[:0:-1]))[::-1]]
+    return steps if storage_order == 0 else steps[::-1]
+
+
+def _max_pool_with_indices(X: np.ndarray, win: Window,
+                           storage_order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Max and flat argmax (into X, batch and channel included).
+
+    Separable like `_reduce_windows`, but innermost axis first, and each pass keeps the
+    first maximum along its axis, so ties resolve to the first element of the window in
+    row-major order (onnxruntime's rule). Every pass carries the winners' coordinates
+    along the axes already reduced.
+    """
+    nsp = len(win.kernel)
+    best = pad_for_window(X, win, _lowest(X.dtype))
+    coords: dict[int, np.ndarray] = {}
+    for a in reversed(range(nsp)):
+        k, d, s, o = win.kernel[a], win.dilations[a], win.strides[a], win.out_shape[a]
+        lead = (slice(None),) * (2 + a)
+
+        def take(arr: np.ndarray, t: int, lead: tuple = lead, d: int = d, s: int = s,
+                 o: int = o) -> np.ndarray:
+            return arr[(*lead, slice(t * d, t * d + (o - 1) * s + 1, s))]
+
+        vals, carried = best, coords
+        best = take(vals, 0).copy()
+        for t in range(1, k):
+            np.maximum(best, take(vals, t), out=best)
+        # Branch-free bookkeeping: masked copies (np.copyto(where=), np.where) measured
+        # ~40x slower than these arithmetic updates on random data.
+        tap = np.zeros(best.shape, dtype=np.int32)
+        for t in reversed(range(k)):
+            tap -= (tap - np.int32(t)) * (take(vals, t) == best)
+        coords = {}
+        for j, c in carried.items():
+            coords[j] = take(c, 0) * (tap == 0)
+            for t in range(1, k):
+                coords[j] += take(c, t) * (tap == t)
+        shape = [1] * nsp
+        shape[a] = -1
+        start = (np.arange(o, dtype=np.int32) * s - win.pads_begin[a]).reshape(shape)
+        coords[a] = tap * np.int32(d) + start
+    steps = _flat_steps(win.in_shape, storage_order)
+    n, c = X.shape[:2]
+    idx = (np.arange(n * c, dtype=np.int64) * prod(win.in_shape)).reshape(n, c, *([1] * nsp))
+    for a in range(nsp):
+        idx = idx + coords[a].astype(np.int64) * steps[a]
+    return best, idx
+
+
+@kernel("AveragePool", since=1)
+def average_pool_1(X: np.ndarray, *, auto_pad: str = "NOTSET",
+                   kernel_shape: list[int] | None = None, pads: list[int] | None = None,
+                   strides: list[int] | None = None) -> np.ndarray:
+    """AveragePool-1: mean over each window, padding excluded from the count."""
+    win = _window(X, kernel_shape, strides, None, pads, auto_pad, 0, "AveragePool")
+    return _average_pool(X, win, 0)
+
+
+@kernel("AveragePool", since=7)
+def average_pool_7(X: np.ndarray, *, auto_pad: str = "NOTSET", count_include_pad: int = 0,
+                   kernel_shape: list[int] | None = None, pads: list[int] | None = None,
+                   strides: list[int] | None = None) -> np.ndarray:
+    """AveragePool-7: adds count_include_pad."""
+    win = _window(X, kernel_shape, strides, None, pads, auto_pad, 0, "AveragePool")
+    return _average_pool(X, win, count_include_pad)
+
+
+@kernel("AveragePool", since=10)
+def average_pool_10(X: np.ndarray, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+                    count_include_pad: int = 0, kernel_shape: list[int] | None = None,
+                    pads: list[int] | None = None,
+                    strides: list[int] | None = None) -> np.ndarray:
+    """AveragePool-10/11: adds ceil_mode."""
+    win = _window(X, kernel_shape, strides, None, pads, auto_pad, ceil_mode, "AveragePool")
+    return _average_pool(X, win, count_include_pad)
+
+
+@kernel("AveragePool", since=19)
+def average_pool_19(X: np.ndarray, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+                    count_include_pad: int = 0, dilations: list[int] | None = None,
+                    kernel_shape: list[int] | None = None, pads: list[int] | None = None,
+                    strides: list[int] | None = None) -> np.ndarray:
+    """AveragePool-19/22: adds dilations."""
+    win = _window(X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, "AveragePool")
+    return _average_pool(X, win, count_include_pad)
+
+
+@kernel("MaxPool", since=1)
+def max_pool_1(X: np.ndarray, *, auto_pad: str = "NOTSET", kernel_shape: list[int] | None = None,
+               pads: list[int] | None = None, strides: list[int] | None = None) -> np.ndarray:
+    """MaxPool-1: max over each window (padding never wins)."""
+    return _max_pool(X, _window(X, kernel_shape, strides, None, pads, auto_pad, 0, "MaxPool"))
+
+
+def _max_pool_outputs(X: np.ndarray, win: Window, storage_order: int,
+                      ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    if ctx.n_outputs < 2:
+        return _max_pool(X, win)  # the argmax bookkeeping costs ~3x; skip it when unused
+    if storage_order not in (0, 1):
+        raise ValueError(f"MaxPool: storage_order must be 0 or 1, got {storage_order}")
+    return _max_pool_with_indices(X, win, storage_order)
+
+
+@kernel("MaxPool", since=8)
+def max_pool_8(X: np.ndarray, *, auto_pad: str = "NOTSET", kernel_shape: list[int] | None = None,
+               pads: list[int] | None = None, storage_order: int = 0,
+               strides: list[int] | None = None,
+               ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """MaxPool-8: adds the Indices output (flat argmax, row- or column-major)."""
+    win = _window(X, kernel_shape, strides, None, pads, auto_pad, 0, "MaxPool")
+    return _max_pool_outputs(X, win, storage_order, ctx)
+
+
+@kernel("MaxPool", since=10)
+def max_pool_10(X: np.ndarray, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+                dilations: list[int] | None = None, kernel_shape: list[int] | None = None,
+                pads: list[int] | None = None, storage_order: int = 0,
+                strides: list[int] | None = None,
+                ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """MaxPool-10/11/12/22: adds ceil_mode and dilations (12 adds int8/uint8)."""
+    win = _window(X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, "MaxPool")
+    return _max_pool_outputs(X, win, storage_order, ctx)
+
+
+@kernel("LpPool", since=1)
+def lp_pool_1(X: np.ndarray, *, auto_pad: str = "NOTSET", kernel_shape: list[int] | None = None,
+              p: float = 2.0, pads: list[int] | None = None,
+              strides: list[int] | None = None) -> np.ndarray:
+    """LpPool-1: (sum |x|^p)^(1/p) over each window, p a float."""
+    return _lp_pool(X, _window(X, kernel_shape, strides, None, pads, auto_pad, 0, "LpPool"), p)
+
+
+@kernel("LpPool", since=2)
+def lp_pool_2(X: np.ndarray, *, auto_pad: str = "NOTSET", kernel_shape: list[int] | None = None,
+              p: int = 2, pads: list[int] | None = None,
+              strides: list[int] | None = None) -> np.ndarray:
+    """LpPool-2/11: p becomes an int."""
+    return _lp_pool(X, _window(X, kernel_shape, strides, None, pads, auto_pad, 0, "LpPool"), p)
+
+
+@kernel("LpPool", since=18)
+def lp_pool_18(X: np.ndarray, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+               dilations: list[int] | None = None, kernel_shape: list[int] | None = None,
+               p: int = 2, pads: list[int] | None = None,
+               strides: list[int] | None = None) -> np.ndarray:
+    """LpPool-18/22: adds ceil_mode and dilations."""
+    win = _window(X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, "LpPool")
+    return _lp_pool(X, win, p)
+
+
+def _spatial_axes(X: np.ndarray, op: str) -> tuple[int, ...]:
+    if X.ndim < 3:
+        raise ValueError(f"{op}: X must be (N, C, spatial...), got shape {X.shape}")
+    return tuple(range(2, X.ndim))
+
+
+@kernel("GlobalAveragePool", since=1)
+def global_average_pool(X: np.ndarray) -> np.ndarray:
+    """GlobalAveragePool-1/22: mean over all spatial axes, kept as size-1 axes."""
+    axes = _spatial_axes(X, "GlobalAveragePool")
+    return X.mean(axis=axes, keepdims=True, dtype=compute_dtype(X.dtype)).astype(X.dtype)
+
+
+@kernel("GlobalMaxPool", since=1)
+def global_max_pool(X: np.ndarray) -> np.ndarray:
+    """GlobalMaxPool-1/22: max over all spatial axes, kept as size-1 axes."""
+    return X.max(axis=_spatial_axes(X, "GlobalMaxPool"), keepdims=True)
+
+
+def _global_lp(X: np.ndarray, p: float) -> np.ndarray:
+    axes = _spatial_axes(X, "GlobalLpPool")
+    x = X.astype(compute_dtype(X.dtype), copy=False)
+    s = (np.abs(x) ** p).sum(axis=axes, keepdims=True)
+    return (s ** (1.0 / p)).astype(X.dtype)
+
+
+@kernel("GlobalLpPool", since=1)
+def global_lp_pool_1(X: np.ndarray, *, p: float = 2.0) -> np.ndarray:
+    """GlobalLpPool-1: (sum |x|^p)^(1/p) over all spatial axes, p a float."""
+    return _global_lp(X, p)
+
+
+@kernel("GlobalLpPool", since=2)
+def global_lp_pool_2(X: np.ndarray, *, p: int = 2) -> np.ndarray:
+    """GlobalLpPool-2/22: p becomes an int."""
+    return _global_lp(X, p)
+
+
+@kernel("MaxUnpool", since=9)
+def max_unpool(X: np.ndarray, I: np.ndarray,  # noqa: E741  (the spec's input name)
+               output_shape: np.ndarray | None = None, *,
+               kernel_shape: list[int] | None = None, pads: list[int] | None = None,
+               strides: list[int] | None = None) -> np.ndarray:
+    """MaxUnpool-9/11/22: scatter X to the flat positions I (MaxPool's Indices); zeros elsewhere.
+
+    I indexes the tensor the attributes describe; an explicit output_shape then only adds
+    (or removes) cells at the end of each spatial axis, which keeps every value at the
+    coordinates its index names.
+    """
+    if X.shape != I.shape:
+        raise ValueError(f"MaxUnpool: X {X.shape} and I {I.shape} must have the same shape")
+    nsp = X.ndim - 2
+    if not kernel_shape or len(kernel_shape) != nsp:
+        raise ValueError(f"MaxUnpool: kernel_shape {kernel_shape} must have {nsp} values")
+    st = strides or [1] * nsp
+    pd = pads or [0] * (2 * nsp)
+    shape = [*X.shape[:2]] + [
+        (i - 1) * s + k - pd[a] - pd[a + nsp]
+        for a, (i, s, k) in enumerate(zip(X.shape[2:], st, kernel_shape, strict=True))
+    ]
+    out = np.zeros(int(np.prod(shape)), dtype=X.dtype)
+    flat = I.reshape(-1).astype(np.int64, copy=False)
+    if flat.size and (flat.min() < 0 or flat.max() >= out.size):
+        raise ValueError(f"MaxUnpool: indices must lie in [0, {out.size}) for shape {shape}")
+    out[flat] = X.reshape(-1)
+    out = out.reshape(shape)
+    if output_shape is None:
+        return out
+    target = [int(v) for v in np.asarray(output_shape).reshape(-1)]
+    if len(target) != X.ndim or target[:2] != shape[:2]:
+        raise ValueError(f"MaxUnpool: output_shape {target} must be (N, C, spatial...) with "
+                         f"N, C = {shape[:2]}")
+    return pad_spatial(out, [0] * nsp, [t - s for t, s in zip(target[2:], shape[2:], strict=True)])
+
+
+def _bin_masks(start: int, length: int, pooled: int, size: int) -> np.ndarray:
+    """(pooled, size) membership of each input cell in MaxRoiPool's bins along one axis:
+    bin p covers [floor(p * w), ceil((p + 1) * w)) + start with w = length / pooled,
+    clipped to the image."""
+    width = length / pooled
+    p = np.arange(pooled)
+    lo = np.clip(np.floor(p * width).astype(np.int64) + start, 0, size)
+    hi = np.clip(np.ceil((p + 1) * width).astype(np.int64) + start, 0, size)
+    cells = np.arange(size)
+    return (cells[None, :] >= lo[:, None]) & (cells[None, :] < hi[:, None])
+
+
+@kernel("MaxRoiPool", since=1)
+def max_roi_pool(X: np.ndarray, rois: np.ndarray, *, pooled_shape: list[int] | None = None,
+                 spatial_scale: float = 1.0) -> np.ndarray:
+    """MaxRoiPool-1/22: max over each of pooled_shape bins of each box (empty bins give 0).
+
+    rois rows are (batch_index, x1, y1, x2, y2) in input coordinates; corners are scaled
+    and rounded, and the box includes both corner cells.
+    """
+    if X.ndim != 4 or rois.ndim != 2 or rois.shape[1] != 5:
+        raise ValueError(f"MaxRoiPool: X must be (N, C, H, W) and rois (R, 5), got {X.shape} "
+                         f"and {rois.shape}")
+    if not pooled_shape or len(pooled_shape) != 2:
+        raise ValueError(f"MaxRoiPool: pooled_shape must be [height, width], got {pooled_shape}")
+    ph, pw = (int(v) for v in pooled_shape)
+    _, c, h, w = X.shape
+    y = np.zeros((rois.shape[0], c, ph, pw), dtype=X.dtype)
+    lowest = np.array(-np.inf if X.dtype.kind == "f" else np.iinfo(X.dtype).min, dtype=X.dtype)
+    for r, roi in enumerate(rois):
+        # round half away from zero, like C's round()
+        x1, y1, x2, y2 = (int(np.sign(v) * np.floor(abs(v) * spatial_scale + 0.5)) for v in roi[1:])
+        mh = _bin_masks(y1, max(y2 - y1 + 1, 1), ph, h)  # (ph, H)
+        mw = _bin_masks(x1, max(x2 - x1 + 1, 1), pw, w)  # (pw, W)
+        if not 0 <= int(roi[0]) < X.shape[0]:
+            raise ValueError(f"MaxRoiPool: roi {r} names batch {int(roi[0])}, X has {X.shape[0]}")
+        img = X[int(roi[0])]
+        cols = np.where(mw[None, None], img[:, :, None, :], lowest).max(axis=-1)  # (C, H, pw)
+        out = np.where(mh[None, :, :, None], cols[:, None], lowest).max(axis=2)  # (C, ph, pw)
+        empty = ~(mh.any(axis=1)[:, None] & mw.any(axis=1)[None, :])
+        out[:, empty] = 0
+        y[r] = out
+    return y
+
+
+def _sample_axis(start: float, extent: float, pooled: int, grid: int,
+                 size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps along one axis for RoiAlign's regular sampling grid.
+
+    Returns the low and high cell of every sample, shape (pooled * grid,), and their
+    weights, shape (2, pooled * grid). Samples more than one cell outside the image get
+    zero weights; the others are clamped into it.
+    """
+    bin_size = extent / pooled
+    pos = (start + np.arange(pooled)[:, None] * bin_size
+           + (np.arange(grid)[None, :] + 0.5) * bin_size / grid).reshape(-1)
+    valid = (pos >= -1.0) & (pos <= size)
+    pos = np.clip(pos, 0.0, None)
+    low = np.floor(pos).astype(np.int64)
+    at_edge = low >= size - 1
+    low = np.where(at_edge, size - 1, low)
+    high = np.where(at_edge, size - 1, low + 1)
+    frac = np.where(at_edge, 0.0, pos - low)
+    return low, high, np.stack([(1.0 - frac) * valid, frac * valid])
+
+
+def _roi_align_one(img: np.ndarray, box: np.ndarray, out_hw: tuple[int, int], ratio: int,
+                   half_pixel: bool, mode: str) -> np.ndarray:
+    """RoiAlign of one box over img (C, H, W) -> (C, out_h, out_w)."""
+    oh, ow = out_hw
+    c, h, w = img.shape
+    shift = 0.5 if half_pixel else 0.0
+    x1, y1, x2, y2 = (float(v) for v in box)
+    x1, y1, x2, y2 = x1 - shift, y1 - shift, x2 - shift, y2 - shift
+    rh, rw = y2 - y1, x2 - x1
+    if not half_pixel:  # the legacy mode forces boxes to be at least one cell
+        rh, rw = max(rh, 1.0), max(rw, 1.0)
+    gh = ratio if ratio > 0 else int(np.ceil(rh / oh))
+    gw = ratio if ratio > 0 else int(np.ceil(rw / ow))
+    gh, gw = max(gh, 1), max(gw, 1)
+    ylo, yhi, wy = _sample_axis(y1, rh, oh, gh, h)
+    xlo, xhi, wx = _sample_axis(x1, rw, ow, gw, w)
+    if mode == "avg":
+        # Bilinear sampling is separable: one (oh*gh, H) and one (ow*gw, W) weight matrix.
+        ay = np.zeros((oh * gh, h))
+        np.add.at(ay, (np.arange(oh * gh), ylo), wy[0])
+        np.add.at(ay, (np.arange(oh * gh), yhi), wy[1])
+        ax = np.zeros((ow * gw, w))
+        np.add.at(ax, (np.arange(ow * gw), xlo), wx[0])
+        np.add.at(ax, (np.arange(ow * gw), xhi), wx[1])
+        ay = ay.reshape(oh, gh, h).sum(axis=1) / (gh * gw)
+        ax = ax.reshape(ow, gw, w).sum(axis=1)
+        ct = img.dtype
+        return np.einsum("ph,chw,qw->cpq", ay.astype(ct), img, ax.astype(ct), optimize=True)
+    # max: the maximum over samples of the largest weighted corner (onnxruntime's rule,
+    # which the ONNX conformance data follows), not of the interpolated value.
+    rows = np.stack([ylo, yhi])  # (2, oh*gh)
+    cols = np.stack([xlo, xhi])  # (2, ow*gw)
+    vals = img[:, rows[:, :, None, None], cols[None, None, :, :]]  # (C, 2, oh*gh, 2, ow*gw)
+    wts = wy[:, :, None, None] * wx[None, None, :, :]
+    corner = (vals * wts.astype(img.dtype)).max(axis=(1, 3))  # (C, oh*gh, ow*gw)
+    return corner.reshape(c, oh, gh, ow, gw).max(axis=(2, 4))
+
+
+def _roi_align(X: np.ndarray, rois: np.ndarray, batch_indices: np.ndarray, mode: str,
+               output_height: int, output_width: int, sampling_ratio: int,
+               spatial_scale: float, half_pixel: bool) -> np.ndarray:
+    if X.ndim != 4 or rois.ndim != 2 or rois.shape[1] != 4:
+        raise ValueError(f"RoiAlign: X must be (N, C, H, W) and rois (R, 4), got {X.shape} "
+                         f"and {rois.shape}")
+    if batch_indices.shape != (rois.shape[0],):
+        raise ValueError(f"RoiAlign: batch_indices must have shape ({rois.shape[0]},), got "
+                         f"{batch_indices.shape}")
+    if mode not in ("avg", "max"):
+        raise ValueError(f"RoiAlign: mode must be 'avg' or 'max', got {mode!r}")
+    ct = compute_dtype(X.dtype)
+    x = X.astype(ct, copy=False)
+    y = np.empty((rois.shape[0], X.shape[1], output_height, output_width), dtype=ct)
+    boxes = rois.astype(np.float64) * spatial_scale
+    if batch_indices.size and (batch_indices.min() < 0 or batch_indices.max() >= X.shape[0]):
+        raise ValueError(f"RoiAlign: batch_indices must lie in [0, {X.shape[0]})")
+    for r in range(rois.shape[0]):
+        y[r] = _roi_align_one(x[int(batch_indices[r])], boxes[r], (output_height, output_width),
+                              sampling_ratio, half_pixel, mode)
+    return y.astype(X.dtype, copy=False)
+
+
+@kernel("RoiAlign", since=10)
+def roi_align_10(X: np.ndarray, rois: np.ndarray, batch_indices: np.ndarray, *,
+                 mode: str = "avg", output_height: int = 1, output_width: int = 1,
+                 sampling_ratio: int = 0, spatial_scale: float = 1.0) -> np.ndarray:
+    """RoiAlign-10: bilinear RoI pooling, boxes (x1, y1, x2, y2) without the half-pixel shift."""
+    return _roi_align(X, rois, batch_indices, mode, output_height, output_width,
+                      sampling_ratio, spatial_scale, half_pixel=False)
+
+
+@kernel("RoiAlign", since=16)
+def roi_align_16(X: np.ndarray, rois: np.ndarray, batch_indices: np.ndarray, *,
+                 coordinate_transformation_mode: str = "half_pixel", mode: str = "avg",
+                 output_height: int = 1, output_width: int = 1, sampling_ratio: int = 0,
+                 spatial_scale: float = 1.0) -> np.ndarray:
+    """RoiAlign-16/22: adds coordinate_transformation_mode (half_pixel by default)."""
+    if coordinate_transformation_mode not in ("half_pixel", "output_half_pixel"):
+        raise ValueError("RoiAlign: coordinate_transformation_mode must be 'half_pixel' or "
+                         f"'output_half_pixel', got {coordinate_transformation_mode!r}")
+    return _roi_align(X, rois, batch_indices, mode, output_height, output_width,
+                      sampling_ratio, spatial_scale,
+                      half_pixel=coordinate_transformation_mode == "half_pixel")

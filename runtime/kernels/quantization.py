@@ -1,0 +1,225 @@
+"""Kernels: linear (de)quantization and quantized matrix products.
+
+A scale and its zero point share one shape, which selects the granularity: a scalar (or
+1-element) is per tensor, a 1-D tensor is per ``axis``, and a tensor of the input's rank is
+blocked along ``axis`` with ``block_size`` elements per scale. ``_expand`` turns any of
+them into an array that broadcasts against the input.
+
+Integer targets round half to even and saturate to the type's range; float8 targets use
+Cast's saturating conversion; float4e2m1 always saturates.
+"""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+from ir.dtypes import DType
+from runtime.kernels.cast import cast_array, onnx_dtype
+from runtime.kernels.math import int_matmul
+from runtime.registry import kernel
+
+_F32 = np.dtype(np.float32)
+
+
+def _expand(p: np.ndarray, x: np.ndarray, axis: int, block_size: int) -> np.ndarray:
+    """Scale or zero point reshaped/repeated to broadcast against ``x``."""
+    if block_size > 0:
+        if p.ndim != x.ndim:
+            raise ValueError(
+                f"blocked quantization needs a scale of the input's rank {x.ndim}, got shape {p.shape}"
+            )
+        axis %= x.ndim
+        n = x.shape[axis]
+        if not p.shape[axis] * block_size >= n > (p.shape[axis] - 1) * block_size:
+            raise ValueError(
+                f"block_size {block_size} does not fit scale length {p.shape[axis]} to input "
+                f"length {n} on axis {axis}"
+            )
+        return np.repeat(p, block_size, axis=axis)[(slice(None),) * axis + (slice(0, n),)]
+    if p.size == 1 and p.ndim <= 1:
+        return p.reshape(())
+    if p.ndim == 1:
+        axis %= x.ndim
+        if p.shape[0] != x.shape[axis]:
+            raise ValueError(
+                f"per-axis scale has {p.shape[0]} values but axis {axis} of the input has {x.shape[axis]}"
+            )
+        return p.reshape((-1,) + (1,) * (x.ndim - 1 - axis))
+    raise ValueError(
+        f"scale of shape {p.shape} is neither scalar, 1-D (per axis) nor of the input's rank "
+        "(blocked; set block_size)"
+    )
+
+
+def _as_float(a: np.ndarray) -> np.ndarray:
+    """float32 view of a scale/zero point/quantized value (float64 stays float64)."""
+    return a if a.dtype in (_F32, np.float64) else a.astype(np.float32)
+
+
+def _int_range(dtype: np.dtype) -> tuple[int, int] | None:
+    """(min, max) of an integer type, None for float types."""
+    if dtype.kind in "iu":
+        return int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+    try:
+        small = ml_dtypes.iinfo(dtype)  # int4/uint4/int2/uint2
+    except (ValueError, TypeError):
+        return None
+    return int(small.min), int(small.max)
+
+
+def _round_saturate(v: np.ndarray, zero_point: np.ndarray | None, dtype: np.dtype,
+                    saturate: int) -> np.ndarray:
+    """round(v) + zero_point saturated into ``dtype``; ``v`` is float32/64 scratch we own.
+
+    Rounding comes before adding the zero point, as the spec writes it: with an odd zero
+    point, round-half-even of v + zp would pick the other neighbour."""
+    bounds = _int_range(dtype)
+    if bounds is not None:
+        np.rint(v, out=v)
+    if zero_point is not None:
+        v += zero_point
+    if bounds is None:  # float8 / float4 targets
+        return cast_array(v, dtype, saturate)
+    np.clip(v, bounds[0], bounds[1], out=v)
+    return v.astype(dtype)
+
+
+def _quantize(x: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray | None, *, axis: int = 1,
+              saturate: int = 1, block_size: int = 0, output_dtype: int = 0,
+              precision: int = 0) -> np.ndarray:
+    if output_dtype:
+        out = onnx_dtype(output_dtype)
+        if y_zero_point is not None and y_zero_point.dtype != out:
+            raise ValueError(f"output_dtype {out} differs from y_zero_point's type {y_zero_point.dtype}")
+    else:
+        out = y_zero_point.dtype if y_zero_point is not None else np.dtype(np.uint8)
+    work = onnx_dtype(precision) if precision else np.result_type(_as_float(y_scale), _F32)
+    scale = _expand(y_scale, x, axis, block_size).astype(work)
+    v = np.asarray(np.divide(x.astype(work, copy=False), scale))
+    if v.dtype != np.float64:
+        v = v.astype(np.float32, copy=False)
+    zero_point = None if y_zero_point is None else _expand(_as_float(y_zero_point), x, axis, block_size)
+    return _round_saturate(v, zero_point, out, saturate)
+
+
+@kernel("QuantizeLinear", since=10)
+def quantize_linear_10(x: np.ndarray, y_scale: np.ndarray,
+                       y_zero_point: np.ndarray | None = None) -> np.ndarray:
+    """QuantizeLinear-10: y = saturate(round(x / y_scale) + y_zero_point), per tensor."""
+    return _quantize(x, y_scale, y_zero_point)
+
+
+@kernel("QuantizeLinear", since=13)
+def quantize_linear_13(x: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray | None = None,
+                       *, axis: int = 1) -> np.ndarray:
+    """QuantizeLinear-13: adds per-axis scales."""
+    return _quantize(x, y_scale, y_zero_point, axis=axis)
+
+
+@kernel("QuantizeLinear", since=19)
+def quantize_linear_19(x: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray | None = None,
+                       *, axis: int = 1, saturate: int = 1) -> np.ndarray:
+    """QuantizeLinear-19: adds float8 targets and ``saturate``."""
+    return _quantize(x, y_scale, y_zero_point, axis=axis, saturate=saturate)
+
+
+@kernel("QuantizeLinear", since=21)
+def quantize_linear_21(x: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray | None = None,
+                       *, axis: int = 1, block_size: int = 0, output_dtype: int = 0,
+                       saturate: int = 1) -> np.ndarray:
+    """QuantizeLinear-21: adds blocked scales, 4-bit targets and ``output_dtype``."""
+    return _quantize(x, y_scale, y_zero_point, axis=axis, saturate=saturate,
+                     block_size=block_size, output_dtype=output_dtype)
+
+
+@kernel("QuantizeLinear", since=23)
+def quantize_linear(x: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray | None = None,
+                    *, axis: int = 1, block_size: int = 0, output_dtype: int = 0,
+                    precision: int = 0, saturate: int = 1) -> np.ndarray:
+    """QuantizeLinear-23/24/25/28: adds ``precision`` (type of the x / y_scale division)."""
+    return _quantize(x, y_scale, y_zero_point, axis=axis, saturate=saturate,
+                     block_size=block_size, output_dtype=output_dtype, precision=precision)
+
+
+def _dequantize(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarray | None, *,
+                axis: int = 1, block_size: int = 0, output_dtype: int = 0) -> np.ndarray:
+    if output_dtype:
+        out = onnx_dtype(output_dtype)
+    elif x_scale.dtype == DType.FLOAT8E8M0.np_dtype:
+        out = _F32  # an e8m0 scale is no output type; float32 is the natural one
+    else:
+        out = x_scale.dtype
+    # Products of float16/bfloat16 values are exact in float32, so computing there and
+    # rounding once gives the output type's own multiplication.
+    v = x.astype(np.float64 if out == np.float64 else np.float32)
+    if x_zero_point is not None:
+        np.subtract(v, _expand(_as_float(x_zero_point), x, axis, block_size), out=v)
+    np.multiply(v, _expand(_as_float(x_scale), x, axis, block_size), out=v)
+    return v.astype(out, copy=False)
+
+
+@kernel("DequantizeLinear", since=10)
+def dequantize_linear_10(x: np.ndarray, x_scale: np.ndarray,
+                         x_zero_point: np.ndarray | None = None) -> np.ndarray:
+    """DequantizeLinear-10: y = (x - x_zero_point) * x_scale, per tensor."""
+    return _dequantize(x, x_scale, x_zero_point)
+
+
+@kernel("DequantizeLinear", since=13)
+def dequantize_linear_13(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarray | None = None,
+                         *, axis: int = 1) -> np.ndarray:
+    """DequantizeLinear-13/19: adds per-axis scales (19: float8 inputs)."""
+    return _dequantize(x, x_scale, x_zero_point, axis=axis)
+
+
+@kernel("DequantizeLinear", since=21)
+def dequantize_linear_21(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarray | None = None,
+                         *, axis: int = 1, block_size: int = 0) -> np.ndarray:
+    """DequantizeLinear-21: adds blocked scales and 4-bit inputs."""
+    return _dequantize(x, x_scale, x_zero_point, axis=axis, block_size=block_size)
+
+
+@kernel("DequantizeLinear", since=23)
+def dequantize_linear(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarray | None = None,
+                      *, axis: int = 1, block_size: int = 0, output_dtype: int = 0) -> np.ndarray:
+    """DequantizeLinear-23/24/25/28: adds ``output_dtype``."""
+    return _dequantize(x, x_scale, x_zero_point, axis=axis, block_size=block_size,
+                       output_dtype=output_dtype)
+
+
+@kernel("DynamicQuantizeLinear", since=11)
+def dynamic_quantize_linear(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DynamicQuantizeLinear-11: uint8 quantization with scale/zero point from x's range
+    (widened to include 0)."""
+    # float32 arithmetic throughout, as the spec's formulas are written for float32 x.
+    lo = x.min(initial=np.float32(0))
+    hi = x.max(initial=np.float32(0))
+    scale = np.asarray((hi - lo) / np.float32(255), dtype=np.float32)
+    if scale == 0:  # all zeros: any scale works; 0 would divide by zero
+        return np.zeros(x.shape, np.uint8), scale, np.zeros((), np.uint8)
+    zero_point = np.asarray(np.clip(np.rint(-lo / scale), 0, 255)).astype(np.uint8)
+    y = np.asarray(np.divide(x, scale))
+    return _round_saturate(y, zero_point, np.dtype(np.uint8), 1), scale, zero_point
+
+
+def _per_row(p: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """A per-row scale/zero point given as (M,) for a 2-D matrix broadcasts as (M, 1)."""
+    return p.reshape(-1, 1) if p.ndim == 1 and p.size > 1 and m.ndim >= 2 else p
+
+
+@kernel("QLinearMatMul", since=10)
+def qlinear_matmul(a: np.ndarray, a_scale: np.ndarray, a_zero_point: np.ndarray, b: np.ndarray,
+                   b_scale: np.ndarray, b_zero_point: np.ndarray, y_scale: np.ndarray,
+                   y_zero_point: np.ndarray) -> np.ndarray:
+    """QLinearMatMul-10/21: quantize(dequantize(a) @ dequantize(b), y_scale, y_zero_point)."""
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+        # Exact integer accumulation, then one real-valued rescale.
+        acc = int_matmul(a.astype(np.int32) - _per_row(a_zero_point, a).astype(np.int32),
+                         b.astype(np.int32) - b_zero_point.astype(np.int32))
+        v = acc.astype(np.float32)
+    else:
+        v = np.matmul(_as_float(a) - _per_row(_as_float(a_zero_point), a),
+                      _as_float(b) - _as_float(b_zero_point))
+    v *= _per_row(_as_float(a_scale), a) * _as_float(b_scale) / _as_float(y_scale)
+    return _round_saturate(v, _as_float(y_zero_point), y_zero_point.dtype, 1)

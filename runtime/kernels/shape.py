@@ -1,0 +1,505 @@
+"""Kernels: shape and layout ops (Reshape, Transpose, Concat, Split, Slice, Pad, Squeeze,
+Unsqueeze, Expand, Tile, Flatten, Shape, Size, Identity, DepthToSpace, SpaceToDepth) and the
+tensor generators (Constant, ConstantOfShape, Range, EyeLike).
+
+Reshape, Transpose, Slice, Squeeze, Unsqueeze and Flatten return numpy *views* where numpy
+can: they sit on the hot path of transformer models and copying there costs more than the
+ops themselves. Kernels never write into their inputs, so sharing memory is safe.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from ir.dtypes import DType
+from runtime.registry import KernelContext, kernel
+
+
+def _ints(x: np.ndarray | list[int]) -> list[int]:
+    return x.tolist() if isinstance(x, np.ndarray) else list(x)
+
+
+def _reshape(data: np.ndarray, dims: list[int], allowzero: int) -> np.ndarray:
+    if not allowzero and 0 in dims:
+        # 0 copies the input's dimension at the same position (not an empty dimension).
+        rank = data.ndim
+        dims = [data.shape[i] if d == 0 and i < rank else d for i, d in enumerate(dims)]
+    try:
+        return data.reshape(dims)
+    except ValueError as e:
+        raise ValueError(f"cannot reshape {data.shape} to {dims}: {e}") from e
+
+
+@kernel("Reshape", since=1)
+def reshape_1(data: np.ndarray, *, shape: list[int] | None = None,
+              consumed_inputs: list[int] | None = None) -> np.ndarray:
+    """Reshape-1(data) -> reshaped; target shape as attribute (consumed_inputs is legacy)."""
+    return _reshape(data, list(shape or []), 0)
+
+
+@kernel("Reshape", since=5)
+def reshape_5(data: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """Reshape-5(data, shape) -> reshaped."""
+    return _reshape(data, shape.tolist(), 0)
+
+
+@kernel("Reshape", since=14)
+def reshape_14(data: np.ndarray, shape: np.ndarray, *, allowzero: int = 0) -> np.ndarray:
+    """Reshape-14(data, shape) -> reshaped; allowzero=1 makes 0 a real empty dimension."""
+    return _reshape(data, shape.tolist(), allowzero)
+
+
+@kernel("Transpose", since=1)
+def transpose(data: np.ndarray, *, perm: list[int] | None = None) -> np.ndarray:
+    """Transpose-1(data) -> transposed; default perm reverses the axes. Returns a view."""
+    return np.transpose(data, perm)
+
+
+@kernel("Concat", since=1)
+def concat_1(*inputs: np.ndarray, axis: int = 1) -> np.ndarray:
+    """Concat-1(inputs...) -> concat_result; axis defaults to 1."""
+    return np.concatenate(inputs, axis=axis)
+
+
+@kernel("Concat", since=4)
+def concat_4(*inputs: np.ndarray, axis: int) -> np.ndarray:
+    """Concat-4(inputs...) -> concat_result; axis required (negative from 11)."""
+    return np.concatenate(inputs, axis=axis)
+
+
+def _split_sizes(x: np.ndarray, sizes: list[int], axis: int) -> tuple[np.ndarray, ...]:
+    axis = axis + x.ndim if axis < 0 else axis
+    if sum(sizes) != x.shape[axis] or min(sizes, default=0) < 0:
+        raise ValueError(f"split sizes {sizes} do not add up to dimension {x.shape[axis]} "
+                         f"of axis {axis}")
+    lead = (slice(None),) * axis
+    outs, pos = [], 0
+    for n in sizes:
+        outs.append(x[lead + (slice(pos, pos + n),)])
+        pos += n
+    return tuple(outs)
+
+
+def _equal_sizes(dim: int, n: int) -> list[int]:
+    if n <= 0 or dim % n:
+        raise ValueError(f"cannot split a dimension of {dim} into {n} equal parts")
+    return [dim // n] * n
+
+
+@kernel("Split", since=1)
+def split_1(input: np.ndarray, split_lengths: np.ndarray | None = None, *, axis: int = 0,
+            split: list[int] | None = None, ctx: KernelContext) -> tuple[np.ndarray, ...]:
+    """Split-1(input, split?) -> outputs...; lengths from the input or the split attribute.
+
+    The optional input is also called ``split`` in the spec; Python needs another name for it.
+    """
+    sizes = _ints(split_lengths) if split_lengths is not None else split
+    if not sizes:
+        sizes = _equal_sizes(input.shape[axis], ctx.n_outputs)
+    return _split_sizes(input, sizes, axis)
+
+
+@kernel("Split", since=2)
+def split_2(input: np.ndarray, *, axis: int = 0, split: list[int] | None = None,
+            ctx: KernelContext) -> tuple[np.ndarray, ...]:
+    """Split-2(input) -> outputs...; lengths as attribute, else equal parts."""
+    sizes = split or _equal_sizes(input.shape[axis], ctx.n_outputs)
+    return _split_sizes(input, sizes, axis)
+
+
+@kernel("Split", since=13)
+def split_13(input: np.ndarray, split: np.ndarray | None = None, *, axis: int = 0,
+             ctx: KernelContext) -> tuple[np.ndarray, ...]:
+    """Split-13(input, split?) -> outputs...; lengths as input, else equal parts."""
+    if split is not None and split.size:
+        return _split_sizes(input, split.tolist(), axis)
+    return _split_sizes(input, _equal_sizes(input.shape[axis], ctx.n_outputs), axis)
+
+
+@kernel("Split", since=18)
+def split_18(input: np.ndarray, split: np.ndarray | None = None, *, axis: int = 0,
+             num_outputs: int | None = None, ctx: KernelContext) -> tuple[np.ndarray, ...]:
+    """Split-18(input, split?) -> outputs...; or num_outputs chunks, the last one smaller."""
+    if split is not None and split.size:
+        return _split_sizes(input, split.tolist(), axis)
+    dim = input.shape[axis]
+    n = num_outputs if num_outputs is not None else ctx.n_outputs
+    chunk = -(-dim // n)  # ceil
+    last = dim - chunk * (n - 1)
+    if n <= 0 or last < 0:
+        raise ValueError(f"cannot split a dimension of {dim} into {n} outputs")
+    return _split_sizes(input, [chunk] * (n - 1) + [last], axis)
+
+
+def _slice(data: np.ndarray, starts: list[int], ends: list[int], axes: list[int] | None,
+           steps: list[int] | None) -> np.ndarray:
+    """ONNX clamping: with step > 0 into [0, dim]; with step < 0 start into [0, dim-1] and end
+    into [-1, dim-1], where -1 means "through index 0" (spelt ``None`` for Python).
+    Written as one flat loop: Slice runs per token in decoder models."""
+    if len(starts) != len(ends):
+        raise ValueError(f"Slice: {len(starts)} starts but {len(ends)} ends")
+    rank = data.ndim
+    shape = data.shape
+    index = [slice(None)] * rank
+    for i in range(len(starts)):
+        ax = axes[i] if axes is not None else i
+        if ax < 0:
+            ax += rank
+        dim = shape[ax]
+        start, end = starts[i], ends[i]
+        step = steps[i] if steps is not None else 1
+        if start < 0:
+            start += dim
+        if end < 0:
+            end += dim
+        if step > 0:
+            index[ax] = slice(min(max(start, 0), dim), min(max(end, 0), dim), step)
+        elif step < 0:
+            start = min(max(start, 0), dim - 1)
+            end = min(max(end, -1), dim - 1)
+            index[ax] = slice(start, None if end < 0 else end, step)
+        else:
+            raise ValueError("Slice: steps must not be 0")
+    return data[tuple(index)]
+
+
+@kernel("Slice", since=1)
+def slice_1(data: np.ndarray, *, starts: list[int], ends: list[int],
+            axes: list[int] | None = None) -> np.ndarray:
+    """Slice-1(data) -> output; starts/ends/axes as attributes, step 1."""
+    return _slice(data, starts, ends, axes, None)
+
+
+@kernel("Slice", since=10)
+def slice_10(data: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+             axes: np.ndarray | None = None, steps: np.ndarray | None = None) -> np.ndarray:
+    """Slice-10(data, starts, ends, axes?, steps?) -> output (a view)."""
+    return _slice(data, starts.tolist(), ends.tolist(),
+                  None if axes is None else axes.tolist(),
+                  None if steps is None else steps.tolist())
+
+
+def _squeeze(data: np.ndarray, axes: list[int] | None) -> np.ndarray:
+    if not axes:
+        return np.squeeze(data)
+    try:
+        return np.squeeze(data, axis=tuple(axes))
+    except ValueError as e:
+        raise ValueError(f"Squeeze axes {axes} of shape {data.shape}: {e}") from e
+
+
+@kernel("Squeeze", since=1)
+def squeeze_1(data: np.ndarray, *, axes: list[int] | None = None) -> np.ndarray:
+    """Squeeze-1(data) -> squeezed; axes attribute (all size-1 axes when absent)."""
+    return _squeeze(data, axes)
+
+
+@kernel("Squeeze", since=13)
+def squeeze_13(data: np.ndarray, axes: np.ndarray | None = None) -> np.ndarray:
+    """Squeeze-13(data, axes?) -> squeezed."""
+    return _squeeze(data, None if axes is None else axes.tolist())
+
+
+def _unsqueeze(data: np.ndarray, axes: list[int]) -> np.ndarray:
+    out_rank = data.ndim + len(axes)
+    norm = sorted(a + out_rank if a < 0 else a for a in axes)
+    if len(set(norm)) != len(norm) or (norm and not 0 <= norm[0] <= norm[-1] < out_rank):
+        raise ValueError(f"Unsqueeze axes {axes} invalid for input rank {data.ndim}")
+    shape = list(data.shape)
+    for a in norm:
+        shape.insert(a, 1)
+    return data.reshape(shape)
+
+
+@kernel("Unsqueeze", since=1)
+def unsqueeze_1(data: np.ndarray, *, axes: list[int]) -> np.ndarray:
+    """Unsqueeze-1(data) -> expanded; axes attribute."""
+    return _unsqueeze(data, axes)
+
+
+@kernel("Unsqueeze", since=13)
+def unsqueeze_13(data: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Unsqueeze-13(data, axes) -> expanded."""
+    return _unsqueeze(data, axes.reshape(-1).tolist())
+
+
+@kernel("Expand", since=8)
+def expand(input: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """Expand-8(input, shape) -> output; bidirectional (numpy) broadcasting."""
+    try:
+        target = np.broadcast_shapes(input.shape, tuple(shape.tolist()))
+    except ValueError as e:
+        raise ValueError(f"Expand: shape {shape.tolist()} does not broadcast with "
+                         f"{input.shape}") from e
+    if target == input.shape:
+        return input
+    # A real array, not a read-only zero-stride view: the result may be a graph output.
+    return np.broadcast_to(input, target).copy()
+
+
+@kernel("Tile", since=1)
+def tile_1(input: np.ndarray, tiles: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """Tile-1(input, tiles, axis) -> output; repeats along a single axis."""
+    reps = [1] * input.ndim
+    reps[int(axis)] = int(tiles)
+    return np.tile(input, reps)
+
+
+@kernel("Tile", since=6)
+def tile_6(input: np.ndarray, repeats: np.ndarray) -> np.ndarray:
+    """Tile-6(input, repeats) -> output."""
+    return np.tile(input, repeats.tolist())
+
+
+@kernel("Flatten", since=1)
+def flatten(input: np.ndarray, *, axis: int = 1) -> np.ndarray:
+    """Flatten-1(input) -> output 2-D [prod(dims[:axis]), prod(dims[axis:])]."""
+    if axis < 0:
+        axis += input.ndim
+    outer = int(np.prod(input.shape[:axis]))
+    return input.reshape(outer, int(np.prod(input.shape[axis:])))
+
+
+@kernel("Shape", since=1)
+def shape_1(data: np.ndarray) -> np.ndarray:
+    """Shape-1(data) -> shape int64."""
+    return np.array(data.shape, dtype=np.int64)
+
+
+@kernel("Shape", since=15)
+def shape_15(data: np.ndarray, *, start: int = 0, end: int | None = None) -> np.ndarray:
+    """Shape-15(data) -> shape[start:end] int64 (Python slicing clamps like the spec)."""
+    return np.array(data.shape[start:end], dtype=np.int64)
+
+
+@kernel("Size", since=1)
+def size(data: np.ndarray) -> np.ndarray:
+    """Size-1(data) -> size int64 scalar."""
+    return np.array(data.size, dtype=np.int64)
+
+
+@kernel("Identity", since=1)
+def identity(input: Any) -> Any:
+    """Identity-1(input) -> output; tensors, sequences (14) and optionals (16) alike."""
+    return input
+
+
+def _depth_to_space(x: np.ndarray, blocksize: int, mode: str) -> np.ndarray:
+    b, c, h, w = x.shape
+    bs = blocksize
+    if c % (bs * bs):
+        raise ValueError(f"DepthToSpace: channels {c} not divisible by blocksize^2 {bs * bs}")
+    if mode == "DCR":
+        t = x.reshape(b, bs, bs, c // (bs * bs), h, w).transpose(0, 3, 4, 1, 5, 2)
+    elif mode == "CRD":
+        t = x.reshape(b, c // (bs * bs), bs, bs, h, w).transpose(0, 1, 4, 2, 5, 3)
+    else:
+        raise ValueError(f"DepthToSpace: unknown mode {mode!r} (expected DCR or CRD)")
+    return t.reshape(b, c // (bs * bs), h * bs, w * bs)
+
+
+@kernel("DepthToSpace", since=1)
+def depth_to_space_1(input: np.ndarray, *, blocksize: int) -> np.ndarray:
+    """DepthToSpace-1(input) -> output; DCR order."""
+    return _depth_to_space(input, blocksize, "DCR")
+
+
+@kernel("DepthToSpace", since=11)
+def depth_to_space_11(input: np.ndarray, *, blocksize: int, mode: str = "DCR") -> np.ndarray:
+    """DepthToSpace-11(input) -> output; mode DCR or CRD."""
+    return _depth_to_space(input, blocksize, mode)
+
+
+def _space_to_depth(x: np.ndarray, blocksize: int, mode: str) -> np.ndarray:
+    b, c, h, w = x.shape
+    bs = blocksize
+    if h % bs or w % bs:
+        raise ValueError(f"SpaceToDepth: spatial dims {h}x{w} not divisible by {bs}")
+    t = x.reshape(b, c, h // bs, bs, w // bs, bs)
+    # The inverse permutations of DepthToSpace's DCR and CRD orders.
+    if mode == "DCR":
+        t = t.transpose(0, 3, 5, 1, 2, 4)
+    elif mode == "CRD":
+        t = t.transpose(0, 1, 3, 5, 2, 4)
+    else:
+        raise ValueError(f"SpaceToDepth: unknown mode {mode!r} (expected DCR or CRD)")
+    return t.reshape(b, c * bs * bs, h // bs, w // bs)
+
+
+@kernel("SpaceToDepth", since=1)
+def space_to_depth_1(input: np.ndarray, *, blocksize: int) -> np.ndarray:
+    """SpaceToDepth-1(input) -> output; DCR order."""
+    return _space_to_depth(input, blocksize, "DCR")
+
+
+@kernel("SpaceToDepth", since=28)
+def space_to_depth_28(input: np.ndarray, *, blocksize: int, mode: str = "DCR") -> np.ndarray:
+    """SpaceToDepth-28(input) -> output; mode DCR or CRD."""
+    return _space_to_depth(input, blocksize, mode)
+
+
+# ONNX's non-constant pad modes have numpy's meaning and spelling.
+_NP_PAD_MODES: dict[str, Literal["reflect", "edge", "wrap"]] = {
+    "reflect": "reflect", "edge": "edge", "wrap": "wrap"}
+
+
+def _pad(data: np.ndarray, pads: list[int], mode: str, value: Any,
+         axes: list[int] | None) -> np.ndarray:
+    rank = data.ndim
+    axes = list(range(rank)) if axes is None else [a + rank if a < 0 else a for a in axes]
+    n = len(axes)
+    if len(pads) != 2 * n:
+        raise ValueError(f"Pad: {len(pads)} pads for {n} axes (need 2 per axis)")
+    before, after = [0] * rank, [0] * rank
+    for i, ax in enumerate(axes):
+        before[ax], after[ax] = pads[i], pads[i + n]
+    if min(before + after, default=0) < 0:
+        # Negative pads remove elements: crop first, then pad what is left.
+        data = data[tuple(slice(max(-b, 0), d - max(-a, 0))
+                          for b, a, d in zip(before, after, data.shape, strict=True))]
+        before = [max(b, 0) for b in before]
+        after = [max(a, 0) for a in after]
+    if mode == "constant":
+        # np.full + one assignment is several times cheaper than np.pad.
+        out = np.full([b + d + a for b, d, a in zip(before, data.shape, after, strict=True)], value,
+                      dtype=data.dtype)
+        out[tuple(slice(b, b + d) for b, d in zip(before, data.shape, strict=True))] = data
+        return out
+    if mode not in _NP_PAD_MODES:
+        raise ValueError(f"Pad: unknown mode {mode!r} (constant, reflect, edge or wrap)")
+    return np.pad(data, list(zip(before, after, strict=True)), mode=_NP_PAD_MODES[mode])
+
+
+def _pad_value(data: np.ndarray, constant_value: np.ndarray | float | None) -> Any:
+    if constant_value is None:
+        return "" if data.dtype == object else 0
+    if isinstance(constant_value, np.ndarray):
+        return constant_value.reshape(-1)[0] if constant_value.size else 0
+    return constant_value
+
+
+@kernel("Pad", since=1)
+def pad_1(data: np.ndarray, *, paddings: list[int], mode: str = "constant",
+          value: float = 0.0) -> np.ndarray:
+    """Pad-1(data) -> output; paddings attribute [x1_begin, ..., x1_end, ...]."""
+    return _pad(data, paddings, mode, value, None)
+
+
+@kernel("Pad", since=2)
+def pad_2(data: np.ndarray, *, pads: list[int], mode: str = "constant",
+          value: float = 0.0) -> np.ndarray:
+    """Pad-2(data) -> output; pads attribute."""
+    return _pad(data, pads, mode, value, None)
+
+
+@kernel("Pad", since=11)
+def pad_11(data: np.ndarray, pads: np.ndarray, constant_value: np.ndarray | None = None, *,
+           mode: str = "constant") -> np.ndarray:
+    """Pad-11(data, pads, constant_value?) -> output."""
+    return _pad(data, pads.tolist(), mode, _pad_value(data, constant_value), None)
+
+
+@kernel("Pad", since=18)
+def pad_18(data: np.ndarray, pads: np.ndarray, constant_value: np.ndarray | None = None,
+           axes: np.ndarray | None = None, *, mode: str = "constant") -> np.ndarray:
+    """Pad-18(data, pads, constant_value?, axes?) -> output."""
+    return _pad(data, pads.tolist(), mode, _pad_value(data, constant_value),
+                None if axes is None else axes.tolist())
+
+
+def _constant(value: np.ndarray | None, sparse_value: Any = None, **scalar: Any) -> np.ndarray:
+    given = {k: v for k, v in scalar.items() if v is not None}
+    if value is not None:
+        given["value"] = value
+    if sparse_value is not None:
+        given["sparse_value"] = sparse_value
+    if len(given) != 1:
+        raise ValueError(f"Constant needs exactly one value attribute, got {sorted(given)}")
+    (name, v), = given.items()
+    if name == "value":
+        return v
+    if name == "sparse_value":
+        return v.to_dense()
+    if name.startswith("value_float"):
+        return np.array(v, dtype=np.float32)
+    if name.startswith("value_int"):
+        return np.array(v, dtype=np.int64)
+    return np.array(v, dtype=object)  # value_string(s)
+
+
+@kernel("Constant", since=1)
+def constant_1(*, value: np.ndarray) -> np.ndarray:
+    """Constant-1() -> output; value tensor attribute."""
+    return value
+
+
+@kernel("Constant", since=11)
+def constant_11(*, value: np.ndarray | None = None, sparse_value: Any = None) -> np.ndarray:
+    """Constant-11() -> output; value or sparse_value (densified)."""
+    return _constant(value, sparse_value)
+
+
+@kernel("Constant", since=12)
+def constant_12(*, value: np.ndarray | None = None, sparse_value: Any = None,
+                value_float: float | None = None, value_floats: list[float] | None = None,
+                value_int: int | None = None, value_ints: list[int] | None = None,
+                value_string: str | None = None,
+                value_strings: list[str] | None = None) -> np.ndarray:
+    """Constant-12() -> output; exactly one of value, sparse_value, value_*."""
+    return _constant(value, sparse_value, value_float=value_float, value_floats=value_floats,
+                     value_int=value_int, value_ints=value_ints, value_string=value_string,
+                     value_strings=value_strings)
+
+
+@kernel("ConstantOfShape", since=9)
+def constant_of_shape(input: np.ndarray, *, value: np.ndarray | None = None) -> np.ndarray:
+    """ConstantOfShape-9(input) -> output; fill value defaults to float32 0."""
+    if value is None:
+        value = np.zeros(1, dtype=np.float32)
+    dims = input.tolist()
+    if min(dims, default=0) < 0:
+        raise ValueError(f"ConstantOfShape: negative dimension in {dims}")
+    return np.full(dims, value.reshape(-1)[0], dtype=value.dtype)
+
+
+_HALF = (np.dtype(np.float16), DType.BFLOAT16.np_dtype)
+
+
+def _range(start: np.ndarray, limit: np.ndarray, delta: np.ndarray,
+           exact: bool) -> np.ndarray:
+    dtype = start.dtype
+    s, lim, d = start.item(), limit.item(), delta.item()
+    if d == 0:
+        raise ValueError("Range: delta must not be 0")
+    if dtype.kind in "iu":
+        return np.arange(s, lim, d, dtype=dtype)
+    n = max(int(np.ceil((float(lim) - float(s)) / float(d))), 0)
+    # start + i*delta, computed wide so large ranges stay exact, unless the model asked for
+    # half-precision arithmetic (Range-27 stash_type=0).
+    work = dtype if not exact and dtype in _HALF else np.float64
+    out = np.asarray(s, dtype=work) + np.arange(n, dtype=work) * np.asarray(d, dtype=work)
+    return out.astype(dtype, copy=False)
+
+
+@kernel("Range", since=11)
+def range_11(start: np.ndarray, limit: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Range-11(start, limit, delta) -> output [start, start+delta, ...) up to limit."""
+    return _range(start, limit, delta, True)
+
+
+@kernel("Range", since=27)
+def range_27(start: np.ndarray, limit: np.ndarray, delta: np.ndarray, *,
+             stash_type: int = 1) -> np.ndarray:
+    """Range-27(start, limit, delta) -> output; stash_type picks half-precision arithmetic."""
+    return _range(start, limit, delta, stash_type == 1)
+
+
+@kernel("EyeLike", since=9)
+def eye_like(input: np.ndarray, *, dtype: int | None = None, k: int = 0) -> np.ndarray:
+    """EyeLike-9(input) -> output 2-D with ones on diagonal k; dtype defaults to input's."""
+    if input.ndim != 2:
+        raise ValueError(f"EyeLike needs a 2-D input, got shape {input.shape}")
+    dt = DType(dtype).np_dtype if dtype is not None else input.dtype
+    return np.eye(input.shape[0], input.shape[1], k=k, dtype=dt)

@@ -1,0 +1,82 @@
+"""Planned execution: kernel resolution, freeing after last use, capture, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ir import DType, Graph, KernelError, UnsupportedOpError
+from runtime.session import Session
+
+
+def _chain() -> Graph:
+    g = Graph()
+    x = g.add_input("x", DType.FLOAT, (4,))
+    a = g.add_op("Exp", [x], name="a")[0]
+    b = g.add_op("Neg", [a], name="b")[0]
+    c = g.add_op("Add", [b, x], name="c")[0]
+    g.set_outputs([c])
+    return g
+
+
+def test_plan_frees_each_intermediate_after_its_last_use():
+    s = Session(_chain())
+    slot = s._slot  # noqa: SLF001 - white-box check of the plan
+    frees = [{n for n, i in slot.items() if i in st.free} for st in s.steps]
+    assert frees == [set(), {"a"}, {"b", "x"}]
+
+
+def test_capture_records_intermediates_in_one_run():
+    x = np.array([0.0, 1.0, -1.0, 2.0], np.float32)
+    s = Session(_chain())
+    (y,) = s.run([x], capture=True)
+    np.testing.assert_allclose(s.captured["a"], np.exp(x), rtol=1e-6)
+    np.testing.assert_allclose(s.captured["b"], -np.exp(x), rtol=1e-6)
+    np.testing.assert_allclose(y, x - np.exp(x), rtol=1e-6)
+    s.run([x], capture={"b"})
+    assert set(s.captured) == {"b"}
+
+
+def test_inputs_by_name_and_clear_errors():
+    s = Session(_chain())
+    x = np.ones(4, np.float32)
+    np.testing.assert_allclose(s.run({"x": x})[0], 1 - np.e, rtol=1e-6)
+    with pytest.raises(Exception, match="unknown input name"):
+        s.run({"y": x})
+    with pytest.raises(Exception, match="missing input"):
+        s.run([])
+
+
+def test_kernel_failure_names_node_and_shapes():
+    g = Graph()
+    a = g.add_input("a", DType.FLOAT, (2, 3))
+    b = g.add_input("b", DType.FLOAT, (4, 5))
+    g.set_outputs(g.add_op("MatMul", [a, b], name="proj"))
+    with pytest.raises(KernelError, match=r"'proj' \(MatMul\).*float32\[2, 3\], float32\[4, 5\]"):
+        Session(g).run([np.ones((2, 3), np.float32), np.ones((4, 5), np.float32)])
+
+
+def test_missing_kernel_lists_all_nodes():
+    g = Graph(opset_imports={"": 18, "com.acme": 1})
+    x = g.add_input("x", DType.FLOAT, (2,))
+    y = g.add_op("Frob", [x], domain="com.acme", name="f1")[0]
+    g.set_outputs(g.add_op("Frob", [y], domain="com.acme", name="f2"))
+    with pytest.raises(Exception) as e:
+        Session(g)
+    assert "f1" in str(e.value) and "f2" in str(e.value)
+    assert all(isinstance(x, UnsupportedOpError) for x in e.value.errors)
+
+
+def test_backend_interface_runs_a_model():
+    from onnx import TensorProto, helper
+
+    from runtime.backend import TensorbridgeBackend
+
+    node = helper.make_node("Relu", ["x"], ["y"])
+    (out,) = TensorbridgeBackend.run_node(node, [np.array([-1.0, 2.0], np.float32)], opset_version=18)
+    np.testing.assert_array_equal(out, [0.0, 2.0])
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    rep = TensorbridgeBackend.prepare(model)
+    np.testing.assert_array_equal(rep.run([np.array([3.0, -3.0], np.float32)])[0], [3.0, 0.0])
