@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 def _export(module, args: tuple, names: list[str], path: Path) -> None:
     import torch
 
+    args = tuple(torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args)
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -50,6 +51,14 @@ def _export(module, args: tuple, names: list[str], path: Path) -> None:
 
 
 def resnet18() -> tuple[Path, list[np.ndarray]]:
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    path = CACHE / "resnet18.onnx"
+    if not path.exists():
+        _export(_resnet18_module(), (x,), ["x"], path)
+    return path, [x]
+
+
+def _resnet18_module():
     import torch
     from torch import nn
 
@@ -80,11 +89,7 @@ def resnet18() -> tuple[Path, list[np.ndarray]]:
             return self.fc(self.layers(self.stem(x)).mean(dim=(2, 3)))
 
     torch.manual_seed(0)
-    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
-    path = CACHE / "resnet18.onnx"
-    if not path.exists():
-        _export(ResNet18().eval(), (torch.from_numpy(x),), ["x"], path)
-    return path, [x]
+    return ResNet18().eval()
 
 
 def bert4() -> tuple[Path, list[np.ndarray]]:
@@ -166,25 +171,26 @@ def time_runner(fn, feeds, runs: int) -> tuple[float, list[np.ndarray]]:
 
 def peak_memory(model: str, runtime: str) -> float:
     """MiB: peak RSS of a fresh process running the model, minus its RSS after imports."""
-    code = (f"import sys; sys.argv=['x','--memory-child','{model}','{runtime}']; "
-            f"exec(open({str(Path(__file__))!r}).read())")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    res = subprocess.run([sys.executable, __file__, "--memory-child", model, runtime],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"memory run of {runtime} on {model} failed:\n{res.stderr[-2000:]}")
     return float(res.stdout.strip().splitlines()[-1])
 
 
-def memory_child(model: str, runtime: str) -> None:
+def memory_child(model: str, rt: str) -> None:
     import onnx  # noqa: F401
 
     import converters.onnx  # noqa: F401
     import runtime.session  # noqa: F401
 
-    if runtime == "onnxruntime":
+    if rt == "onnxruntime":
         import onnxruntime  # noqa: F401
-    if runtime == "reference":
+    if rt == "reference":
         import onnx.reference  # noqa: F401
     path, inputs = MODELS[model]()
     base = _rss_mib()
-    fn = make_runner(runtime, path)
+    fn = make_runner(rt, path)
     feeds = feeds_for(path, inputs)
     for _ in range(3):
         fn(feeds)
@@ -216,13 +222,21 @@ def main() -> None:
     for model in args.models:
         path, inputs = MODELS[model]()
         feeds = feeds_for(path, inputs)
-        measured = {}
+        measured: dict[str, tuple[float, list[np.ndarray]] | str] = {}
         for rt in runtimes:
             runs = args.runs if rt != "reference" else max(2, args.runs // 5)
-            measured[rt] = time_runner(make_runner(rt, path), feeds, runs)
-        ort_t, ort_out = measured["onnxruntime"]
+            try:
+                measured[rt] = time_runner(make_runner(rt, path), feeds, runs)
+            except Exception as e:  # a peer failing on a model is a result, not a crash
+                measured[rt] = f"{type(e).__name__}: {str(e)[:60]}"
+        ort_t, ort_out = measured["onnxruntime"]  # type: ignore[misc]
         for rt in runtimes:
-            t, out = measured[rt]
+            m = measured[rt]
+            if isinstance(m, str):
+                results.append({"model": model, "runtime": rt, "error": m})
+                table.add_row(model, rt, "failed", "-", "-", m)
+                continue
+            t, out = m
             diff = max(float(np.max(np.abs(np.asarray(a, np.float64) - b))) for a, b in zip(out, ort_out))
             mem = peak_memory(model, rt)
             results.append({"model": model, "runtime": rt, "median_ms": t * 1e3, "ratio": t / ort_t,

@@ -24,6 +24,10 @@ from ir.types import TensorType
 from runtime.registry import KERNELS, KernelContext, KernelSpec
 
 _NONE = -1
+_NOT_FOLDABLE = frozenset({
+    "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli",
+    "Multinomial", "Dropout",
+})
 
 
 @dataclass
@@ -39,9 +43,12 @@ class _Step:
 class Session:
     """A graph planned for repeated execution by the numpy runtime."""
 
-    def __init__(self, graph: Graph, *, seed: int = 0, _bindings: Mapping[str, Attr] | None = None,
-                 _root: Graph | None = None) -> None:
+    def __init__(self, graph: Graph, *, seed: int = 0, fold_constants: bool = True,
+                 _bindings: Mapping[str, Attr] | None = None, _root: Graph | None = None) -> None:
+        """Plan ``graph``. ``fold_constants`` evaluates ops whose inputs are all constants
+        once, here, instead of on every run (random ops are never folded)."""
         self.graph = graph
+        self._fold = fold_constants
         self._root = _root or graph
         self._bindings = dict(_bindings or {})
         self._rng = np.random.default_rng(seed)
@@ -68,16 +75,52 @@ class Session:
         g = self.graph
         steps: list[_Step] = []
         errors: list[TensorbridgeError] = []
+        folded: dict[int, Any] = dict(self._constants()) if self._fold else {}
         for node in g.nodes():
             try:
-                steps.append(self._plan_node(node))
+                step = self._plan_node(node)
             except TensorbridgeError as e:
                 errors.append(e)
+                continue
+            if not (self._fold and self._fold_step(step, folded)):
+                steps.append(step)
         if errors:
             if len(errors) == 1:
                 raise errors[0]
             from ir.errors import ConversionError
             raise ConversionError(f"runtime: planning graph {g.name!r}", errors)
+        if self._fold:
+            self._keep_used_constants(steps, folded)
+        self._assign_frees(steps)
+        return steps
+
+    def _fold_step(self, st: _Step, known: dict[int, Any]) -> bool:
+        """Run a step whose inputs are all constants now, once, instead of on every run."""
+        if (st.node.op_type in _NOT_FOLDABLE or st.node.subgraphs()
+                or any(i >= 0 and i not in known for i in st.ins)):
+            return False
+        args = [known[i] if i >= 0 else None for i in st.ins]
+        try:
+            res = st.fn(*args, **st.attrs)
+        except Exception:
+            return False  # let the error surface, with context, when the graph runs
+        outs = [res] if len(st.outs) == 1 else list(res)
+        limit = max((a.nbytes for a in args if isinstance(a, np.ndarray)), default=0) + (1 << 20)
+        if any(isinstance(o, np.ndarray) and o.nbytes > limit for o in outs):
+            return False  # e.g. Expand/Tile of a constant: cheaper to recompute than to keep
+        for s, o in zip(st.outs, outs):
+            if s >= 0:
+                known[s] = _norm(o[0] if type(o) is tuple else o)
+        return True
+
+    def _keep_used_constants(self, steps: list[_Step], known: dict[int, Any]) -> None:
+        used = {i for st in steps for i in st.ins} | set(self._outputs)
+        for st in steps:
+            for sub in st.node.subgraphs():
+                used |= {self._slot[n] for n in _outer_names(sub) if n in self._slot}
+        self._const_cache = [(s, v) for s, v in known.items() if s in used]
+
+    def _assign_frees(self, steps: list[_Step]) -> None:
         keep = set(self._outputs)
         last: dict[int, int] = {}
         for i, st in enumerate(steps):
@@ -89,14 +132,13 @@ class Session:
                         last[self._slot[name]] = i
             for s in st.outs:
                 last.setdefault(s, i)  # an unused output dies right after its producer
-        const_slots = {s for s, _ in self._consts}
+        const_slots = {s for s, _ in self._constants()}
         frees: dict[int, list[int]] = {}
         for s, i in last.items():
             if s not in keep and s not in const_slots and s >= 0:
                 frees.setdefault(i, []).append(s)
         for i, st in enumerate(steps):
             st.free = tuple(frees.get(i, ()))
-        return steps
 
     def _plan_node(self, node: Node) -> _Step:
         g = self.graph

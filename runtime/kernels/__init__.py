@@ -9,6 +9,7 @@ from runtime.kernels import (  # noqa: F401  (imported for their registrations)
     control_flow,
     conv,
     elementwise,
+    image,
     indexing,
     math,
     ml,

@@ -5,7 +5,10 @@ The KV-cache and recurrent-state ops (TensorScatter, CausalConvWithState, Linear
 live in :mod:`runtime.kernels.attention_state`, imported below so that importing this family
 registers all of it.
 
-float16/bfloat16 inputs are computed in float32 and rounded once at the end; grouped-query
+Attention on float16/bfloat16 inputs runs the way a low-precision engine runs the spec's
+function body: every intermediate (scaled Q and K, Q·K^T, softcap, mask add, softmax, P·V) is
+rounded to the input type where the body casts or computes in it; matmuls still accumulate in
+float32 (BLAS) and round once. float32/float64 inputs skip those roundings. Grouped-query
 attention never copies K/V per query head: query heads are folded into the row dimension of
 their K/V group so one batched matmul serves the whole group.
 """
@@ -28,6 +31,10 @@ def _work_dtype(*xs: Array) -> np.dtype:
     return np.dtype(np.float64) if any(x.dtype == np.float64 for x in xs) else np.dtype(np.float32)
 
 
+# Input types whose Attention intermediates are rounded step by step (see the module docstring).
+_HALF_TYPES = (np.dtype(np.float16), DType.BFLOAT16.np_dtype)
+
+
 def _safe_softmax(x: Array) -> Array:
     """Softmax over the last axis; a row that is entirely -inf yields zeros instead of NaN."""
     m = x.max(axis=-1, keepdims=True)
@@ -47,6 +54,25 @@ def _grouped_matmul(a: Array, b: Array) -> Array:
         raise ValueError(f"q_num_heads ({hq}) must be a multiple of kv_num_heads ({hkv})")
     out = a.reshape(batch, hkv, (hq // hkv) * rows, inner) @ b
     return out.reshape(batch, hq, rows, b.shape[-1])
+
+
+def _half_matmul(a: Array, b: Array, out: np.dtype) -> Array:
+    """Grouped matmul of half-precision operands: accumulated in float32 (numpy has no BLAS
+    path for float16/bfloat16) and rounded once to `out`, as a low-precision MatMul does."""
+    work = _work_dtype(a, b)
+    return _grouped_matmul(a.astype(work), b.astype(work, copy=False)).astype(out)
+
+
+def _qk_scores(q: Array, k: Array, scale: float, dt: np.dtype, half: bool) -> Array:
+    """Scaled Q·K^T [B, Hq, L, S] in dtype dt."""
+    kt = k.astype(dt, copy=False).swapaxes(-1, -2)
+    if half:
+        # The function body scales Q and K each by sqrt(scale) (computed in float32, cast to
+        # T) before the MatMul, so both scaled operands are rounded to T.
+        s = dt.type(np.sqrt(np.float32(scale)))
+        return _half_matmul(q * s, kt * s, dt)
+    # Scaling Q (L*D values) is cheaper than scaling the L*S scores, and equivalent.
+    return _grouped_matmul(q.astype(dt) * dt.type(scale), kt)
 
 
 def _to_4d(x: Array, num_heads: int | None, name: str) -> Array:
@@ -104,6 +130,17 @@ def _attention_bias(mask: Array | None, q_len: int, kv_len: int, offset: int | A
     return bias
 
 
+def _query_offset(past_key: Array | None, nonpad_kv_seqlen: Array | None,
+                  q_len: int) -> int | Array:
+    """Number of keys that precede the query block: the internal cache, or (per batch) the
+    valid part of an external cache minus the queries themselves."""
+    if past_key is not None:
+        return past_key.shape[2]
+    if nonpad_kv_seqlen is not None:
+        return nonpad_kv_seqlen.astype(np.int64) - q_len
+    return 0
+
+
 def _with_past(k: Array, v: Array, past_key: Array | None,
                past_value: Array | None) -> tuple[Array, Array]:
     """Append the incoming keys/values to the internal cache (these are also the present_*)."""
@@ -124,35 +161,36 @@ def _attention(Q: Array, K: Array, V: Array, attn_mask: Array | None, past_key: 
     is_3d = Q.ndim == 3
     q = _to_4d(Q, q_num_heads, "Q")
     k, v = _with_past(_to_4d(K, kv_num_heads, "K"), _to_4d(V, kv_num_heads, "V"), past_key, past_value)
-    dt = _work_dtype(Q, K, V)
-    # Work precision is never below float32, so only a DOUBLE softmax_precision changes it.
-    if softmax_precision is not None and DType(softmax_precision) == DType.DOUBLE:
-        dt = np.dtype(np.float64)
+    # Half precision: elementwise steps run in T itself (numpy rounds each op to T);
+    # otherwise the work precision is never below float32.
+    half = Q.dtype in _HALF_TYPES
+    dt = Q.dtype if half else _work_dtype(Q, K, V)
+    sm_dt = DType(softmax_precision).np_dtype if softmax_precision is not None else dt
+    if not half and sm_dt == np.float64:
+        dt = sm_dt  # only a DOUBLE softmax_precision raises a float32 work precision
     q_len, kv_len = q.shape[2], k.shape[2]
     if scale is None:
         scale = 1.0 / np.sqrt(q.shape[-1])
-    # Scaling Q (L*D values) is cheaper than scaling the L*S scores, and equivalent.
-    scores = _grouped_matmul(q.astype(dt) * dt.type(scale), k.astype(dt, copy=False).swapaxes(-1, -2))
+    scores = _qk_scores(q, k, scale, dt, half)
     stages = [scores]
     if softcap > 0:
         scores = dt.type(softcap) * np.tanh(scores / dt.type(softcap))
     stages.append(scores)
-    # Keys that precede the query block: the internal cache, or the valid part of an
-    # external cache minus the queries themselves.
-    if past_key is not None:
-        offset: int | Array = past_key.shape[2]
-    elif nonpad_kv_seqlen is not None:
-        offset = nonpad_kv_seqlen.astype(np.int64) - q_len
-    else:
-        offset = 0
+    offset = _query_offset(past_key, nonpad_kv_seqlen, q_len)
     bias = _attention_bias(attn_mask, q_len, kv_len, offset, is_causal, left_window_size,
                            right_window_size, nonpad_kv_seqlen, dt)
     if bias is not None:
         scores = scores + bias
     stages.append(scores)
-    probs = _safe_softmax(scores)
+    if half:
+        # Softmax in softmax_precision (default T, then each op and, for bfloat16, each
+        # partial row sum is rounded to T, as in the reference), cast back to T for P·V.
+        probs = _safe_softmax(scores.astype(sm_dt, copy=False))
+        y = _half_matmul(probs.astype(dt, copy=False), v, dt)
+    else:
+        probs = _safe_softmax(scores)
+        y = _grouped_matmul(probs, v.astype(dt, copy=False))
     stages.append(probs)
-    y = _grouped_matmul(probs, v.astype(dt, copy=False))
     if is_3d:
         b, h, s, d = y.shape
         y = y.transpose(0, 2, 1, 3).reshape(b, s, h * d)

@@ -26,6 +26,18 @@ def test_plan_frees_each_intermediate_after_its_last_use():
     assert frees == [set(), {"a"}, {"b", "x"}]
 
 
+def test_constant_subgraphs_are_folded_at_plan_time():
+    g = Graph()
+    x = g.add_input("x", DType.FLOAT, (3,))
+    c = g.add_constant("c", np.array([1.0, 4.0, 9.0], np.float32))
+    r = g.add_op("Sqrt", [c])[0]
+    g.set_outputs(g.add_op("Mul", [x, r]))
+    s = Session(g)
+    assert [st.node.op_type for st in s.steps] == ["Mul"]
+    np.testing.assert_allclose(s.run([np.ones(3, np.float32)])[0], [1, 2, 3])
+    assert [st.node.op_type for st in Session(g, fold_constants=False).steps] == ["Sqrt", "Mul"]
+
+
 def test_capture_records_intermediates_in_one_run():
     x = np.array([0.0, 1.0, -1.0, 2.0], np.float32)
     s = Session(_chain())
