@@ -21,105 +21,21 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import io  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "out" / "bench"
 sys.path.insert(0, str(ROOT))
 
 
-# ---------------------------------------------------------------- models
-def _export(module, args: tuple, names: list[str], path: Path) -> None:
-    import torch
-
-    args = tuple(torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args)
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, buf, dynamo=False, opset_version=17, input_names=names)
-    path.write_bytes(buf.getvalue())
-
-
-def resnet18() -> tuple[Path, list[np.ndarray]]:
-    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
-    path = CACHE / "resnet18.onnx"
-    if not path.exists():
-        _export(_resnet18_module(), (x,), ["x"], path)
-    return path, [x]
-
-
-def _resnet18_module():
-    import torch
-    from torch import nn
-
-    class Basic(nn.Module):
-        def __init__(self, cin: int, cout: int, stride: int) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.down = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-                         if stride != 1 or cin != cout else nn.Identity())
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            y = torch.relu(self.bn1(self.conv1(x)))
-            return torch.relu(self.bn2(self.conv2(y)) + self.down(x))
-
-    class ResNet18(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-                                      nn.MaxPool2d(3, 2, 1))
-            chans = [(64, 64, 1), (64, 128, 2), (128, 256, 2), (256, 512, 2)]
-            self.layers = nn.Sequential(*[nn.Sequential(Basic(a, b, s), Basic(b, b, 1)) for a, b, s in chans])
-            self.fc = nn.Linear(512, 1000)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.fc(self.layers(self.stem(x)).mean(dim=(2, 3)))
-
-    torch.manual_seed(0)
-    return ResNet18().eval()
-
-
-def bert4() -> tuple[Path, list[np.ndarray]]:
-    rng = np.random.default_rng(0)
-    ids = rng.integers(0, 30522, (1, 128)).astype(np.int64)
-    mask = np.ones((1, 128), np.int64)
-    path = CACHE / "bert4.onnx"
-    if not path.exists():
-        import torch
-        from transformers import BertConfig, BertModel
-
-        cfg = BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
-                         intermediate_size=1024, max_position_embeddings=512)
-        torch.manual_seed(0)
-        bert = BertModel(cfg).eval()
-
-        class Wrapper(torch.nn.Module):  # positional signature for the exporter
-            def __init__(self) -> None:
-                super().__init__()
-                self.bert = bert
-
-            def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-                return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-        _export(Wrapper().eval(), (torch.from_numpy(ids), torch.from_numpy(mask)),
-                ["input_ids", "attention_mask"], path)
-    return path, [ids, mask]
-
-
-MODELS = {"resnet18": resnet18, "bert4": bert4}
+from bench.models import MODELS  # noqa: E402
 
 
 # ---------------------------------------------------------------- runtimes
@@ -210,7 +126,6 @@ def main() -> None:
     ap.add_argument("--skip-reference", action="store_true")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
-    CACHE.mkdir(parents=True, exist_ok=True)
     from rich.console import Console
     from rich.table import Table
 

@@ -81,7 +81,9 @@ class ConversionError(TensorbridgeError):
 class KernelError(TensorbridgeError):
     """A runtime kernel failed on a node; names the node, its op and its input shapes."""
 
-    def __init__(self, node: str, op_type: str, detail: str) -> None:
+    def __init__(self, node: str, op_type: str, detail: str, provenance: str = "") -> None:
         self.node = node
         self.op_type = op_type
-        super().__init__(f"runtime: node {node!r} ({op_type}) failed: {detail}")
+        self.provenance = provenance
+        src = f" [from {provenance}]" if provenance and not provenance.startswith("onnx") else ""
+        super().__init__(f"runtime: node {node!r} ({op_type}){src} failed: {detail}")

@@ -44,10 +44,13 @@ class Session:
     """A graph planned for repeated execution by the numpy runtime."""
 
     def __init__(self, graph: Graph, *, seed: int = 0, fold_constants: bool = True,
-                 _bindings: Mapping[str, Attr] | None = None, _root: Graph | None = None) -> None:
+                 check_finite: bool = False, _bindings: Mapping[str, Attr] | None = None,
+                 _root: Graph | None = None) -> None:
         """Plan ``graph``. ``fold_constants`` evaluates ops whose inputs are all constants
-        once, here, instead of on every run (random ops are never folded)."""
+        once, here, instead of on every run (random ops are never folded).
+        ``check_finite`` raises at the first op producing NaN/inf from finite inputs."""
         self.graph = graph
+        self._check_finite = check_finite
         self._fold = fold_constants
         self._root = _root or graph
         self._bindings = dict(_bindings or {})
@@ -62,6 +65,7 @@ class Session:
             self._slot[v.name] = len(self._slot)
         self.n_slots = len(self._slot)
         self._inputs = [self._slot[v.name] for v in graph.inputs]
+        self._validate = _root is None  # subgraph inputs come from kernels, not users
         self._required = [v for v in graph.inputs if v.role is Role.INPUT]
         self._outputs = [self._slot[v.name] for v in graph.outputs]
         self._outer = [(self._slot[v.name], v.name) for v in graph.outer_refs()]
@@ -240,19 +244,35 @@ class Session:
             except TensorbridgeError:
                 raise
             except Exception as e:
-                raise KernelError(st.node.name, st.node.op_type, _describe(e, st, env)) from e
+                raise KernelError(st.node.name, st.node.op_type, _describe(e, st, env),
+                                  provenance=str(st.node.provenance)) from e
             if len(st.outs) == 1:
                 env[st.outs[0]] = _norm(res[0] if type(res) is tuple else res)
             else:
                 for s, r in zip(st.outs, res):
                     if s >= 0:
                         env[s] = _norm(r)
+            if self._check_finite:
+                self._first_nonfinite(st, env)
             if names is not None:
                 for s in st.outs:
                     if s in names:
                         self.captured[names[s]] = env[s]
             for s in st.free:
                 env[s] = None
+
+    def _first_nonfinite(self, st: _Step, env: list[Any]) -> None:
+        """Raise at the first op that turns finite inputs into NaN/inf outputs."""
+        def bad(x: Any) -> bool:
+            return isinstance(x, np.ndarray) and x.dtype.kind in "fc" and not np.isfinite(x).all()
+
+        if any(bad(env[i]) for i in st.ins if i >= 0):
+            return
+        for s in st.outs:
+            if s >= 0 and bad(env[s]):
+                raise KernelError(st.node.name, st.node.op_type,
+                                  f"produced NaN/inf from finite inputs ({_describe(None, st, env)})",
+                                  provenance=str(st.node.provenance))
 
     def _constants(self) -> list[tuple[int, Any]]:
         if self._const_cache is None:
@@ -264,20 +284,50 @@ class Session:
         if isinstance(inputs, Mapping):
             unknown = set(inputs) - {v.name for v in g.inputs}
             if unknown:
-                raise TensorbridgeError(f"run: unknown input name(s) {sorted(unknown)}; the graph's "
+                raise InputError(f"run: unknown input name(s) {sorted(unknown)}; the graph's "
                                         f"inputs are {[v.name for v in g.inputs]}")
             pairs = [(self._slot[k], v) for k, v in inputs.items()]
             missing = [v.name for v in self._required if v.name not in inputs]
         else:
             if len(inputs) > len(g.inputs):
-                raise TensorbridgeError(f"run: got {len(inputs)} inputs, graph {g.name!r} takes "
+                raise InputError(f"run: got {len(inputs)} inputs, graph {g.name!r} takes "
                                         f"{len(g.inputs)} ({[v.name for v in g.inputs]})")
             pairs = list(zip(self._inputs, inputs))
             missing = [v.name for v in g.inputs[len(inputs):] if v.role is Role.INPUT]
         if missing:
-            raise TensorbridgeError(f"run: missing input(s) {missing} for graph {g.name!r}")
+            raise InputError(f"run: missing input(s) {missing} for graph {g.name!r}")
         for slot, val in pairs:
-            env[slot] = val if isinstance(val, list | np.ndarray) or val is None else np.asarray(val)
+            if not isinstance(val, list | np.ndarray) and val is not None:
+                val = np.asarray(val)
+            env[slot] = val
+        if self._validate:
+            for v in g.inputs:
+                check_input(v, env[self._slot[v.name]], g.name)
+
+
+def check_input(v: Value, x: Any, graph_name: str) -> None:
+    """Compare a fed value with the graph input's declared type; raise naming the input."""
+    t = v.type
+    if not isinstance(t, TensorType) or x is None or not isinstance(x, np.ndarray):
+        return
+    want = t.dtype.np_dtype
+    problem = ""
+    if x.dtype != want and not (want.kind == "O" and x.dtype.kind in "OUS"):
+        problem = f"dtype {x.dtype}, expected {want}"
+    elif t.shape is not None and x.ndim != len(t.shape):
+        problem = f"rank {x.ndim} (shape {list(x.shape)}), expected rank {len(t.shape)} {list(t.shape)}"
+    elif t.shape is not None:
+        for i, (d, n) in enumerate(zip(t.shape, x.shape)):
+            if isinstance(d, int) and d != n:
+                problem = f"shape {list(x.shape)}, expected {list(t.shape)} (dim {i})"
+                break
+    if problem:
+        raise InputError(f"run: input {v.name!r} of graph {graph_name!r} has {problem}; "
+                         "convert or reshape the input")
+
+
+class InputError(TensorbridgeError):
+    """A value fed to run() does not match the graph input's declared type."""
 
 
 class _OuterScope(Mapping[str, Any]):
@@ -315,13 +365,14 @@ def _norm(x: Any) -> Any:
     return np.asarray(x)
 
 
-def _describe(e: Exception, st: _Step, env: list[Any]) -> str:
+def _describe(e: Exception | None, st: _Step, env: list[Any]) -> str:
     shapes = []
     for i in st.ins:
         v = env[i] if i >= 0 else None
         shapes.append("None" if v is None else f"{v.dtype}{list(v.shape)}" if isinstance(v, np.ndarray)
                       else type(v).__name__)
-    return f"{type(e).__name__}: {e} (inputs: {', '.join(shapes)})"
+    ins = f"inputs: {', '.join(shapes)}"
+    return ins if e is None else f"{type(e).__name__}: {e} ({ins})"
 
 
 def run(graph: Graph, *inputs: Any) -> list[Any]:

@@ -112,7 +112,8 @@ def run(model: Any, *inputs: Any) -> list[np.ndarray]:
     from runtime.session import Session
 
     graph = load(model)
-    return Session(graph).run([np.asarray(x) if not isinstance(x, list) else x for x in inputs])
+    # lists are sequences and None an empty optional: pass them through untouched
+    return Session(graph).run([x if x is None or isinstance(x, list) else np.asarray(x) for x in inputs])
 
 
 def _is_onnx_model(obj: Any) -> bool:

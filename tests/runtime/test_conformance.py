@@ -10,9 +10,8 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from converters.onnx import to_ir
+import tensorbridge as tb
 from runtime.compare import compare
-from runtime.session import Session
 from tests.conftest import conformance_cases
 
 # Random-output ops: values cannot match the generator onnx used; checked by shape, dtype
@@ -52,9 +51,9 @@ def _arrays(data):
 
 
 def run_case(case) -> None:
-    session = Session(to_ir(case.model))
+    graph = tb.load(case.model)
     for inputs, expected in case.data_sets:
-        outs = session.run(_arrays(inputs))
+        outs = tb.run(graph, *_arrays(inputs))
         for e, g in zip(_arrays(expected), outs):
             compare(e, g)
 

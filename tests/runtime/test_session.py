@@ -92,3 +92,29 @@ def test_backend_interface_runs_a_model():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     rep = TensorbridgeBackend.prepare(model)
     np.testing.assert_array_equal(rep.run([np.array([3.0, -3.0], np.float32)])[0], [3.0, 0.0])
+
+
+def test_inputs_are_checked_against_declared_types():
+    from runtime.session import InputError
+
+    s = Session(_chain())  # x: float[4]
+    with pytest.raises(InputError, match=r"input 'x'.*dtype float64, expected float32"):
+        s.run([np.ones(4)])
+    with pytest.raises(InputError, match=r"input 'x'.*rank 2 .*expected rank 1"):
+        s.run([np.ones((1, 4), np.float32)])
+    with pytest.raises(InputError, match=r"input 'x'.*shape \[5\], expected \[4\]"):
+        s.run([np.ones(5, np.float32)])
+    with pytest.raises(InputError, match="got 2 inputs"):
+        s.run([np.ones(4, np.float32)] * 2)
+
+
+def test_check_finite_names_the_first_nan_producing_node():
+    g = Graph()
+    x = g.add_input("x", DType.FLOAT, (2,))
+    lg = g.add_op("Log", [x], name="log_of_x")[0]
+    g.set_outputs(g.add_op("Relu", [lg], name="after"))
+    x_val = np.array([1.0, -1.0], np.float32)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(Session(g).run([x_val])[0]).any()
+        with pytest.raises(KernelError, match=r"'log_of_x' \(Log\).*NaN/inf"):
+            Session(g, check_finite=True).run([x_val])
