@@ -22,7 +22,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -110,8 +109,17 @@ def memory_child(model: str, rt: str) -> None:
     feeds = feeds_for(path, inputs)
     for _ in range(3):
         fn(feeds)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{peak - base:.1f}")
+    print(f"{_peak_rss_mib() - base:.1f}")
+
+
+def _peak_rss_mib() -> float:
+    # VmHWM, not ru_maxrss: ru_maxrss survives execve, so a child would inherit the
+    # benchmark parent's high-water mark.
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _rss_mib() -> float:

@@ -21,6 +21,7 @@ from ir.errors import KernelError, TensorbridgeError, UnsupportedOpError
 from ir.graph import Graph
 from ir.node import Attr, AttrKind, Node, Role, Value
 from ir.types import TensorType
+from runtime.fusion import find_fusions
 from runtime.registry import KERNELS, KernelContext, KernelSpec
 
 _NONE = -1
@@ -44,12 +45,15 @@ class Session:
     """A graph planned for repeated execution by the numpy runtime."""
 
     def __init__(self, graph: Graph, *, seed: int = 0, fold_constants: bool = True,
-                 check_finite: bool = False, _bindings: Mapping[str, Attr] | None = None,
-                 _root: Graph | None = None) -> None:
+                 fuse: bool = True, check_finite: bool = False,
+                 _bindings: Mapping[str, Attr] | None = None, _root: Graph | None = None) -> None:
         """Plan ``graph``. ``fold_constants`` evaluates ops whose inputs are all constants
-        once, here, instead of on every run (random ops are never folded).
-        ``check_finite`` raises at the first op producing NaN/inf from finite inputs."""
+        once, here, instead of on every run (random ops are never folded). ``fuse`` lets
+        recognised op chains run as one kernel (their inner values are then not
+        capturable: use ``fuse=False`` to capture everything). ``check_finite`` raises at
+        the first op producing NaN/inf from finite inputs."""
         self.graph = graph
+        self._fuse = fuse
         self._check_finite = check_finite
         self._fold = fold_constants
         self._root = _root or graph
@@ -73,6 +77,8 @@ class Session:
             self._consts.append((self._slot[v.name], v))
         self._const_cache: list[tuple[int, Any]] | None = None
         self.steps = self._plan()
+        self._fast_plan = [(st.fn, st.ins, st.outs if st.outs != (_NONE,) else (), st.attrs, st.free, i)
+                           for i, st in enumerate(self.steps)]
 
     # ---------------------------------------------------------------- planning
     def _plan(self) -> list[_Step]:
@@ -80,7 +86,16 @@ class Session:
         steps: list[_Step] = []
         errors: list[TensorbridgeError] = []
         folded: dict[int, Any] = dict(self._constants()) if self._fold else {}
+        fused = {f.nodes[-1]: f for f in find_fusions(g)} if self._fuse else {}
+        absorbed = {n for f in fused.values() for n in f.nodes[:-1]}
         for node in g.nodes():
+            if node in absorbed:
+                continue
+            if node in fused:
+                f = fused[node]
+                steps.append(_Step(node, f.fn, tuple(self._slot[v.name] for v in f.inputs),
+                                   (self._slot[f.output.name],), dict(f.attrs)))
+                continue
             try:
                 step = self._plan_node(node)
             except TensorbridgeError as e:
@@ -213,7 +228,7 @@ class Session:
 
         With ``capture``, ``self.captured`` afterwards maps value names to arrays (all
         intermediates if True, else the named ones), recorded during this same run."""
-        env: list[Any] = [None] * self.n_slots
+        env: list[Any] = [None] * (self.n_slots + 1)  # + the sentinel slot for -1
         self._bind_inputs(env, inputs)
         for slot, val in self._constants():
             if env[slot] is None:
@@ -237,6 +252,8 @@ class Session:
         return [env[s] for s in self._outputs]
 
     def _execute(self, env: list[Any], keep: set[int] | None) -> None:
+        if keep is None and not self._check_finite:
+            return self._execute_fast(env)
         names = None if keep is None else {s: n for n, s in self._slot.items() if s in keep}
         for st in self.steps:
             try:
@@ -260,6 +277,32 @@ class Session:
                         self.captured[names[s]] = env[s]
             for s in st.free:
                 env[s] = None
+
+    def _execute_fast(self, env: list[Any]) -> None:
+        """The hot loop: no capture, no checks. Slot -1 (an omitted input) reads the
+        trailing always-None entry of ``env``."""
+        ndarray = np.ndarray
+        for fn, ins, outs, attrs, free, i in self._fast_plan:
+            try:
+                res = fn(*[env[k] for k in ins], **attrs)
+            except Exception as e:
+                self._raise(e, self.steps[i], env)
+            if len(outs) == 1:
+                if type(res) is tuple:
+                    res = res[0]
+                env[outs[0]] = res if type(res) is ndarray else _norm(res)
+            else:
+                for k, r in zip(outs, res):
+                    if k >= 0:
+                        env[k] = _norm(r)
+            for k in free:
+                env[k] = None
+
+    def _raise(self, e: Exception, st: _Step, env: list[Any]) -> None:
+        if isinstance(e, TensorbridgeError):
+            raise e
+        raise KernelError(st.node.name, st.node.op_type, _describe(e, st, env),
+                          provenance=str(st.node.provenance)) from e
 
     def _first_nonfinite(self, st: _Step, env: list[Any]) -> None:
         """Raise at the first op that turns finite inputs into NaN/inf outputs."""

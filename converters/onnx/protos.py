@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
@@ -20,7 +22,13 @@ PROV_KEYS = {
 
 
 def to_array(t: TensorProto, origin: str) -> np.ndarray:
-    """A dense TensorProto as numpy; string tensors become object arrays of ``str``."""
+    """A dense TensorProto as numpy; string tensors become object arrays of ``str``.
+
+    Tensors stored as little-endian raw bytes of a byte-aligned type become a read-only
+    array over those bytes (no second copy); kernels never write into their inputs."""
+    fast = _raw_view(t)
+    if fast is not None:
+        return fast
     try:
         arr = numpy_helper.to_array(t)
     except Exception as e:  # onnx raises bare ValueError/TypeError/KeyError on bad tensors
@@ -31,6 +39,22 @@ def to_array(t: TensorProto, origin: str) -> np.ndarray:
                 for x in arr.reshape(-1)]
         arr = np.array(flat, dtype=object).reshape(arr.shape)
     return arr
+
+
+_RAW_OK = {TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64, TensorProto.INT32,
+           TensorProto.INT8, TensorProto.UINT8, TensorProto.INT16, TensorProto.UINT16,
+           TensorProto.FLOAT16, TensorProto.BOOL, TensorProto.UINT32, TensorProto.UINT64}
+
+
+def _raw_view(t: TensorProto) -> np.ndarray | None:
+    if t.data_type not in _RAW_OK or not t.HasField("raw_data") or sys.byteorder != "little":
+        return None
+    dtype = DType(t.data_type).np_dtype
+    dims = tuple(int(d) for d in t.dims)
+    raw = t.raw_data
+    if len(raw) != int(np.prod(dims, dtype=np.int64)) * dtype.itemsize:
+        return None  # let numpy_helper produce its own error message
+    return np.frombuffer(raw, dtype=dtype).reshape(dims)
 
 
 def from_array(arr: np.ndarray, name: str) -> TensorProto:

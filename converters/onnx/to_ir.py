@@ -54,7 +54,8 @@ def to_ir(model: onnx.ModelProto | str | os.PathLike[str], *, check: bool = True
     else:
         origin, base_dir = str(model), Path(model).resolve().parent
         proto = load_model_proto(model)
-    reader = _Reader(origin, base_dir)
+    # a model we parsed ourselves is ours to consume: drop each tensor's bytes once copied
+    reader = _Reader(origin, base_dir, consume=not isinstance(model, onnx.ModelProto))
     graph = reader.model(proto)
     if check:
         try:
@@ -66,9 +67,10 @@ def to_ir(model: onnx.ModelProto | str | os.PathLike[str], *, check: bool = True
 
 
 class _Reader:
-    def __init__(self, origin: str, base_dir: Path | None) -> None:
+    def __init__(self, origin: str, base_dir: Path | None, consume: bool = False) -> None:
         self.origin = origin
         self.base_dir = base_dir
+        self.consume = consume
         # per graph: name as written in the file -> IR value (names may be made unique)
         self.scopes: dict[Graph, dict[str, Value]] = {}
 
@@ -129,6 +131,8 @@ class _Reader:
             data = external.lazy_tensor(t, self.base_dir, self.origin)
         else:
             data = to_array(t, self.origin)
+            if self.consume:  # peak memory: weights held once, not proto + arrays
+                t.ClearField("raw_data")
         v = self._define(g, t.name, g.add_constant(t.name, data))
         v.doc = t.doc_string
         return v

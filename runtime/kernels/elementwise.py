@@ -39,7 +39,7 @@ _ERF_Q = (
 )
 # Evaluating in chunks keeps the ~27 passes' temporaries in cache and bounds the float64
 # scratch memory; larger chunks only save per-call overhead.
-_ERF_CHUNK = 32768
+_ERF_CHUNK = 65536
 
 
 def _horner(t: np.ndarray, coeffs: tuple[float, ...]) -> np.ndarray:

@@ -1,0 +1,51 @@
+"""Plan-time fusions give the same numbers as the unfused ops (checked against a float64
+numpy computation) and only fire when the inner values are private to the chain."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ir import DType, Graph
+from runtime.session import Session
+
+
+def _gelu_graph(extra_use: bool = False) -> Graph:
+    g = Graph(opset_imports={"": 17})
+    x = g.add_input("x", DType.FLOAT, (4, 64))
+    w = g.add_constant("w", np.random.default_rng(0).standard_normal((64, 32)).astype(np.float32))
+    b = g.add_constant("b", np.linspace(-1, 1, 32, dtype=np.float32))
+    h = g.add_op("Add", [g.add_op("MatMul", [x, w])[0], b])[0]
+    sq2 = g.add_op("Constant", [], {"value": np.array(math.sqrt(2), np.float32)})[0]
+    one = g.add_constant("one", np.array(1.0, np.float32))
+    half = g.add_constant("half", np.array(0.5, np.float32))
+    e = g.add_op("Erf", [g.add_op("Div", [h, sq2])[0]])[0]
+    a = g.add_op("Add", [e, one])[0]
+    y = g.add_op("Mul", [g.add_op("Mul", [h, a])[0], half])[0]
+    g.set_outputs([y, e] if extra_use else [y])
+    return g
+
+
+def _reference(x: np.ndarray) -> np.ndarray:
+    w = np.random.default_rng(0).standard_normal((64, 32)).astype(np.float32).astype(np.float64)
+    h = x.astype(np.float64) @ w + np.linspace(-1, 1, 32, dtype=np.float32)
+    return 0.5 * h * (1 + np.vectorize(math.erf)(h / math.sqrt(2)))
+
+
+def test_gelu_and_bias_chains_fuse_and_match():
+    x = np.random.default_rng(1).standard_normal((4, 64)).astype(np.float32)
+    s = Session(_gelu_graph())
+    assert [st.fn.__name__ for st in s.steps] == ["matmul_add", "gelu"]
+    np.testing.assert_allclose(s.run([x])[0], _reference(x), rtol=1e-5, atol=1e-5)
+    unfused = Session(_gelu_graph(), fuse=False)
+    assert len(unfused.steps) == 7
+    np.testing.assert_allclose(unfused.run([x])[0], s.run([x])[0], rtol=1e-6, atol=1e-6)
+
+
+def test_no_fusion_when_an_inner_value_is_observable():
+    s = Session(_gelu_graph(extra_use=True))
+    assert "gelu" not in [st.fn.__name__ for st in s.steps]
+    x = np.ones((4, 64), np.float32)
+    y, e = s.run([x])
+    np.testing.assert_allclose(y, _reference(x), rtol=1e-5, atol=1e-5)
