@@ -141,6 +141,7 @@ def main() -> None:
     for col in ("model", "runtime", "median ms", "x onnxruntime", "peak MiB", "max |diff| vs ORT"):
         table.add_column(col, justify="right" if col != "runtime" else "left")
     results = []
+    failures: list[str] = []
     runtimes = [r for r in RUNTIMES if not (args.skip_reference and r == "reference")]
     for model in args.models:
         path, inputs = MODELS[model]()
@@ -151,13 +152,14 @@ def main() -> None:
             try:
                 measured[rt] = time_runner(make_runner(rt, path), feeds, runs)
             except Exception as e:  # a peer failing on a model is a result, not a crash
-                measured[rt] = f"{type(e).__name__}: {str(e)[:60]}"
+                measured[rt] = f"{type(e).__name__}: {str(e)[:120]}"
         ort_t, ort_out = measured["onnxruntime"]  # type: ignore[misc]
         for rt in runtimes:
             m = measured[rt]
             if isinstance(m, str):
                 results.append({"model": model, "runtime": rt, "error": m})
-                table.add_row(model, rt, "failed", "-", "-", m)
+                table.add_row(model, rt, "failed", "-", "-", m.split(":")[0])
+                failures.append(f"{rt} on {model}: {m}")
                 continue
             t, out = m
             diff = max(float(np.max(np.abs(np.asarray(a, np.float64) - b))) for a, b in zip(out, ort_out))
@@ -166,6 +168,8 @@ def main() -> None:
                             "peak_mib": mem, "max_abs_diff": diff})
             table.add_row(model, rt, f"{t * 1e3:.1f}", f"{t / ort_t:.2f}", f"{mem:.0f}", f"{diff:.1e}")
     Console().print(table)
+    for f in failures:
+        print(f"  {f}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -42,7 +42,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--inputs", required=True, help=".npz with one array per graph input (by name)")
     run.add_argument("-o", "--output", help="write outputs to this .npz")
     run.set_defaults(func=_run)
+    cov = sub.add_parser("coverage", help="print an operator coverage table (markdown)")
+    cov.add_argument("layer", choices=["runtime"])
+    cov.set_defaults(func=_coverage)
     return p
+
+
+def _coverage(args: argparse.Namespace, console: Console) -> int:
+    from runtime.coverage import coverage_markdown
+
+    print(coverage_markdown())
+    return 0
 
 
 def _inspect(args: argparse.Namespace, console: Console) -> int:
