@@ -54,3 +54,12 @@ def attr_kinds(schema: onnx.defs.OpSchema) -> dict[str, AttrKind]:
 def _attr_kinds_cached(name: str, domain: str, since: int) -> dict[str, AttrKind]:
     schema = onnx.defs.get_schema(name, since, domain)
     return {n: AttrKind(int(a.type)) for n, a in schema.attributes.items()}
+
+
+def schema_history() -> dict[tuple[str, str], list[int]]:
+    """(domain, op) -> every since-version onnx.defs knows, for non-deprecated ops."""
+    out: dict[tuple[str, str], list[int]] = {}
+    for s in onnx.defs.get_all_schemas_with_history():
+        if not s.deprecated:
+            out.setdefault((s.domain, s.name), []).append(int(s.since_version))
+    return {k: sorted(v) for k, v in out.items()}

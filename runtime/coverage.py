@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import onnx.defs
-
 import runtime.kernels  # noqa: F401  (registers every kernel)
+from ir.schemas import schema_history
 from runtime.registry import KERNELS
 
 DOMAINS = {"": "ai.onnx", "ai.onnx.ml": "ai.onnx.ml", "ai.onnx.preview.training": "ai.onnx.preview.training",
@@ -16,11 +15,7 @@ DOMAINS = {"": "ai.onnx", "ai.onnx.ml": "ai.onnx.ml", "ai.onnx.preview.training"
 
 
 def schema_versions() -> dict[tuple[str, str], list[int]]:
-    out: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for s in onnx.defs.get_all_schemas_with_history():
-        if s.domain in DOMAINS and not s.deprecated:
-            out[(s.domain, s.name)].append(s.since_version)
-    return {k: sorted(v) for k, v in out.items()}
+    return {k: v for k, v in schema_history().items() if k[0] in DOMAINS}
 
 
 def coverage_markdown() -> str:
