@@ -13,6 +13,7 @@ import numpy as np
 from ir.errors import ModelLoadError, TensorbridgeError
 from ir.graph import Graph
 from ir.verify import verify
+from tensorbridge.sources import kind_of
 
 if TYPE_CHECKING:
     import onnx
@@ -26,41 +27,50 @@ class UnsupportedSourceError(TensorbridgeError):
     """The object or file given to load() is not a model tensorbridge can read (yet)."""
 
 
-def load(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None) -> Graph:
-    """Load a model into the IR.
+def load(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None, *,
+         opset: int | None = None, optimize: bool = True, strict_shapes: bool = True) -> Graph:
+    """Load a model into the IR (verified).
 
-    ``source``: an ``ir.Graph``, an ``onnx.ModelProto`` or a path to a ``.onnx`` file.
-    ``example_inputs`` / ``dynamic_shapes`` are for framework sources.
-    """
-    if isinstance(source, Graph):
+    ``source``: an ``ir.Graph``; an ``onnx.ModelProto`` or ``.onnx`` path; a PyTorch
+    ``nn.Module`` (with ``example_inputs``), ``ExportedProgram`` or ``.pt2`` path.
+    ``dynamic_shapes`` (PyTorch): torch.export's spec or ``{"x": {0: "batch"}}``.
+    Framework graphs are cleaned up (constant folding, no-op removal, CSE, DCE) unless
+    ``optimize=False``."""
+    kind = kind_of(source)
+    if kind == "ir":
         verify(source)
         return source
-    from converters.onnx import to_ir
+    if kind == "onnx":
+        from converters.onnx import to_ir
 
-    if _is_onnx_model(source):
         return to_ir(source)
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if path.is_dir():
-            raise UnsupportedSourceError(
-                f"{path}: is a directory; SavedModel import is not available in this version. "
-                "Pass a .onnx file")
-        return to_ir(path)
-    kind = type(source).__module__.split(".")[0]
+    if kind == "pytorch":
+        from converters.pytorch.to_ir import to_ir as torch_to_ir
+
+        graph = torch_to_ir(source, example_inputs, dynamic_shapes=dynamic_shapes, opset=opset,
+                            strict_shapes=strict_shapes)
+        if optimize:
+            from tensorbridge.pipeline import optimize as run_passes
+
+            run_passes(graph)
+        return graph
+    if isinstance(source, str | os.PathLike) and Path(source).is_dir():
+        raise UnsupportedSourceError(
+            f"{source}: is a directory; SavedModel import is not available in this version. "
+            "Pass a .onnx or .pt2 file")
     raise UnsupportedSourceError(
         f"cannot load a {type(source).__module__}.{type(source).__name__}: this version reads "
-        f"ONNX models (ModelProto or .onnx path){'' if kind in ('onnx',) else ' only'}; "
-        "export the model to ONNX first")
+        "ONNX models (ModelProto or .onnx) and PyTorch models (nn.Module, ExportedProgram, .pt2)")
 
 
 def convert(source: Any, example_inputs: Any = None, to: str = "onnx", *, opset: int | None = None,
-            dynamic_shapes: Any = None) -> onnx.ModelProto:
+            dynamic_shapes: Any = None, strict_shapes: bool = True) -> onnx.ModelProto:
     """Convert ``source`` (anything :func:`load` takes) to the target format."""
     if to not in TARGETS:
         raise TensorbridgeError(f"convert: unknown target {to!r}; available: {', '.join(TARGETS)}")
     from converters.onnx import from_ir
 
-    graph = load(source, example_inputs, dynamic_shapes)
+    graph = load(source, example_inputs, dynamic_shapes, opset=opset, strict_shapes=strict_shapes)
     return from_ir(graph, opset=opset)
 
 
@@ -114,10 +124,6 @@ def run(model: Any, *inputs: Any) -> list[np.ndarray]:
     graph = load(model)
     # lists are sequences and None an empty optional: pass them through untouched
     return Session(graph).run([x if x is None or isinstance(x, list) else np.asarray(x) for x in inputs])
-
-
-def _is_onnx_model(obj: Any) -> bool:
-    return type(obj).__name__ == "ModelProto" and type(obj).__module__.startswith("onnx")
 
 
 __all__ = ["ModelLoadError", "TensorbridgeError", "UnsupportedSourceError", "convert", "load", "run", "save"]

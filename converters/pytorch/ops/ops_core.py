@@ -1,0 +1,101 @@
+"""Core translations every model needs: elementwise arithmetic and the SymInt arithmetic
+torch.export emits for dynamic shapes. Each function's docstring is the ATen schema."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from converters.pytorch.context import Ctx
+from converters.pytorch.registry import aten
+from ir.dtypes import DType
+from ir.node import Value
+
+
+def _binary(ctx: Ctx, op: str, a: object, b: object) -> Value:
+    """Elementwise op with PyTorch's type promotion: both operands are brought to the
+    node's result dtype (torch computed it), Python scalars included."""
+    dt = ctx.out_dtype()
+    return ctx.op(op, [ctx.tensor(a, dt), ctx.tensor(b, dt)])
+
+
+def _scaled(ctx: Ctx, other: object, alpha: object) -> object:
+    if alpha is None or alpha == 1:
+        return other
+    if isinstance(other, Value):
+        dt = ctx.out_dtype()
+        return ctx.op("Mul", [ctx.tensor(other, dt), ctx.const(alpha, dt)], dtype=dt)
+    return other * alpha  # type: ignore[operator]
+
+
+@aten("aten::add.Tensor", "aten::add.Scalar")
+def aten_add(ctx: Ctx, self: object, other: object, *, alpha: object = 1) -> Value:
+    """add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor"""
+    return _binary(ctx, "Add", self, _scaled(ctx, other, alpha))
+
+
+@aten("aten::sub.Tensor", "aten::sub.Scalar")
+def aten_sub(ctx: Ctx, self: object, other: object, *, alpha: object = 1) -> Value:
+    """sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor"""
+    return _binary(ctx, "Sub", self, _scaled(ctx, other, alpha))
+
+
+@aten("aten::rsub.Scalar", "aten::rsub.Tensor")
+def aten_rsub(ctx: Ctx, self: object, other: object, alpha: object = 1) -> Value:
+    """rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor"""
+    return _binary(ctx, "Sub", other, _scaled(ctx, self, alpha))
+
+
+@aten("aten::mul.Tensor", "aten::mul.Scalar")
+def aten_mul(ctx: Ctx, self: object, other: object) -> Value:
+    """mul.Tensor(Tensor self, Tensor other) -> Tensor"""
+    if ctx.out_dtype() == DType.BOOL:
+        return ctx.op("And", [ctx.tensor(self, DType.BOOL), ctx.tensor(other, DType.BOOL)])
+    return _binary(ctx, "Mul", self, other)
+
+
+@aten("aten::div.Tensor", "aten::div.Scalar")
+def aten_div(ctx: Ctx, self: object, other: object) -> Value:
+    """div.Tensor(Tensor self, Tensor other) -> Tensor  (true division)"""
+    return _binary(ctx, "Div", self, other)
+
+
+# ---------------------------------------------------------------- SymInt arithmetic
+def _int_binary(ctx: Ctx, op: str, a: object, b: object) -> Value:
+    return ctx.op(op, [ctx.tensor(a, DType.INT64), ctx.tensor(b, DType.INT64)])
+
+
+@aten("aten::sym_size.int")
+def aten_sym_size(ctx: Ctx, self: Value, dim: int) -> Value:
+    """sym_size.int(Tensor self, int dim) -> SymInt"""
+    d = dim % ctx.rank(self)
+    return ctx.squeeze(ctx.op("Shape", [self], {"start": d, "end": d + 1}), [0])
+
+
+@aten("operator::add")
+def op_add(ctx: Ctx, a: object, b: object) -> Value:
+    """SymInt + SymInt"""
+    return _int_binary(ctx, "Add", a, b)
+
+
+@aten("operator::sub")
+def op_sub(ctx: Ctx, a: object, b: object) -> Value:
+    """SymInt - SymInt"""
+    return _int_binary(ctx, "Sub", a, b)
+
+
+@aten("operator::mul")
+def op_mul(ctx: Ctx, a: object, b: object) -> Value:
+    """SymInt * SymInt"""
+    return _int_binary(ctx, "Mul", a, b)
+
+
+@aten("operator::floordiv")
+def op_floordiv(ctx: Ctx, a: object, b: object) -> Value:
+    """SymInt // SymInt (floor division: differs from ONNX Div for negative operands)"""
+    a_v, b_v = ctx.tensor(a, DType.INT64), ctx.tensor(b, DType.INT64)
+    q = ctx.op("Div", [a_v, b_v])
+    # Div truncates; subtract 1 where the remainder is non-zero and signs differ
+    r = ctx.op("Mod", [a_v, b_v], {"fmod": 0})
+    fix = ctx.op("Cast", [ctx.op("Not", [ctx.op("Equal", [r, ctx.const(np.int64(0))])])], {"to": int(DType.INT64)})
+    neg = ctx.op("Cast", [ctx.op("Less", [ctx.op("Mul", [a_v, b_v]), ctx.const(np.int64(0))])], {"to": int(DType.INT64)})
+    return ctx.op("Sub", [q, ctx.op("Mul", [fix, neg])])

@@ -1,0 +1,82 @@
+"""Shared checks for PyTorch front-end tests: convert, verify, then compare the built-in
+runtime and onnxruntime with PyTorch *eager* outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+
+from converters.onnx import from_ir
+from converters.pytorch.to_ir import to_ir
+from ir import Graph, verify
+from runtime.session import Session
+
+
+def flat_outputs(out: Any) -> list[np.ndarray]:
+    if isinstance(out, torch.Tensor):
+        return [out.detach().numpy()]
+    if isinstance(out, list | tuple):
+        return [a for o in out for a in flat_outputs(o)]
+    if isinstance(out, dict):
+        return [a for o in out.values() for a in flat_outputs(o)]
+    if out is None:
+        return []
+    return [np.asarray(out)]
+
+
+def ort_run(model: onnx.ModelProto, feeds: list[np.ndarray]) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    names = [i.name for i in sess.get_inputs()]
+    return sess.run(None, dict(zip(names, feeds)))
+
+
+def assert_close(got: list[np.ndarray], expected: list[np.ndarray], rtol: float, atol: float, who: str) -> None:
+    assert len(got) == len(expected), f"{who}: {len(got)} outputs, eager has {len(expected)}"
+    for i, (g, e) in enumerate(zip(got, expected)):
+        g = np.asarray(g)
+        assert g.shape == e.shape, f"{who} output {i}: shape {g.shape} != eager {e.shape}"
+        if e.dtype.kind in "biu":
+            np.testing.assert_array_equal(g, e, err_msg=f"{who} output {i}")
+        else:
+            np.testing.assert_allclose(g.astype(np.float64), e.astype(np.float64), rtol=rtol, atol=atol,
+                                       err_msg=f"{who} output {i}")
+
+
+def check_module(module: torch.nn.Module, inputs: tuple, *, rtol: float = 1e-4, atol: float = 1e-5,
+                 dynamic_shapes: Any = None, other_inputs: tuple | None = None, opset: int | None = None,
+                 use_ort: bool = True) -> Graph:
+    """Export ``module`` and check runtime + onnxruntime against eager on ``inputs`` (and on
+    ``other_inputs``, e.g. another batch size, when the export is dynamic)."""
+    module = module.eval()
+    graph = to_ir(module, inputs, dynamic_shapes=dynamic_shapes, opset=opset)
+    verify(graph)
+    model = from_ir(graph)
+    onnx.checker.check_model(model, full_check=True)
+    session = Session(graph)
+    for feed in [inputs] + ([other_inputs] if other_inputs is not None else []):
+        with torch.no_grad():
+            expected = flat_outputs(module(*feed))
+        arrays = [t.numpy() if isinstance(t, torch.Tensor) else np.asarray(t) for t in feed]
+        assert_close(session.run(arrays), expected, rtol, atol, "tensorbridge runtime")
+        if use_ort:
+            assert_close(ort_run(model, arrays), expected, rtol, atol, "onnxruntime")
+    return graph
+
+
+class Fn(torch.nn.Module):
+    """Wrap a function of tensors as a module (for one-op test rows)."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args: Any) -> Any:
+        return self.fn(*args)
