@@ -17,10 +17,12 @@ from ir.errors import (
     VerificationError,
 )
 from tensorbridge.api import UnsupportedSourceError, convert, load, run, save
+from tensorbridge.check import ParityReport, check
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConversionError", "KernelError", "ModelLoadError", "TensorbridgeError", "UnsupportedOpError",
-    "UnsupportedSourceError", "VerificationError", "__version__", "convert", "load", "run", "save",
+    "ParityReport", "UnsupportedSourceError", "VerificationError", "__version__", "check", "convert",
+    "load", "run", "save",
 ]

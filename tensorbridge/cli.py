@@ -30,12 +30,14 @@ def _parser() -> argparse.ArgumentParser:
     ins = sub.add_parser("inspect", help="summarize a model: ops, inputs/outputs, parameters, opset")
     ins.add_argument("model", help="a .onnx file")
     ins.set_defaults(func=_inspect)
-    conv = sub.add_parser("convert", help="convert a model (ONNX -> ONNX for now)")
-    conv.add_argument("model")
+    conv = sub.add_parser("convert", help="convert a model (.onnx or .pt2) to ONNX")
+    conv.add_argument("model", help="a .onnx file or a torch.export .pt2 archive")
     conv.add_argument("-o", "--output", required=True, help="output .onnx path")
     conv.add_argument("--to", default="onnx", choices=["onnx"])
     conv.add_argument("--opset", type=int, default=None, help="target ai.onnx opset")
     conv.add_argument("--external-data", action="store_true", help="store weights in <output>.data")
+    conv.add_argument("--check", action="store_true",
+                      help="compare the result with the source (PyTorch eager for .pt2) and fail on mismatch")
     conv.set_defaults(func=_convert)
     run = sub.add_parser("run", help="run a model on the built-in runtime")
     run.add_argument("model")
@@ -43,14 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", help="write outputs to this .npz")
     run.set_defaults(func=_run)
     cov = sub.add_parser("coverage", help="print an operator coverage table (markdown)")
-    cov.add_argument("layer", choices=["runtime"])
+    cov.add_argument("layer", choices=["runtime", "pytorch"])
     cov.set_defaults(func=_coverage)
     return p
 
 
 def _coverage(args: argparse.Namespace, console: Console) -> int:
-    from runtime.coverage import coverage_markdown
-
+    if args.layer == "pytorch":
+        from converters.pytorch.coverage import coverage_markdown
+    else:
+        from runtime.coverage import coverage_markdown  # type: ignore[assignment]
     print(coverage_markdown())
     return 0
 
@@ -91,6 +95,10 @@ def _convert(args: argparse.Namespace, console: Console) -> int:
     model = tb.convert(args.model, None, to=args.to, opset=args.opset)
     out = tb.save(model, args.output, external_data=True if args.external_data else None)
     console.print(f"wrote {out} ({out.stat().st_size:,} bytes) in {time.perf_counter() - t0:.2f}s")
+    if args.check:
+        report = tb.check(args.model, None, to=args.to)
+        console.print(str(report), markup=False)
+        return 0 if report.ok else 1
     return 0
 
 
