@@ -67,31 +67,65 @@ def _resnet18_module():
     return ResNet18().eval()
 
 
-def bert4() -> tuple[Path, list[np.ndarray]]:
+def _bert4_inputs() -> list[np.ndarray]:
     rng = np.random.default_rng(0)
-    ids = rng.integers(0, 30522, (1, 128)).astype(np.int64)
-    mask = np.ones((1, 128), np.int64)
+    return [rng.integers(0, 30522, (1, 128)).astype(np.int64), np.ones((1, 128), np.int64)]
+
+
+def _bert4_module():
+    import torch
+    from transformers import BertConfig, BertModel
+
+    cfg = BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+                     intermediate_size=1024, max_position_embeddings=512)
+    torch.manual_seed(0)
+    bert = BertModel(cfg).eval()
+
+    class Bert4(torch.nn.Module):  # positional signature and a plain tensor output
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    return Bert4().eval()
+
+
+def bert4() -> tuple[Path, list[np.ndarray]]:
+    inputs = _bert4_inputs()
     path = CACHE / "bert4.onnx"
     if not path.exists():
-        import torch
-        from transformers import BertConfig, BertModel
+        _export(_bert4_module(), tuple(inputs), ["input_ids", "attention_mask"], path)
+    return path, inputs
 
-        cfg = BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
-                         intermediate_size=1024, max_position_embeddings=512)
-        torch.manual_seed(0)
-        bert = BertModel(cfg).eval()
 
-        class Wrapper(torch.nn.Module):  # positional signature for the exporter
-            def __init__(self) -> None:
-                super().__init__()
-                self.bert = bert
+def _lstm_module():
+    import torch
+    from torch import nn
 
-            def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-                return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    class Tagger(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(1000, 128)
+            self.rnn = nn.LSTM(128, 256, num_layers=2, bidirectional=True, batch_first=True)
+            self.head = nn.Linear(512, 20)
 
-        _export(Wrapper().eval(), (torch.from_numpy(ids), torch.from_numpy(mask)),
-                ["input_ids", "attention_mask"], path)
-    return path, [ids, mask]
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return self.head(self.rnn(self.embed(ids))[0])
+
+    torch.manual_seed(0)
+    return Tagger().eval()
+
+
+def torch_models() -> dict:
+    """name -> (factory of the eval-mode nn.Module, example inputs as numpy)."""
+    rng = np.random.default_rng(0)
+    return {
+        "resnet18": (_resnet18_module, [rng.standard_normal((1, 3, 224, 224)).astype(np.float32)]),
+        "bert4": (_bert4_module, _bert4_inputs()),
+        "lstm_tagger": (_lstm_module, [rng.integers(0, 1000, (1, 64)).astype(np.int64)]),
+    }
 
 
 MODELS = {"resnet18": resnet18, "bert4": bert4}

@@ -12,9 +12,9 @@ Translation = Callable[..., Any]
 
 def op_key(target: Any) -> str:
     """``aten::add.Tensor`` for an OpOverload, ``operator::mul`` for a Python builtin."""
-    name = getattr(target, "_name", None)  # OpOverload: "aten::add", overload in _overloadname
-    if name is not None and hasattr(target, "_overloadname"):
-        return f"{name}.{target._overloadname}"
+    schema = getattr(target, "_schema", None)  # OpOverload
+    if schema is not None and hasattr(target, "_overloadname"):
+        return f"{schema.name}.{target._overloadname}"
     module = getattr(target, "__module__", "") or ""
     if module in ("_operator", "operator"):
         return f"operator::{target.__name__}"

@@ -25,6 +25,7 @@ from ir import schemas
 from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
 from ir.graph import Graph
 from ir.node import Provenance, Role, Value
+from ir.passes.dce import eliminate_dead_code
 from ir.types import TensorType
 from ir.verify import verify
 
@@ -50,6 +51,7 @@ def to_ir(source: Any, example_inputs: Any = None, *, dynamic_shapes: Any = None
     requested = _requested_dynamic(ep, source, dynamic_shapes)
     dim_names = _dim_names(ep, requested, strict_shapes, g)
     _Translator(ep, g, Ctx(g, opset, dim_names)).run()
+    eliminate_dead_code(g)  # e.g. original RNN weights once reordered copies replace them
     verify(g)
     return g
 
@@ -68,8 +70,11 @@ def _functionalize(ep: ExportedProgram) -> ExportedProgram:
     """Functional ATen with high-level ops kept; decompose only ops we cannot translate
     but torch knows how to decompose."""
     table = torch.export.default_decompositions()
-    missing = {n.target for n in ep.graph.nodes if n.op == "call_function"
-               and ATEN.lookup(op_key(n.target)) is None and n.target in table}
+    calls = [n.target for n in ep.graph.nodes if n.op == "call_function"]
+    missing = {t for t in calls if ATEN.lookup(op_key(t)) is None and t in table}
+    mutating = any(getattr(getattr(t, "_schema", None), "is_mutable", False) for t in calls)
+    if not missing and not mutating:
+        return ep  # already functional and translatable: run_decompositions costs ~0.3 s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return ep.run_decompositions({op: table[op] for op in missing})
@@ -117,11 +122,15 @@ class _Translator:
 
     def _call(self, node: torch.fx.Node) -> None:
         if node.target is operator.getitem:
-            self.env[node] = self._arg(node.args[0])[node.args[1]]
+            src = self._arg(node.args[0])
+            self.env[node] = None if src is None else src[node.args[1]]
             return
         key = op_key(node.target)
         fn = ATEN.lookup(key)
         prov = provenance(node)
+        if self._depends_on_failure(node):
+            self.env[node] = None  # the root cause is already reported
+            return
         if fn is None:
             close = ATEN.close_matches(key)
             self.errors.append(UnsupportedOpError(
@@ -141,6 +150,11 @@ class _Translator:
             res = None
         self._annotate(node, res)
         self.env[node] = res
+
+    def _depends_on_failure(self, node: torch.fx.Node) -> bool:
+        return bool(self.errors) and any(self.env.get(n, 0) is None and n.op != "placeholder"
+                                         and isinstance(n.meta.get("val"), torch.Tensor)
+                                         for n in node.all_input_nodes)
 
     def _arg(self, a: Any) -> Any:
         if isinstance(a, torch.fx.Node):
@@ -270,7 +284,7 @@ def _dim_names(ep: ExportedProgram, requested: dict[tuple[str, int], str], stric
             if inp != node.name or not isinstance(val, torch.Tensor) or i >= val.dim():
                 continue
             d = val.shape[i]
-            if isinstance(d, int):
+            if isinstance(d, int) or str(d.node.expr).isdigit():
                 problems.append(f"input {inp!r} dim {i} ({want!r}) was specialised to {d} by torch.export")
             else:
                 names.setdefault(str(d.node.expr), want)

@@ -99,3 +99,75 @@ def op_floordiv(ctx: Ctx, a: object, b: object) -> Value:
     fix = ctx.op("Cast", [ctx.op("Not", [ctx.op("Equal", [r, ctx.const(np.int64(0))])])], {"to": int(DType.INT64)})
     neg = ctx.op("Cast", [ctx.op("Less", [ctx.op("Mul", [a_v, b_v]), ctx.const(np.int64(0))])], {"to": int(DType.INT64)})
     return ctx.op("Sub", [q, ctx.op("Mul", [fix, neg])])
+
+
+def _compare(ctx: Ctx, op: str, a: object, b: object, negate: bool = False) -> Value:
+    a_v, b_v = ctx.tensor(a, DType.INT64), ctx.tensor(b, DType.INT64)
+    out = ctx.op(op, [a_v, b_v], dtype=DType.BOOL)
+    return ctx.op("Not", [out], dtype=DType.BOOL) if negate else out
+
+
+@aten("operator::eq")
+def op_eq(ctx: Ctx, a: object, b: object) -> Value:
+    """SymInt == SymInt"""
+    return _compare(ctx, "Equal", a, b)
+
+
+@aten("operator::ne")
+def op_ne(ctx: Ctx, a: object, b: object) -> Value:
+    """SymInt != SymInt"""
+    return _compare(ctx, "Equal", a, b, negate=True)
+
+
+@aten("operator::lt")
+def op_lt(ctx: Ctx, a: object, b: object) -> Value:
+    """SymInt < SymInt"""
+    return _compare(ctx, "Less", a, b)
+
+
+@aten("operator::le")
+def op_le(ctx: Ctx, a: object, b: object) -> Value:
+    """SymInt <= SymInt"""
+    return _compare(ctx, "LessOrEqual", a, b)
+
+
+@aten("operator::gt")
+def op_gt(ctx: Ctx, a: object, b: object) -> Value:
+    """SymInt > SymInt"""
+    return _compare(ctx, "Greater", a, b)
+
+
+@aten("operator::ge")
+def op_ge(ctx: Ctx, a: object, b: object) -> Value:
+    """SymInt >= SymInt"""
+    return _compare(ctx, "GreaterOrEqual", a, b)
+
+
+@aten("operator::neg")
+def op_neg(ctx: Ctx, a: object) -> Value:
+    """-SymInt"""
+    return ctx.op("Neg", [ctx.tensor(a, DType.INT64)])
+
+
+@aten("operator::mod")
+def op_mod(ctx: Ctx, a: object, b: object) -> Value:
+    """SymInt % SymInt (Python: sign of the divisor)"""
+    return _int_binary(ctx, "Mod", a, b)
+
+
+@aten("operator::truediv")
+def op_truediv(ctx: Ctx, a: object, b: object) -> Value:
+    """SymInt / SymInt -> SymFloat"""
+    return ctx.op("Div", [ctx.tensor(a, DType.DOUBLE), ctx.tensor(b, DType.DOUBLE)])
+
+
+@aten("torch::sym_max")
+def sym_max(ctx: Ctx, a: object, b: object) -> Value:
+    """sym_max(SymInt a, SymInt b) -> SymInt"""
+    return _int_binary(ctx, "Max", a, b)
+
+
+@aten("torch::sym_min")
+def sym_min(ctx: Ctx, a: object, b: object) -> Value:
+    """sym_min(SymInt a, SymInt b) -> SymInt"""
+    return _int_binary(ctx, "Min", a, b)
