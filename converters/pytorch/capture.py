@@ -7,8 +7,12 @@ re-raised as one short :class:`CaptureError` with the model location and a hint.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import pickle
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +59,57 @@ def load_pt2(path: Path) -> ExportedProgram:
     if not path.is_file():
         raise ModelLoadError(str(path), "no such file", "Check the path")
     try:
-        # torch.export.load reads the archive's serialized graph and weights; it does not
-        # unpickle arbitrary Python objects.
-        return torch.export.load(str(path))
+        with no_arbitrary_unpickling():
+            return torch.export.load(str(path))
+    except UnsafePickleError as e:
+        raise ModelLoadError(str(path), f"refused to unpickle an object ({e})",
+                             "Only tensors are loaded from .pt2 files; re-export without custom objects") from e
     except Exception as e:
         raise ModelLoadError(str(path), f"not a readable torch.export archive ({_short(e)})",
                              "Re-save it with torch.export.save") from e
+
+
+class UnsafePickleError(pickle.UnpicklingError):
+    """A .pt2 archive asked to unpickle something other than tensors."""
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        raise UnsafePickleError(f"global {module}.{name}")
+
+
+class _SafePickleModule:
+    """Stands in for the ``pickle`` module inside torch's archive reader."""
+
+    UnpicklingError = pickle.UnpicklingError
+
+    @staticmethod
+    def loads(data: bytes) -> Any:
+        return _RestrictedUnpickler(io.BytesIO(data)).load()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(pickle, name)
+
+
+@contextlib.contextmanager
+def no_arbitrary_unpickling() -> Iterator[None]:
+    """torch.export.load unpickles weights with ``weights_only=False`` and constants with
+    plain ``pickle.loads``; a crafted archive could run code. While loading, force
+    ``weights_only=True`` (tensors only) and refuse every pickled global."""
+    from torch.export.pt2_archive import _package
+
+    original_load, original_pickle = torch.load, _package.pickle
+
+    def safe_load(f: Any, *args: Any, weights_only: Any = None, **kwargs: Any) -> Any:
+        return original_load(f, *args, weights_only=True, **kwargs)
+
+    torch.load = safe_load  # type: ignore[assignment]
+    _package.pickle = _SafePickleModule()  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        torch.load = original_load
+        _package.pickle = original_pickle
 
 
 def _as_args(example_inputs: Any) -> tuple[Any, ...]:

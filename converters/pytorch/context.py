@@ -100,7 +100,7 @@ class Ctx:
             return self.const(np.array([int(x) for x in xs], np.int64))
         parts = [self.unsqueeze(self.cast(x, DType.INT64), [0]) if isinstance(x, Value)
                  else self.const(np.array([int(x)], np.int64)) for x in xs]
-        return self.op("Concat", parts, {"axis": 0})
+        return parts[0] if len(parts) == 1 else self.op("Concat", parts, {"axis": 0})
 
     def unsqueeze(self, x: Value, axes: Sequence[int]) -> Value:
         return self.op("Unsqueeze", [x, self.const(np.array(list(axes), np.int64))])
