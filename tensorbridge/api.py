@@ -71,6 +71,10 @@ def convert(source: Any, example_inputs: Any = None, to: str = "onnx", *, opset:
     from converters.onnx import from_ir
 
     graph = load(source, example_inputs, dynamic_shapes, opset=opset, strict_shapes=strict_shapes)
+    if kind_of(source) == "pytorch":
+        from tensorbridge.pipeline import optimize as run_passes
+
+        run_passes(graph, deployment=True)
     return from_ir(graph, opset=opset)
 
 

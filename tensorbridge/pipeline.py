@@ -7,14 +7,20 @@ from __future__ import annotations
 from ir.graph import Graph
 from ir.passes import PassReport, eliminate_common_subexpressions, eliminate_dead_code
 from ir.passes.fold_constants import fold_constants
+from ir.passes.fuse_conv_bn import fuse_conv_batchnorm
+from ir.passes.fuse_patterns import fuse_patterns
 from ir.passes.simplify import remove_no_ops
 from ir.verify import verify
 
 
-def optimize(graph: Graph) -> list[PassReport]:
+def optimize(graph: Graph, *, deployment: bool = False) -> list[PassReport]:
+    """Neutral cleanups; with ``deployment`` also folds that change weights (BatchNorm into
+    Conv), which an ONNX export for inference wants but a trainable migration must not."""
     from runtime.evaluate import evaluate_node
 
-    reports = [
+    reports = [fuse_conv_batchnorm(graph)] if deployment else []
+    reports += [
+        fuse_patterns(graph),
         fold_constants(graph, evaluate_node),
         remove_no_ops(graph),
         eliminate_common_subexpressions(graph),

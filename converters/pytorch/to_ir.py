@@ -29,7 +29,7 @@ from ir.passes.dce import eliminate_dead_code
 from ir.types import TensorType
 from ir.verify import verify
 
-DEFAULT_OPSET = 18
+DEFAULT_OPSET = 20  # what torch.onnx.export emits by default; onnxruntime >= 1.17 runs it
 MIN_OPSET = 17
 
 

@@ -43,9 +43,30 @@ def fold_constants(graph: Graph, evaluate: Evaluate) -> PassReport:
             if out is None or not isinstance(data, np.ndarray):
                 break
         else:
-            _replace(graph, node, results)
+            weight = _named_weight_layout(graph, node, ins)
+            _replace(graph, node, results, keep=weight)
             report.note(f"folded {node.name} ({node.op_type})")
     return report
+
+
+# Ops that only re-lay out a weight: folding them into a named parameter keeps the
+# parameter (same name, role and source key), stored in the layout the graph uses.
+_LAYOUT = frozenset({"Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten"})
+
+
+def _named_weight_layout(graph: Graph, node: Node, ins: list[Value | None]) -> Value | None:
+    """The parameter a layout op re-lays out, when it is that parameter's only use."""
+    if node.op_type not in _LAYOUT or node.domain or not ins or ins[0] is None:
+        return None
+    w = ins[0]
+    if not (w.is_const and (w.role is not Role.CONSTANT or w.source_name)):
+        return None
+    others = [v for v in ins[1:] if v is not None]
+    if any(not (v.is_const and v.role is Role.CONSTANT) for v in others):
+        return None
+    if len(graph.consumers(w)) != 1 or w in graph.outputs:
+        return None
+    return w
 
 
 def _foldable(graph: Graph, node: Node, ins: list[Value | None]) -> bool:
@@ -53,6 +74,8 @@ def _foldable(graph: Graph, node: Node, ins: list[Value | None]) -> bool:
         return False
     if any(o is not None and o in graph.outputs for o in graph.node_outputs(node)):
         return False  # keep graph output names
+    if _named_weight_layout(graph, node, ins) is not None:
+        return True
     present = [v for v in ins if v is not None]
     return all(v.is_const and v.role is Role.CONSTANT and not v.source_name for v in present)
 
@@ -82,8 +105,20 @@ def _small_enough(arrays: list[Any], results: Sequence[Any]) -> bool:
     return all(not isinstance(r, np.ndarray) or r.nbytes <= biggest + _GROWTH_LIMIT for r in results)
 
 
-def _replace(graph: Graph, node: Node, results: Sequence[np.ndarray]) -> None:
+def _replace(graph: Graph, node: Node, results: Sequence[np.ndarray], keep: Value | None = None) -> None:
+    """Swap the op's outputs for constants; ``keep``: a named weight whose identity (name,
+    role, source key) the (single) result takes over."""
     for out, data in zip(graph.node_outputs(node), results):
-        if out is not None:
-            graph.replace_all_uses(out, graph.add_constant(f"{out.name}_folded", np.asarray(data)))
+        if out is None:
+            continue
+        if keep is not None:
+            name, role, source = keep.name, keep.role, keep.source_name
+            graph.rename(keep, f"{name}_orig")
+            const = graph.add_constant(name, np.asarray(data), role=role, source_name=source)
+            const.doc = f"{node.op_type} of {source or name} folded in"
+        else:
+            const = graph.add_constant(f"{out.name}_folded", np.asarray(data))
+        graph.replace_all_uses(out, const)
     graph.remove(node)
+    if keep is not None and not graph.is_used(keep):
+        graph.remove(keep)

@@ -1,0 +1,78 @@
+"""Fold an inference BatchNormalization into the Conv that feeds it:
+W' = W * s, B' = (B - mean) * s + beta with s = scale / sqrt(var + eps), per output channel.
+
+For deployment export only (the folded weights no longer equal the source's parameters; a
+migrated, trainable model must keep them apart). The folded weights keep the conv's
+weight name and source key."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ir.graph import Graph
+from ir.node import Node, Value
+from ir.passes.base import PassReport
+
+
+def fuse_conv_batchnorm(graph: Graph) -> PassReport:
+    report = PassReport("fuse_conv_batchnorm")
+    for bn in graph.nodes():
+        if bn.op_type != "BatchNormalization" or bn.domain or bn.attr("training_mode", 0):
+            continue
+        conv = _conv_feeding(graph, bn)
+        if conv is None:
+            continue
+        _fold(graph, conv, bn)
+        report.note(f"folded {bn.name} into {conv.name}")
+    return report
+
+
+def _conv_feeding(graph: Graph, bn: Node) -> Node | None:
+    ins = graph.node_inputs(bn)
+    outs = [v for v in graph.node_outputs(bn) if v is not None]
+    x = ins[0]
+    if x is None or len(outs) != 1:
+        return None
+    if any(v is None or not v.is_const for v in ins[1:5]):
+        return None
+    conv = graph.producer(x)
+    if conv is None or conv.op_type != "Conv" or conv.domain or len(graph.consumers(x)) != 1 or x in graph.outputs:
+        return None
+    cins = graph.node_inputs(conv)
+    w = cins[1]
+    if w is None or not w.is_const or len(graph.consumers(w)) != 1:
+        return None
+    if len(cins) > 2 and cins[2] is not None and (not cins[2].is_const or len(graph.consumers(cins[2])) != 1):
+        return None
+    return conv
+
+
+def _fold(graph: Graph, conv: Node, bn: Node) -> None:
+    x, scale, beta, mean, var = graph.node_inputs(bn)[:5]
+    eps = float(bn.attr("epsilon", 1e-5))
+    cins = graph.node_inputs(conv)
+    w = cins[1]
+    b = cins[2] if len(cins) > 2 else None
+    wd = w.const_array()
+    s = scale.const_array().astype(np.float64) / np.sqrt(var.const_array().astype(np.float64) + eps)
+    new_w = (wd.astype(np.float64) * s.reshape(-1, *([1] * (wd.ndim - 1)))).astype(wd.dtype)
+    b0 = b.const_array().astype(np.float64) if b is not None else np.zeros(len(s))
+    new_b = ((b0 - mean.const_array()) * s + beta.const_array()).astype(wd.dtype)
+    w_val = _replace_const(graph, w, new_w)
+    b_val = _replace_const(graph, b, new_b) if b is not None else graph.add_constant(f"{w.name}_bias", new_b)
+    graph.set_input(conv, 1, w_val)
+    graph.set_input(conv, 2, b_val)
+    (y,) = [v for v in graph.node_outputs(bn) if v is not None]
+    (conv_out,) = graph.node_outputs(conv)
+    y_name, was_output = y.name, y in graph.outputs
+    graph.replace_all_uses(y, conv_out)
+    graph.remove(bn)
+    if was_output:  # the graph output keeps its name
+        graph.rename(conv_out, y_name)
+
+
+def _replace_const(graph: Graph, old: Value, data: np.ndarray) -> Value:
+    name, role, source = old.name, old.role, old.source_name
+    graph.rename(old, f"{name}_unfolded")
+    new = graph.add_constant(name, data, role=role, source_name=source)
+    return new

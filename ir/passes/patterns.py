@@ -1,0 +1,215 @@
+"""Recognisers for op chains that mean one higher-level op (exact and tanh GELU, RMS norm),
+as exporters spell them when the target opset lacks the op or the model writes the formula
+by hand. Used by the IR fusion pass (to emit the ONNX op) and by the runtime (to run the
+chain as one kernel). A match only covers values nobody else reads."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ir.graph import Graph
+from ir.node import Node, Value
+
+
+@dataclass(frozen=True)
+class Match:
+    op_type: str
+    nodes: tuple[Node, ...]  # the chain, in topological order
+    inputs: tuple[Value, ...]
+    output: Value
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+class _View:
+    """Small graph queries for pattern matching."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.g = graph
+
+    def const(self, v: Value | None) -> np.ndarray | None:
+        """Constant data of ``v`` (initializer or Constant op, through Identity ops)."""
+        while v is not None:
+            if v.is_const:
+                return v.const_array()
+            p = self.g.producer(v)
+            if p is None:
+                return None
+            if p.op_type == "Constant" and "value" in p.attrs:
+                return np.asarray(p.attr("value"))
+            if p.op_type != "Identity":
+                return None
+            v = self.g.node_inputs(p)[0]
+        return None
+
+    def scalar(self, v: Value | None) -> float | None:
+        c = self.const(v)
+        return float(c.reshape(-1)[0]) if c is not None and c.size == 1 and c.dtype.kind in "fiu" else None
+
+    def is_scalar(self, v: Value | None, target: float, rtol: float = 1e-5) -> bool:
+        s = self.scalar(v)
+        return s is not None and abs(s - target) <= rtol * max(abs(target), 1e-12)
+
+    def private(self, v: Value | None) -> bool:
+        return v is not None and len(self.g.consumers(v)) == 1 and v not in self.g.outputs
+
+    def made_by(self, v: Value | None, op: str) -> Node | None:
+        """The producer of ``v`` if it is a standard-domain ``op`` whose output only one op reads."""
+        if v is None or not self.private(v):
+            return None
+        p = self.g.producer(v)
+        return p if p is not None and p.op_type == op and not p.domain else None
+
+    def user(self, v: Value | None, op: str) -> tuple[Node, Value | None] | None:
+        """The sole consumer of ``v`` if it is ``op``, with the other operand of a binary op."""
+        if not self.private(v):
+            return None
+        node, port = self.g.consumers(v)[0]  # type: ignore[arg-type]
+        if node.op_type != op or node.domain:
+            return None
+        ins = self.g.node_inputs(node)
+        return node, (ins[1 - port] if len(ins) == 2 and port < 2 else None)
+
+    def out(self, node: Node) -> Value:
+        return self.g.node_outputs(node)[0]  # type: ignore[return-value]
+
+    def operands(self, node: Node) -> list[Value | None]:
+        return self.g.node_inputs(node)
+
+
+def find_matches(graph: Graph) -> list[Match]:
+    """Every non-overlapping match in ``graph`` (not its subgraphs)."""
+    view, found, taken = _View(graph), [], set()
+    for node in graph.nodes():
+        if node.domain or node in taken:
+            continue
+        m = None
+        if node.op_type == "Erf":
+            m = gelu_erf(view, node)
+        elif node.op_type == "Tanh":
+            m = gelu_tanh(view, node)
+        elif node.op_type == "ReduceMean":
+            m = rms_norm(view, node)
+        if m is not None and not taken.intersection(m.nodes):
+            found.append(m)
+            taken.update(m.nodes)
+    return found
+
+
+def _times_half(view: _View, v: Value, x: Value) -> tuple[list[Node], Value] | None:
+    """``v * x * 0.5`` in either association: Mul(Mul(x, v), 0.5) or Mul(Mul(x, 0.5), v)."""
+    step = view.user(v, "Mul")
+    if step is None:
+        return None
+    mul, other = step
+    if other is x:
+        half = view.user(view.out(mul), "Mul")
+        if half is not None and view.is_scalar(half[1], 0.5):
+            return [mul, half[0]], view.out(half[0])
+        return None
+    pre = view.made_by(other, "Mul")
+    if pre is not None and set(map(id, view.operands(pre))) >= {id(x)}:
+        k = [o for o in view.operands(pre) if o is not x]
+        if k and view.is_scalar(k[0], 0.5):
+            return [pre, mul], view.out(mul)
+    return None
+
+
+def gelu_erf(view: _View, erf: Node) -> Match | None:
+    """0.5 * x * (1 + erf(x / sqrt(2)))  (also x * (1/sqrt(2)) inside)."""
+    (u,) = view.operands(erf)
+    scale = view.made_by(u, "Div") or view.made_by(u, "Mul")
+    if scale is None:
+        return None
+    x, c = view.operands(scale)
+    want = math.sqrt(2.0) if scale.op_type == "Div" else 1 / math.sqrt(2.0)
+    if x is None or not view.is_scalar(c, want):
+        return None
+    plus = view.user(view.out(erf), "Add")
+    if plus is None or not view.is_scalar(plus[1], 1.0):
+        return None
+    tail = _times_half(view, view.out(plus[0]), x)
+    if tail is None:
+        return None
+    nodes = [scale, erf, plus[0], *tail[0]]
+    return Match("Gelu", tuple(_ordered(view, nodes)), (x,), tail[1], {"approximate": "none"})
+
+
+def gelu_tanh(view: _View, tanh: Node) -> Match | None:
+    """0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))."""
+    (u,) = view.operands(tanh)
+    outer = view.made_by(u, "Mul")
+    if outer is None:
+        return None
+    a, b = view.operands(outer)
+    inner_sum = b if view.is_scalar(a, math.sqrt(2 / math.pi)) else a
+    if not view.is_scalar(b if inner_sum is a else a, math.sqrt(2 / math.pi)):
+        return None
+    add = view.made_by(inner_sum, "Add")
+    if add is None:
+        return None
+    for x, cube_term in (view.operands(add), view.operands(add)[::-1]):
+        m = _cube_times(view, cube_term, x)
+        if m is not None:
+            plus = view.user(view.out(tanh), "Add")
+            if plus is None or not view.is_scalar(plus[1], 1.0):
+                return None
+            tail = _times_half(view, view.out(plus[0]), x)  # type: ignore[arg-type]
+            if tail is None:
+                return None
+            nodes = [*m, add, outer, tanh, plus[0], *tail[0]]
+            return Match("Gelu", tuple(_ordered(view, nodes)), (x,), tail[1], {"approximate": "tanh"})  # type: ignore[arg-type]
+    return None
+
+
+def _cube_times(view: _View, v: Value | None, x: Value | None) -> list[Node] | None:
+    """``0.044715 * x**3`` -> its nodes."""
+    mul = view.made_by(v, "Mul")
+    if mul is None:
+        return None
+    p, q = view.operands(mul)
+    cube = q if view.is_scalar(p, 0.044715) else p
+    if not view.is_scalar(q if cube is p else p, 0.044715):
+        return None
+    pw = view.made_by(cube, "Pow")
+    if pw is None or view.operands(pw)[0] is not x or not view.is_scalar(view.operands(pw)[1], 3.0):
+        return None
+    return [pw, mul]
+
+
+def rms_norm(view: _View, mean: Node) -> Match | None:
+    """w * (x * 1/sqrt(mean(x^2, last axis, keepdims) + eps)); w optional."""
+    ins = view.operands(mean)
+    axes = view.const(ins[1]) if len(ins) > 1 else np.asarray(mean.attr("axes", []))
+    sq = view.made_by(ins[0], "Pow")
+    if axes is None or axes.size != 1 or not mean.attr("keepdims", 1) or sq is None:
+        return None
+    x = view.operands(sq)[0]
+    rank = len(x.shape) if x is not None and x.shape is not None else None
+    axis = int(axes.reshape(-1)[0])
+    if not view.is_scalar(view.operands(sq)[1], 2.0) or not (axis == -1 or (rank and axis == rank - 1)):
+        return None
+    plus = view.user(view.out(mean), "Add")
+    eps = view.scalar(plus[1]) if plus is not None else None
+    sqrt = view.user(view.out(plus[0]), "Sqrt") if plus is not None else None
+    recip = view.user(view.out(sqrt[0]), "Reciprocal") if sqrt is not None else None
+    scaled = view.user(view.out(recip[0]), "Mul") if recip is not None else None
+    if eps is None or scaled is None or scaled[1] is not x:
+        return None
+    nodes = [sq, mean, plus[0], sqrt[0], recip[0], scaled[0]]  # type: ignore[index]
+    out, weight = view.out(scaled[0]), None
+    by_w = view.user(out, "Mul")
+    if by_w is not None and (w := view.const(by_w[1])) is not None and w.ndim == 1:
+        nodes.append(by_w[0])
+        out, weight = view.out(by_w[0]), by_w[1]
+    inputs = (x,) if weight is None else (x, weight)
+    return Match("RMSNormalization", tuple(_ordered(view, nodes)), inputs, out,  # type: ignore[arg-type]
+                 {"axis": -1, "epsilon": float(eps)})
+
+
+def _ordered(view: _View, nodes: list[Node]) -> list[Node]:
+    order = {n: i for i, n in enumerate(view.g.nodes())}
+    return sorted(nodes, key=order.__getitem__)
