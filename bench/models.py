@@ -128,4 +128,11 @@ def torch_models() -> dict:
     }
 
 
+def tiny_module():
+    """A model with (almost) no weights: what export costs regardless of model size."""
+    import torch
+
+    return torch.nn.Linear(4, 4).eval(), [np.ones((1, 4), np.float32)]
+
+
 MODELS = {"resnet18": resnet18, "bert4": bert4}

@@ -75,6 +75,7 @@ def convert(source: Any, example_inputs: Any = None, to: str = "onnx", *, opset:
         from tensorbridge.pipeline import optimize as run_passes
 
         run_passes(graph, deployment=True)
+        return from_ir(graph, opset=opset, release_weights=True)  # the graph is ours to consume
     return from_ir(graph, opset=opset)
 
 

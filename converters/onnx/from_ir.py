@@ -23,11 +23,16 @@ DEFAULT_PRODUCER = "tensorbridge"
 _NODE_METADATA_IR = 10
 
 
-def from_ir(graph: Graph, opset: int | None = None, *, check: bool = True) -> onnx.ModelProto:
-    """Serialize ``graph`` as a ModelProto, converting to ``opset`` when given."""
+def from_ir(graph: Graph, opset: int | None = None, *, check: bool = True,
+            release_weights: bool = False) -> onnx.ModelProto:
+    """Serialize ``graph`` as a ModelProto, converting to ``opset`` when given.
+
+    ``release_weights`` moves each initializer's data into the proto (the graph's values
+    lose their data), so a conversion holds one copy of the weights, not two; for callers
+    that discard the graph afterwards."""
     if check:
         verify(graph)
-    gp = _graph_proto(graph)
+    gp = _graph_proto(graph, release_weights)
     opsets = [helper.make_opsetid(d, v) for d, v in sorted(graph.opset_imports.items())]
     functions = [_function_proto(f) for _, f in sorted(graph.functions.items())]
     m = graph.model
@@ -47,7 +52,7 @@ def from_ir(graph: Graph, opset: int | None = None, *, check: bool = True) -> on
     return model
 
 
-def _graph_proto(g: Graph) -> onnx.GraphProto:
+def _graph_proto(g: Graph, release: bool = False) -> onnx.GraphProto:
     errors: list[TensorbridgeError] = []
     nodes = []
     for n in g.nodes():
@@ -65,6 +70,8 @@ def _graph_proto(g: Graph) -> onnx.GraphProto:
             t = from_array(v.const_array(), v.name)
             t.doc_string = v.doc
             inits.append(t)
+            if release:
+                v.const = None
     io = {v.name for v in g.inputs} | {v.name for v in g.outputs}
     value_info = [_value_info(v) for v in g.values()
                   if v.type is not None and v.name not in io and v.role is Role.INTERMEDIATE]

@@ -55,7 +55,8 @@ def _fold(graph: Graph, conv: Node, bn: Node) -> None:
     b = cins[2] if len(cins) > 2 else None
     wd = w.const_array()
     s = scale.const_array().astype(np.float64) / np.sqrt(var.const_array().astype(np.float64) + eps)
-    new_w = (wd.astype(np.float64) * s.reshape(-1, *([1] * (wd.ndim - 1)))).astype(wd.dtype)
+    # per-channel factors in float64, the (large) weight product in its own dtype
+    new_w = wd * s.astype(wd.dtype).reshape(-1, *([1] * (wd.ndim - 1)))
     b0 = b.const_array().astype(np.float64) if b is not None else np.zeros(len(s))
     new_b = ((b0 - mean.const_array()) * s + beta.const_array()).astype(wd.dtype)
     w_val = _replace_const(graph, w, new_w)
