@@ -54,33 +54,25 @@ def main() -> int:
 
 
 def _pytorch_demo(console: Console, out_dir: Path) -> bool:
-    """PyTorch -> ONNX for a small CNN and a transformer encoder, each checked against
-    PyTorch eager on the built-in runtime and onnxruntime."""
-    import torch
-    from torch import nn
-
-    torch.manual_seed(0)
-    cnn = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Conv2d(16, 32, 3, padding=1, groups=4), nn.GELU(), nn.AdaptiveAvgPool2d(1),
-                        nn.Flatten(), nn.Linear(32, 10))
-    layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, activation="gelu", batch_first=True)
-    encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
-    models = {"cnn": (cnn, (torch.randn(2, 3, 32, 32),)), "transformer": (encoder, (torch.randn(2, 10, 32),))}
-    table = Table(title="PyTorch -> ONNX, checked against PyTorch eager")
+    """The bundled torch.export archives -> ONNX, each checked against PyTorch eager on the
+    built-in runtime and onnxruntime."""
+    table = Table(title="PyTorch (.pt2) -> ONNX, checked against PyTorch eager")
     for col in ("model", "export", "nodes", "runtime max abs err", "onnxruntime max abs err", "verdict"):
         table.add_column(col)
     ok_all = True
-    for name, (module, args) in models.items():
+    for name in ("cnn", "transformer_block"):
+        src = ROOT / "fixtures" / f"{name}.pt2"
         t0 = time.perf_counter()
-        model = tb.convert(module.eval(), args, dynamic_shapes={"src" if name == "transformer" else "input":
-                                                                 {0: "batch"}})
+        model = tb.convert(src, None, to="onnx")
         elapsed = time.perf_counter() - t0
-        tb.save(model, out_dir / f"torch_{name}.onnx")
-        report = tb.check(module, args)
+        tb.save(model, out_dir / f"{name}.onnx")
+        report = tb.check(src, None)
         errs = {c.runtime: c.max_abs for c in report.comparisons}
         ok_all &= report.ok
-        table.add_row(name, f"{elapsed:.2f} s", str(len(model.graph.node)), f"{errs.get('tensorbridge', float('nan')):.1e}",
-                      f"{errs.get('onnxruntime', float('nan')):.1e}", "[green]ok[/]" if report.ok else "[red]MISMATCH[/]")
+        table.add_row(name, f"{elapsed:.2f} s", str(len(model.graph.node)),
+                      f"{errs.get('tensorbridge', float('nan')):.1e}",
+                      f"{errs.get('onnxruntime', float('nan')):.1e}",
+                      "[green]ok[/]" if report.ok else "[red]MISMATCH[/]")
     console.print(table)
     return ok_all
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,8 +16,8 @@ def eager_outputs(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[np.nd
     """(inputs as numpy, outputs as numpy) of the eager model on ``feeds``. For an
     ExportedProgram or .pt2 the eager callable is ``ep.module()``; feeds default to the
     program's example inputs."""
-    if isinstance(source, str):
-        source = load_pt2(__import__("pathlib").Path(source))
+    if isinstance(source, str | os.PathLike):
+        source = load_pt2(Path(source))
     if isinstance(source, torch.export.ExportedProgram):
         if feeds is None:
             feeds = source.example_inputs[0] if source.example_inputs else None
