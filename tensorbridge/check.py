@@ -1,134 +1,127 @@
-"""``tb.check``: does the converted model compute what the source computes?
+"""``tb.check``: does the converted model compute what the source computes, and if not,
+which layer goes wrong first?
 
 The source runs in its own framework (PyTorch *eager*, not the ExportedProgram; for an ONNX
-source, onnxruntime is the reference), the converted graph runs on the built-in runtime and,
-when installed, on onnxruntime; every output is compared with the reference.
+source, onnxruntime is the reference); the converted graph runs on the built-in runtime and,
+when installed, onnxruntime. Inputs: the example inputs plus generated ones (other seeds,
+zeros, negatives, large magnitudes; integer inputs stay inside embedding tables). On a
+mismatch, ONE more run of each side captures every layer's output (forward hooks on the
+source, provenance-mapped values on the IR) to name the first diverging layer.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+import time
+from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from ir.errors import TensorbridgeError
 from ir.graph import Graph
+from runtime.parity.compare import compare_output, default_tolerance
+from runtime.parity.report import ParityReport, Tolerance
+from tensorbridge.inputs import input_sets
 from tensorbridge.sources import kind_of
-
-# float32 defaults: the error of re-associating float32 sums in a deep network is ~1e-6
-# relative; 1e-4 leaves room for that and still catches wrong formulas (a tanh-GELU in
-# place of erf-GELU moves BERT outputs by ~1e-3 relative).
-DEFAULT_RTOL = {"float32": 1e-4, "float64": 1e-7, "float16": 1e-2, "bfloat16": 2e-2}
-
-
-@dataclass
-class OutputComparison:
-    output: str
-    runtime: str
-    shape: list[int]
-    dtype: str
-    max_abs: float
-    max_rel: float
-    ok: bool
-    detail: str = ""
-
-
-@dataclass
-class ParityReport:
-    source: str
-    target: str
-    reference: str
-    ok: bool
-    rtol: float
-    atol_scale: float
-    tolerance_note: str
-    comparisons: list[OutputComparison] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
-
-    def __str__(self) -> str:
-        lines = [f"{'PASS' if self.ok else 'FAIL'}: {self.source} -> {self.target} vs {self.reference} "
-                 f"(rtol {self.rtol:g}, atol {self.atol_scale:g} x max|reference|)"]
-        for c in self.comparisons:
-            lines.append(f"  {c.runtime:13s} {c.output:12s} max abs {c.max_abs:.3e}  max rel "
-                         f"{c.max_rel:.3e}  {'ok' if c.ok else 'MISMATCH'} {c.detail}")
-        lines += [f"  error: {e}" for e in self.errors]
-        return "\n".join(lines)
 
 
 def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: Any = None,
-          rtol: float | None = None, atol: float | None = None, dynamic_shapes: Any = None) -> ParityReport:
-    """Compare the converted model with the source on ``inputs`` (default: the example inputs)."""
+          rtol: float | None = None, atol: float | None = None, dynamic_shapes: Any = None,
+          generated: bool = True, localize: bool = True) -> ParityReport:
+    """Compare the converted model with the source; see the module docstring."""
     from tensorbridge.api import load
 
     if to != "onnx":
         raise TensorbridgeError(f"check: target {to!r} is not available yet; use 'onnx'")
     kind = kind_of(source)
+    t0 = time.perf_counter()
     graph = load(source, example_inputs, dynamic_shapes)
-    feeds = inputs if inputs is not None else example_inputs
-    arrays, reference, ref_name = _reference(source, kind, graph, feeds)
-    runs = {"tensorbridge": lambda: _run_ir(graph, arrays)}
-    if kind != "onnx" and _has_ort():
-        runs["onnxruntime"] = lambda: _run_ort(graph, arrays)
-    dtype = str(reference[0].dtype) if reference else "float32"
-    r = rtol if rtol is not None else DEFAULT_RTOL.get(dtype, 1e-4)
-    a = atol if atol is not None else r / 10
-    report = ParityReport(_describe(source), to, ref_name, True, r, a,
-                          "given" if rtol is not None else f"default for {dtype}")
-    for name, fn in runs.items():
-        try:
-            outs = fn()
-        except TensorbridgeError as e:
-            report.errors.append(f"{name}: {e}")
-            report.ok = False
-            continue
-        for i, (got, exp) in enumerate(zip(outs, reference)):
-            c = _compare(f"output_{i}", name, np.asarray(got), exp, r, a)
-            report.comparisons.append(c)
-            report.ok &= c.ok
-        if len(outs) != len(reference):
-            report.errors.append(f"{name}: {len(outs)} outputs, reference has {len(reference)}")
-            report.ok = False
+    timings = {"convert_s": time.perf_counter() - t0}
+    reference = _Reference(source, kind, graph)
+    base = reference.base_feeds(inputs if inputs is not None else example_inputs)
+    sets = input_sets(graph, base) if generated else {"example": base}
+    report = ParityReport(_describe(source), to, reference.name, True, Tolerance(0, 0, ""),
+                          input_sets=list(sets), op_histogram=_histogram(graph), timings=timings)
+    failing: str | None = None
+    for set_name, feeds in sets.items():
+        expected = reference.run(feeds)
+        tol = _tolerance(expected, rtol, atol)
+        report.tolerance = tol
+        for runtime, outs in _converted_runs(graph, kind, feeds, report):
+            for i, (got, exp) in enumerate(zip(outs, expected)):
+                c = compare_output(set_name, runtime, f"output_{i}", got, exp, tol)
+                report.comparisons.append(c)
+                if not c.ok:
+                    report.ok = False
+                    failing = failing or set_name
+    if failing is not None and localize and kind == "pytorch":
+        _localize(report, source, graph, sets[failing])
+    report.timings["total_s"] = time.perf_counter() - t0
     return report
 
 
-def _reference(source: Any, kind: str, graph: Graph, feeds: Any) -> tuple[list[Any], list[np.ndarray], str]:
-    if kind == "pytorch":
-        from converters.pytorch.eager import eager_outputs
+class _Reference:
+    def __init__(self, source: Any, kind: str, graph: Graph) -> None:
+        self.source, self.kind, self.graph = source, kind, graph
+        self.name = {"pytorch": "pytorch eager", "onnx": "onnxruntime"}.get(kind, kind)
+        if kind not in ("pytorch", "onnx"):
+            raise TensorbridgeError(f"check: cannot run a {type(source).__name__} as a reference")
 
-        arrays, outs = eager_outputs(source, feeds)
-        return arrays, outs, "pytorch eager"
-    if kind == "onnx":
+    def base_feeds(self, feeds: Any) -> list[np.ndarray]:
+        if self.kind == "pytorch":
+            from converters.pytorch.eager import eager_outputs
+
+            arrays, _ = eager_outputs(self.source, feeds)
+            return arrays
         if feeds is None:
-            raise TensorbridgeError("check: an ONNX source needs inputs=")
-        arrays = [np.asarray(x) for x in (feeds if isinstance(feeds, list | tuple) else [feeds])]
-        return arrays, _run_ort(graph, arrays), "onnxruntime"
-    raise TensorbridgeError(f"check: cannot run a {type(source).__name__} as a reference")
+            raise TensorbridgeError("check: an ONNX source needs inputs= (a list of arrays)")
+        return [np.asarray(x) for x in (feeds if isinstance(feeds, list | tuple) else [feeds])]
+
+    def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+        if self.kind == "pytorch":
+            from converters.pytorch.eager import eager_outputs
+
+            return eager_outputs(self.source, feeds)[1]
+        return _run_ort(self.graph, feeds)
 
 
-def _compare(name: str, runtime: str, got: np.ndarray, exp: np.ndarray, rtol: float, atol_scale: float) -> OutputComparison:
-    if got.shape != exp.shape:
-        return OutputComparison(name, runtime, list(got.shape), str(got.dtype), float("inf"), float("inf"),
-                                False, f"shape {list(got.shape)} != reference {list(exp.shape)}")
-    if exp.dtype.kind in "biuO" or exp.size == 0:
-        same = bool(np.array_equal(got, exp))
-        return OutputComparison(name, runtime, list(got.shape), str(got.dtype), 0.0 if same else 1.0,
-                                0.0 if same else 1.0, same)
-    g, e = got.astype(np.float64), exp.astype(np.float64)
-    diff = np.abs(g - e)
-    nan_ok = np.array_equal(np.isnan(g), np.isnan(e))
-    diff = np.where(np.isnan(diff), 0.0, diff)
-    scale = float(np.nanmax(np.abs(e))) if np.isfinite(e).any() else 1.0
-    atol = atol_scale * max(scale, 1e-12)
-    max_abs = float(diff.max())
-    max_rel = float((diff / np.maximum(np.abs(e), atol)).max())
-    ok = nan_ok and bool(np.all(diff <= atol + rtol * np.abs(e)))
-    return OutputComparison(name, runtime, list(got.shape), str(got.dtype), max_abs, max_rel, ok,
-                            "" if nan_ok else "NaN positions differ")
+def _converted_runs(graph: Graph, kind: str, feeds: list[np.ndarray], report: ParityReport) -> list[tuple[str, list[Any]]]:
+    runs = [("tensorbridge", lambda: _run_ir(graph, feeds))]
+    if kind != "onnx" and _has_ort():
+        runs.append(("onnxruntime", lambda: _run_ort(graph, feeds)))
+    results = []
+    for name, fn in runs:
+        t = time.perf_counter()
+        try:
+            results.append((name, fn()))
+        except TensorbridgeError as e:
+            report.errors.append(f"{name}: {e}")
+            report.ok = False
+        report.timings[f"{name}_s"] = report.timings.get(f"{name}_s", 0.0) + time.perf_counter() - t
+    return results
+
+
+def _localize(report: ParityReport, source: Any, graph: Graph, feeds: list[np.ndarray]) -> None:
+    from converters.pytorch.eager import eager_trace
+    from runtime.parity.divergence import locate, values_to_capture
+    from runtime.session import Session
+
+    t = time.perf_counter()
+    _, records = eager_trace(source, feeds)
+    session = Session(graph, fuse=False)
+    session.run(feeds, capture=values_to_capture(graph, records))
+    report.layers, report.first_divergence = locate(graph, records, session.captured, report.tolerance)
+    report.timings["localize_s"] = time.perf_counter() - t
+
+
+def _tolerance(expected: list[np.ndarray], rtol: float | None, atol: float | None) -> Tolerance:
+    floats = [str(e.dtype) for e in expected if e.dtype.kind == "f"]
+    tol = default_tolerance(floats[0] if floats else "float32")
+    if rtol is not None:
+        tol = Tolerance(rtol, atol if atol is not None else rtol / 10, "given")
+    elif atol is not None:
+        tol = Tolerance(tol.rtol, atol, "atol given")
+    return tol
 
 
 def _run_ir(graph: Graph, arrays: list[Any]) -> list[Any]:
@@ -158,6 +151,10 @@ def _has_ort() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("onnxruntime") is not None
+
+
+def _histogram(graph: Graph) -> dict[str, int]:
+    return dict(Counter(n.op_type for n in graph.nodes()).most_common())
 
 
 def _describe(source: Any) -> str:

@@ -6,14 +6,21 @@ import argparse
 import sys
 import time
 from pathlib import Path
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from ir.errors import TensorbridgeError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        from rich.console import Console
+    except ImportError:
+        print("tensorbridge: the command line needs the 'cli' extra: pip install 'tensorbridge[cli]'",
+              file=sys.stderr)
+        return 2
     parser = _parser()
     args = parser.parse_args(argv)
     console = Console(stderr=False, highlight=False)
@@ -44,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--inputs", required=True, help=".npz with one array per graph input (by name)")
     run.add_argument("-o", "--output", help="write outputs to this .npz")
     run.set_defaults(func=_run)
+    from tensorbridge import check_cli
+
+    check_cli.add_parser(sub)
     cov = sub.add_parser("coverage", help="print an operator coverage table (markdown)")
     cov.add_argument("layer", choices=["runtime", "pytorch"])
     cov.set_defaults(func=_coverage)
@@ -60,6 +70,8 @@ def _coverage(args: argparse.Namespace, console: Console) -> int:
 
 
 def _inspect(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
     import tensorbridge as tb
     from tensorbridge.summary import summarize
 
@@ -96,14 +108,17 @@ def _convert(args: argparse.Namespace, console: Console) -> int:
     out = tb.save(model, args.output, external_data=True if args.external_data else None)
     console.print(f"wrote {out} ({out.stat().st_size:,} bytes) in {time.perf_counter() - t0:.2f}s")
     if args.check:
+        from tensorbridge.check_cli import print_report
+
         report = tb.check(args.model, None, to=args.to)
-        console.print(str(report), markup=False)
+        print_report(report, console)
         return 0 if report.ok else 1
     return 0
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
     import numpy as np
+    from rich.table import Table
 
     import tensorbridge as tb
     from runtime.session import Session

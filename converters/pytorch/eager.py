@@ -16,15 +16,7 @@ def eager_outputs(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[np.nd
     """(inputs as numpy, outputs as numpy) of the eager model on ``feeds``. For an
     ExportedProgram or .pt2 the eager callable is ``ep.module()``; feeds default to the
     program's example inputs."""
-    if isinstance(source, str | os.PathLike):
-        source = load_pt2(Path(source))
-    if isinstance(source, torch.export.ExportedProgram):
-        if feeds is None:
-            feeds = source.example_inputs[0] if source.example_inputs else None
-        module = source.module()
-    else:
-        module = source.eval()
-    args = feeds if isinstance(feeds, tuple | list) else (feeds,)
+    module, args = _callable(source, feeds)
     with torch.no_grad():
         out = module(*args)
     arrays = [a.detach().numpy() if isinstance(a, torch.Tensor) else np.asarray(a) for a in args]
@@ -41,3 +33,43 @@ def _flatten(out: Any) -> list[np.ndarray]:
     if hasattr(out, "to_tuple"):  # transformers ModelOutput
         return _flatten(out.to_tuple())
     return [] if out is None else [np.asarray(out)]
+
+
+def eager_trace(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[Any]]:
+    """Outputs, and every submodule's call (inputs and outputs, as numpy) in the order the
+    calls finished, from ONE eager run with forward hooks. An ExportedProgram (or .pt2) is
+    unflattened back into its module hierarchy first."""
+    from runtime.parity.divergence import LayerRecord
+
+    module, args = _callable(source, feeds)
+    records: list[LayerRecord] = []
+
+    def hook(name: str) -> Any:
+        def fn(_mod: Any, inputs: Any, output: Any) -> None:
+            records.append(LayerRecord(name, _flatten(inputs), _flatten(output)))
+        return fn
+
+    handles = [m.register_forward_hook(hook(name)) for name, m in module.named_modules() if name]
+    try:
+        with torch.no_grad():
+            out = module(*args)
+    finally:
+        for h in handles:
+            h.remove()
+    return _flatten(out), records
+
+
+def _callable(source: Any, feeds: Any) -> tuple[Any, tuple[Any, ...]]:
+    if isinstance(source, str | os.PathLike):
+        source = load_pt2(Path(source))
+    if isinstance(source, torch.export.ExportedProgram):
+        if feeds is None:
+            feeds = source.example_inputs[0] if source.example_inputs else None
+        return torch.export.unflatten(source), _as_tuple(feeds)
+    return source.eval(), _as_tuple(feeds)
+
+
+def _as_tuple(feeds: Any) -> tuple[Any, ...]:
+    """Feeds as a tuple of torch tensors (numpy arrays are converted)."""
+    items = tuple(feeds) if isinstance(feeds, tuple | list) else (feeds,)
+    return tuple(torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x for x in items)

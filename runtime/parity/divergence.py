@@ -1,0 +1,92 @@
+"""First divergence: walk the source layers in the order they finished (children before
+parents), compare each layer's output with the IR value provenance maps it to, and blame
+the first layer whose output diverges; if that layer's inputs already diverge, blame the op
+that produced the diverging input instead (code between layers, in the parent's forward)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ir.graph import Graph
+from ir.node import Node, Value
+from runtime.parity.compare import errors
+from runtime.parity.mapping import Boundary, module_boundaries
+from runtime.parity.report import Divergence, LayerComparison, Tolerance
+
+
+@dataclass
+class LayerRecord:
+    """One source layer's call, as the framework saw it."""
+
+    module: str
+    inputs: list[np.ndarray]
+    outputs: list[np.ndarray]
+
+
+def values_to_capture(graph: Graph, records: Sequence[LayerRecord]) -> set[str]:
+    bounds = module_boundaries(graph)
+    names: set[str] = set()
+    for r in records:
+        b = bounds.get(r.module)
+        if b is not None:
+            names |= {v.name for v in b.outputs} | {v.name for v in b.inputs}
+    return names
+
+
+def locate(graph: Graph, records: Sequence[LayerRecord], captured: Mapping[str, Any],
+           tol: Tolerance) -> tuple[list[LayerComparison], Divergence | None]:
+    bounds = module_boundaries(graph)
+    layers: list[LayerComparison] = []
+    first: Divergence | None = None
+    for r in records:
+        b = bounds.get(r.module)
+        if b is None or not r.outputs:
+            continue
+        v = _match(b.outputs, r.outputs[0], captured)
+        if v is None:
+            continue
+        max_abs, max_rel, ok, _ = errors(captured[v.name], r.outputs[0], tol)
+        layers.append(LayerComparison(r.module, v.name, max_abs, max_rel, ok))
+        if not ok and first is None:
+            first = _blame(graph, bounds, r, b, captured, tol, max_abs, max_rel)
+    return layers, first
+
+
+def _match(candidates: Sequence[Value], ref: np.ndarray, captured: Mapping[str, Any]) -> Value | None:
+    """The last-produced candidate holding an array of the reference's shape."""
+    for v in reversed(candidates):
+        got = captured.get(v.name)
+        if isinstance(got, np.ndarray) and got.shape == ref.shape:
+            return v
+    return None
+
+
+def _blame(graph: Graph, bounds: dict[str, Boundary], r: LayerRecord, b: Boundary,
+           captured: Mapping[str, Any], tol: Tolerance, max_abs: float, max_rel: float) -> Divergence:
+    for ref in r.inputs:
+        v = _match(b.inputs, ref, captured)
+        if v is None:
+            continue
+        in_abs, in_rel, ok, _ = errors(captured[v.name], ref, tol)
+        producer = graph.producer(v)
+        if not ok and producer is not None:
+            return _divergence(producer.provenance.module, [producer], in_abs, in_rel,
+                               f"the input of {r.module or '<model>'} already differs; produced by "
+                               f"{producer.op_type} {producer.name}")
+    ops = b.ops or [n for path, bb in bounds.items() if _under(path, r.module) for n in bb.ops]
+    return _divergence(r.module, ops, max_abs, max_rel, "inputs agree, output differs")
+
+
+def _under(path: str, module: str) -> bool:
+    return not module or path == module or path.startswith(module + ".")
+
+
+def _divergence(module: str, ops: Sequence[Node], max_abs: float, max_rel: float, detail: str) -> Divergence:
+    kinds = list(dict.fromkeys(n.op_type for n in ops))
+    first = ops[0] if ops else None
+    return Divergence(module, kinds, first.provenance.source_op if first else "",
+                      first.provenance.location if first else "", max_abs, max_rel, detail)

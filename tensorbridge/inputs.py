@@ -1,0 +1,46 @@
+"""Input sets for parity checks: the example inputs plus generated ones that expose bugs
+(other random draws, zeros, negatives, large magnitudes). Integer inputs that index an
+embedding table stay inside it; other integer and boolean inputs keep their example values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ir.graph import Graph
+from ir.node import Value
+
+SEEDS = (1, 2)
+
+
+def input_sets(graph: Graph, example: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
+    user = [v for v in graph.inputs if not v.role.is_initializer][: len(example)]
+    limits = [_index_limit(graph, v) for v in user]
+    sets = {"example": list(example)}
+    for seed in SEEDS:
+        rng = np.random.default_rng(seed)
+        sets[f"seed{seed}"] = [_random(x, lim, rng) for x, lim in zip(example, limits)]
+    if any(x.dtype.kind == "f" for x in example):
+        sets["zeros"] = [np.zeros_like(x) if x.dtype.kind == "f" else x for x in example]
+        sets["negative"] = [-np.abs(x) if x.dtype.kind == "f" else x for x in example]
+        sets["large"] = [x * np.asarray(100, x.dtype) if x.dtype.kind == "f" else x for x in example]
+    return sets
+
+
+def _random(x: np.ndarray, limit: int | None, rng: np.random.Generator) -> np.ndarray:
+    if x.dtype.kind == "f":
+        scale = float(np.std(x)) if x.size and np.std(x) > 0 else 1.0
+        return (rng.standard_normal(x.shape) * scale + float(np.mean(x)) if x.size else x).astype(x.dtype)
+    if x.dtype.kind in "iu" and limit is not None:
+        return rng.integers(0, limit, x.shape).astype(x.dtype)
+    return x.copy()
+
+
+def _index_limit(graph: Graph, v: Value) -> int | None:
+    """Rows of the smallest constant table this input indexes (Gather axis 0), if any."""
+    rows = []
+    for node, port in graph.consumers(v):
+        if node.op_type == "Gather" and port == 1 and node.attr("axis", 0) == 0:
+            table = graph.node_inputs(node)[0]
+            if table is not None and table.shape and isinstance(table.shape[0], int):
+                rows.append(table.shape[0])
+    return min(rows) if rows else None
