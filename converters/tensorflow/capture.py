@@ -1,0 +1,304 @@
+"""Capture a TensorFlow/Keras model as one frozen, call-free GraphDef.
+
+Accepts a Keras 3 model (Sequential, functional, subclassed), a ``.keras`` file, a
+``tf.function`` (with an input signature, or example inputs), a ConcreteFunction, or a
+SavedModel directory (its ``serving_default`` signature). The concrete function is frozen
+with ``convert_variables_to_constants_v2`` (control flow kept functional), every remaining
+``PartitionedCall``/``StatefulPartitionedCall`` is inlined, and each frozen variable is
+mapped back to its Keras weight path. ``None`` dims of the input signature become named
+symbolic dims: ``batch`` for dim 0, ``<input>_dim<i>`` otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from converters.tensorflow.context import to_dtype
+from converters.tensorflow.inline import inline_calls
+from ir.dtypes import DType
+from ir.errors import ModelLoadError, TensorbridgeError
+
+
+class CaptureError(TensorbridgeError):
+    """The model could not be traced into a concrete TensorFlow function."""
+
+
+@dataclass
+class InputSpec:
+    name: str  # the Placeholder's node name
+    dtype: DType
+    shape: tuple[int | str, ...] | None  # None dims already named
+
+
+@dataclass
+class Weight:
+    path: str  # Keras weight path ("dense_1/kernel") or tf.Variable name
+    trainable: bool
+
+
+@dataclass
+class Captured:
+    """Everything the IR driver needs, with TensorFlow's own objects kept for shapes."""
+
+    name: str
+    graph_def: Any  # GraphDef: frozen, calls inlined
+    tf_graph: tf.Graph  # graph_def imported: dtypes and static shapes of every output
+    inputs: list[InputSpec]
+    outputs: list[tuple[str, str]]  # (output name, TF tensor name "node:index")
+    weights: dict[str, Weight] = field(default_factory=dict)  # Const node name -> weight
+    scopes: dict[str, str] = field(default_factory=dict)  # TF name scope -> Keras layer path
+
+
+def capture(source: Any, example_inputs: Any = None) -> Captured:
+    model, func, name, scopes = _concrete_function(source, example_inputs)
+    weights_by_handle = _weights_by_handle(func, model)
+    frozen = _freeze(func)
+    graph_def = inline_calls(frozen.graph.as_graph_def())
+    weights = {}
+    for ext, internal in func.graph.captures:
+        w = weights_by_handle.get(id(ext))
+        if w is not None:
+            weights[internal.op.name] = w
+    tf_graph = _import(graph_def)
+    inputs = [_input_spec(t) for t in frozen.inputs]
+    return Captured(name, graph_def, tf_graph, inputs, _outputs(frozen), weights, scopes)
+
+
+# ---------------------------------------------------------------- sources
+def _concrete_function(source: Any, example_inputs: Any) -> tuple[Any, Any, str, dict[str, str]]:
+    """(Keras model or None, ConcreteFunction, model name, name-scope map)."""
+    import keras
+
+    if isinstance(source, str | os.PathLike):
+        source = _load_path(Path(source))
+    if isinstance(source, keras.Model | keras.layers.Layer):
+        specs = _keras_specs(source, example_inputs)
+        fn = tf.function(_keras_call(source))
+        with recording_layer_scopes() as scopes:
+            cf = fn.get_concrete_function(*specs)
+        return source, cf, source.name, scopes
+    if isinstance(source, tf.types.experimental.ConcreteFunction):
+        return None, source, _fn_name(source), {}
+    if isinstance(source, tf.types.experimental.PolymorphicFunction):
+        with recording_layer_scopes() as scopes:
+            cf = _trace_function(source, example_inputs)
+        return None, cf, _fn_name(source), scopes
+    signatures = getattr(source, "signatures", None)
+    if signatures is not None:  # a loaded SavedModel object
+        return None, _serving_signature(signatures, "the loaded object"), "saved_model", {}
+    raise CaptureError(
+        f"cannot capture a {type(source).__module__}.{type(source).__name__}: pass a Keras model, "
+        "a .keras file, a tf.function (with input_signature or example inputs), a "
+        "ConcreteFunction, or a SavedModel directory")
+
+
+def _load_path(path: Path) -> Any:
+    if path.is_dir():
+        if not (path / "saved_model.pb").exists():
+            raise ModelLoadError(str(path), "not a SavedModel directory (no saved_model.pb)",
+                                 "Pass the folder written by tf.saved_model.save or model.export")
+        try:
+            loaded = tf.saved_model.load(str(path))
+        except Exception as e:  # TF raises many unrelated types here
+            raise ModelLoadError(str(path), f"unreadable SavedModel ({_short(e)})",
+                                 "Re-save it with tf.saved_model.save") from e
+        return _serving_signature(loaded.signatures, str(path))
+    if not path.is_file():
+        raise ModelLoadError(str(path), "no such file or directory", "Check the path")
+    if path.suffix.lower() != ".keras":
+        raise ModelLoadError(str(path), f"unknown TensorFlow model file type {path.suffix!r}",
+                             "Pass a .keras file or a SavedModel directory")
+    import keras
+
+    try:
+        return keras.saving.load_model(str(path), compile=False, safe_mode=True)
+    except Exception as e:  # Keras raises many unrelated types here
+        raise ModelLoadError(str(path), f"not a readable .keras archive ({_short(e)})",
+                             "Re-save the model with model.save('model.keras'); custom layers "
+                             "must be registered (keras.saving.register_keras_serializable)") from e
+
+
+def _serving_signature(signatures: Any, where: str) -> Any:
+    if "serving_default" in signatures:
+        return signatures["serving_default"]
+    if len(signatures) == 1:
+        return next(iter(signatures.values()))
+    available = ", ".join(sorted(signatures)) or "none"
+    raise ModelLoadError(where, f"no serving_default signature (available: {available})",
+                         "Save with tf.saved_model.save(obj, path, signatures=fn."
+                         "get_concrete_function(...)), or pass the ConcreteFunction itself")
+
+
+def _keras_specs(model: Any, example_inputs: Any) -> list[Any]:
+    """One TensorSpec argument (possibly a list/dict of specs) for calling the model."""
+    struct = getattr(model, "_inputs_struct", None)
+    inputs = _model_inputs(model)
+    if inputs:
+        specs = [tf.TensorSpec(t.shape, t.dtype, name=_input_name(t.name, i, len(inputs)))
+                 for i, t in enumerate(inputs)]
+        if isinstance(struct, dict):
+            return [dict(zip(struct.keys(), specs))]
+        return [specs[0] if len(specs) == 1 else specs]
+    if example_inputs is None:
+        raise CaptureError(
+            f"Keras model {model.name!r} has no known input shapes (a subclassed model that was "
+            "never built on a keras.Input): pass example_inputs (arrays), or wrap it in "
+            "tf.function(lambda x: model(x), input_signature=[tf.TensorSpec(...)])")
+    arrays = _as_list(example_inputs)
+    specs = [tf.TensorSpec((None, *np.shape(a)[1:]), tf.as_dtype(np.asarray(a).dtype),
+                           name=_input_name("", i, len(arrays))) for i, a in enumerate(arrays)]
+    return [specs[0] if len(specs) == 1 else specs]
+
+
+def _model_inputs(model: Any) -> list[Any]:
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return []
+    return list(inputs or [])
+
+
+def _input_name(name: str, i: int, n: int) -> str:
+    if name and not name.startswith("keras_tensor"):
+        return name
+    return "input" if n == 1 else f"input_{i}"
+
+
+def _keras_call(model: Any) -> Any:
+    def call(inputs: Any) -> Any:
+        return model(inputs, training=False)
+
+    return call
+
+
+def _trace_function(fn: Any, example_inputs: Any) -> Any:
+    if fn.input_signature is not None:
+        return fn.get_concrete_function()
+    if example_inputs is None:
+        raise CaptureError("a tf.function without input_signature needs example_inputs: pass "
+                           "arrays, or decorate it with @tf.function(input_signature=[tf.TensorSpec(...)])")
+    specs = [tf.TensorSpec(np.shape(a), tf.as_dtype(np.asarray(a).dtype), name=_input_name("", i, n))
+             for n in [len(_as_list(example_inputs))] for i, a in enumerate(_as_list(example_inputs))]
+    return fn.get_concrete_function(*specs)
+
+
+def _as_list(example_inputs: Any) -> list[Any]:
+    return list(example_inputs) if isinstance(example_inputs, list | tuple) else [example_inputs]
+
+
+def _fn_name(fn: Any) -> str:
+    name = getattr(fn, "__name__", None) or getattr(fn, "name", "") or "main"
+    name = str(name)
+    return "main" if name.startswith("<") else name
+
+
+# ---------------------------------------------------------------- layer names
+@contextlib.contextmanager
+def recording_layer_scopes() -> Iterator[dict[str, str]]:
+    """Record, while tracing, which TF name scope each Keras layer call opened.
+
+    Keras opens a layer's scope twice per call (build, then call), and TF uniquifies graph
+    name scopes, so layer ``dense`` may run under ``dense_1`` or ``dense_2``: the mapping
+    cannot be guessed from node names afterwards. Keras' private scope class may change;
+    then nothing is recorded and node-name scopes are used as they are."""
+    scopes: dict[str, str] = {}
+    try:
+        from keras.src.backend.common.name_scope import current_path
+        from keras.src.backend.tensorflow.core import name_scope
+    except ImportError:
+        yield scopes
+        return
+    original = name_scope.__enter__
+
+    def enter(self: Any) -> Any:
+        result = original(self)
+        if getattr(self, "_pop_on_exit", False) and not tf.executing_eagerly():
+            tf_scope = tf.compat.v1.get_default_graph().get_name_scope()
+            if tf_scope:
+                scopes.setdefault(tf_scope, current_path())
+        return result
+
+    name_scope.__enter__ = enter  # type: ignore[method-assign]
+    try:
+        yield scopes
+    finally:
+        name_scope.__enter__ = original  # type: ignore[method-assign]
+
+
+# ---------------------------------------------------------------- freezing
+def _weights_by_handle(func: Any, model: Any) -> dict[int, Weight]:
+    out: dict[int, Weight] = {}
+    for v in getattr(func, "variables", ()):
+        out[id(v.handle)] = Weight(v.name.split(":")[0], bool(v.trainable))
+    if model is not None:
+        for w in model.weights:
+            value = getattr(w, "value", None)
+            handle = getattr(value, "handle", None)
+            if handle is not None:
+                out[id(handle)] = Weight(w.path, bool(w.trainable))
+    return out
+
+
+def _freeze(func: Any) -> Any:
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    try:
+        return convert_variables_to_constants_v2(func, lower_control_flow=False)
+    except Exception as e:  # TF raises many unrelated types here
+        raise CaptureError(f"TensorFlow could not freeze the function's variables: {_short(e)}. "
+                           "Stateful ops other than variable reads (queues, tables, random "
+                           "generators) cannot be frozen; remove them from the inference path") from e
+
+
+def _import(graph_def: Any) -> tf.Graph:
+    g = tf.Graph()
+    with g.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    return g
+
+
+def _input_spec(t: Any) -> InputSpec:
+    name = t.op.name
+    shape = t.shape
+    dims: tuple[int | str, ...] | None = None
+    if shape.rank is not None:
+        dims = tuple(d if d is not None else ("batch" if i == 0 else f"{name}_dim{i}")
+                     for i, d in enumerate(shape.as_list()))
+    return InputSpec(name, to_dtype(t.dtype), dims)
+
+
+def _outputs(frozen: Any) -> list[tuple[str, str]]:
+    from tensorflow.python.util import nest
+
+    structure = frozen.structured_outputs
+    tensors = [t for t in frozen.outputs]
+    paths = [p for p, _ in nest.flatten_with_joined_string_paths(structure)]
+    if len(paths) != len(tensors):
+        paths = [str(i) for i in range(len(tensors))]
+    names = []
+    for p in paths:
+        if not p:
+            names.append("output")
+        elif p.replace("/", "").isdigit():
+            names.append(f"output_{p.replace('/', '_')}")
+        else:
+            names.append(p.replace("/", "_"))
+    if len(names) == 1 and names[0] == "output_0":
+        names = ["output"]
+    return list(zip(names, [t.name for t in tensors]))
+
+
+def _short(e: Exception, limit: int = 400) -> str:
+    text = " ".join(str(e).split())
+    text = f"{type(e).__name__}: {text}"
+    return text if len(text) <= limit else text[:limit] + " ..."

@@ -1,0 +1,267 @@
+"""TensorFlow/Keras (Keras model, .keras, tf.function, SavedModel) -> IR Graph.
+
+The source is captured as a frozen, call-free GraphDef (see capture.py), then walked in
+topological order: Placeholders become graph inputs (``None`` dims named ``batch`` /
+``<input>_dim<i>``), Consts become initializers (frozen variables keep their Keras weight
+path), and every other node goes through its registered translation. Every op carries the
+Keras layer and the TF op type as provenance. All unsupported ops are reported at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from converters.tensorflow import ops  # noqa: F401  (registers every translation)
+from converters.tensorflow.capture import Captured, capture
+from converters.tensorflow.context import TfCtx, TranslationError, to_dtype
+from converters.tensorflow.registry import TF_OPS
+from ir import schemas
+from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
+from ir.graph import Graph
+from ir.node import Provenance, Role, Value
+from ir.passes.dce import eliminate_dead_code
+from ir.types import TensorType
+from ir.verify import verify
+
+DEFAULT_OPSET = 20  # same as the PyTorch front-end; onnxruntime >= 1.17 runs it
+MIN_OPSET = 17
+_WRAPPERS = frozenset({"StatefulPartitionedCall", "PartitionedCall", "Func"})
+
+
+def to_ir(source: Any, example_inputs: Any = None, *, opset: int | None = None,
+          inputs_as_nchw: Sequence[str] | None = None) -> Graph:
+    """Convert a TensorFlow/Keras model to an IR graph (verified).
+
+    ``source``: a Keras model, a ``.keras`` path, a ``tf.function`` (with an input
+    signature, or ``example_inputs``), a ConcreteFunction, or a SavedModel directory.
+    ``inputs_as_nchw``: names of 4-D (or 3-D/5-D) inputs to accept channels-first; a
+    Transpose to TF's channels-last layout is inserted after each."""
+    opset = _check_opset(opset)
+    cap = capture(source, example_inputs)
+    g = Graph(cap.name, opset_imports={"": opset})
+    g.model.producer_name = "tensorbridge"
+    g.model.producer_version = f"tensorflow {tf.__version__}"
+    _Translator(cap, g, TfCtx(g, opset, cap.tf_graph), set(inputs_as_nchw or ())).run()
+    eliminate_dead_code(g)  # e.g. weights whose transposed copies replaced them
+    _restore_weight_names(g)
+    verify(g)
+    return g
+
+
+def _check_opset(opset: int | None) -> int:
+    latest = schemas.latest_opset()
+    if opset is None:
+        return DEFAULT_OPSET
+    if not MIN_OPSET <= opset <= latest:
+        raise UnsupportedOpError("tensorflow", f"opset {opset}",
+                                 hint=f"tensorbridge exports TensorFlow models at opsets {MIN_OPSET}..{latest}")
+    return opset
+
+
+def _restore_weight_names(g: Graph) -> None:
+    """Give each initializer its Keras weight path as name once the original is gone."""
+    for v in g.initializers():
+        if v.source_name and v.name != v.source_name and not g.has_value(v.source_name):
+            g.rename(v, v.source_name)
+
+
+class _Translator:
+    def __init__(self, cap: Captured, g: Graph, ctx: TfCtx, nchw: set[str]) -> None:
+        self.cap, self.g, self.ctx, self.nchw = cap, g, ctx, nchw
+        self.env: dict[tuple[str, int], Value | None] = {}
+        self.failed: set[str] = set()
+        self.errors: list[TensorbridgeError] = []
+        self.weights: dict[str, Value] = {}
+
+    def run(self) -> None:
+        unknown = self.nchw - {s.name for s in self.cap.inputs}
+        if unknown:
+            raise TensorbridgeError(f"inputs_as_nchw names {sorted(unknown)} are not inputs of the "
+                                    f"model ({', '.join(s.name for s in self.cap.inputs)})")
+        for spec in self.cap.inputs:
+            self.env[(spec.name, 0)] = self._input(spec)
+        for node in topological(self.cap.graph_def.node):
+            if node.op == "Placeholder":
+                if (node.name, 0) not in self.env:
+                    self._fail(node, UnsupportedOpError(
+                        "tensorflow", "Placeholder", node=node.name,
+                        hint="a placeholder that is not an input of the function; freeze the "
+                             "model with its inputs bound"))
+            elif node.op == "Const":
+                self._const(node)
+            else:
+                self._call(node)
+        if self.errors:
+            raise ConversionError("TensorFlow -> IR", self.errors)
+        self._outputs()
+
+    # ---------------------------------------------------------------- leaves
+    def _input(self, spec: Any) -> Value:
+        if spec.name not in self.nchw:
+            return self.g.add_input(spec.name, spec.dtype, spec.shape)
+        shape = spec.shape
+        if shape is None or len(shape) < 3:
+            raise TensorbridgeError(f"inputs_as_nchw: input {spec.name!r} has shape {shape}; "
+                                    "only inputs of rank 3 to 5 have a channels axis to move")
+        r = len(shape)
+        v = self.g.add_input(spec.name, spec.dtype, (shape[0], shape[-1], *shape[1:-1]))
+        self.ctx.set_node(None, Provenance("tensorflow", "", "inputs_as_nchw"))
+        self.ctx.name_base = spec.name
+        return self.ctx.to_channels_last(v, r)
+
+    def _const(self, node: Any) -> None:
+        arr = tf.make_ndarray(node.attr["value"].tensor)
+        weight = self.cap.weights.get(node.name)
+        if weight is None:
+            value = self.g.add_constant(node.name, arr)
+        elif weight.path in self.weights:
+            value = self.weights[weight.path]
+        else:
+            role = Role.PARAMETER if weight.trainable else Role.BUFFER
+            value = self.g.add_constant(weight.path, arr, role=role, source_name=weight.path)
+            self.weights[weight.path] = value
+        self.env[(node.name, 0)] = value
+
+    # ---------------------------------------------------------------- ops
+    def _call(self, node: Any) -> None:
+        prov = Provenance("tensorflow", layer_of(node.name, self.cap.scopes), node.op)
+        inputs = self._inputs(node)
+        if inputs is None:
+            self.failed.add(node.name)  # the root cause is already reported
+            return
+        fn = TF_OPS.lookup(node.op)
+        if fn is None:
+            self._fail(node, UnsupportedOpError(
+                "tensorflow", node.op, node=node.name, source=_where(prov),
+                close=TF_OPS.close_matches(node.op),
+                hint="no translation for this TF op; rewrite the layer with supported ops or open an issue"))
+            return
+        self.ctx.set_node(node, prov)
+        try:
+            result = fn(self.ctx, *inputs, **{k: v for k, v in self.ctx.attrs.items() if not k.startswith("_")})
+        except TensorbridgeError as e:
+            self._fail(node, e)
+            return
+        self._bind(node, result)
+
+    def _inputs(self, node: Any) -> list[Value | None] | None:
+        values: list[Value | None] = []
+        for name in node.input:
+            if name.startswith("^"):
+                continue  # control dependencies: the frozen graph has no side effects to order
+            key = _tensor_key(name)
+            if key[0] in self.failed:
+                return None
+            values.append(self.env.get(key))
+        return values
+
+    def _fail(self, node: Any, error: TensorbridgeError) -> None:
+        self.errors.append(error)
+        self.failed.add(node.name)
+
+    def _bind(self, node: Any, result: Any) -> None:
+        outs = list(result) if isinstance(result, list | tuple) else [result]
+        tf_op = self.ctx.tf_op
+        for i, v in enumerate(outs):
+            self.env[(node.name, i)] = v
+            if isinstance(v, Value) and v.role is Role.INTERMEDIATE and i < len(tf_op.outputs):
+                _annotate(v, tf_op.outputs[i])
+
+    # ---------------------------------------------------------------- outputs
+    def _outputs(self) -> None:
+        outs: list[Value] = []
+        for name, tensor in self.cap.outputs:
+            key = _tensor_key(tensor)
+            v = self.env.get(key)
+            if v is None:
+                raise ConversionError("TensorFlow -> IR", [UnsupportedOpError(
+                    "tensorflow", "output", node=tensor, hint="this output is computed by no translated op")])
+            if v.role is not Role.INTERMEDIATE or v in outs:
+                typed = v.type
+                self.ctx.set_node(None, Provenance("tensorflow", "", "Identity"))
+                self.ctx.name_base = name
+                v = self.ctx.op("Identity", [v])
+                v.type = typed
+            self.g.rename(v, name)
+            outs.append(v)
+        self.g.set_outputs(outs)
+
+
+def _annotate(v: Value, t: Any) -> None:
+    """Give a translation output the dtype and static shape TensorFlow inferred, keeping
+    symbolic dims the IR already knew where TF only says "unknown"."""
+    try:
+        dtype = to_dtype(t.dtype)
+    except UnsupportedOpError:
+        return
+    shape: tuple[Any, ...] | None = None
+    if t.shape.rank is not None:
+        dims = list(t.shape.as_list())
+        old = v.shape
+        if old is not None and len(old) == len(dims):
+            dims = [o if d is None and isinstance(o, str) else d for d, o in zip(dims, old)]
+        shape = tuple(dims)
+    elif v.shape is not None:
+        shape = v.shape
+    v.type = TensorType(dtype, shape)
+
+
+def _tensor_key(name: str) -> tuple[str, int]:
+    node, _, index = name.partition(":")
+    return node, int(index) if index else 0
+
+
+def topological(nodes: Iterable[Any]) -> list[Any]:
+    """GraphDef nodes in dependency order (ties: GraphDef order); data and control inputs."""
+    nodes = list(nodes)
+    by_name = {n.name: i for i, n in enumerate(nodes)}
+    deps = [{by_name[d] for d in (_dep(i) for i in n.input) if d in by_name} for n in nodes]
+    users: list[list[int]] = [[] for _ in nodes]
+    for i, ds in enumerate(deps):
+        for d in ds:
+            users[d].append(i)
+    missing = [len(ds) for ds in deps]
+    import heapq
+
+    ready = [i for i, m in enumerate(missing) if m == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(nodes[i])
+        for u in users[i]:
+            missing[u] -= 1
+            if missing[u] == 0:
+                heapq.heappush(ready, u)
+    if len(order) != len(nodes):
+        stuck = [nodes[i].name for i, m in enumerate(missing) if m][:5]
+        raise TensorbridgeError(f"the TF graph has a cycle through {stuck} (NextIteration/Merge "
+                                "loops are not supported: save the model without lowering control flow)")
+    return order
+
+
+def _dep(name: str) -> str:
+    return _tensor_key(name.lstrip("^"))[0]
+
+
+def layer_of(node_name: str, scopes: dict[str, str]) -> str:
+    """The Keras layer path a TF node belongs to: its recorded name scope when known,
+    otherwise its name scope with function-call wrappers dropped."""
+    parts = node_name.split("/")
+    for k in range(len(parts) - 1, 0, -1):
+        path = scopes.get("/".join(parts[:k]))
+        if path is not None:
+            return path
+    return "/".join(p for p in parts[:-1] if p not in _WRAPPERS)
+
+
+def _where(p: Provenance) -> str:
+    return f"layer {p.module}" if p.module else ""
+
+
+def as_numpy(x: Any) -> np.ndarray:
+    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)

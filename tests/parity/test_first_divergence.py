@@ -1,0 +1,141 @@
+"""tb.check names the first diverging layer: a wrong translation injected into one module
+of a multi-block model, code that only runs under export, a wrong GELU in BERT."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import converters.pytorch.ops  # noqa: F401  (translations registered before tests patch them)
+import tensorbridge as tb
+from converters.pytorch.registry import ATEN
+
+
+class Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.act, self.fc2 = nn.Linear(8, 16), nn.GELU(), nn.Linear(16, 8)
+        self.norm = nn.LayerNorm(8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + self.fc2(self.act(self.fc1(x))))
+
+
+class Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(*[Block() for _ in range(4)])
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(x))
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)
+    return Net().eval()
+
+
+def _wrong_in(monkeypatch, key: str, module: str, wrong) -> None:
+    """Make the translation of ``key`` wrong only inside ``module``."""
+    right = ATEN.lookup(key)
+
+    def translate(ctx, *args, **kwargs):
+        if ctx.provenance.module == module:
+            return wrong(ctx, right, *args, **kwargs)
+        return right(ctx, *args, **kwargs)
+
+    monkeypatch.setitem(ATEN._fns, key, translate)
+
+
+def test_correct_model_passes_on_every_input_set():
+    rep = tb.check(_net(), (torch.randn(5, 8),))
+    assert rep.ok and rep.first_divergence is None
+    assert set(rep.input_sets) >= {"example", "seed1", "zeros", "negative", "large"}
+
+
+@pytest.mark.parametrize("key,module,wrong,ops", [
+    ("aten::gelu.default", "blocks.2.act",
+     lambda ctx, right, x, approximate="none": right(ctx, x, approximate="tanh"), ["Gelu"]),
+    ("aten::layer_norm.default", "blocks.1.norm",
+     lambda ctx, right, x, shape, w=None, b=None, eps=1e-5, *a: right(ctx, x, shape, w, b, 1e-1, *a),
+     ["LayerNormalization"]),
+])
+def test_injected_wrong_translation_is_named(monkeypatch, key, module, wrong, ops):
+    _wrong_in(monkeypatch, key, module, wrong)
+    rep = tb.check(_net(), (torch.randn(5, 8),))
+    assert not rep.ok
+    d = rep.first_divergence
+    assert d is not None and d.module == module and d.ops == ops
+    assert [layer.module for layer in rep.layers if not layer.ok][0] == module
+    assert module in rep.verdict() and module in rep.to_html()
+
+
+class ExportOnly(nn.Module):
+    """Behaves differently under torch.export: eager and exported graphs disagree."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pre, self.mid, self.post = nn.Linear(6, 6), Scale(), nn.Linear(6, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.post(self.mid(self.pre(x)))
+
+
+class Scale(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.compiler.is_exporting():
+            return x * 1.01
+        return x
+
+
+def test_divergence_that_only_exists_under_export_is_localised():
+    torch.manual_seed(0)
+    rep = tb.check(ExportOnly().eval(), (torch.randn(3, 6),))
+    assert not rep.ok
+    assert rep.first_divergence.module == "mid" and rep.first_divergence.ops == ["Mul"]
+
+
+def test_top_level_code_between_layers_is_blamed_on_its_op(monkeypatch):
+    class TwoStage(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.b(torch.tanh(self.a(x)))
+
+    right = ATEN.lookup("aten::tanh.default")
+    monkeypatch.setitem(ATEN._fns, "aten::tanh.default", lambda ctx, x: ctx.op("Sigmoid", [x]))
+    del right
+    torch.manual_seed(0)
+    rep = tb.check(TwoStage().eval(), (torch.randn(2, 4),))
+    d = rep.first_divergence
+    assert not rep.ok and d is not None and d.ops == ["Sigmoid"] and "already differs" in d.detail
+
+
+def test_wrong_gelu_fails_the_default_check_on_bert(monkeypatch):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    cfg = transformers.BertConfig(vocab_size=100, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                  intermediate_size=128, max_position_embeddings=64,
+                                  initializer_range=0.2)  # activations wide enough for GELU to matter
+    bert = transformers.BertModel(cfg).eval()
+
+    class Wrapper(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return self.bert(ids).last_hidden_state
+
+    ids = torch.randint(0, 100, (2, 16), generator=torch.Generator().manual_seed(0))
+    assert tb.check(Wrapper().eval(), (ids,)).ok
+    right = ATEN.lookup("aten::gelu.default")
+    monkeypatch.setitem(ATEN._fns, "aten::gelu.default",
+                        lambda ctx, x, approximate="none": right(ctx, x, approximate="tanh"))
+    rep = tb.check(Wrapper().eval(), (ids,))
+    assert not rep.ok
+    assert rep.first_divergence.module == "bert.encoder.layer.0.intermediate.intermediate_act_fn"
