@@ -49,7 +49,8 @@ def eager_trace(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[Any]]:
             records.append(LayerRecord(name, _flatten(inputs), _flatten(output)))
         return fn
 
-    handles = [m.register_forward_hook(hook(name)) for name, m in module.named_modules() if name]
+    # the root too (name ""): code in the top-level forward, between layers, is a layer of its own
+    handles = [m.register_forward_hook(hook(name)) for name, m in module.named_modules()]
     try:
         with torch.no_grad():
             out = module(*args)

@@ -77,8 +77,7 @@ def _concrete_function(source: Any, example_inputs: Any) -> tuple[Any, Any, str,
     """(Keras model or None, ConcreteFunction, model name, name-scope map)."""
     import keras
 
-    if isinstance(source, str | os.PathLike):
-        source = _load_path(Path(source))
+    source = load_source(source)
     if isinstance(source, keras.Model | keras.layers.Layer):
         specs = _keras_specs(source, example_inputs)
         fn = tf.function(_keras_call(source))
@@ -98,6 +97,14 @@ def _concrete_function(source: Any, example_inputs: Any) -> tuple[Any, Any, str,
         f"cannot capture a {type(source).__module__}.{type(source).__name__}: pass a Keras model, "
         "a .keras file, a tf.function (with input_signature or example inputs), a "
         "ConcreteFunction, or a SavedModel directory")
+
+
+def load_source(source: Any) -> Any:
+    """``source`` with a path loaded (a .keras file -> Keras model, a SavedModel directory
+    -> its serving signature); other objects are returned as they are."""
+    if isinstance(source, str | os.PathLike):
+        return _load_path(Path(source))
+    return source
 
 
 def _load_path(path: Path) -> Any:

@@ -87,7 +87,10 @@ class TfCtx(GraphBuilder):
         self.tf_graph = tf_graph
         self.node: Any = None  # the NodeDef being translated
         self.attrs: dict[str, Any] = {}
+        self.tensor_names: dict[int, str] = {}  # id(Value) -> the TF tensor it stands for
         self._tf_op: tf.Operation | None = None
+        self._session: Any = None
+        self._placeholder_free: dict[str, bool] = {}
 
     def set_node(self, node: Any, provenance: Provenance) -> None:
         self.node = node
@@ -132,9 +135,56 @@ class TfCtx(GraphBuilder):
         """The data of a constant input, or None when the input is computed at run time."""
         return v.const_array() if v is not None and v.is_const else None
 
+    def static_value(self, v: Value | None) -> np.ndarray | None:
+        """The value of an input when it is known before run time: a constant, or a TF
+        expression of constants and static shapes (e.g. a permutation built with tf.range
+        and tf.concat). None when it depends on the inputs' values or dynamic dims."""
+        if v is None or v.is_const:
+            return self.const_value(v)
+        name = self.tensor_names.get(id(v))
+        if name is None:
+            return None
+        t = self.tf_graph.get_tensor_by_name(name)
+        from tensorflow.python.framework import tensor_util
+
+        value = tensor_util.constant_value(t)
+        if value is None and self._free_of_placeholders(t.op):
+            value = self._run(t)
+        return None if value is None else np.asarray(value)
+
+    def _free_of_placeholders(self, op: tf.Operation) -> bool:
+        known = self._placeholder_free
+        stack = [op]
+        while stack:
+            cur = stack[-1]
+            if cur.name in known:
+                stack.pop()
+                continue
+            pending = [i.op for i in cur.inputs if i.op.name not in known]
+            if pending:
+                stack.extend(pending)
+                continue
+            known[cur.name] = cur.type not in ("Placeholder", "PlaceholderWithDefault") and all(
+                known[i.op.name] for i in cur.inputs) and not cur.op_def.is_stateful
+            stack.pop()
+        return known[op.name]
+
+    def _run(self, t: tf.Tensor) -> np.ndarray | None:
+        if self._session is None:
+            self._session = tf.compat.v1.Session(graph=self.tf_graph)
+        try:
+            return np.asarray(self._session.run(t))
+        except tf.errors.OpError:
+            return None
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
     def static_ints(self, v: Value, what: str) -> list[int]:
         """A constant int input (axis, perm, paddings ...) as Python ints, or a clear failure."""
-        arr = self.const_value(v)
+        arr = self.static_value(v)
         if arr is None:
             raise self.fail(f"{what} must be a constant (it is computed at run time)")
         return [int(a) for a in np.asarray(arr).reshape(-1)]
@@ -150,6 +200,14 @@ class TfCtx(GraphBuilder):
         if shape is None or not all(isinstance(d, int) for d in shape):
             raise self.fail(f"{what} needs a static shape, got {shape}")
         return [int(d) for d in shape]
+
+    def ints(self, xs: Sequence[Any] | Value) -> Value:
+        """A 1-D (or same-rank) int64 tensor; constant inputs are converted here, not cast at
+        run time."""
+        arr = self.static_value(xs) if isinstance(xs, Value) else None
+        if arr is not None:
+            return self.const(np.asarray(arr, np.int64))
+        return super().ints(xs)
 
     def typed(self, v: Value, dtype: DType, shape: Sequence[Any] | None = None) -> Value:
         """Record ``v``'s type (for later rank/dtype queries inside a translation)."""

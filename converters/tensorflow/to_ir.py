@@ -9,15 +9,15 @@ Keras layer and the TF op type as provenance. All unsupported ops are reported a
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 from converters.tensorflow import ops  # noqa: F401  (registers every translation)
 from converters.tensorflow.capture import Captured, capture
-from converters.tensorflow.context import TfCtx, TranslationError, to_dtype
+from converters.tensorflow.context import TfCtx, to_dtype
 from converters.tensorflow.registry import TF_OPS
 from ir import schemas
 from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
@@ -45,7 +45,11 @@ def to_ir(source: Any, example_inputs: Any = None, *, opset: int | None = None,
     g = Graph(cap.name, opset_imports={"": opset})
     g.model.producer_name = "tensorbridge"
     g.model.producer_version = f"tensorflow {tf.__version__}"
-    _Translator(cap, g, TfCtx(g, opset, cap.tf_graph), set(inputs_as_nchw or ())).run()
+    ctx = TfCtx(g, opset, cap.tf_graph)
+    try:
+        _Translator(cap, g, ctx, set(inputs_as_nchw or ())).run()
+    finally:
+        ctx.close()
     eliminate_dead_code(g)  # e.g. weights whose transposed copies replaced them
     _restore_weight_names(g)
     verify(g)
@@ -168,6 +172,8 @@ class _Translator:
         tf_op = self.ctx.tf_op
         for i, v in enumerate(outs):
             self.env[(node.name, i)] = v
+            if isinstance(v, Value):
+                self.ctx.tensor_names.setdefault(id(v), f"{node.name}:{i}")
             if isinstance(v, Value) and v.role is Role.INTERMEDIATE and i < len(tf_op.outputs):
                 _annotate(v, tf_op.outputs[i])
 
@@ -225,8 +231,6 @@ def topological(nodes: Iterable[Any]) -> list[Any]:
         for d in ds:
             users[d].append(i)
     missing = [len(ds) for ds in deps]
-    import heapq
-
     ready = [i for i, m in enumerate(missing) if m == 0]
     heapq.heapify(ready)
     order = []
@@ -262,6 +266,3 @@ def layer_of(node_name: str, scopes: dict[str, str]) -> str:
 def _where(p: Provenance) -> str:
     return f"layer {p.module}" if p.module else ""
 
-
-def as_numpy(x: Any) -> np.ndarray:
-    return x.numpy() if hasattr(x, "numpy") else np.asarray(x)

@@ -52,4 +52,5 @@ def module_boundaries(graph: Graph) -> dict[str, Boundary]:
                     b = out[".".join(u[:depth])]
                     if not any(x is v for x in b.inputs):
                         b.inputs.append(v)
+    out[""].outputs = list(graph.outputs)  # the model itself ("" = root module)
     return dict(out)

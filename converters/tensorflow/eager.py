@@ -1,0 +1,33 @@
+"""Run a TensorFlow/Keras source eagerly (the reference for parity checks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from converters.tensorflow.capture import load_source
+
+
+def eager_outputs(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(inputs as numpy, outputs as numpy, flattened in the converted graph's output
+    order) of the source run eagerly on ``feeds`` (one array or a tuple/list of arrays)."""
+    source = load_source(source)
+    arrays = [np.asarray(a) for a in (feeds if isinstance(feeds, list | tuple) else [feeds])]
+    tensors = [tf.constant(a) for a in arrays]
+    import keras
+
+    if isinstance(source, keras.Model | keras.layers.Layer):
+        out = source(tensors[0] if len(tensors) == 1 else tensors, training=False)
+    elif isinstance(source, tf.types.experimental.ConcreteFunction) and _keyword_only(source):
+        # SavedModel signatures take keyword arguments only; inputs are in key order
+        out = source(**dict(zip(sorted(source.structured_input_signature[1]), tensors)))
+    else:
+        out = source(*tensors)
+    return arrays, [np.asarray(t) for t in tf.nest.flatten(out)]
+
+
+def _keyword_only(fn: Any) -> bool:
+    args, kwargs = fn.structured_input_signature
+    return not args and bool(kwargs)

@@ -1,0 +1,10 @@
+"""TF op translations, one module per op family. Importing this package registers them all."""
+
+from converters.tensorflow.ops import (  # noqa: F401  (imported for their registrations)
+    ops_image,
+    ops_index,
+    ops_math,
+    ops_nn,
+    ops_reduce,
+    ops_shape,
+)
