@@ -7,13 +7,11 @@ lazily, inside that kernel."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STDLIB_OK = {"__future__", "collections", "dataclasses", "difflib", "enum", "functools", "inspect",
-             "itertools", "math", "typing", "re", "os", "warnings", "operator", "string", "unicodedata",
-             "cmath", "struct", "sys", "abc", "numbers", "heapq", "bisect", "contextlib", "threading",
-             "pathlib", "io", "base64", "copy", "types", "weakref", "time", "zlib", "locale"}
+STDLIB_OK = set(sys.stdlib_module_names)
 
 
 LAZY_OPTIONAL = {"PIL"}

@@ -60,6 +60,7 @@ class Captured:
 def capture(source: Any, example_inputs: Any = None) -> Captured:
     model, func, name, scopes = _concrete_function(source, example_inputs)
     weights_by_handle = _weights_by_handle(func, model)
+    structure = func.structured_outputs  # freezing flattens it to a list
     frozen = _freeze(func)
     graph_def = inline_calls(frozen.graph.as_graph_def())
     weights = {}
@@ -69,7 +70,7 @@ def capture(source: Any, example_inputs: Any = None) -> Captured:
             weights[internal.op.name] = w
     tf_graph = _import(graph_def)
     inputs = [_input_spec(t) for t in frozen.inputs]
-    return Captured(name, graph_def, tf_graph, inputs, _outputs(frozen), weights, scopes)
+    return Captured(name, graph_def, tf_graph, inputs, _outputs(structure, frozen.outputs), weights, scopes)
 
 
 # ---------------------------------------------------------------- sources
@@ -92,7 +93,7 @@ def _concrete_function(source: Any, example_inputs: Any) -> tuple[Any, Any, str,
         return None, cf, _fn_name(source), scopes
     signatures = getattr(source, "signatures", None)
     if signatures is not None:  # a loaded SavedModel object
-        return None, _serving_signature(signatures, "the loaded object"), "saved_model", {}
+        return None, serving_signature(signatures, "the loaded object"), "saved_model", {}
     raise CaptureError(
         f"cannot capture a {type(source).__module__}.{type(source).__name__}: pass a Keras model, "
         "a .keras file, a tf.function (with input_signature or example inputs), a "
@@ -101,7 +102,8 @@ def _concrete_function(source: Any, example_inputs: Any) -> tuple[Any, Any, str,
 
 def load_source(source: Any) -> Any:
     """``source`` with a path loaded (a .keras file -> Keras model, a SavedModel directory
-    -> its serving signature); other objects are returned as they are."""
+    -> the loaded object, whose ``signatures`` hold the serving function); other objects
+    are returned as they are."""
     if isinstance(source, str | os.PathLike):
         return _load_path(Path(source))
     return source
@@ -117,7 +119,8 @@ def _load_path(path: Path) -> Any:
         except Exception as e:  # TF raises many unrelated types here
             raise ModelLoadError(str(path), f"unreadable SavedModel ({_short(e)})",
                                  "Re-save it with tf.saved_model.save") from e
-        return _serving_signature(loaded.signatures, str(path))
+        serving_signature(loaded.signatures, str(path))  # fail early, with the path
+        return loaded  # not just the signature: the loaded object owns the variables
     if not path.is_file():
         raise ModelLoadError(str(path), "no such file or directory", "Check the path")
     if path.suffix.lower() != ".keras":
@@ -133,7 +136,7 @@ def _load_path(path: Path) -> Any:
                              "must be registered (keras.saving.register_keras_serializable)") from e
 
 
-def _serving_signature(signatures: Any, where: str) -> Any:
+def serving_signature(signatures: Any, where: str) -> Any:
     if "serving_default" in signatures:
         return signatures["serving_default"]
     if len(signatures) == 1:
@@ -284,11 +287,10 @@ def _input_spec(t: Any) -> InputSpec:
     return InputSpec(name, to_dtype(t.dtype), dims)
 
 
-def _outputs(frozen: Any) -> list[tuple[str, str]]:
+def _outputs(structure: Any, tensors: list[Any]) -> list[tuple[str, str]]:
+    """(name, tensor) per flat output: dict keys / nested paths, else output[_i]."""
     from tensorflow.python.util import nest
 
-    structure = frozen.structured_outputs
-    tensors = [t for t in frozen.outputs]
     paths = [p for p, _ in nest.flatten_with_joined_string_paths(structure)]
     if len(paths) != len(tensors):
         paths = [str(i) for i in range(len(tensors))]

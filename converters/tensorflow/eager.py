@@ -7,13 +7,16 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from converters.tensorflow.capture import load_source
+from converters.tensorflow.capture import load_source, serving_signature
 
 
 def eager_outputs(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(inputs as numpy, outputs as numpy, flattened in the converted graph's output
     order) of the source run eagerly on ``feeds`` (one array or a tuple/list of arrays)."""
-    source = load_source(source)
+    owner = load_source(source)  # keeps a loaded SavedModel (and its variables) alive
+    source = owner
+    if not isinstance(source, tf.types.experimental.ConcreteFunction) and hasattr(source, "signatures"):
+        source = serving_signature(source.signatures, "the SavedModel")
     arrays = [np.asarray(a) for a in (feeds if isinstance(feeds, list | tuple) else [feeds])]
     tensors = [tf.constant(a) for a in arrays]
     import keras

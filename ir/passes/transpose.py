@@ -226,12 +226,12 @@ def _moved_axes(graph: Graph, node: Node, p: Perm, axes: Iterable[int] | None,
     return None if new is None else _Rewrite([p], consts={3: new})
 
 
+# Slice-1 and Pad-2 (attributes) predate every opset the IR is brought to: left alone
 @RULES.register(("Slice",))
 def _slice(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
     starts = _input(graph, node, 1)
-    if starts is None:  # Slice-1: attributes
-        norm = _axes(node.attr("axes") or range(len(node.attr("starts") or ())), len(p))
-        return None if norm is None else _Rewrite([p], {"axes": _ints(p[a] for a in norm)})
+    if starts is None:
+        return None
     if _input(graph, node, 3) is not None:
         return _moved_axes(graph, node, p, _const_ints(graph, node, 3), 1)
     n = starts.shape[0] if starts.shape and len(starts.shape) == 1 else None
@@ -240,28 +240,25 @@ def _slice(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
 
 @RULES.register(("Pad",))
 def _pad(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
-    if _input(graph, node, 1) is None:  # Pad-1/2: the pads attribute
-        pads = node.attr("pads")
-        ok = pads is not None and len(pads) == 2 * len(p)
-        return _Rewrite([p], {"pads": _ints(_permuted_pads(list(pads), p))}) if ok else None
+    if _input(graph, node, 1) is None:
+        return None
     if _input(graph, node, 3) is not None:  # Pad-18 axes: the pads stay, the axes move
         return _moved_axes(graph, node, p, _const_ints(graph, node, 3), 3)
-    pads = _const_ints(graph, node, 1)
-    if pads is None or len(pads) != 2 * len(p):
+    pads, r, inv = _const_ints(graph, node, 1), len(p), _inverse(p)
+    if pads is None or len(pads) != 2 * r:
         return None
-    return _Rewrite([p], consts={1: np.array(_permuted_pads(pads, p), np.int64)})
+    moved = [pads[inv[j]] for j in range(r)] + [pads[r + inv[j]] for j in range(r)]
+    return _Rewrite([p], consts={1: np.array(moved, np.int64)})
 
 
-def _permuted_pads(pads: list[int], p: Perm) -> list[int]:
-    r, inv = len(p), _inverse(p)
-    return [pads[inv[j]] for j in range(r)] + [pads[r + inv[j]] for j in range(r)]
 
 
 # --------------------------------------------------------------------------- planning
 class _Kind(enum.Enum):
     CANCEL = "cancel"  # produced by Transpose(x, p): read x
     GIVEN = "given"  # assumed to be produced so (look-ahead only)
-    KEEP = "keep"  # all dims 1: layout-free, read as is
+    KEEP = "keep"  # all dims 1 (or a 1-D one that stays last): read as is
+    VECTOR = "vector"  # a computed 1-D one (per-channel): Unsqueezed, [C] -> [C,1,1]
     CONST = "const"  # a constant, re-laid out
     REUSE = "reuse"  # an existing Transpose(v, p^-1): read it
     INSERT = "insert"  # needs a new Transpose(v, p^-1)
@@ -343,6 +340,8 @@ def _operand(ctx: _Ctx, v: Value, p: Perm, broadcast: bool,
         return _Operand(_Kind.KEEP, v)
     if isinstance(v.const, np.ndarray | LazyTensor) and v not in ctx.graph.inputs:
         return _Operand(_Kind.CONST, v) if _fits(v, p, broadcast) else None
+    if broadcast and v.shape is not None and len(v.shape) == 1 and len(p) > 1:
+        return _Operand(_Kind.KEEP if p[-1] == len(p) - 1 else _Kind.VECTOR, v)
     if v.shape is None or len(v.shape) != len(p):
         return None
     for user in _users(ctx, v):
@@ -455,12 +454,33 @@ def _adopt(ctx: _Ctx, old: Value, new: Value) -> None:
     new.role, new.source_name = role, source
 
 
+def _cached(ctx: _Ctx, key: tuple[Value, Perm, bool]) -> Value | None:
+    new = ctx.relaid.get(key)  # alive: removed values' names may be reused
+    return new if new is not None and ctx.graph.values().count(new) else None
+
+
+def _unsqueezed(ctx: _Ctx, v: Value, p: Perm, like: Node) -> Value:
+    """A computed 1-D operand (its dim is the last of the transposed view) in the layout
+    under ``p``: [C] -> [C,1,1] for NHWC -> NCHW."""
+    g, n, key = ctx.graph, len(p) - 1 - p[-1], (v, p, True)
+    new = _cached(ctx, key)
+    if new is None:
+        axes = list(range(1, n + 1))
+        ins = [v, g.add_constant(f"{v.name}_axes", np.array(axes, np.int64))] if g.opset() >= 13 else [v]
+        (new,) = g.add_op("Unsqueeze", ins, {} if g.opset() >= 13 else {"axes": _ints(axes)},
+                          name=f"{like.name}_unsqueeze", provenance=like.provenance)
+        if isinstance(v.type, TensorType) and v.type.shape is not None:
+            new.type = TensorType(v.type.dtype, v.type.shape + (1,) * n)
+        ctx.relaid[key] = new
+    return new
+
+
 def _relaid(ctx: _Ctx, old: Value, p: Perm, broadcast: bool) -> Value:
     """``c`` such that ``Transpose(c, p)`` equals ``old`` (with numpy broadcasting when
     allowed): a per-channel [C] in NHWC becomes [C,1,1] in NCHW."""
     key = (old, p, broadcast)
-    new = ctx.relaid.get(key)
-    if new is None or not ctx.graph.has_value(new.name) or ctx.graph.value(new.name) is not new:
+    new = _cached(ctx, key)
+    if new is None:
         data = np.asarray(old.const_array())
         data = np.transpose(data.reshape((1,) * (len(p) - data.ndim) + data.shape), _inverse(p))
         while broadcast and data.ndim and data.shape[0] == 1:
@@ -484,6 +504,8 @@ def _rewire(ctx: _Ctx, node: Node, plan: _Plan, broadcast: bool) -> None:
                 done[old] = _relaid(ctx, old, plan.perm, broadcast)
             elif op.kind is _Kind.INSERT:
                 done[old] = _add_transpose(ctx, old, _inverse(plan.perm), node)
+            elif op.kind is _Kind.VECTOR:
+                done[old] = _unsqueezed(ctx, old, plan.perm, node)
             else:
                 done[old] = op.value
         g.set_input(node, i, done[old])
@@ -579,10 +601,12 @@ def _visit(ctx: _Ctx, node: Node) -> bool:
     sources = [_transposed(ctx, v) for v in ctx.graph.node_inputs(node) if v is not None]
     for p in dict.fromkeys(s[1] for s in sources if s is not None):
         plan = _plan(ctx, node, p, {})
-        cost = _cost(ctx, node, plan, _LOOKAHEAD) if plan is not None else 1
-        # cost 0 still sinks a Transpose (one input Transpose goes, nothing is added above)
-        ok = cost < 0 or (cost == 0 and plan is not None and plan.removes and not plan.inserts)
-        if ok and plan is not None and (best is None or cost < best[0]):
+        if plan is None:
+            continue
+        cost = _cost(ctx, node, plan, _LOOKAHEAD)
+        # at cost 0 a push still sinks a Transpose: one goes at the inputs, none is added
+        sinks = cost == 0 and plan.removes and not plan.inserts
+        if (cost < 0 or sinks) and (best is None or cost < best[0]):
             best = (cost, plan)
     if best is None:
         return False

@@ -283,6 +283,22 @@ def test_per_channel_parameter_keeps_name_role_and_source() -> None:
     assert count(g) == 2
 
 
+@pytest.mark.parametrize("opset", [11, 21])  # Unsqueeze axes: attribute, then input
+def test_computed_per_channel_vector_is_unsqueezed(opset: int) -> None:
+    """TF's inference BatchNormalization: x * scale + shift, both computed from named weights
+    (which constant folding keeps): not constants, but 1-D, so [C] -> Unsqueeze -> [C,1,1]."""
+    g = Graph(opset_imports={"": opset})
+    x = g.add_input("x", DType.FLOAT, SHAPE)
+    gamma = _const(g, "bn/gamma", [1.0, 2.0, 3.0], role=Role.PARAMETER, source_name="bn/gamma")
+    var = _const(g, "bn/var", [0.5, 1.0, 2.0], role=Role.BUFFER, source_name="bn/moving_variance")
+    scale = _op(g, "Mul", _op(g, "Reciprocal", _op(g, "Sqrt", var)), gamma)
+    h = _op(g, "Add", _op(g, "Mul", _nhwc_conv(g, x, 3, 3, 1), scale), _op(g, "Neg", gamma))
+    g.set_outputs([_nhwc_conv(g, h, 3, 2, 2)])
+    optimize_checked(g)
+    assert count(g) == 2 and count(g, "Unsqueeze") == 2
+    assert all(g.node_outputs(n)[0].shape == (3, 1, 1) for n in g.nodes() if n.op_type == "Unsqueeze")
+
+
 def test_comparison_and_where_and_variadic() -> None:
     g = Graph()
     a, b = (g.add_input(n, DType.FLOAT, SHAPE) for n in ("a", "b"))
@@ -564,8 +580,9 @@ def _random_step(g: Graph, rng: np.random.Generator, pool: list[Value], step: in
         return _op(g, str(rng.choice(["Relu", "Neg", "Sigmoid", "Tanh"])), v)
     if k < 0.7:
         shape = [d if rng.random() < 0.4 else 1 for d in v.shape or ()][int(rng.integers(r + 1)):]
-        other = [same[rng.integers(len(same))], _const(g, f"c{step}", rng.normal(size=shape))]
-        return _op(g, str(rng.choice(["Add", "Mul", "Max"])), v, other[int(rng.integers(2))])
+        vector = _op(g, "Neg", _const(g, f"v{step}", rng.normal(size=(v.shape or (1,))[-1:])))
+        other = [same[rng.integers(len(same))], _const(g, f"c{step}", rng.normal(size=shape)), vector]
+        return _op(g, str(rng.choice(["Add", "Mul", "Max"])), v, other[int(rng.integers(3))])
     if k < 0.78:
         return _op(g, "Concat", v, same[rng.integers(len(same))], axis=int(rng.integers(-r, r)))
     if k < 0.86:

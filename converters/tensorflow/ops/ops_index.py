@@ -36,7 +36,7 @@ def _element(ctx: TfCtx, v: Value, const: np.ndarray | None, i: int) -> Item:
 @tf_op("Slice")
 def tf_slice(ctx: TfCtx, input: Value, begin: Value, size: Value, **_: Any) -> Value:
     """Slice(input: T, begin: Index, size: Index) -> output: T  (size -1: to the end)"""
-    b, s = ctx.const_value(begin), ctx.const_value(size)
+    b, s = ctx.static_value(begin), ctx.static_value(size)
     if b is not None and s is not None:
         starts = [int(x) for x in b.reshape(-1)]
         ends = [INT64_MAX if int(n) == -1 else st + int(n) for st, n in zip(starts, s.reshape(-1))]
@@ -62,7 +62,7 @@ class _Spec:
 
 
 def _resolve(ctx: TfCtx, rank: int, begin: Value, end: Value, strides: list[int], masks: dict[str, int]) -> _Spec:
-    b_c, e_c = ctx.const_value(begin), ctx.const_value(end)
+    b_c, e_c = ctx.static_value(begin), ctx.static_value(end)
     spec, n = _Spec(), len(strides)
     real = sum(1 for i in range(n) if not (masks["ellipsis"] >> i) & 1 and not (masks["new_axis"] >> i) & 1)
     in_axis = out_axis = 0

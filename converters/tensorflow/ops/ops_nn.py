@@ -147,12 +147,14 @@ def _tf_conv_transpose(ctx: TfCtx, input_sizes: Value, filter: Value, out_backpr
     out_shape = ctx.out_shape()
     target = _spatial(out_shape, n, cl) if out_shape is not None else []
     if not all(isinstance(t, int) for t in target) or len(target) != n:
-        sizes = ctx.const_value(input_sizes)
+        sizes = ctx.static_value(input_sizes)
         if sizes is None:
             raise ctx.fail("the output size of a transposed convolution must be static")
         target = _spatial([int(v) for v in sizes], n, cl)
     x = ctx.to_channels_first(out_backprop) if cl else out_backprop
-    in_sizes = ctx.static_dims(x, "the transposed-convolution input")[2:]
+    in_sizes = list(x.shape[2:]) if x.shape is not None else []
+    if len(in_sizes) != n or not all(isinstance(v, int) for v in in_sizes):
+        raise ctx.fail(f"a transposed convolution needs static spatial input dims, got {x.shape}")
     s, d = _spatial(strides, n, cl), _spatial(dilations, n, cl)
     weight = ctx.permuted_weight(filter, [n + 1, n, *range(n)])  # (k..., C_out, C_in) -> (C_in, C_out, k...)
     attrs = {"kernel_shape": fshape[:n], "strides": s, "dilations": d,

@@ -17,7 +17,7 @@ _REDUCE = {"Mean": "ReduceMean", "Sum": "ReduceSum", "Max": "ReduceMax", "Min": 
 def _reduce(ctx: TfCtx, op_type: str, x: Value, axes: Value, keepdims: bool) -> Value:
     """Reduce over ``axes`` (constant, or dynamic when the opset takes axes as an input).
     TF reduces nothing for an empty axes list; ONNX's default reduces everything."""
-    const = ctx.const_value(axes)
+    const = ctx.static_value(axes)
     if const is not None:
         dims = [int(a) for a in const.reshape(-1)]
         if not dims:

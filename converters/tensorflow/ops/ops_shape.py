@@ -39,7 +39,7 @@ def tf_no_op(ctx: TfCtx, **_: Any) -> list[Value]:
 @tf_op("Reshape")
 def tf_reshape(ctx: TfCtx, tensor: Value, shape: Value, **_: Any) -> Value:
     """Reshape(tensor: T, shape: Tshape) -> output: T"""
-    const = ctx.const_value(shape)
+    const = ctx.static_value(shape)
     if const is not None:
         dims = [int(d) for d in const.reshape(-1)]
         allowzero = int(0 in dims)  # TF's 0 is an empty dim, ONNX's default 0 copies the input dim
@@ -191,7 +191,7 @@ def tf_range(ctx: TfCtx, start: Value, limit: Value, delta: Value, **_: Any) -> 
 # ---------------------------------------------------------------- padding
 def _onnx_pads(ctx: TfCtx, paddings: Value) -> Value:
     """TF paddings ``[rank, 2]`` (before, after per dim) -> ONNX pads (all befores, all afters)."""
-    const = ctx.const_value(paddings)
+    const = ctx.static_value(paddings)
     if const is not None:
         return ctx.const(np.asarray(const, np.int64).T.reshape(-1))
     t = ctx.op("Transpose", [ctx.ints(paddings)], {"perm": [1, 0]})
