@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,8 +28,10 @@ from tensorbridge.sources import kind_of
 
 def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: Any = None,
           rtol: float | None = None, atol: float | None = None, dynamic_shapes: Any = None,
-          generated: bool = True, localize: bool = True) -> ParityReport:
-    """Compare the converted model with the source; see the module docstring."""
+          generated: bool = True, localize: bool = True,
+          progress: Callable[[str, int, int], None] | None = None) -> ParityReport:
+    """Compare the converted model with the source; see the module docstring.
+    ``progress(step, done, total)`` is called as the input sets are checked."""
     from tensorbridge.api import load
 
     if to != "onnx":
@@ -45,7 +48,9 @@ def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: 
     failing: str | None = None
     tol = _tolerance(graph, base, rtol, atol)
     report.tolerance = tol
-    for set_name, feeds in sets.items():
+    for done, (set_name, feeds) in enumerate(sets.items()):
+        if progress is not None:
+            progress(f"inputs {set_name}", done, len(sets))
         expected = reference.run(feeds)
         for runtime, outs in _converted_runs(graph, kind, feeds, report):
             for i, (got, exp) in enumerate(zip(outs, expected)):
@@ -55,6 +60,8 @@ def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: 
                     report.ok = False
                     failing = failing or set_name
     if failing is not None and localize and kind == "pytorch":
+        if progress is not None:
+            progress("locating the first divergence", len(sets), len(sets) + 1)
         _localize(report, source, graph, sets[failing])
     report.timings["total_s"] = time.perf_counter() - t0
     return report

@@ -48,9 +48,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     source, example = load_model_arg(args.model)
     inputs = _npz(args.inputs) if args.inputs else None
-    with console.status("checking...", spinner="dots"):
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("converting", total=None)
+
+        def step(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
         report = tb.check(source, example, to=args.to, inputs=inputs, rtol=args.rtol, atol=args.atol,
-                          generated=not args.no_generated)
+                          generated=not args.no_generated, progress=step)
     print_report(report, console)
     if args.json:
         report.to_json(args.json)

@@ -67,6 +67,7 @@ def _pytorch_demo(console: Console, out_dir: Path) -> bool:
         elapsed = time.perf_counter() - t0
         tb.save(model, out_dir / f"{name}.onnx")
         report = tb.check(src, None)
+        report.to_html(out_dir / f"{name}.check.html")
         errs = {c.runtime: c.max_abs for c in report.comparisons}
         ok_all &= report.ok
         table.add_row(name, f"{elapsed:.2f} s", str(len(model.graph.node)),
@@ -74,6 +75,7 @@ def _pytorch_demo(console: Console, out_dir: Path) -> bool:
                       f"{errs.get('onnxruntime', float('nan')):.1e}",
                       "[green]ok[/]" if report.ok else "[red]MISMATCH[/]")
     console.print(table)
+    console.print(f"parity reports: {out_dir}/*.check.html")
     return ok_all
 
 

@@ -58,7 +58,10 @@ class Captured:
 
 
 def capture(source: Any, example_inputs: Any = None) -> Captured:
-    model, func, name, scopes = _concrete_function(source, example_inputs)
+    import keras
+
+    owner, func, name, scopes = _concrete_function(source, example_inputs)
+    model = owner if isinstance(owner, keras.Model | keras.layers.Layer) else None
     weights_by_handle = _weights_by_handle(func, model)
     structure = func.structured_outputs  # freezing flattens it to a list
     frozen = _freeze(func)
@@ -75,7 +78,9 @@ def capture(source: Any, example_inputs: Any = None) -> Captured:
 
 # ---------------------------------------------------------------- sources
 def _concrete_function(source: Any, example_inputs: Any) -> tuple[Any, Any, str, dict[str, str]]:
-    """(Keras model or None, ConcreteFunction, model name, name-scope map)."""
+    """(the object owning the variables, ConcreteFunction, model name, name-scope map).
+    The owner must stay referenced until the function is frozen: a loaded SavedModel's
+    variables die with it."""
     import keras
 
     source = load_source(source)
@@ -93,7 +98,7 @@ def _concrete_function(source: Any, example_inputs: Any) -> tuple[Any, Any, str,
         return None, cf, _fn_name(source), scopes
     signatures = getattr(source, "signatures", None)
     if signatures is not None:  # a loaded SavedModel object
-        return None, serving_signature(signatures, "the loaded object"), "saved_model", {}
+        return source, serving_signature(signatures, "the loaded object"), "saved_model", {}
     raise CaptureError(
         f"cannot capture a {type(source).__module__}.{type(source).__name__}: pass a Keras model, "
         "a .keras file, a tf.function (with input_signature or example inputs), a "

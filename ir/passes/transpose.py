@@ -226,12 +226,12 @@ def _moved_axes(graph: Graph, node: Node, p: Perm, axes: Iterable[int] | None,
     return None if new is None else _Rewrite([p], consts={3: new})
 
 
-# Slice-1 and Pad-2 (attributes) predate every opset the IR is brought to: left alone
 @RULES.register(("Slice",))
 def _slice(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
     starts = _input(graph, node, 1)
-    if starts is None:
-        return None
+    if starts is None:  # Slice-1: attributes
+        norm = _axes(node.attr("axes") or range(len(node.attr("starts") or ())), len(p))
+        return None if norm is None else _Rewrite([p], {"axes": _ints(p[a] for a in norm)})
     if _input(graph, node, 3) is not None:
         return _moved_axes(graph, node, p, _const_ints(graph, node, 3), 1)
     n = starts.shape[0] if starts.shape and len(starts.shape) == 1 else None
@@ -240,15 +240,21 @@ def _slice(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
 
 @RULES.register(("Pad",))
 def _pad(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
-    if _input(graph, node, 1) is None:
-        return None
+    if _input(graph, node, 1) is None:  # Pad-1/2: the pads attribute
+        pads = node.attr("pads")
+        ok = pads is not None and len(pads) == 2 * len(p)
+        return _Rewrite([p], {"pads": _ints(_permuted_pads(list(pads), p))}) if ok else None
     if _input(graph, node, 3) is not None:  # Pad-18 axes: the pads stay, the axes move
         return _moved_axes(graph, node, p, _const_ints(graph, node, 3), 3)
-    pads, r, inv = _const_ints(graph, node, 1), len(p), _inverse(p)
-    if pads is None or len(pads) != 2 * r:
+    pads = _const_ints(graph, node, 1)
+    if pads is None or len(pads) != 2 * len(p):
         return None
-    moved = [pads[inv[j]] for j in range(r)] + [pads[r + inv[j]] for j in range(r)]
-    return _Rewrite([p], consts={1: np.array(moved, np.int64)})
+    return _Rewrite([p], consts={1: np.array(_permuted_pads(pads, p), np.int64)})
+
+
+def _permuted_pads(pads: list[int], p: Perm) -> list[int]:
+    r, inv = len(p), _inverse(p)
+    return [pads[inv[j]] for j in range(r)] + [pads[r + inv[j]] for j in range(r)]
 
 
 
@@ -455,8 +461,8 @@ def _adopt(ctx: _Ctx, old: Value, new: Value) -> None:
 
 
 def _cached(ctx: _Ctx, key: tuple[Value, Perm, bool]) -> Value | None:
-    new = ctx.relaid.get(key)  # alive: removed values' names may be reused
-    return new if new is not None and ctx.graph.values().count(new) else None
+    g, new = ctx.graph, ctx.relaid.get(key)  # still alive? (names of removed values recur)
+    return new if new is not None and g.has_value(new.name) and g.value(new.name) is new else None
 
 
 def _unsqueezed(ctx: _Ctx, v: Value, p: Perm, like: Node) -> Value:

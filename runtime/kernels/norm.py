@@ -211,7 +211,11 @@ def layer_normalization(X: np.ndarray, Scale: np.ndarray, B: np.ndarray | None =
     stash = _stash_dtype(stash_type, "LayerNormalization")
     work = stash if stash.itemsize >= 4 else np.dtype(np.float32)
     y, mean, inv = _standardize(X.astype(work, copy=False), tuple(range(axis, r)), epsilon)
-    y = y.astype(X.dtype, copy=False) * Scale
+    y = y.astype(X.dtype, copy=False)
+    if np.result_type(y, Scale) == y.dtype and np.broadcast_shapes(y.shape, Scale.shape) == y.shape:
+        y *= Scale  # y is ours (fresh from _standardize): scale and shift it in place
+    else:
+        y = y * Scale
     if B is not None:
         y += B
     y = y.astype(X.dtype, copy=False)

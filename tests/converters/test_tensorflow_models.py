@@ -133,7 +133,8 @@ def test_tf_function_with_input_signature(mlp):
     g = check_tf(serve, (R(3, 16),))
     assert [v.name for v in g.outputs] == ["argmax", "probs"]  # tf.nest order: sorted keys
     assert g.inputs[0].name == "features"
-    assert any(n.provenance.module.endswith("dense") for n in g.nodes())
+    assert {n.provenance.module for n in g.nodes() if n.op_type == "MatMul"} == {
+        f"mlp/{layer.name}" for layer in mlp.layers if isinstance(layer, L.Dense)}
 
 
 def test_subclassed_model_with_example_inputs():
