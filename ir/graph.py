@@ -346,11 +346,36 @@ class Graph:
         if self._topo is None:
             order = nx.get_node_attributes(self._g, "order")
             try:
-                topo = nx.lexicographical_topological_sort(self._g, key=order.__getitem__)
+                topo = nx.lexicographical_topological_sort(self._with_scope_edges(), key=order.__getitem__)
                 self._topo = [n for n in topo if isinstance(n, Node)]
             except nx.NetworkXUnfeasible:
                 raise ValueError(f"graph {self.name!r} has a cycle: {self.find_cycle()}") from None
         return list(self._topo)
+
+    def _with_scope_edges(self) -> nx.MultiDiGraph:
+        """The graph plus an edge value -> op for each value an op's subgraphs read by name
+        (outer-scope references are not edges), so such ops are ordered after those values."""
+        extra = []
+        for node in self._nodes.values():
+            for sub in node.subgraphs():
+                for name in sub.outer_names():
+                    v = self._values.get(name)
+                    if v is not None:
+                        extra.append((v, node))
+        if not extra:
+            return self._g
+        g = self._g.copy()
+        for v, node in extra:
+            g.add_edge(v, node, key=("scope", v.name))
+        return g
+
+    def outer_names(self) -> set[str]:
+        """Names this graph (or a graph nested in it) reads from enclosing scopes."""
+        names = {v.name for v in self.outer_refs()}
+        for node in self._nodes.values():
+            for sub in node.subgraphs():
+                names |= {n for n in sub.outer_names() if n not in self._values or n in names}
+        return names
 
     def find_cycle(self) -> str:
         try:

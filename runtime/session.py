@@ -136,7 +136,7 @@ class Session:
         used = {i for st in steps for i in st.ins} | set(self._outputs)
         for st in steps:
             for sub in st.node.subgraphs():
-                used |= {self._slot[n] for n in _outer_names(sub) if n in self._slot}
+                used |= {self._slot[n] for n in sub.outer_names() if n in self._slot}
         self._const_cache = [(s, v) for s, v in known.items() if s in used]
 
     def _assign_frees(self, steps: list[_Step]) -> None:
@@ -146,7 +146,7 @@ class Session:
             for s in st.ins:
                 last[s] = i
             for sub in st.node.subgraphs():  # values a subgraph reads from this scope
-                for name in _outer_names(sub):
+                for name in sub.outer_names():
                     if name in self._slot:
                         last[self._slot[name]] = i
             for s in st.outs:
@@ -390,14 +390,6 @@ class _OuterScope(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._slots)
-
-
-def _outer_names(g: Graph) -> set[str]:
-    names = {v.name for v in g.outer_refs()}
-    for n in g.nodes():
-        for sub in n.subgraphs():
-            names |= {x for x in _outer_names(sub) if not g.has_value(x) or x in names}
-    return names
 
 
 def _norm(x: Any) -> Any:

@@ -1,6 +1,7 @@
-"""The IR cleanups run between a front-end and a back-end: constant folding (with the
-runtime's kernels), no-op removal, common-subexpression and dead-code elimination. Each
-pass is verified; the reports say what changed."""
+"""The IR cleanups run between a front-end and a back-end: pattern fusion, constant folding
+(with the runtime's kernels), transpose sinking/cancelling, no-op removal,
+common-subexpression and dead-code elimination. The result is verified; the reports say
+what changed."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ir.passes.fold_constants import fold_constants
 from ir.passes.fuse_conv_bn import fuse_conv_batchnorm
 from ir.passes.fuse_patterns import fuse_patterns
 from ir.passes.simplify import remove_no_ops
+from ir.passes.transpose import optimize_transposes
 from ir.verify import verify
 
 
@@ -22,6 +24,7 @@ def optimize(graph: Graph, *, deployment: bool = False) -> list[PassReport]:
     reports += [
         fuse_patterns(graph),
         fold_constants(graph, evaluate_node),
+        optimize_transposes(graph),
         remove_no_ops(graph),
         eliminate_common_subexpressions(graph),
         eliminate_dead_code(graph),

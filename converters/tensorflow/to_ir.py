@@ -134,15 +134,15 @@ class _Translator:
     def _call(self, node: Any) -> None:
         prov = Provenance("tensorflow", layer_of(node.name, self.cap.scopes), node.op)
         inputs = self._inputs(node)
-        if inputs is None:
+        fn = TF_OPS.lookup(node.op)
+        if inputs is None and fn is not None:
             self.failed.add(node.name)  # the root cause is already reported
             return
-        fn = TF_OPS.lookup(node.op)
-        if fn is None:
+        if fn is None or inputs is None:  # an unsupported op is reported even after a failure
             self._fail(node, UnsupportedOpError(
                 "tensorflow", node.op, node=node.name, source=_where(prov),
                 close=TF_OPS.close_matches(node.op),
-                hint="no translation for this TF op; rewrite the layer with supported ops or open an issue"))
+                hint=_unsupported_hint(node.op)))
             return
         self.ctx.set_node(node, prov)
         try:
@@ -261,6 +261,19 @@ def layer_of(node_name: str, scopes: dict[str, str]) -> str:
         if path is not None:
             return path
     return "/".join(p for p in parts[:-1] if p not in _WRAPPERS)
+
+
+_CONTROL_FLOW = frozenset({"While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase",
+                           "TensorListReserve", "TensorListFromTensor", "TensorListStack",
+                           "TensorListGetItem", "TensorListSetItem"})
+
+
+def _unsupported_hint(op_type: str) -> str:
+    if op_type in _CONTROL_FLOW:
+        return ("functional control flow and tensor lists are not translated yet (Keras LSTM/GRU/"
+                "SimpleRNN and Python loops in tf.function produce them); unroll the loop "
+                "(e.g. LSTM(unroll=True)) or open an issue")
+    return "no translation for this TF op; rewrite the layer with supported ops or open an issue"
 
 
 def _where(p: Provenance) -> str:

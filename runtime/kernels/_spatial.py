@@ -127,7 +127,7 @@ def pad_spatial(x: np.ndarray, begin: Sequence[int], end: Sequence[int],
     lead = x.ndim - len(begin)
     crop = tuple(slice(max(-b, 0), s - max(-e, 0))
                  for b, e, s in zip(begin, end, x.shape[lead:], strict=True))
-    x = x[(Ellipsis, *crop)]
+    x = x[(Ellipsis, *crop)]  # type: ignore[arg-type]
     if not any(b > 0 for b in begin) and not any(e > 0 for e in end):
         return x
     shape = list(x.shape[:lead]) + [
@@ -136,7 +136,7 @@ def pad_spatial(x: np.ndarray, begin: Sequence[int], end: Sequence[int],
     out = np.empty(shape, dtype=x.dtype)
     inner = tuple(slice(max(b, 0), max(b, 0) + s)
                   for b, s in zip(begin, x.shape[lead:], strict=True))
-    out[(Ellipsis, *inner)] = x
+    out[(Ellipsis, *inner)] = x  # type: ignore[index]
     # Fill only the border slabs: filling the whole buffer first would write it twice.
     for a, sl in enumerate(inner):
         before = (slice(None),) * (lead + a)
@@ -151,7 +151,7 @@ def tap_view(xp: np.ndarray, win: Window, tap: Sequence[int]) -> np.ndarray:
         slice(t * d, t * d + (o - 1) * s + 1, s)
         for t, d, o, s in zip(tap, win.dilations, win.out_shape, win.strides, strict=True)
     )
-    return xp[(Ellipsis, *idx)]
+    return xp[(Ellipsis, *idx)]  # type: ignore[arg-type]
 
 
 def im2col_view(xp: np.ndarray, win: Window) -> np.ndarray:

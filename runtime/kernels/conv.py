@@ -239,7 +239,7 @@ def col2im_add(cols: np.ndarray, win: Window) -> np.ndarray:
             for o, s, e in zip(win.out_shape, win.strides, win.extents, strict=True)]
     img = np.zeros((*cols.shape[:2], *full), dtype=cols.dtype)
     for tap in win.taps:
-        tap_view(img, win, tap)[...] += cols[(slice(None), slice(None), *tap)]
+        tap_view(img, win, tap)[...] += cols[(slice(None), slice(None), *tap)]  # type: ignore[arg-type]
     return img
 
 

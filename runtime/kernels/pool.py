@@ -59,6 +59,7 @@ def _axis_counts(win: Window, include_pad: bool) -> np.ndarray:
         shape[a] = -1
         cnt = valid.sum(axis=1).reshape(shape)
         total = cnt if total is None else total * cnt
+    assert total is not None  # _window rejects an empty kernel_shape, so nsp >= 1
     return np.maximum(total, 1)
 
 

@@ -124,3 +124,18 @@ def test_dtype_enum_matches_onnx_codes():
             assert int(d) == onnx.TensorProto.DataType.Value(d.name)
     assert DType.BFLOAT16.np_dtype.name == "bfloat16"
     assert DType.from_numpy(np.float32) is DType.FLOAT
+
+
+def test_ops_reading_a_value_through_a_subgraph_are_ordered_after_it():
+    g = Graph("main")
+    c = g.add_input("c", DType.BOOL, ())
+    x = g.add_input("x", DType.FLOAT, (2,))
+    then = g.subgraph("then")
+    then.set_outputs(then.add_op("Neg", [then.add_outer_ref("late")]))
+    other = g.subgraph("else")
+    other.set_outputs(other.add_op("Abs", [other.add_outer_ref("late")]))
+    (y,) = g.add_op("If", [c], {"then_branch": then, "else_branch": other})
+    (late,) = g.add_op("Exp", [x], outputs=["late"])  # added after the If that reads it
+    g.set_outputs([y])
+    assert [n.op_type for n in g.nodes()] == ["Exp", "If"]
+    verify(g)
