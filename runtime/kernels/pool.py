@@ -10,6 +10,8 @@ data-sized batch) and is vectorised over channels and bins inside each box.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from runtime.kernels._spatial import (
@@ -372,7 +374,7 @@ def max_roi_pool(X: np.ndarray, rois: np.ndarray, *, pooled_shape: list[int] | N
         img = X[int(roi[0])]
         cols = np.where(mw[None, None], img[:, :, None, :], lowest).max(axis=-1)  # (C, H, pw)
         out = np.where(mh[None, :, :, None], cols[:, None], lowest).max(axis=2)  # (C, ph, pw)
-        empty = ~(mh.any(axis=1)[:, None] & mw.any(axis=1)[None, :])
+        empty = ~(cast(np.ndarray, mh.any(axis=1))[:, None] & cast(np.ndarray, mw.any(axis=1))[None, :])
         out[:, empty] = 0
         y[r] = out
     return y

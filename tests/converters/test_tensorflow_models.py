@@ -165,6 +165,7 @@ def saved_dir(tmp_path_factory, two_inputs):
     return path
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside Keras' saving
 def test_keras_file(tmp_path, separable_net):
     path = tmp_path / "net.keras"
     separable_net.save(path)
