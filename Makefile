@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -n 2 -q
 
 # Debian's Chromium renders the HTML parity report in a test (needs root to install).

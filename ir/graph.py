@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 import numpy as np
@@ -442,7 +442,8 @@ class Graph:
         return Graph(name, parent=self)
 
     def parameter_count(self) -> int:
-        return sum(int(np.prod(v.shape or (), dtype=np.int64)) for v in self.initializers()
+        return sum(int(np.prod(cast("tuple[int, ...]", v.shape or ()), dtype=np.int64))
+                   for v in self.initializers()
                    if v.role is not Role.CONSTANT or v.source_name)
 
     def __repr__(self) -> str:

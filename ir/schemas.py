@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from functools import lru_cache
+from typing import SupportsInt, cast
 
 import onnx.defs
 
@@ -53,7 +54,7 @@ def attr_kinds(schema: onnx.defs.OpSchema) -> dict[str, AttrKind]:
 @lru_cache(maxsize=4096)
 def _attr_kinds_cached(name: str, domain: str, since: int) -> dict[str, AttrKind]:
     schema = onnx.defs.get_schema(name, since, domain)
-    return {n: AttrKind(int(a.type)) for n, a in schema.attributes.items()}
+    return {n: AttrKind(int(cast(SupportsInt, a.type))) for n, a in schema.attributes.items()}
 
 
 def schema_history() -> dict[tuple[str, str], list[int]]:

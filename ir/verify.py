@@ -6,7 +6,8 @@ All problems are collected and raised together as one :class:`VerificationError`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import SupportsInt, cast
 
 import networkx as nx
 import onnx.defs
@@ -175,7 +176,7 @@ def _attributes(where: str, node: Node, schema: onnx.defs.OpSchema) -> Iterator[
             yield (f"{where}: unknown attribute {name!r} for {schema.name}-{schema.since_version} "
                    f"(known: {known}); remove or rename it")
             continue
-        want = AttrKind(int(spec.type))
+        want = AttrKind(int(cast(SupportsInt, spec.type)))
         if attr.kind != want:
             yield (f"{where}: attribute {name!r} is {attr.kind.name} but "
                    f"{schema.name}-{schema.since_version} requires {want.name}; convert the value")
@@ -210,7 +211,7 @@ def _types(where: str, schema: onnx.defs.OpSchema, ins: list[Value | None],
             yield f"{where}: {kind} {val.name!r} has type {ts}, expected {param}"
 
 
-def _zip_formals(formals: list[onnx.defs.OpSchema.FormalParameter],
+def _zip_formals(formals: Sequence[onnx.defs.OpSchema.FormalParameter],
                  actual: list[Value | None]) -> Iterator[tuple[onnx.defs.OpSchema.FormalParameter, Value | None]]:
     if not formals:
         return

@@ -7,6 +7,8 @@ NodeProto.metadata_props.
 
 from __future__ import annotations
 
+from typing import cast
+
 import onnx
 from onnx import AttributeProto, helper
 
@@ -112,7 +114,7 @@ def _node_proto(g: Graph, n: Node) -> onnx.NodeProto:
 
 def _attr_proto(name: str, a: Attr, n: Node) -> onnx.AttributeProto:
     if a.ref:
-        ap = AttributeProto(name=name, ref_attr_name=a.ref, type=int(a.kind))
+        ap = AttributeProto(name=name, ref_attr_name=a.ref, type=cast("AttributeProto.AttributeType", int(a.kind)))
         return ap
     k, v = a.kind, a.value
     if k == AttrKind.GRAPH:
@@ -134,7 +136,7 @@ def _attr_proto(name: str, a: Attr, n: Node) -> onnx.AttributeProto:
         ap.sparse_tensors.extend(_sparse_proto(s, "") for s in v)
         return ap
     if k in (AttrKind.TYPE_PROTO, AttrKind.TYPE_PROTOS):
-        ap = AttributeProto(name=name, type=int(k))
+        ap = AttributeProto(name=name, type=cast("AttributeProto.AttributeType", int(k)))
         if k == AttrKind.TYPE_PROTO:
             ap.tp.CopyFrom(type_to_proto(v))
         else:
@@ -183,7 +185,7 @@ def _convert_opset(model: onnx.ModelProto, graph: Graph, opset: int) -> onnx.Mod
     except Exception as e:  # the converter raises bare RuntimeError naming the adapter
         ops = sorted({n.op_type for n in graph.nodes()
                       if schemas.get_schema(n.op_type, n.domain, opset) is None
-                      or schemas.get_schema(n.op_type, n.domain, opset).since_version
+                      or cast("onnx.defs.OpSchema", schemas.get_schema(n.op_type, n.domain, opset)).since_version
                       != schemas.get_schema(n.op_type, n.domain, graph.opset()).since_version})  # type: ignore[union-attr]
         raise UnsupportedOpError(
             "onnx export", ", ".join(ops) or "model",

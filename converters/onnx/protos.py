@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import numpy as np
 import onnx
@@ -59,7 +60,7 @@ def _raw_view(t: TensorProto) -> np.ndarray | None:
 
 def from_array(arr: np.ndarray, name: str) -> TensorProto:
     if arr.dtype == object or arr.dtype.kind in "US":
-        flat = [x.encode("utf-8", errors="surrogateescape") if isinstance(x, str) else bytes(x)
+        flat: list[Any] = [x.encode("utf-8", errors="surrogateescape") if isinstance(x, str) else bytes(x)
                 for x in arr.reshape(-1)]
         t = onnx.helper.make_tensor(name, TensorProto.STRING, arr.shape, flat)
         return t

@@ -21,7 +21,7 @@ from converters.onnx.protos import PROV_KEYS, to_array, type_from_proto
 from ir.dtypes import DType
 from ir.errors import ModelLoadError, TensorbridgeError, VerificationError
 from ir.graph import Function, Graph
-from ir.node import Attr, AttrKind, Provenance, Role, Value
+from ir.node import Attr, AttrKind, LazyTensor, Provenance, Role, Value
 from ir.values import SparseTensor
 from ir.verify import verify
 
@@ -127,6 +127,7 @@ class _Reader:
         g.set_outputs(self._lookup(g, vi.name, "graph output") for vi in gp.output)
 
     def initializer(self, g: Graph, t: onnx.TensorProto) -> Value:
+        data: LazyTensor | np.ndarray
         if external.is_external(t):
             data = external.lazy_tensor(t, self.base_dir, self.origin)
         else:

@@ -63,17 +63,16 @@ def capture(source: Any, example_inputs: Any = None) -> Captured:
     owner, func, name, scopes = _concrete_function(source, example_inputs)
     model = owner if isinstance(owner, keras.Model | keras.layers.Layer) else None
     weights_by_handle = _weights_by_handle(func, model)
-    structure = func.structured_outputs  # freezing flattens it to a list
-    frozen = _freeze(func)
-    graph_def = inline_calls(frozen.graph.as_graph_def())
+    graph_def = inline_calls(_freeze(func))
     weights = {}
     for ext, internal in func.graph.captures:
         w = weights_by_handle.get(id(ext))
         if w is not None:
             weights[internal.op.name] = w
-    tf_graph = _import(graph_def)
-    inputs = [_input_spec(t) for t in frozen.inputs]
-    return Captured(name, graph_def, tf_graph, inputs, _outputs(structure, frozen.outputs), weights, scopes)
+    captured = {internal.name for _, internal in func.graph.captures}
+    inputs = [_input_spec(t) for t in func.inputs if t.name not in captured]
+    outputs = _outputs(func.structured_outputs, func.outputs)
+    return Captured(name, graph_def, _shape_graph(func.graph, graph_def), inputs, outputs, weights, scopes)
 
 
 # ---------------------------------------------------------------- sources
@@ -263,19 +262,38 @@ def _weights_by_handle(func: Any, model: Any) -> dict[int, Weight]:
 
 
 def _freeze(func: Any) -> Any:
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
+    """The function's GraphDef with variables as constants (named like the placeholders
+    that captured them) and calls inlined by grappler; control flow stays functional."""
+    from tensorflow.python.framework import convert_to_constants as c2c
 
     try:
-        return convert_variables_to_constants_v2(func, lower_control_flow=False)
+        try:
+            # what convert_variables_to_constants_v2 does, minus rebuilding a ConcreteFunction
+            # from the result (over half of its time on a ResNet); private, hence the fallback
+            data = c2c._FunctionConverterDataInEager(func=func, lower_control_flow=False,
+                                                     aggressive_inlining=False)
+            graph_def, _ = c2c._replace_variables_by_constants(converter_data=data)
+            return graph_def
+        except AttributeError:
+            frozen = c2c.convert_variables_to_constants_v2(func, lower_control_flow=False)
+            return frozen.graph.as_graph_def()
     except Exception as e:  # TF raises many unrelated types here
         raise CaptureError(f"TensorFlow could not freeze the function's variables: {_short(e)}. "
                            "Stateful ops other than variable reads (queues, tables, random "
                            "generators) cannot be frozen; remove them from the inference path") from e
 
 
-def _import(graph_def: Any) -> tf.Graph:
+def _shape_graph(func_graph: Any, graph_def: Any) -> tf.Graph:
+    """A TF graph holding every node of ``graph_def`` by name, for output dtypes and static
+    shapes: the traced graph itself when freezing kept all its names (importing a graph
+    with its weights is slow), else ``graph_def`` imported."""
+    names = {op.name for op in func_graph.get_operations()}
+    if all(n.name in names for n in graph_def.node):
+        return func_graph
+    return import_graph(graph_def)
+
+
+def import_graph(graph_def: Any) -> tf.Graph:
     g = tf.Graph()
     with g.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")

@@ -82,9 +82,10 @@ class TfCtx(GraphBuilder):
 
     framework = "tensorflow"
 
-    def __init__(self, graph: Graph, opset: int, tf_graph: tf.Graph) -> None:
+    def __init__(self, graph: Graph, opset: int, tf_graph: tf.Graph, graph_def: Any = None) -> None:
         super().__init__(graph, opset)
         self.tf_graph = tf_graph
+        self.graph_def = graph_def
         self.node: Any = None  # the NodeDef being translated
         self.attrs: dict[str, Any] = {}
         self.tensor_names: dict[int, str] = {}  # id(Value) -> the TF tensor it stands for
@@ -170,11 +171,17 @@ class TfCtx(GraphBuilder):
         return known[op.name]
 
     def _run(self, t: tf.Tensor) -> np.ndarray | None:
+        """Evaluate a placeholder-free tensor with TF (in a graph imported from the frozen
+        GraphDef: the traced graph may still read variables)."""
+        if self.graph_def is None:
+            return None
         if self._session is None:
-            self._session = tf.compat.v1.Session(graph=self.tf_graph)
+            from converters.tensorflow.capture import import_graph
+
+            self._session = tf.compat.v1.Session(graph=import_graph(self.graph_def))
         try:
-            return np.asarray(self._session.run(t))
-        except tf.errors.OpError:
+            return np.asarray(self._session.run(t.name))
+        except (tf.errors.OpError, KeyError, ValueError):
             return None
 
     def close(self) -> None:

@@ -45,7 +45,7 @@ def to_ir(source: Any, example_inputs: Any = None, *, opset: int | None = None,
     g = Graph(cap.name, opset_imports={"": opset})
     g.model.producer_name = "tensorbridge"
     g.model.producer_version = f"tensorflow {tf.__version__}"
-    ctx = TfCtx(g, opset, cap.tf_graph)
+    ctx = TfCtx(g, opset, cap.tf_graph, cap.graph_def)
     try:
         _Translator(cap, g, ctx, set(inputs_as_nchw or ())).run()
     finally:

@@ -9,7 +9,7 @@ are never folded, and results much larger than their inputs stay computed at run
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -90,7 +90,7 @@ def _static_shape_query(graph: Graph, node: Node, ins: list[Value | None], repor
     if any(o is not None and o in graph.outputs for o in graph.node_outputs(node)):
         return False
     if node.op_type == "Size":
-        data = np.array(int(np.prod(shape, dtype=np.int64)), np.int64)
+        data = np.array(int(np.prod(cast("tuple[int, ...]", shape), dtype=np.int64)), np.int64)
     else:
         rank = len(shape)
         start, end = node.attr("start", 0), node.attr("end", rank)

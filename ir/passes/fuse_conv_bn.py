@@ -53,6 +53,9 @@ def _fold(graph: Graph, conv: Node, bn: Node) -> None:
     cins = graph.node_inputs(conv)
     w = cins[1]
     b = cins[2] if len(cins) > 2 else None
+    # _conv_feeding checked these are wired (and constant)
+    assert w is not None and scale is not None and beta is not None
+    assert mean is not None and var is not None
     wd = w.const_array()
     s = scale.const_array().astype(np.float64) / np.sqrt(var.const_array().astype(np.float64) + eps)
     # per-channel factors in float64, the (large) weight product in its own dtype
@@ -65,6 +68,7 @@ def _fold(graph: Graph, conv: Node, bn: Node) -> None:
     graph.set_input(conv, 2, b_val)
     (y,) = [v for v in graph.node_outputs(bn) if v is not None]
     (conv_out,) = graph.node_outputs(conv)
+    assert conv_out is not None  # it is x, the input of bn
     y_name, was_output = y.name, y in graph.outputs
     graph.replace_all_uses(y, conv_out)
     graph.remove(bn)

@@ -82,7 +82,8 @@ class _View:
 
 def find_matches(graph: Graph) -> list[Match]:
     """Every non-overlapping match in ``graph`` (not its subgraphs)."""
-    view, found, taken = _View(graph), [], set()
+    view, found = _View(graph), []
+    taken: set[Node] = set()
     for node in graph.nodes():
         if node.domain or node in taken:
             continue

@@ -15,7 +15,8 @@ def remove_no_ops(graph: Graph) -> PassReport:
         src = _passthrough(graph, node)
         if src is None:
             continue
-        (out,) = [v for v in graph.node_outputs(node) if v is not None] or [None]
+        live: list[Value | None] = [v for v in graph.node_outputs(node) if v is not None]
+        (out,) = live or [None]
         if out is None or out in graph.outputs:
             continue
         graph.replace_all_uses(out, src)
