@@ -49,8 +49,9 @@ class Session:
                  _bindings: Mapping[str, Attr] | None = None, _root: Graph | None = None) -> None:
         """Plan ``graph``. ``fold_constants`` evaluates ops whose inputs are all constants
         once, here, instead of on every run (random ops are never folded). ``fuse`` lets
-        recognised op chains run as one kernel (their inner values are then not
-        capturable: use ``fuse=False`` to capture everything). ``check_finite`` raises at
+        recognised op chains run as one kernel and repeated computations run once (their
+        inner or duplicate values are then not capturable: use ``fuse=False`` to capture
+        everything). ``check_finite`` raises at
         the first op producing NaN/inf from finite inputs."""
         self.graph = graph
         self._fuse = fuse
@@ -88,20 +89,27 @@ class Session:
         folded: dict[int, Any] = dict(self._constants()) if self._fold else {}
         fused = {f.nodes[-1]: f for f in find_fusions(g)} if self._fuse else {}
         absorbed = {n for f in fused.values() for n in f.nodes[:-1]}
+        dedup = _Dedup(set(self._outputs)) if self._fuse else None
         for node in g.nodes():
             if node in absorbed:
                 continue
             if node in fused:
                 f = fused[node]
-                steps.append(_Step(node, f.fn, tuple(self._slot[v.name] for v in f.inputs),
-                                   (self._slot[f.output.name],), dict(f.attrs)))
+                step = _Step(node, f.fn, tuple(self._slot[v.name] for v in f.inputs),
+                             (self._slot[f.output.name],), dict(f.attrs))
+            else:
+                try:
+                    step = self._plan_node(node)
+                except TensorbridgeError as e:
+                    errors.append(e)
+                    continue
+            if dedup is not None:
+                step.ins = dedup.remap(step.ins)
+            if self._fold and self._fold_step(step, folded):
+                if dedup is not None:
+                    dedup.constants(step, folded)
                 continue
-            try:
-                step = self._plan_node(node)
-            except TensorbridgeError as e:
-                errors.append(e)
-                continue
-            if not (self._fold and self._fold_step(step, folded)):
+            if dedup is None or not dedup.repeated(step):
                 steps.append(step)
         if errors:
             if len(errors) == 1:
@@ -371,6 +379,55 @@ def check_input(v: Value, x: Any, graph_name: str) -> None:
 
 class InputError(TensorbridgeError):
     """A value fed to run() does not match the graph input's declared type."""
+
+
+class _Dedup:
+    """Plan-time common-subexpression elimination on steps: a step with the same op,
+    attributes and (remapped) input slots as an earlier one reuses its outputs, and equal
+    small folded constants share one slot. Graph outputs are never aliased."""
+
+    def __init__(self, keep: set[int]) -> None:
+        self.alias: dict[int, int] = {}
+        self.keep = keep
+        self.seen: dict[Any, tuple[int, ...]] = {}
+        self.const_seen: dict[Any, int] = {}
+
+    def remap(self, ins: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(self.alias.get(i, i) for i in ins)
+
+    def repeated(self, st: _Step) -> bool:
+        if st.node.op_type in _NOT_FOLDABLE or st.node.subgraphs() or self.keep.intersection(st.outs):
+            return False
+        try:
+            key = (st.fn, st.ins, _freeze({k: v for k, v in st.attrs.items() if k != "ctx"}), len(st.outs))
+            hash(key)
+        except TypeError:
+            return False
+        first = self.seen.setdefault(key, st.outs)
+        if first is st.outs:
+            return False
+        for mine, theirs in zip(st.outs, first):
+            if mine >= 0:
+                self.alias[mine] = theirs
+        return True
+
+    def constants(self, st: _Step, known: dict[int, Any]) -> None:
+        for s in st.outs:
+            v = known.get(s)
+            if isinstance(v, np.ndarray) and v.size <= 64 and s not in self.keep and v.dtype != object:
+                first = self.const_seen.setdefault((v.dtype.str, v.shape, v.tobytes()), s)
+                if first != s:
+                    self.alias[s] = first
+
+
+def _freeze(x: Any) -> Any:
+    if isinstance(x, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in x.items()))
+    if isinstance(x, list | tuple):
+        return tuple(_freeze(v) for v in x)
+    if isinstance(x, np.ndarray):
+        return (x.dtype.str, x.shape, x.tobytes())
+    return x
 
 
 class _OuterScope(Mapping[str, Any]):

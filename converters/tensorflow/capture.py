@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ import tensorflow as tf
 
 from converters.tensorflow.context import to_dtype
 from converters.tensorflow.inline import inline_calls
+from converters.tensorflow.shapes import symbolic_shapes
 from ir.dtypes import DType
 from ir.errors import ModelLoadError, TensorbridgeError
 
@@ -55,6 +57,7 @@ class Captured:
     outputs: list[tuple[str, str]]  # (output name, TF tensor name "node:index")
     weights: dict[str, Weight] = field(default_factory=dict)  # Const node name -> weight
     scopes: dict[str, str] = field(default_factory=dict)  # TF name scope -> Keras layer path
+    symbolic: dict[str, Any] = field(default_factory=dict)  # tensor name -> shape with named dims
 
 
 def capture(source: Any, example_inputs: Any = None) -> Captured:
@@ -72,7 +75,8 @@ def capture(source: Any, example_inputs: Any = None) -> Captured:
     captured = {internal.name for _, internal in func.graph.captures}
     inputs = [_input_spec(t) for t in func.inputs if t.name not in captured]
     outputs = _outputs(func.structured_outputs, func.outputs)
-    return Captured(name, graph_def, _shape_graph(func.graph, graph_def), inputs, outputs, weights, scopes)
+    return Captured(name, graph_def, _shape_graph(func.graph, graph_def), inputs, outputs, weights, scopes,
+                    symbolic_shapes(graph_def, inputs))
 
 
 # ---------------------------------------------------------------- sources
@@ -97,7 +101,8 @@ def _concrete_function(source: Any, example_inputs: Any) -> tuple[Any, Any, str,
         return None, cf, _fn_name(source), scopes
     signatures = getattr(source, "signatures", None)
     if signatures is not None:  # a loaded SavedModel object
-        return source, serving_signature(signatures, "the loaded object"), "saved_model", {}
+        name = getattr(source, "_tensorbridge_name", "saved_model")
+        return source, serving_signature(signatures, "the loaded object"), name, {}
     raise CaptureError(
         f"cannot capture a {type(source).__module__}.{type(source).__name__}: pass a Keras model, "
         "a .keras file, a tf.function (with input_signature or example inputs), a "
@@ -124,6 +129,7 @@ def _load_path(path: Path) -> Any:
             raise ModelLoadError(str(path), f"unreadable SavedModel ({_short(e)})",
                                  "Re-save it with tf.saved_model.save") from e
         serving_signature(loaded.signatures, str(path))  # fail early, with the path
+        loaded._tensorbridge_name = path.resolve().name  # the graph's name
         return loaded  # not just the signature: the loaded object owns the variables
     if not path.is_file():
         raise ModelLoadError(str(path), "no such file or directory", "Check the path")
@@ -209,9 +215,12 @@ def _as_list(example_inputs: Any) -> list[Any]:
 
 
 def _fn_name(fn: Any) -> str:
+    """``serve`` for a tf.function and for its ConcreteFunction (``__inference_serve_7``)."""
     name = getattr(fn, "__name__", None) or getattr(fn, "name", "") or "main"
-    name = str(name)
-    return "main" if name.startswith("<") else name
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", errors="replace")
+    name = re.sub(r"^__inference_(.*)_\d+$", r"\1", str(name))
+    return "main" if not name or name.startswith("<") else name
 
 
 # ---------------------------------------------------------------- layer names

@@ -91,6 +91,7 @@ class TfCtx(GraphBuilder):
         self.tensor_names: dict[int, str] = {}  # id(Value) -> the TF tensor it stands for
         self._tf_op: tf.Operation | None = None
         self._session: Any = None
+        self._relaid: dict[tuple[int, str, tuple[int, ...]], Value] = {}  # weights re-laid out once
         self._placeholder_free: dict[str, bool] = {}
 
     def set_node(self, node: Any, provenance: Provenance) -> None:
@@ -247,14 +248,20 @@ class TfCtx(GraphBuilder):
         arr = self.const_value(w)
         if arr is None:
             return self.op("Transpose", [w], {"perm": list(perm)})
-        data = np.ascontiguousarray(np.transpose(arr, perm))
-        return self.graph.add_constant(w.source_name or w.name, data, role=w.role,
-                                       source_name=w.source_name)
+        key = (id(w), "T", tuple(perm))  # a shared Keras layer reads its kernel at every call
+        if key not in self._relaid:
+            data = np.ascontiguousarray(np.transpose(arr, perm))
+            self._relaid[key] = self.graph.add_constant(w.source_name or w.name, data, role=w.role,
+                                                        source_name=w.source_name)
+        return self._relaid[key]
 
     def reshaped_weight(self, w: Value, shape: Sequence[int]) -> Value:
         """``w`` reshaped to the static ``shape`` (a new initializer when constant)."""
         arr = self.const_value(w)
         if arr is None:
             return self.op("Reshape", [w, self.const(np.array(list(shape), np.int64))])
-        return self.graph.add_constant(w.source_name or w.name, arr.reshape(shape), role=w.role,
-                                       source_name=w.source_name)
+        key = (id(w), "R", tuple(shape))
+        if key not in self._relaid:
+            self._relaid[key] = self.graph.add_constant(w.source_name or w.name, arr.reshape(shape),
+                                                        role=w.role, source_name=w.source_name)
+        return self._relaid[key]

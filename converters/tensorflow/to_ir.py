@@ -175,7 +175,7 @@ class _Translator:
             if isinstance(v, Value):
                 self.ctx.tensor_names.setdefault(id(v), f"{node.name}:{i}")
             if isinstance(v, Value) and v.role is Role.INTERMEDIATE and i < len(tf_op.outputs):
-                _annotate(v, tf_op.outputs[i])
+                _annotate(v, tf_op.outputs[i], self.cap.symbolic.get(f"{node.name}:{i}"))
 
     # ---------------------------------------------------------------- outputs
     def _outputs(self) -> None:
@@ -197,9 +197,9 @@ class _Translator:
         self.g.set_outputs(outs)
 
 
-def _annotate(v: Value, t: Any) -> None:
-    """Give a translation output the dtype and static shape TensorFlow inferred, keeping
-    symbolic dims the IR already knew where TF only says "unknown"."""
+def _annotate(v: Value, t: Any, named: tuple[Any, ...] | None = None) -> None:
+    """Give a translation output the dtype and static shape TensorFlow inferred, with the
+    input dims' names where TF only says "unknown" (``named``, see shapes.py)."""
     try:
         dtype = to_dtype(t.dtype)
     except UnsupportedOpError:
@@ -207,9 +207,9 @@ def _annotate(v: Value, t: Any) -> None:
     shape: tuple[Any, ...] | None = None
     if t.shape.rank is not None:
         dims = list(t.shape.as_list())
-        old = v.shape
-        if old is not None and len(old) == len(dims):
-            dims = [o if d is None and isinstance(o, str) else d for d, o in zip(dims, old)]
+        for known in (named, v.shape):
+            if known is not None and len(known) == len(dims):
+                dims = [k if d is None and isinstance(k, str) else d for d, k in zip(dims, known)]
         shape = tuple(dims)
     elif v.shape is not None:
         shape = v.shape

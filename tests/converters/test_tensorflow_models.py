@@ -114,8 +114,10 @@ def test_embedding_global_average(embedding_model):
 def test_dynamic_batch_named_dim_runs_at_two_batch_sizes(cnn):
     g = check_tf(cnn, (R(1, 12, 12, 3),), other_feeds=(R(5, 12, 12, 3),))
     assert g.inputs[0].shape == ("batch", 12, 12, 3)
-    dim = from_ir(g).graph.input[0].type.tensor_type.shape.dim[0]
-    assert dim.dim_param == "batch"
+    assert g.outputs[0].shape == ("batch", 10)  # through Flatten's shape arithmetic
+    model = from_ir(g)
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert model.graph.output[0].type.tensor_type.shape.dim[0].dim_param == "batch"
 
 
 def test_none_inner_dims_get_input_named_symbols():
@@ -123,6 +125,7 @@ def test_none_inner_dims_get_input_named_symbols():
                      input_signature=[tf.TensorSpec([None, None, 3], tf.float32, name="tokens")])
     g = check_tf(fn, (R(2, 4, 3),), other_feeds=(R(3, 6, 3),))
     assert g.inputs[0].shape == ("batch", "tokens_dim1", 3)
+    assert g.outputs[0].shape == ("batch", 3)
 
 
 def test_tf_function_with_input_signature(mlp):
@@ -180,6 +183,7 @@ def test_saved_model_directory(saved_dir, two_inputs):
     np.testing.assert_allclose(check_outputs(g, feeds)[0], two_inputs(list(feeds)).numpy(), rtol=1e-4, atol=1e-5)
     assert not any(n.op_type.endswith("PartitionedCall") for n in g.nodes())
     assert any(v.source_name == "head/kernel" for v in g.initializers())
+    assert g.name == "two_inputs_savedmodel"
 
 
 def check_outputs(g, feeds):
@@ -204,6 +208,26 @@ def test_grouped_conv_xla_call_is_inlined():
     conv = [n for n in g.nodes() if n.op_type == "Conv"]
     assert conv[0].attr("group") == 8 and conv[0].provenance.module == "dwconv"  # functional: layer paths
     assert "dwconv/kernel" in {v.name for v in g.initializers()}
+
+
+def test_shared_layer_weights_are_stored_once():
+    conv = L.Conv2D(4, 3, name="shared_conv")
+    a, b = keras.Input((6, 6, 2)), keras.Input((6, 6, 2))
+    model = _randomized(keras.Model([a, b], L.Subtract()([conv(a), conv(b)]), name="siamese"))
+    g = check_tf(model, (R(2, 6, 6, 2), R(2, 6, 6, 2)))
+    kernels = [v for v in g.initializers() if v.source_name == "shared_conv/kernel"]
+    assert [v.name for v in kernels] == ["shared_conv/kernel"]
+    assert sum(n.op_type == "Conv" for n in g.nodes()) == 2
+
+
+def test_graph_names():
+    from converters.tensorflow.to_ir import to_ir
+
+    @tf.function(input_signature=[tf.TensorSpec([2], tf.float32)])
+    def serve(x):
+        return x * 2.0
+
+    assert to_ir(serve).name == "serve" and to_ir(serve.get_concrete_function()).name == "serve"
 
 
 def test_inputs_as_nchw(cnn):

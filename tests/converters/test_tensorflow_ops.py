@@ -20,6 +20,7 @@ MATH = [
     ("mul_int", lambda a, b: a * b, (R(2, 3, dtype=I32, low=-5, high=5), R(2, 3, dtype=I32, low=-5, high=5))),
     ("mul_bool", lambda a: tf.cast(a, tf.bool) & tf.cast(a - 1, tf.bool), (R(4, dtype=I32, low=0, high=3),)),
     ("realdiv", lambda a, b: a / b, (R(4), R(4, **POS))),
+    ("div_int_truncates", lambda a, b: tf.raw_ops.Div(x=a, y=b), (np.array([-7, 7, 6], I32), np.array([2, -2, 4], I32))),
     ("div_no_nan", lambda a, b: tf.math.divide_no_nan(a, b), (R(4), np.array([0, 1, 2, 0], np.float32))),
     ("floordiv_float", lambda a, b: a // b, (R(6), R(6, **POS))),
     ("floordiv_int", lambda a, b: a // b, (np.array([7, -7, 6, -6, 0], I32), np.array([2, 2, -4, 4, 3], I32))),

@@ -7,4 +7,5 @@ from converters.tensorflow.ops import (  # noqa: F401  (imported for their regis
     ops_nn,
     ops_reduce,
     ops_shape,
+    ops_unary,
 )

@@ -116,87 +116,6 @@ def tf_bias_add(ctx: TfCtx, value: Value, bias: Value, *, data_format: str = "NH
     return ctx.op("Add", [value, bias])
 
 
-# ---------------------------------------------------------------- unary
-_UNARY = {
-    "Abs": "Abs", "Neg": "Neg", "Exp": "Exp", "Log": "Log", "Sqrt": "Sqrt", "Sign": "Sign",
-    "Floor": "Floor", "Ceil": "Ceil", "Round": "Round", "Reciprocal": "Reciprocal", "Inv": "Reciprocal",
-    "Sin": "Sin", "Cos": "Cos", "Tan": "Tan", "Asin": "Asin", "Acos": "Acos", "Atan": "Atan",
-    "Sinh": "Sinh", "Cosh": "Cosh", "Asinh": "Asinh", "Acosh": "Acosh", "Atanh": "Atanh",
-    "Erf": "Erf", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Relu": "Relu", "Elu": "Elu",
-    "Selu": "Selu", "Softplus": "Softplus", "Softsign": "Softsign", "IsNan": "IsNaN",
-    "LogicalNot": "Not",
-}
-
-
-def _unary(ctx: TfCtx, x: Value) -> Value:
-    return ctx.op(_UNARY[ctx.op_type], [x])
-
-
-@tf_op(*_UNARY)
-def tf_unary(ctx: TfCtx, x: Value, **_: Any) -> Value:
-    """Abs|Neg|Exp|Log|Sqrt|Sign|Floor|Ceil|Round|Reciprocal|Sin|...|Erf|Sigmoid|Tanh|Relu|Elu|Selu|Softplus|Softsign|IsNan|LogicalNot(x: T) -> y: T
-
-    One ONNX op each with the same semantics (TF Round and ONNX Round both round half to
-    even; TF Selu and Elu use ONNX's default constants)."""
-    return _unary(ctx, x)
-
-
-@tf_op("Square")
-def tf_square(ctx: TfCtx, x: Value, **_: Any) -> Value:
-    """Square(x: T) -> y: T"""
-    return ctx.op("Mul", [x, x])
-
-
-@tf_op("Rsqrt")
-def tf_rsqrt(ctx: TfCtx, x: Value, **_: Any) -> Value:
-    """Rsqrt(x: T) -> y: T"""
-    return ctx.op("Reciprocal", [ctx.op("Sqrt", [x])])
-
-
-@tf_op("Erfc")
-def tf_erfc(ctx: TfCtx, x: Value, **_: Any) -> Value:
-    """Erfc(x: T) -> y: T  (1 - erf(x); ONNX has no Erfc)"""
-    return ctx.op("Sub", [ctx.const(1, ctx.out_dtype()), ctx.op("Erf", [x])])
-
-
-@tf_op("Log1p")
-def tf_log1p(ctx: TfCtx, x: Value, **_: Any) -> Value:
-    """Log1p(x: T) -> y: T"""
-    return ctx.op("Log", [ctx.op("Add", [x, ctx.const(1, ctx.out_dtype())])])
-
-
-@tf_op("Expm1")
-def tf_expm1(ctx: TfCtx, x: Value, **_: Any) -> Value:
-    """Expm1(x: T) -> y: T"""
-    return ctx.op("Sub", [ctx.op("Exp", [x]), ctx.const(1, ctx.out_dtype())])
-
-
-@tf_op("IsInf")
-def tf_is_inf(ctx: TfCtx, x: Value, **_: Any) -> Value:
-    """IsInf(x: T) -> y: bool"""
-    return ctx.op("IsInf", [x])
-
-
-@tf_op("IsFinite")
-def tf_is_finite(ctx: TfCtx, x: Value, **_: Any) -> Value:
-    """IsFinite(x: T) -> y: bool"""
-    bad = ctx.op("Or", [ctx.op("IsInf", [x]), ctx.op("IsNaN", [x])])
-    return ctx.op("Not", [bad])
-
-
-@tf_op("Relu6")
-def tf_relu6(ctx: TfCtx, features: Value, **_: Any) -> Value:
-    """Relu6(features: T) -> activations: T"""
-    dt = ctx.out_dtype()
-    return ctx.op("Clip", [features, ctx.const(0, dt), ctx.const(6, dt)])
-
-
-@tf_op("LeakyRelu")
-def tf_leaky_relu(ctx: TfCtx, features: Value, *, alpha: float = 0.2, **_: Any) -> Value:
-    """LeakyRelu(features: T, *, alpha=0.2) -> activations: T"""
-    return ctx.op("LeakyRelu", [features], {"alpha": float(alpha)})
-
-
 @tf_op("ClipByValue")
 def tf_clip_by_value(ctx: TfCtx, t: Value, clip_value_min: Value, clip_value_max: Value, **_: Any) -> Value:
     """ClipByValue(t: T, clip_value_min: T, clip_value_max: T) -> output: T"""
@@ -204,14 +123,46 @@ def tf_clip_by_value(ctx: TfCtx, t: Value, clip_value_min: Value, clip_value_max
 
 
 # ---------------------------------------------------------------- comparisons and logic
-_COMPARE = {"Greater": "Greater", "Less": "Less", "Equal": "Equal", "GreaterEqual": "GreaterOrEqual",
-            "LessEqual": "LessOrEqual", "LogicalAnd": "And", "LogicalOr": "Or"}
+@tf_op("Greater")
+def tf_greater(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
+    """Greater(x: T, y: T) -> z: bool"""
+    return _binary(ctx, "Greater", x, y)
 
 
-@tf_op(*_COMPARE)
-def tf_compare(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
-    """Greater|Less|Equal|GreaterEqual|LessEqual|LogicalAnd|LogicalOr(x: T, y: T) -> z: bool"""
-    return ctx.op(_COMPARE[ctx.op_type], [x, y])
+@tf_op("GreaterEqual")
+def tf_greater_equal(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
+    """GreaterEqual(x: T, y: T) -> z: bool"""
+    return _binary(ctx, "GreaterOrEqual", x, y)
+
+
+@tf_op("Less")
+def tf_less(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
+    """Less(x: T, y: T) -> z: bool"""
+    return _binary(ctx, "Less", x, y)
+
+
+@tf_op("LessEqual")
+def tf_less_equal(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
+    """LessEqual(x: T, y: T) -> z: bool"""
+    return _binary(ctx, "LessOrEqual", x, y)
+
+
+@tf_op("Equal")
+def tf_equal(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
+    """Equal(x: T, y: T, *, incompatible_shape_error=true) -> z: bool"""
+    return _binary(ctx, "Equal", x, y)
+
+
+@tf_op("LogicalAnd")
+def tf_logical_and(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
+    """LogicalAnd(x: bool, y: bool) -> z: bool"""
+    return _binary(ctx, "And", x, y)
+
+
+@tf_op("LogicalOr")
+def tf_logical_or(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
+    """LogicalOr(x: bool, y: bool) -> z: bool"""
+    return _binary(ctx, "Or", x, y)
 
 
 @tf_op("NotEqual")

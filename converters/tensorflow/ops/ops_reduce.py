@@ -10,9 +10,6 @@ from converters.tensorflow.registry import tf_op
 from ir.dtypes import DType
 from ir.node import Value
 
-_REDUCE = {"Mean": "ReduceMean", "Sum": "ReduceSum", "Max": "ReduceMax", "Min": "ReduceMin",
-           "Prod": "ReduceProd", "All": "ReduceMin", "Any": "ReduceMax", "EuclideanNorm": "ReduceL2"}
-
 
 def _reduce(ctx: TfCtx, op_type: str, x: Value, axes: Value, keepdims: bool) -> Value:
     """Reduce over ``axes`` (constant, or dynamic when the opset takes axes as an input).
@@ -29,27 +26,79 @@ def _reduce(ctx: TfCtx, op_type: str, x: Value, axes: Value, keepdims: bool) -> 
     return ctx.op(op_type, [x, flat], {"keepdims": int(keepdims), "noop_with_empty_axes": 1})
 
 
-@tf_op(*_REDUCE)
-def tf_reduce(ctx: TfCtx, input: Value, reduction_indices: Value, *, keep_dims: bool = False,
-              **_: Any) -> Value:
-    """Mean|Sum|Max|Min|Prod|All|Any|EuclideanNorm(input: T, reduction_indices: Tidx, *, keep_dims=false) -> output: T
-
-    All/Any reduce booleans as int32 Min/Max."""
-    op_type = _REDUCE[ctx.op_type]
-    if ctx.op_type in ("All", "Any"):
-        as_int = ctx.op("Cast", [input], {"to": int(DType.INT32)})
-        y = _reduce(ctx, op_type, as_int, reduction_indices, keep_dims)
-        return ctx.op("Cast", [y], {"to": int(DType.BOOL)})
-    return _reduce(ctx, op_type, input, reduction_indices, keep_dims)
+@tf_op("Mean")
+def tf_mean(ctx: TfCtx, input: Value, reduction_indices: Value, *, keep_dims: bool = False, **_: Any) -> Value:
+    """Mean(input: T, reduction_indices: Tidx, *, keep_dims=false) -> output: T"""
+    return _reduce(ctx, "ReduceMean", input, reduction_indices, keep_dims)
 
 
-@tf_op("ArgMax", "ArgMin")
+@tf_op("Sum")
+def tf_sum(ctx: TfCtx, input: Value, reduction_indices: Value, *, keep_dims: bool = False, **_: Any) -> Value:
+    """Sum(input: T, reduction_indices: Tidx, *, keep_dims=false) -> output: T"""
+    return _reduce(ctx, "ReduceSum", input, reduction_indices, keep_dims)
+
+
+@tf_op("Max")
+def tf_max(ctx: TfCtx, input: Value, reduction_indices: Value, *, keep_dims: bool = False, **_: Any) -> Value:
+    """Max(input: T, reduction_indices: Tidx, *, keep_dims=false) -> output: T"""
+    return _reduce(ctx, "ReduceMax", input, reduction_indices, keep_dims)
+
+
+@tf_op("Min")
+def tf_min(ctx: TfCtx, input: Value, reduction_indices: Value, *, keep_dims: bool = False, **_: Any) -> Value:
+    """Min(input: T, reduction_indices: Tidx, *, keep_dims=false) -> output: T"""
+    return _reduce(ctx, "ReduceMin", input, reduction_indices, keep_dims)
+
+
+@tf_op("Prod")
+def tf_prod(ctx: TfCtx, input: Value, reduction_indices: Value, *, keep_dims: bool = False, **_: Any) -> Value:
+    """Prod(input: T, reduction_indices: Tidx, *, keep_dims=false) -> output: T"""
+    return _reduce(ctx, "ReduceProd", input, reduction_indices, keep_dims)
+
+
+@tf_op("EuclideanNorm")
+def tf_euclidean_norm(ctx: TfCtx, input: Value, reduction_indices: Value, *, keep_dims: bool = False,
+                      **_: Any) -> Value:
+    """EuclideanNorm(input: T, reduction_indices: Tidx, *, keep_dims=false) -> output: T"""
+    return _reduce(ctx, "ReduceL2", input, reduction_indices, keep_dims)
+
+
+def _bool_reduce(ctx: TfCtx, op_type: str, input: Value, axes: Value, keepdims: bool) -> Value:
+    """Booleans reduced as int32 (ONNX Reduce* take no bool)."""
+    as_int = ctx.op("Cast", [input], {"to": int(DType.INT32)})
+    return ctx.op("Cast", [_reduce(ctx, op_type, as_int, axes, keepdims)], {"to": int(DType.BOOL)})
+
+
+@tf_op("All")
+def tf_all(ctx: TfCtx, input: Value, reduction_indices: Value, *, keep_dims: bool = False, **_: Any) -> Value:
+    """All(input: bool, reduction_indices: Tidx, *, keep_dims=false) -> output: bool"""
+    return _bool_reduce(ctx, "ReduceMin", input, reduction_indices, keep_dims)
+
+
+@tf_op("Any")
+def tf_any(ctx: TfCtx, input: Value, reduction_indices: Value, *, keep_dims: bool = False, **_: Any) -> Value:
+    """Any(input: bool, reduction_indices: Tidx, *, keep_dims=false) -> output: bool"""
+    return _bool_reduce(ctx, "ReduceMax", input, reduction_indices, keep_dims)
+
+
+def _arg_reduce(ctx: TfCtx, op_type: str, input: Value, dimension: Value, output_type: DType) -> Value:
+    axis = ctx.static_int(dimension, "the reduction dimension")
+    y = ctx.op(op_type, [input], {"axis": axis, "keepdims": 0}, dtype=DType.INT64)
+    return ctx.cast(y, output_type)  # ONNX: int64; ties pick the first index, as TF does
+
+
+@tf_op("ArgMax")
 def tf_arg_max(ctx: TfCtx, input: Value, dimension: Value, *, output_type: DType = DType.INT64,
                **_: Any) -> Value:
-    """ArgMax(input: T, dimension: Tidx, *, output_type=int64) -> output: output_type  (and ArgMin)"""
-    axis = ctx.static_int(dimension, "the reduction dimension")
-    y = ctx.op(ctx.op_type, [input], {"axis": axis, "keepdims": 0}, dtype=DType.INT64)
-    return ctx.cast(y, output_type)
+    """ArgMax(input: T, dimension: Tidx, *, output_type=int64) -> output: output_type"""
+    return _arg_reduce(ctx, "ArgMax", input, dimension, output_type)
+
+
+@tf_op("ArgMin")
+def tf_arg_min(ctx: TfCtx, input: Value, dimension: Value, *, output_type: DType = DType.INT64,
+               **_: Any) -> Value:
+    """ArgMin(input: T, dimension: Tidx, *, output_type=int64) -> output: output_type"""
+    return _arg_reduce(ctx, "ArgMin", input, dimension, output_type)
 
 
 @tf_op("Cumsum")
