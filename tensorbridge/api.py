@@ -32,7 +32,8 @@ def load(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None, *,
     """Load a model into the IR (verified).
 
     ``source``: an ``ir.Graph``; an ``onnx.ModelProto`` or ``.onnx`` path; a PyTorch
-    ``nn.Module`` (with ``example_inputs``), ``ExportedProgram`` or ``.pt2`` path.
+    ``nn.Module`` (with ``example_inputs``), ``ExportedProgram`` or ``.pt2`` path; a Keras
+    model, ``tf.function`` (with an input signature), ``.keras`` file or SavedModel dir.
     ``dynamic_shapes`` (PyTorch): torch.export's spec or ``{"x": {0: "batch"}}``.
     Framework graphs are cleaned up (constant folding, no-op removal, CSE, DCE) unless
     ``optimize=False``."""
@@ -54,13 +55,26 @@ def load(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None, *,
 
             run_passes(graph)
         return graph
+    if kind == "tensorflow":
+        if dynamic_shapes is not None:
+            raise UnsupportedSourceError("dynamic_shapes is for PyTorch; TensorFlow takes dynamic dims "
+                                         "from the input signature (None dims)")
+        from converters.tensorflow.to_ir import to_ir as tf_to_ir
+
+        graph = tf_to_ir(source, example_inputs, opset=opset)
+        if optimize:
+            from tensorbridge.pipeline import optimize as run_passes
+
+            run_passes(graph)
+        return graph
     if isinstance(source, str | os.PathLike) and Path(source).is_dir():
         raise UnsupportedSourceError(
-            f"{source}: is a directory; SavedModel import is not available in this version. "
-            "Pass a .onnx or .pt2 file")
+            f"{source}: is a directory without saved_model.pb; pass a SavedModel directory, "
+            "a .keras, .pt2 or .onnx file")
     raise UnsupportedSourceError(
         f"cannot load a {type(source).__module__}.{type(source).__name__}: this version reads "
-        "ONNX models (ModelProto or .onnx) and PyTorch models (nn.Module, ExportedProgram, .pt2)")
+        "ONNX models (ModelProto or .onnx), PyTorch models (nn.Module, ExportedProgram, .pt2) "
+        "and TensorFlow models (Keras model, tf.function, .keras, SavedModel)")
 
 
 def convert(source: Any, example_inputs: Any = None, to: str = "onnx", *, opset: int | None = None,
@@ -71,7 +85,7 @@ def convert(source: Any, example_inputs: Any = None, to: str = "onnx", *, opset:
     from converters.onnx import from_ir
 
     graph = load(source, example_inputs, dynamic_shapes, opset=opset, strict_shapes=strict_shapes)
-    if kind_of(source) == "pytorch":
+    if kind_of(source) in ("pytorch", "tensorflow"):
         from tensorbridge.pipeline import optimize as run_passes
 
         run_passes(graph, deployment=True)

@@ -22,7 +22,7 @@ from ir.errors import TensorbridgeError
 from ir.graph import Graph
 from runtime.parity.compare import compare_output, default_tolerance
 from runtime.parity.report import ParityReport, Tolerance
-from tensorbridge.inputs import input_sets
+from tensorbridge.inputs import example_from_graph, input_sets
 from tensorbridge.sources import kind_of
 
 
@@ -41,7 +41,10 @@ def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: 
     graph = load(source, example_inputs, dynamic_shapes)
     timings = {"convert_s": time.perf_counter() - t0}
     reference = _Reference(source, kind, graph)
-    base = reference.base_feeds(inputs if inputs is not None else example_inputs)
+    given = inputs if inputs is not None else example_inputs
+    if given is None and kind == "tensorflow":
+        given = example_from_graph(graph)  # a .keras file or SavedModel carries no inputs
+    base = reference.base_feeds(given)
     sets = input_sets(graph, base) if generated else {"example": base}
     report = ParityReport(_describe(source), to, reference.name, True, Tolerance(0, 0, ""),
                           input_sets=list(sets), op_histogram=_histogram(graph), timings=timings)
@@ -70,25 +73,29 @@ def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: 
 class _Reference:
     def __init__(self, source: Any, kind: str, graph: Graph) -> None:
         self.source, self.kind, self.graph = source, kind, graph
-        self.name = {"pytorch": "pytorch eager", "onnx": "onnxruntime"}.get(kind, kind)
-        if kind not in ("pytorch", "onnx"):
+        self.name = {"pytorch": "pytorch eager", "onnx": "onnxruntime",
+                     "tensorflow": "tensorflow eager"}.get(kind, kind)
+        if kind not in ("pytorch", "onnx", "tensorflow"):
             raise TensorbridgeError(f"check: cannot run a {type(source).__name__} as a reference")
 
-    def base_feeds(self, feeds: Any) -> list[np.ndarray]:
+    def _eager(self) -> Any:
         if self.kind == "pytorch":
             from converters.pytorch.eager import eager_outputs
+        else:
+            from converters.tensorflow.eager import eager_outputs  # type: ignore[assignment]
+        return eager_outputs
 
-            arrays, _ = eager_outputs(self.source, feeds)
+    def base_feeds(self, feeds: Any) -> list[np.ndarray]:
+        if self.kind in ("pytorch", "tensorflow"):
+            arrays, _ = self._eager()(self.source, feeds)
             return arrays
         if feeds is None:
             raise TensorbridgeError("check: an ONNX source needs inputs= (a list of arrays)")
         return [np.asarray(x) for x in (feeds if isinstance(feeds, list | tuple) else [feeds])]
 
     def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
-        if self.kind == "pytorch":
-            from converters.pytorch.eager import eager_outputs
-
-            return eager_outputs(self.source, feeds)[1]
+        if self.kind in ("pytorch", "tensorflow"):
+            return self._eager()(self.source, feeds)[1]
         return _run_ort(self.graph, feeds)
 
 

@@ -37,8 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     ins = sub.add_parser("inspect", help="summarize a model: ops, inputs/outputs, parameters, opset")
     ins.add_argument("model", help="a .onnx file")
     ins.set_defaults(func=_inspect)
-    conv = sub.add_parser("convert", help="convert a model (.onnx or .pt2) to ONNX")
-    conv.add_argument("model", help="a .onnx file or a torch.export .pt2 archive")
+    conv = sub.add_parser("convert", help="convert a model (.onnx, .pt2, .keras, SavedModel dir) to ONNX")
+    conv.add_argument("model", help="a .onnx file, a torch.export .pt2 archive, a .keras file or a SavedModel dir")
     conv.add_argument("-o", "--output", required=True, help="output .onnx path")
     conv.add_argument("--to", default="onnx", choices=["onnx"])
     conv.add_argument("--opset", type=int, default=None, help="target ai.onnx opset")
@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check_cli.add_parser(sub)
     cov = sub.add_parser("coverage", help="print an operator coverage table (markdown)")
-    cov.add_argument("layer", choices=["runtime", "pytorch"])
+    cov.add_argument("layer", choices=["runtime", "pytorch", "tensorflow"])
     cov.set_defaults(func=_coverage)
     return p
 
@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
 def _coverage(args: argparse.Namespace, console: Console) -> int:
     if args.layer == "pytorch":
         from converters.pytorch.coverage import coverage_markdown
+    elif args.layer == "tensorflow":
+        from converters.tensorflow.coverage import coverage_markdown  # type: ignore[assignment]
     else:
         from runtime.coverage import coverage_markdown  # type: ignore[assignment]
     print(coverage_markdown())

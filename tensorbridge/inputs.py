@@ -44,3 +44,23 @@ def _index_limit(graph: Graph, v: Value) -> int | None:
             if table is not None and table.shape and isinstance(table.shape[0], int):
                 rows.append(table.shape[0])
     return min(rows) if rows else None
+
+
+def example_from_graph(graph: Graph, batch: int = 2, seed: int = 0) -> list[np.ndarray]:
+    """Inputs built from the graph's declared input types (for sources that carry no example
+    inputs, e.g. a .keras file): symbolic dims take ``batch``, floats are standard normal,
+    integers index within any embedding table they feed (else 0..9)."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for v in graph.inputs:
+        if v.role.is_initializer or v.dtype is None or v.shape is None:
+            continue
+        shape = tuple(d if isinstance(d, int) else batch for d in v.shape)
+        dt = v.dtype.np_dtype
+        if dt.kind == "f":
+            arrays.append(rng.standard_normal(shape).astype(dt))
+        elif dt.kind in "iu":
+            arrays.append(rng.integers(0, _index_limit(graph, v) or 10, shape).astype(dt))
+        else:
+            arrays.append(np.zeros(shape, dt))
+    return arrays

@@ -52,7 +52,7 @@ class Captured:
 
     name: str
     graph_def: Any  # GraphDef: frozen, calls inlined
-    tf_graph: tf.Graph  # graph_def imported: dtypes and static shapes of every output
+    tf_graph: tf.Graph  # holds every node of graph_def by name: output dtypes and static shapes
     inputs: list[InputSpec]
     outputs: list[tuple[str, str]]  # (output name, TF tensor name "node:index")
     weights: dict[str, Weight] = field(default_factory=dict)  # Const node name -> weight
@@ -86,27 +86,37 @@ def _concrete_function(source: Any, example_inputs: Any) -> tuple[Any, Any, str,
     variables die with it."""
     import keras
 
+    path_name = Path(source).resolve().name if isinstance(source, str | os.PathLike) else ""
     source = load_source(source)
     if isinstance(source, keras.Model | keras.layers.Layer):
         specs = _keras_specs(source, example_inputs)
-        fn = tf.function(_keras_call(source))
         with recording_layer_scopes() as scopes:
-            cf = fn.get_concrete_function(*specs)
+            cf = _traced(lambda: tf.function(_keras_call(source)).get_concrete_function(*specs), source.name)
         return source, cf, source.name, scopes
     if isinstance(source, tf.types.experimental.ConcreteFunction):
         return None, source, _fn_name(source), {}
     if isinstance(source, tf.types.experimental.PolymorphicFunction):
         with recording_layer_scopes() as scopes:
-            cf = _trace_function(source, example_inputs)
+            cf = _traced(lambda: _trace_function(source, example_inputs), _fn_name(source))
         return None, cf, _fn_name(source), scopes
     signatures = getattr(source, "signatures", None)
     if signatures is not None:  # a loaded SavedModel object
-        name = getattr(source, "_tensorbridge_name", "saved_model")
-        return source, serving_signature(signatures, "the loaded object"), name, {}
+        return source, serving_signature(signatures, "the loaded object"), path_name or "saved_model", {}
     raise CaptureError(
         f"cannot capture a {type(source).__module__}.{type(source).__name__}: pass a Keras model, "
         "a .keras file, a tf.function (with input_signature or example inputs), a "
         "ConcreteFunction, or a SavedModel directory")
+
+
+def _traced(trace: Any, what: str) -> Any:
+    try:
+        return trace()
+    except TensorbridgeError:
+        raise
+    except Exception as e:  # Keras and TF raise many unrelated types while tracing
+        raise CaptureError(f"TensorFlow could not trace {what!r}: {_short(e)}. The model must run "
+                           "in graph mode on symbolic inputs of the signature's shapes (no .numpy() "
+                           "calls, no Python branching on tensor values)") from e
 
 
 def load_source(source: Any) -> Any:
@@ -129,7 +139,6 @@ def _load_path(path: Path) -> Any:
             raise ModelLoadError(str(path), f"unreadable SavedModel ({_short(e)})",
                                  "Re-save it with tf.saved_model.save") from e
         serving_signature(loaded.signatures, str(path))  # fail early, with the path
-        loaded._tensorbridge_name = path.resolve().name  # the graph's name
         return loaded  # not just the signature: the loaded object owns the variables
     if not path.is_file():
         raise ModelLoadError(str(path), "no such file or directory", "Check the path")
@@ -160,12 +169,13 @@ def serving_signature(signatures: Any, where: str) -> Any:
 def _keras_specs(model: Any, example_inputs: Any) -> list[Any]:
     """One TensorSpec argument (possibly a list/dict of specs) for calling the model."""
     struct = getattr(model, "_inputs_struct", None)
+    if isinstance(struct, dict):  # graph inputs follow tf.nest order: sorted keys
+        return [{k: tf.TensorSpec(t.shape, t.dtype, name=_input_name(t.name, 0, 1) if t.name else k)
+                 for k, t in struct.items()}]
     inputs = _model_inputs(model)
     if inputs:
         specs = [tf.TensorSpec(t.shape, t.dtype, name=_input_name(t.name, i, len(inputs)))
                  for i, t in enumerate(inputs)]
-        if isinstance(struct, dict):
-            return [dict(zip(struct.keys(), specs))]
         return [specs[0] if len(specs) == 1 else specs]
     if example_inputs is None:
         raise CaptureError(

@@ -8,27 +8,41 @@ import numpy as np
 import tensorflow as tf
 
 from converters.tensorflow.capture import load_source, serving_signature
+from ir.errors import TensorbridgeError
 
 
 def eager_outputs(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(inputs as numpy, outputs as numpy, flattened in the converted graph's output
     order) of the source run eagerly on ``feeds`` (one array or a tuple/list of arrays)."""
+    if feeds is None:
+        raise TensorbridgeError("a TensorFlow reference run needs inputs: pass example_inputs "
+                                "(or inputs=) as arrays matching the model's input signature")
+    import keras
+
     owner = load_source(source)  # keeps a loaded SavedModel (and its variables) alive
     source = owner
-    if not isinstance(source, tf.types.experimental.ConcreteFunction) and hasattr(source, "signatures"):
+    is_keras = isinstance(source, keras.Model | keras.layers.Layer)
+    if not is_keras and not isinstance(source, tf.types.experimental.ConcreteFunction) \
+            and hasattr(source, "signatures"):
         source = serving_signature(source.signatures, "the SavedModel")
     arrays = [np.asarray(a) for a in (feeds if isinstance(feeds, list | tuple) else [feeds])]
     tensors = [tf.constant(a) for a in arrays]
-    import keras
-
-    if isinstance(source, keras.Model | keras.layers.Layer):
-        out = source(tensors[0] if len(tensors) == 1 else tensors, training=False)
+    if is_keras:
+        out = source(_keras_args(source, tensors), training=False)
     elif isinstance(source, tf.types.experimental.ConcreteFunction) and _keyword_only(source):
         # SavedModel signatures take keyword arguments only; inputs are in key order
         out = source(**dict(zip(sorted(source.structured_input_signature[1]), tensors)))
     else:
         out = source(*tensors)
     return arrays, [np.asarray(t) for t in tf.nest.flatten(out)]
+
+
+def _keras_args(model: Any, tensors: list[Any]) -> Any:
+    """The model's input structure: a dict (inputs in sorted-key order), a list, or one tensor."""
+    struct = getattr(model, "_inputs_struct", None)
+    if isinstance(struct, dict):
+        return dict(zip(sorted(struct), tensors))
+    return tensors[0] if len(tensors) == 1 else tensors
 
 
 def _keyword_only(fn: Any) -> bool:

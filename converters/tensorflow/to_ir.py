@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from converters.tensorflow import ops  # noqa: F401  (registers every translation)
 from converters.tensorflow.capture import Captured, capture
-from converters.tensorflow.context import TfCtx, to_dtype
+from converters.tensorflow.context import TfCtx, TranslationError, to_dtype
 from converters.tensorflow.registry import TF_OPS
 from ir import schemas
 from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
@@ -88,7 +88,8 @@ class _Translator:
                                     f"model ({', '.join(s.name for s in self.cap.inputs)})")
         for spec in self.cap.inputs:
             self.env[(spec.name, 0)] = self._input(spec)
-        for node in topological(self.cap.graph_def.node):
+        needed = data_ancestors(self.cap.graph_def.node, [_tensor_key(t)[0] for _, t in self.cap.outputs])
+        for node in topological(n for n in self.cap.graph_def.node if n.name in needed):
             if node.op == "Placeholder":
                 if (node.name, 0) not in self.env:
                     self._fail(node, UnsupportedOpError(
@@ -149,6 +150,12 @@ class _Translator:
             result = fn(self.ctx, *inputs, **{k: v for k, v in self.ctx.attrs.items() if not k.startswith("_")})
         except TensorbridgeError as e:
             self._fail(node, e)
+            return
+        except (TypeError, ValueError, KeyError, IndexError) as e:  # a translation bug: keep going
+            err = TranslationError("tensorflow", node.op, node=node.name, source=_where(prov),
+                                   hint=f"internal error ({type(e).__name__}: {e}); please open an issue")
+            err.__cause__ = e
+            self._fail(node, err)
             return
         self._bind(node, result)
 
@@ -246,6 +253,23 @@ def topological(nodes: Iterable[Any]) -> list[Any]:
         raise TensorbridgeError(f"the TF graph has a cycle through {stuck} (NextIteration/Merge "
                                 "loops are not supported: save the model without lowering control flow)")
     return order
+
+
+def data_ancestors(nodes: Iterable[Any], roots: Iterable[str]) -> set[str]:
+    """Names of the nodes the ``roots`` compute from, through data inputs only: what
+    hangs off control edges (asserts, prints, the NoOps ordering variable reads) is not
+    part of the model's computation and is not translated."""
+    by_name = {n.name: n for n in nodes}
+    seen: set[str] = set()
+    stack = [r for r in roots if r in by_name]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(d for d in (_tensor_key(i)[0] for i in by_name[name].input if not i.startswith("^"))
+                     if d in by_name and d not in seen)
+    return seen
 
 
 def _dep(name: str) -> str:

@@ -4,10 +4,14 @@ onnxruntime against ``model(x, training=False)``, with a dynamic batch."""
 
 from __future__ import annotations
 
-import keras
-import pytest
+import os
 
-from tests.converters.test_tensorflow_harness import check_tf, rand
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # before TensorFlow is first imported
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.converters.tensorflow_harness import check_tf, rand  # noqa: E402
 
 pytestmark = pytest.mark.slow
 A = keras.applications

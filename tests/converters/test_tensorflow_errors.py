@@ -5,17 +5,20 @@ reference used by parity checks."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
-import keras
-import numpy as np
-import pytest
-import tensorflow as tf
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # before TensorFlow is first imported
 
-from converters.tensorflow.to_ir import to_ir
-from ir.errors import ConversionError, ModelLoadError, TensorbridgeError, UnsupportedOpError
-from tests.converters.test_tensorflow_harness import rand
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from converters.tensorflow.to_ir import to_ir  # noqa: E402
+from ir.errors import ConversionError, ModelLoadError, TensorbridgeError, UnsupportedOpError  # noqa: E402
+from tests.converters.tensorflow_harness import rand  # noqa: E402
 
 L = keras.layers
 
@@ -40,6 +43,17 @@ def test_all_unsupported_ops_are_listed_with_nodes_and_layers():
     assert by_op["Lgamma"].source == "layer log_gamma"
     lstm = [e for e in errors if e.op_type.startswith(("TensorList", "While", "StatelessWhile"))]
     assert lstm and all(e.source == "layer recurrent" for e in lstm)
+
+def test_ops_off_the_data_path_are_not_translated():
+    @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32)])
+    def checked(x):
+        tf.debugging.assert_all_finite(x, "finite")  # CheckNumerics, its result unused
+        with tf.control_dependencies([tf.debugging.assert_positive(tf.shape(x)[0])]):  # Assert op
+            return x * 2.0
+
+    g = to_ir(checked)
+    assert [n.op_type for n in g.nodes()] == ["Mul"]
+
 
 def test_unsupported_attribute_combination_names_the_node():
     fn = tf.function(lambda x: tf.compat.v1.nn.fused_batch_norm(
@@ -82,6 +96,17 @@ def test_unknown_source_and_tf_function_without_signature():
         to_ir(tf.function(lambda x: x * 2))
     g = to_ir(tf.function(lambda x: x * 2), (rand(2, 3),))
     assert g.inputs[0].shape == (2, 3)  # example inputs without a signature: static shapes
+
+
+def test_model_that_cannot_be_traced():
+    class NeedsNumpy(keras.Model):
+        def call(self, x):
+            return x * float(np.asarray(x).sum())  # a concrete value: impossible in graph mode
+
+    model = NeedsNumpy()
+    model(rand(1, 2))
+    with pytest.raises(TensorbridgeError, match="could not trace"):
+        to_ir(model, (rand(1, 2),))
 
 
 def test_inputs_as_nchw_unknown_name():

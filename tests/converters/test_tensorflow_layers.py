@@ -4,11 +4,15 @@
 
 from __future__ import annotations
 
-import keras
-import numpy as np
-import pytest
+import os
 
-from tests.converters.test_tensorflow_harness import check_layer, rand
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # before TensorFlow is first imported
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.converters.tensorflow_harness import check_layer, rand  # noqa: E402
 
 L = keras.layers
 R = rand
@@ -79,6 +83,20 @@ def test_merge_layers():
     a, b = keras.Input((4,)), keras.Input((4,))
     h = [L.Add()([a, b]), L.Multiply()([a, b]), L.Subtract()([a, b]), L.Maximum()([a, b]), L.Average()([a, b])]
     model = keras.Model([a, b], L.Concatenate()(h))
-    from tests.converters.test_tensorflow_harness import check_tf
+    from tests.converters.tensorflow_harness import check_tf
 
     check_tf(model, (R(3, 4), R(3, 4)))
+
+
+def test_transformer_block_causal_attention_layernorm_gelu():
+    from tests.converters.tensorflow_harness import _randomize, check_tf
+
+    x = inp = keras.Input((None, 8))  # dynamic sequence length too
+    h = L.MultiHeadAttention(2, 4)(x, x, use_causal_mask=True)
+    x = L.LayerNormalization()(x + h)
+    h = L.Dense(8)(L.Dense(16, activation="gelu")(x))
+    model = keras.Model(inp, L.LayerNormalization()(x + h))
+    _randomize(model)
+    g = check_tf(model, (R(2, 5, 8),), other_feeds=(R(3, 7, 8),))
+    assert g.inputs[0].shape == ("batch", "input_dim1", 8)
+    assert any(n.op_type == "Trilu" for n in g.nodes())

@@ -5,22 +5,26 @@ are built once per module (TF tracing is the slow part)."""
 
 from __future__ import annotations
 
-import keras
-import numpy as np
-import onnx
-import pytest
-import tensorflow as tf
+import os
 
-from converters.onnx import from_ir
-from ir import Role
-from tests.converters.test_tensorflow_harness import check_tf, rand
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # before TensorFlow is first imported
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from converters.onnx import from_ir  # noqa: E402
+from ir import Role  # noqa: E402
+from tests.converters.tensorflow_harness import check_tf, rand  # noqa: E402
 
 L = keras.layers
 R = rand
 
 
 def _randomized(model: keras.Model) -> keras.Model:
-    from tests.converters.test_tensorflow_harness import _randomize
+    from tests.converters.tensorflow_harness import _randomize
 
     _randomize(model)
     return model
@@ -88,10 +92,35 @@ def test_weights_keep_keras_paths_and_ops_carry_layers(cnn):
     assert props.get("tensorbridge.module", "").startswith("cnn/")
 
 
+def test_reshaped_weights_stay_named_initializers():
+    """Keras reshapes BN statistics (axis=3, as in ResNet) and conv biases to broadcast: the
+    reshaped weight is an initializer with the Keras name, not a run-time Reshape."""
+    model = _randomized(keras.Sequential([keras.Input((5, 5, 3)), L.Conv2D(4, 3, name="conv"),
+                                          L.BatchNormalization(axis=3, name="bn")], name="rn"))
+    g = check_tf(model, (R(2, 5, 5, 3),))
+    inits = {v.name: v for v in g.initializers()}
+    assert inits["rn/bn/gamma"].shape == (1, 1, 1, 4) and inits["rn/bn/gamma"].role is Role.PARAMETER
+    assert inits["rn/conv/bias"].shape == (4,)
+    assert not any(n.op_type in ("Reshape", "Squeeze") for n in g.nodes())
+
+
 def test_functional_two_inputs_concatenate(two_inputs):
     g = check_tf(two_inputs, (R(2, 8, 8, 2), R(2, 5)))
     assert [v.name for v in g.inputs] == ["image", "meta"]
     assert g.inputs[0].shape == ("batch", 8, 8, 2) and g.inputs[1].shape == ("batch", 5)
+
+
+def test_dict_inputs_and_outputs():
+    b, a = keras.Input((3,), name="zeta"), keras.Input((2,), name="alpha")
+    h = L.Concatenate()([L.Dense(4)(a), L.Dense(4)(b)])
+    model = _randomized(keras.Model({"zeta": b, "alpha": a}, {"score": L.Dense(1)(h), "emb": h}))
+    g = check_tf(model, (R(2, 2), R(2, 3)))
+    assert [v.name for v in g.inputs] == ["alpha", "zeta"]  # tf.nest order: sorted keys
+    assert [v.name for v in g.outputs] == ["emb", "score"]
+    from converters.tensorflow.eager import eager_outputs
+
+    _, outs = eager_outputs(model, (R(1, 2), R(1, 3)))
+    assert [o.shape for o in outs] == [(1, 8), (1, 1)]
 
 
 def test_depthwise_separable_net(separable_net):
@@ -220,6 +249,13 @@ def test_shared_layer_weights_are_stored_once():
     assert sum(n.op_type == "Conv" for n in g.nodes()) == 2
 
 
+def test_same_model_same_bytes(cnn):
+    from converters.tensorflow.to_ir import to_ir
+
+    first, second = (from_ir(to_ir(cnn)).SerializeToString(deterministic=True) for _ in range(2))
+    assert first == second
+
+
 def test_graph_names():
     from converters.tensorflow.to_ir import to_ir
 
@@ -250,3 +286,17 @@ def test_opset_choice_and_range(mlp):
     assert to_ir(mlp, opset=18).opset() == 18
     with pytest.raises(UnsupportedOpError, match="opsets 17"):
         to_ir(mlp, opset=9)
+
+
+def test_ir_cleanup_pipeline_keeps_numerics(cnn):
+    """What tb.load/convert run after the front-end (folding, CSE, DCE, Conv+BN fusion)."""
+    from converters.tensorflow.to_ir import to_ir
+    from runtime.session import Session
+    from tensorbridge.pipeline import optimize
+
+    g = to_ir(cnn)
+    before = len(g)
+    optimize(g, deployment=True)
+    assert len(g) < before
+    x = R(3, 12, 12, 3)
+    np.testing.assert_allclose(Session(g).run([x])[0], cnn(x, training=False).numpy(), rtol=1e-4, atol=1e-5)

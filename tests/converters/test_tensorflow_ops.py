@@ -4,11 +4,15 @@ TensorFlow eager."""
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-import tensorflow as tf
+import os
 
-from tests.converters.test_tensorflow_harness import check_fn, rand
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # before TensorFlow is first imported
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tests.converters.tensorflow_harness import check_fn, rand  # noqa: E402
 
 R = rand
 POS = dict(low=0.5, high=3.0)
@@ -113,6 +117,9 @@ INDEX = [
     ("one_hot_axis0", lambda i: tf.one_hot(i, 3, axis=0), (np.array([[0, 2], [1, 1]], np.int64),)),
     ("reverse", lambda a: tf.reverse(a, [0, 2]), (R(2, 3, 4),)),
     ("top_k", lambda a: tf.math.top_k(a, 2)[0] + tf.cast(tf.math.top_k(a, 2)[1], tf.float32), (R(3, 5),)),
+    ("band_part_tril_triu", lambda a: tf.linalg.band_part(a, -1, 0) + tf.linalg.band_part(a, 1, 2) * 3,
+     (R(2, 4, 5),)),
+    ("roll", lambda a: tf.roll(a, [1, -2], [0, 2]), (R(3, 2, 5),)),
     ("where_coordinates", lambda a: tf.where(a > 0), (np.array([[1, -1], [0, 2]], np.float32),)),
 ]
 

@@ -1,5 +1,5 @@
-"""Indexing: Slice, StridedSlice (all five masks), gathers, one-hot, reverse, top-k and
-Where. Each function's docstring is the TF op signature."""
+"""Indexing: Slice, StridedSlice (all five masks), gathers, one-hot, reverse, top-k,
+Where, band parts and rolls. Each function's docstring is the TF op signature."""
 
 from __future__ import annotations
 
@@ -193,3 +193,46 @@ def tf_top_k_v2(ctx: TfCtx, input: Value, k: Value, *, sorted: bool = True, inde
 def tf_where(ctx: TfCtx, input: Value, **_: Any) -> Value:
     """Where(input: T) -> index: int64  (coordinates of the true / non-zero elements, [N, rank])"""
     return ctx.op("Transpose", [ctx.op("NonZero", [input])], {"perm": [1, 0]})
+
+
+@tf_op("MatrixBandPart")
+def tf_matrix_band_part(ctx: TfCtx, input: Value, num_lower: Value, num_upper: Value, **_: Any) -> Value:
+    """MatrixBandPart(input: T, num_lower: Tindex, num_upper: Tindex) -> band: T
+
+    Keeps (i - j <= num_lower) and (j - i <= num_upper), a negative bound keeping the whole
+    triangle (tf.linalg.band_part, keras.ops.tril/triu, causal attention masks)."""
+    lower = ctx.static_int(num_lower, "num_lower")
+    upper = ctx.static_int(num_upper, "num_upper")
+    y = input
+    if upper >= 0:
+        y = ctx.op("Trilu", [y, ctx.const(np.int64(upper))], {"upper": 0})
+    if lower >= 0:
+        y = ctx.op("Trilu", [y, ctx.const(np.int64(-lower))], {"upper": 1})
+    return y if y is not input else ctx.op("Identity", [y])
+
+
+@tf_op("Roll")
+def tf_roll(ctx: TfCtx, input: Value, shift: Value, axis: Value, **_: Any) -> Value:
+    """Roll(input: T, shift: Tshift, axis: Taxis) -> output: T  (elements shifted cyclically)"""
+    shifts = ctx.static_ints(shift, "the shift")
+    axes = ctx.static_ints(axis, "the roll axes")
+    x = input
+    for s, a in zip(shifts * len(axes) if len(shifts) == 1 else shifts, axes):
+        n = _static_dim(ctx, input, a)  # rolling keeps the shape
+        k = s % n
+        if k == 0:
+            continue
+        cut = ctx.const(np.array([n - k], np.int64))
+        axis1 = ctx.const(np.array([a], np.int64))
+        tail = ctx.op("Slice", [x, cut, ctx.const(np.array([INT64_MAX], np.int64)), axis1])
+        head = ctx.op("Slice", [x, ctx.const(np.array([0], np.int64)), cut, axis1])
+        x = ctx.op("Concat", [tail, head], {"axis": a})
+    return x if x is not input else ctx.op("Identity", [x])
+
+
+def _static_dim(ctx: TfCtx, x: Value, axis: int) -> int:
+    shape = x.shape
+    d = shape[axis] if shape is not None and -len(shape) <= axis < len(shape) else None
+    if not isinstance(d, int):
+        raise ctx.fail(f"needs the static size of axis {axis}, got shape {shape}")
+    return d

@@ -36,9 +36,22 @@ def tf_no_op(ctx: TfCtx, **_: Any) -> list[Value]:
 
 
 # ---------------------------------------------------------------- reshape / transpose
+def _weight_view(ctx: TfCtx, x: Value) -> Value | None:
+    """A reshaped *weight* (Keras reshapes BatchNormalization's statistics and conv biases
+    to broadcast): a new initializer keeping the Keras name and role, not a run-time op,
+    so that later passes see a constant (and can move layouts through it)."""
+    shape = ctx.out_shape()
+    if not (x.is_const and x.source_name) or shape is None or not all(isinstance(d, int) for d in shape):
+        return None
+    return ctx.reshaped_weight(x, [int(d) for d in shape])
+
+
 @tf_op("Reshape")
 def tf_reshape(ctx: TfCtx, tensor: Value, shape: Value, **_: Any) -> Value:
     """Reshape(tensor: T, shape: Tshape) -> output: T"""
+    view = _weight_view(ctx, tensor)
+    if view is not None:
+        return view
     const = ctx.static_value(shape)
     if const is not None:
         dims = [int(d) for d in const.reshape(-1)]
@@ -56,6 +69,9 @@ def tf_transpose(ctx: TfCtx, x: Value, perm: Value, **_: Any) -> Value:
 @tf_op("ExpandDims")
 def tf_expand_dims(ctx: TfCtx, input: Value, dim: Value, **_: Any) -> Value:
     """ExpandDims(input: T, dim: Tdim) -> output: T"""
+    view = _weight_view(ctx, input)
+    if view is not None:
+        return view
     axis = ctx.static_int(dim, "the new axis")
     return ctx.unsqueeze(input, [axis if axis >= 0 else axis + ctx.rank(input) + 1])
 
@@ -63,6 +79,9 @@ def tf_expand_dims(ctx: TfCtx, input: Value, dim: Value, **_: Any) -> Value:
 @tf_op("Squeeze")
 def tf_squeeze(ctx: TfCtx, input: Value, *, squeeze_dims: tuple[int, ...] = (), **_: Any) -> Value:
     """Squeeze(input: T, *, squeeze_dims=[]) -> output: T  (no dims: every size-1 dim)"""
+    view = _weight_view(ctx, input)
+    if view is not None:
+        return view
     return ctx.squeeze(input, list(squeeze_dims) if squeeze_dims else None)
 
 

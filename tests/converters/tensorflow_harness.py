@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # before TensorFlow is first imported
 
 from collections.abc import Callable, Sequence  # noqa: E402
 from typing import Any  # noqa: E402
@@ -47,7 +47,11 @@ def tf_eager(source: Any, feeds: Sequence[np.ndarray]) -> list[np.ndarray]:
 
     tensors = [tf.constant(a) for a in feeds]
     if isinstance(source, keras.Model | keras.layers.Layer):
-        out = source(tensors[0] if len(tensors) == 1 else tensors, training=False)
+        struct = getattr(source, "_inputs_struct", None)
+        if isinstance(struct, dict):  # graph inputs are in sorted-key order
+            out = source(dict(zip(sorted(struct), tensors)), training=False)
+        else:
+            out = source(tensors[0] if len(tensors) == 1 else tensors, training=False)
     elif isinstance(source, tf.types.experimental.ConcreteFunction) and not source.structured_input_signature[0]:
         out = source(**dict(zip(sorted(source.structured_input_signature[1]), tensors)))
     else:
