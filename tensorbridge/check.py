@@ -62,7 +62,7 @@ def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: 
                 if not c.ok:
                     report.ok = False
                     failing = failing or set_name
-    if failing is not None and localize and kind == "pytorch":
+    if failing is not None and localize and kind in ("pytorch", "tensorflow"):
         if progress is not None:
             progress("locating the first divergence", len(sets), len(sets) + 1)
         _localize(report, source, graph, sets[failing])
@@ -116,7 +116,10 @@ def _converted_runs(graph: Graph, kind: str, feeds: list[np.ndarray], report: Pa
 
 
 def _localize(report: ParityReport, source: Any, graph: Graph, feeds: list[np.ndarray]) -> None:
-    from converters.pytorch.eager import eager_trace
+    if kind_of(source) == "pytorch":
+        from converters.pytorch.eager import eager_trace
+    else:
+        from converters.tensorflow.eager import eager_trace  # type: ignore[assignment]
     from runtime.parity.divergence import locate, values_to_capture
     from runtime.session import Session
 

@@ -27,11 +27,21 @@ class LayerRecord:
     outputs: list[np.ndarray]
 
 
+def _boundary(bounds: dict[str, Boundary], module: str) -> Boundary | None:
+    """The boundary of ``module``: by its path, or else by a unique path ending in it (Keras
+    layers of a Sequential model are ``model/layer`` in provenance)."""
+    key = module.replace("/", ".")
+    if key in bounds:
+        return bounds[key]
+    hits = [k for k in bounds if k.endswith("." + key)]
+    return bounds[hits[0]] if len(hits) == 1 else None
+
+
 def values_to_capture(graph: Graph, records: Sequence[LayerRecord]) -> set[str]:
     bounds = module_boundaries(graph)
     names: set[str] = set()
     for r in records:
-        b = bounds.get(r.module)
+        b = _boundary(bounds, r.module)
         if b is not None:
             names |= {v.name for v in b.outputs} | {v.name for v in b.inputs}
     return names
@@ -43,7 +53,7 @@ def locate(graph: Graph, records: Sequence[LayerRecord], captured: Mapping[str, 
     layers: list[LayerComparison] = []
     first: Divergence | None = None
     for r in records:
-        b = bounds.get(r.module)
+        b = _boundary(bounds, r.module)
         if b is None or not r.outputs:
             continue
         v = _match(b.outputs, r.outputs[0], captured)

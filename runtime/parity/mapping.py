@@ -22,7 +22,8 @@ class Boundary:
 
 
 def _parts(path: str) -> list[str]:
-    return path.split(".") if path else []
+    """Module path components: PyTorch paths use '.', Keras layer scopes '/'."""
+    return path.replace("/", ".").split(".") if path else []
 
 
 def _common(a: list[str], b: list[str]) -> int:

@@ -139,3 +139,30 @@ def test_wrong_gelu_fails_the_default_check_on_bert(monkeypatch):
     rep = tb.check(Wrapper().eval(), (ids,))
     assert not rep.ok
     assert rep.first_divergence.module == "bert.encoder.layer.0.intermediate.intermediate_act_fn"
+
+
+def test_keras_injected_wrong_translation_is_named(monkeypatch):
+    keras = pytest.importorskip("keras")
+    import numpy as np
+
+    from converters.tensorflow.registry import TF_OPS
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6,))
+    x = keras.layers.Dense(12, activation="relu", name="d1")(inp)
+    x = keras.layers.Dense(12, activation="tanh", name="d2")(x)
+    x = keras.layers.Dense(12, activation="tanh", name="d3")(x)
+    model = keras.Model(inp, keras.layers.Dense(3, name="head")(x))
+    xs = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    assert tb.check(model, (xs,)).ok
+    right = TF_OPS.lookup("Tanh")
+
+    def wrong(ctx, *args, **kwargs):
+        if ctx.provenance.module.endswith("d3"):
+            return ctx.op("Sigmoid", [args[0]])
+        return right(ctx, *args, **kwargs)
+
+    monkeypatch.setitem(TF_OPS._fns, "Tanh", wrong)
+    rep = tb.check(model, (xs,))
+    assert not rep.ok and rep.first_divergence is not None
+    assert rep.first_divergence.module.endswith("d3") and "Sigmoid" in rep.first_divergence.ops
