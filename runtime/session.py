@@ -10,7 +10,7 @@ sessions, created once and reused.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -305,6 +305,39 @@ class Session:
                         env[k] = _norm(r)
             for k in free:
                 env[k] = None
+
+    def stream(self, inputs: Sequence[Any] | Mapping[str, Any], watch: Collection[str]) -> Iterator[tuple[str, Any]]:
+        """Run the graph, yielding ``(name, value)`` for each watched value the moment it is
+        computed. Nothing else is kept: memory stays at the plan's live set plus whatever
+        the caller holds on to."""
+        env: list[Any] = [None] * (self.n_slots + 1)
+        self._bind_inputs(env, inputs)
+        for slot, val in self._constants():
+            if env[slot] is None:
+                env[slot] = val
+        names = {self._slot[n]: n for n in watch if n in self._slot}
+        for slot in names:
+            if env[slot] is not None:  # inputs and constants are known up front
+                yield names[slot], env[slot]
+        self._frames.append(env)
+        self._outer_stack.append({})
+        try:
+            for fn, ins, outs, attrs, free, i in self._fast_plan:
+                try:
+                    res = fn(*[env[k] for k in ins], **attrs)
+                except Exception as e:
+                    self._raise(e, self.steps[i], env)
+                res = (res[0] if type(res) is tuple else res,) if len(outs) == 1 else res
+                for k, r in zip(outs, res):
+                    if k >= 0:
+                        env[k] = _norm(r)
+                        if k in names:
+                            yield names[k], env[k]
+                for k in free:
+                    env[k] = None
+        finally:
+            self._frames.pop()
+            self._outer_stack.pop()
 
     def _raise(self, e: Exception, st: _Step, env: list[Any]) -> None:
         if isinstance(e, TensorbridgeError):

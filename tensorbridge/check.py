@@ -116,19 +116,41 @@ def _converted_runs(graph: Graph, kind: str, feeds: list[np.ndarray], report: Pa
 
 
 def _localize(report: ParityReport, source: Any, graph: Graph, feeds: list[np.ndarray]) -> None:
+    t = time.perf_counter()
     if kind_of(source) == "pytorch":
-        from converters.pytorch.eager import eager_trace
+        _localize_streaming(report, source, graph, feeds)
     else:
-        from converters.tensorflow.eager import eager_trace  # type: ignore[assignment]
-    from runtime.parity.divergence import locate, values_to_capture
+        from converters.tensorflow.eager import eager_trace
+        from runtime.parity.divergence import locate, values_to_capture
+        from runtime.session import Session
+
+        _, records = eager_trace(source, feeds)
+        session = Session(graph, fuse=False)
+        session.run(feeds, capture=values_to_capture(graph, records))
+        report.layers, report.first_divergence = locate(graph, records, session.captured, report.tolerance)
+    report.timings["localize_s"] = time.perf_counter() - t
+
+
+def _localize_streaming(report: ParityReport, source: Any, graph: Graph, feeds: list[np.ndarray]) -> None:
+    """Eager and runtime advance together: each module's record, as its call finishes,
+    pulls the IR values it maps to from a streaming run, is compared, and both are dropped
+    once no later module needs them (memory: the live sets, not every intermediate)."""
+    from converters.pytorch.eager import eager_stream
+    from runtime.parity.divergence import Localizer, StreamedValues
     from runtime.session import Session
 
-    t = time.perf_counter()
-    _, records = eager_trace(source, feeds)
-    session = Session(graph, fuse=False)
-    session.run(feeds, capture=values_to_capture(graph, records))
-    report.layers, report.first_divergence = locate(graph, records, session.captured, report.tolerance)
-    report.timings["localize_s"] = time.perf_counter() - t
+    loc = Localizer(graph, report.tolerance)
+    refs = Counter(n for module in loc.bounds for n in loc.needed(module))
+    values = StreamedValues(Session(graph, fuse=False).stream(feeds, set(refs)), dict(refs))
+
+    def on_record(record: Any) -> None:
+        need = loc.needed(record.module)
+        values.pull(need)
+        loc.feed(record, values)
+        values.release(need)
+
+    eager_stream(source, feeds, on_record)
+    report.layers, report.first_divergence = loc.layers, loc.first
 
 
 # A correct float32 conversion differs from its source by about the float32 rounding noise

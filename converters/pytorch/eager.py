@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +37,23 @@ def _flatten(out: Any) -> list[np.ndarray]:
 
 
 def eager_trace(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[Any]]:
-    """Outputs, and every submodule's call (inputs and outputs, as numpy) in the order the
-    calls finished, from ONE eager run with forward hooks. An ExportedProgram (or .pt2) is
-    unflattened back into its module hierarchy first."""
+    """Outputs, and every module's call (inputs and outputs, as numpy) in the order the
+    calls finished, from ONE eager run with forward hooks."""
+    records: list[Any] = []
+    return eager_stream(source, feeds, records.append), records
+
+
+def eager_stream(source: Any, feeds: Any, on_record: Callable[[Any], None]) -> list[np.ndarray]:
+    """One eager run with forward hooks calling ``on_record(LayerRecord)`` as each module
+    call finishes (children before parents; the root, named "", last); nothing is kept. An
+    ExportedProgram (or .pt2) is unflattened back into its module hierarchy first."""
     from runtime.parity.divergence import LayerRecord
 
     module, args = _callable(source, feeds)
-    records: list[LayerRecord] = []
 
     def hook(name: str) -> Any:
         def fn(_mod: Any, inputs: Any, output: Any) -> None:
-            records.append(LayerRecord(name, _flatten(inputs), _flatten(output)))
+            on_record(LayerRecord(name, _flatten(inputs), _flatten(output)))
         return fn
 
     # the root too (name ""): code in the top-level forward, between layers, is a layer of its own
@@ -57,7 +64,7 @@ def eager_trace(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[Any]]:
     finally:
         for h in handles:
             h.remove()
-    return _flatten(out), records
+    return _flatten(out)
 
 
 def _callable(source: Any, feeds: Any) -> tuple[Any, tuple[Any, ...]]:

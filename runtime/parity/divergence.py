@@ -5,7 +5,7 @@ that produced the diverging input instead (code between layers, in the parent's 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,23 +47,78 @@ def values_to_capture(graph: Graph, records: Sequence[LayerRecord]) -> set[str]:
     return names
 
 
+class Localizer:
+    """Compares source layers with the IR as the layer records arrive (in the order the
+    layers finished), fetching IR values through ``fetch(name)``; keeps only the values a
+    layer still to come will need."""
+
+    def __init__(self, graph: Graph, tol: Tolerance, module_names: Sequence[str] | None = None) -> None:
+        self.graph, self.tol = graph, tol
+        self.bounds = module_boundaries(graph)
+        self.layers: list[LayerComparison] = []
+        self.first: Divergence | None = None
+
+    def needed(self, module: str) -> list[str]:
+        b = _boundary(self.bounds, module)
+        return [] if b is None else [v.name for v in b.outputs] + [v.name for v in b.inputs]
+
+    def feed(self, r: LayerRecord, values: Mapping[str, Any]) -> None:
+        b = _boundary(self.bounds, r.module)
+        if b is None or not r.outputs:
+            return
+        v = _match(b.outputs, r.outputs[0], values)
+        if v is None:
+            return
+        max_abs, max_rel, ok, _ = errors(values[v.name], r.outputs[0], self.tol)
+        self.layers.append(LayerComparison(r.module, v.name, max_abs, max_rel, ok))
+        if not ok and self.first is None:
+            self.first = _blame(self.graph, self.bounds, r, b, values, self.tol, max_abs, max_rel)
+
+
 def locate(graph: Graph, records: Sequence[LayerRecord], captured: Mapping[str, Any],
            tol: Tolerance) -> tuple[list[LayerComparison], Divergence | None]:
-    bounds = module_boundaries(graph)
-    layers: list[LayerComparison] = []
-    first: Divergence | None = None
+    """All records at once, against values captured in one run."""
+    loc = Localizer(graph, tol)
     for r in records:
-        b = _boundary(bounds, r.module)
-        if b is None or not r.outputs:
-            continue
-        v = _match(b.outputs, r.outputs[0], captured)
-        if v is None:
-            continue
-        max_abs, max_rel, ok, _ = errors(captured[v.name], r.outputs[0], tol)
-        layers.append(LayerComparison(r.module, v.name, max_abs, max_rel, ok))
-        if not ok and first is None:
-            first = _blame(graph, bounds, r, b, captured, tol, max_abs, max_rel)
-    return layers, first
+        loc.feed(r, captured)
+    return loc.layers, loc.first
+
+
+class StreamedValues(Mapping[str, Any]):
+    """IR values pulled on demand from ``Session.stream``; a value is dropped once no
+    pending layer refers to it."""
+
+    def __init__(self, stream: Iterator[tuple[str, Any]], refs: dict[str, int]) -> None:
+        self._stream, self._refs, self._held = stream, refs, {}
+        self.max_held = 0  # the most IR values held at once (a memory measure)
+
+    def pull(self, names: Sequence[str]) -> None:
+        missing = {n for n in names if n in self._refs and n not in self._held}
+        for name, value in self._stream:
+            self._held[name] = value
+            self.max_held = max(self.max_held, len(self._held))
+            missing.discard(name)
+            if not missing:
+                return
+
+    def release(self, names: Sequence[str]) -> None:
+        for n in names:
+            if n in self._refs:
+                self._refs[n] -= 1
+                if self._refs[n] <= 0:
+                    self._held.pop(n, None)
+
+    def __getitem__(self, name: str) -> Any:
+        return self._held[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._held)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._held.get(name, default)
 
 
 def _match(candidates: Sequence[Value], ref: np.ndarray, captured: Mapping[str, Any]) -> Value | None:

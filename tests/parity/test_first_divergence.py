@@ -166,3 +166,39 @@ def test_keras_injected_wrong_translation_is_named(monkeypatch):
     rep = tb.check(model, (xs,))
     assert not rep.ok and rep.first_divergence is not None
     assert rep.first_divergence.module.endswith("d3") and "Sigmoid" in rep.first_divergence.ops
+
+
+def test_streaming_localisation_matches_the_full_capture_and_holds_little(monkeypatch):
+    """Hundreds of modules: the streamed comparison gives the same per-layer errors as
+    capturing everything, while holding only a handful of IR values at a time."""
+    from converters.pytorch.eager import eager_stream, eager_trace
+    from runtime.parity import divergence
+    from runtime.parity.compare import default_tolerance
+    from runtime.session import Session
+
+    torch.manual_seed(0)
+    model = nn.Sequential(*[Block() for _ in range(40)]).eval()  # 201 modules
+    x = torch.randn(3, 8)
+    graph = tb.load(model, (x,))
+    feeds, tol = [x.numpy()], default_tolerance("float32")
+    _, records = eager_trace(model, feeds)
+    full = Session(graph, fuse=False)
+    full.run(feeds, capture=divergence.values_to_capture(graph, records))
+    layers_full, _ = divergence.locate(graph, records, full.captured, tol)
+
+    loc = divergence.Localizer(graph, tol)
+    from collections import Counter
+
+    refs = Counter(n for m in loc.bounds for n in loc.needed(m))
+    values = divergence.StreamedValues(Session(graph, fuse=False).stream(feeds, set(refs)), dict(refs))
+
+    def on_record(r):
+        need = loc.needed(r.module)
+        values.pull(need)
+        loc.feed(r, values)
+        values.release(need)
+
+    eager_stream(model, feeds, on_record)
+    assert [(lay.module, lay.max_abs) for lay in loc.layers] == [(lay.module, lay.max_abs) for lay in layers_full]
+    assert len(loc.layers) > 150 and len(full.captured) > 150
+    assert values.max_held <= 10
