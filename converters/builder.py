@@ -16,6 +16,20 @@ from ir.node import Provenance, Value
 from ir.types import TensorType
 
 
+def check_opset(framework: str, opset: int | None, default: int, minimum: int) -> int:
+    """The ai.onnx opset to build at: ``default`` when not given; refuses one outside
+    ``minimum``..newest the onnx package knows."""
+    from ir import schemas
+
+    latest = schemas.latest_opset()
+    if opset is None:
+        return default
+    if not minimum <= opset <= latest:
+        raise UnsupportedOpError(framework, f"opset {opset}",
+                                 hint=f"tensorbridge exports {framework} models at opsets {minimum}..{latest}")
+    return opset
+
+
 class TranslationError(UnsupportedOpError):
     """A supported op used with arguments the translation cannot express."""
 

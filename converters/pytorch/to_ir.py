@@ -17,11 +17,11 @@ import torch
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind, OutputKind
 
+from converters.builder import check_opset
 from converters.pytorch import ops  # noqa: F401  (registers every translation)
 from converters.pytorch.capture import capture
 from converters.pytorch.context import Ctx, TranslationError, to_dtype
 from converters.pytorch.registry import ATEN, op_key
-from ir import schemas
 from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
 from ir.graph import Graph
 from ir.node import Provenance, Role, Value
@@ -57,13 +57,7 @@ def to_ir(source: Any, example_inputs: Any = None, *, dynamic_shapes: Any = None
 
 
 def _check_opset(opset: int | None) -> int:
-    latest = schemas.latest_opset()
-    if opset is None:
-        return DEFAULT_OPSET
-    if not MIN_OPSET <= opset <= latest:
-        raise UnsupportedOpError("pytorch", f"opset {opset}",
-                                 hint=f"tensorbridge exports PyTorch models at opsets {MIN_OPSET}..{latest}")
-    return opset
+    return check_opset("pytorch", opset, DEFAULT_OPSET, MIN_OPSET)
 
 
 def _functionalize(ep: ExportedProgram) -> ExportedProgram:

@@ -15,11 +15,11 @@ from typing import Any
 
 import tensorflow as tf
 
+from converters.builder import check_opset
 from converters.tensorflow import ops  # noqa: F401  (registers every translation)
 from converters.tensorflow.capture import Captured, capture
 from converters.tensorflow.context import TfCtx, TranslationError, to_dtype
 from converters.tensorflow.registry import TF_OPS
-from ir import schemas
 from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
 from ir.graph import Graph
 from ir.node import Provenance, Role, Value
@@ -57,13 +57,7 @@ def to_ir(source: Any, example_inputs: Any = None, *, opset: int | None = None,
 
 
 def _check_opset(opset: int | None) -> int:
-    latest = schemas.latest_opset()
-    if opset is None:
-        return DEFAULT_OPSET
-    if not MIN_OPSET <= opset <= latest:
-        raise UnsupportedOpError("tensorflow", f"opset {opset}",
-                                 hint=f"tensorbridge exports TensorFlow models at opsets {MIN_OPSET}..{latest}")
-    return opset
+    return check_opset("tensorflow", opset, DEFAULT_OPSET, MIN_OPSET)
 
 
 def _restore_weight_names(g: Graph) -> None:

@@ -89,7 +89,8 @@ class StreamedValues(Mapping[str, Any]):
     pending layer refers to it."""
 
     def __init__(self, stream: Iterator[tuple[str, Any]], refs: dict[str, int]) -> None:
-        self._stream, self._refs, self._held = stream, refs, {}
+        self._stream, self._refs = stream, refs
+        self._held: dict[str, Any] = {}
         self.max_held = 0  # the most IR values held at once (a memory measure)
 
     def pull(self, names: Sequence[str]) -> None:

@@ -19,6 +19,7 @@ from converters.onnx import from_ir  # noqa: E402
 from converters.tensorflow.to_ir import to_ir  # noqa: E402
 from ir import Graph, verify  # noqa: E402
 from runtime.session import Session  # noqa: E402
+from tests.converters.pytorch_harness import ort_run  # noqa: E402  (one onnxruntime runner)
 
 RNG = np.random.default_rng(0)
 
@@ -27,17 +28,6 @@ def rand(*shape: int, dtype: Any = np.float32, low: float = -2.0, high: float = 
     if np.issubdtype(np.dtype(dtype), np.integer):
         return RNG.integers(int(low), int(high), size=shape).astype(dtype)
     return RNG.uniform(low, high, size=shape).astype(dtype)
-
-
-def ort_run(model: onnx.ModelProto, feeds: Sequence[np.ndarray]) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    names = [i.name for i in sess.get_inputs()]
-    return sess.run(None, dict(zip(names, feeds)))
 
 
 def tf_eager(source: Any, feeds: Sequence[np.ndarray]) -> list[np.ndarray]:
