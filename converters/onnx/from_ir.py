@@ -12,7 +12,7 @@ from typing import cast
 import onnx
 from onnx import AttributeProto, helper
 
-from converters.onnx.protos import PROV_KEYS, from_array, type_to_proto
+from converters.onnx.protos import PROV_KEYS, fill_tensor, from_array, type_to_proto
 from ir import schemas
 from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
 from ir.graph import Function, Graph
@@ -34,13 +34,18 @@ def from_ir(graph: Graph, opset: int | None = None, *, check: bool = True,
     that discard the graph afterwards."""
     if check:
         verify(graph)
-    gp = _graph_proto(graph, release_weights)
+    # Built in place: helper.make_graph/make_model would copy every initializer twice more.
+    model = onnx.ModelProto()
+    gp = model.graph
+    _fill_graph(gp, graph, release_weights)
     opsets = [helper.make_opsetid(d, v) for d, v in sorted(graph.opset_imports.items())]
-    functions = [_function_proto(f) for _, f in sorted(graph.functions.items())]
+    model.opset_import.extend(opsets)
+    model.functions.extend(_function_proto(f) for _, f in sorted(graph.functions.items()))
     m = graph.model
-    model = helper.make_model(gp, opset_imports=opsets, functions=functions,
-                              producer_name=m.producer_name or DEFAULT_PRODUCER,
-                              producer_version=m.producer_version, doc_string=m.doc)
+    model.producer_name = m.producer_name or DEFAULT_PRODUCER
+    model.producer_version = m.producer_version
+    if m.doc:
+        model.doc_string = m.doc
     model.domain, model.model_version = m.domain, m.model_version
     needed = helper.find_min_ir_version_for(opsets, ignore_unknown=True)
     if _has_node_metadata(gp):
@@ -55,6 +60,12 @@ def from_ir(graph: Graph, opset: int | None = None, *, check: bool = True,
 
 
 def _graph_proto(g: Graph, release: bool = False) -> onnx.GraphProto:
+    gp = onnx.GraphProto()
+    _fill_graph(gp, g, release)
+    return gp
+
+
+def _fill_graph(gp: onnx.GraphProto, g: Graph, release: bool = False) -> None:
     errors: list[TensorbridgeError] = []
     nodes = []
     for n in g.nodes():
@@ -64,23 +75,24 @@ def _graph_proto(g: Graph, release: bool = False) -> onnx.GraphProto:
             errors.append(e)
     if errors:
         raise ConversionError(f"writing graph {g.name!r} as ONNX", errors)
-    inits, sparse = [], []
+    gp.node.extend(nodes)
+    gp.name = g.name
+    gp.input.extend(_value_info(v) for v in g.inputs)
+    gp.output.extend(_value_info(v) for v in g.outputs)
     for v in g.initializers():
         if isinstance(v.const, SparseTensor):
-            sparse.append(_sparse_proto(v.const, v.name))
-        else:
-            t = from_array(v.const_array(), v.name)
-            t.doc_string = v.doc
-            inits.append(t)
-            if release:
-                v.const = None
+            gp.sparse_initializer.append(_sparse_proto(v.const, v.name))
+            continue
+        fill_tensor(gp.initializer.add(), v.const_array(), v.name)  # one tensor at a time
+        if v.doc:
+            gp.initializer[-1].doc_string = v.doc
+        if release:
+            v.const = None
     io = {v.name for v in g.inputs} | {v.name for v in g.outputs}
-    value_info = [_value_info(v) for v in g.values()
-                  if v.type is not None and v.name not in io and v.role is Role.INTERMEDIATE]
-    gp = helper.make_graph(nodes, g.name, [_value_info(v) for v in g.inputs],
-                           [_value_info(v) for v in g.outputs], initializer=inits,
-                           doc_string=g.doc, value_info=value_info, sparse_initializer=sparse)
-    return gp
+    gp.value_info.extend(_value_info(v) for v in g.values()
+                         if v.type is not None and v.name not in io and v.role is Role.INTERMEDIATE)
+    if g.doc:
+        gp.doc_string = g.doc
 
 
 def _value_info(v: Value) -> onnx.ValueInfoProto:

@@ -58,6 +58,20 @@ def _raw_view(t: TensorProto) -> np.ndarray | None:
     return np.frombuffer(raw, dtype=dtype).reshape(dims)
 
 
+def fill_tensor(t: TensorProto, arr: np.ndarray, name: str) -> None:
+    """Write ``arr`` into ``t`` in place (no intermediate TensorProto to copy): numeric
+    arrays of a byte-aligned type as little-endian raw data, others via from_array."""
+    arr = np.asarray(arr)
+    if arr.dtype.kind in "biufc" and arr.dtype.itemsize * 8 == DType.from_numpy(arr.dtype).itemsize_bits \
+            and sys.byteorder == "little":
+        t.name = name
+        t.data_type = int(DType.from_numpy(arr.dtype))
+        t.dims.extend(arr.shape)
+        t.raw_data = np.ascontiguousarray(arr).tobytes()
+        return
+    t.CopyFrom(from_array(arr, name))
+
+
 def from_array(arr: np.ndarray, name: str) -> TensorProto:
     if arr.dtype == object or arr.dtype.kind in "US":
         flat: list[Any] = [x.encode("utf-8", errors="surrogateescape") if isinstance(x, str) else bytes(x)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ir.dtypes import DType
 from ir.graph import Graph
-from ir.node import Node, Value
+from ir.node import LazyTensor, Node, Value
 from ir.passes.base import PassReport
 
 
@@ -58,8 +59,11 @@ def _fold(graph: Graph, conv: Node, bn: Node) -> None:
     assert mean is not None and var is not None
     wd = w.const_array()
     s = scale.const_array().astype(np.float64) / np.sqrt(var.const_array().astype(np.float64) + eps)
-    # per-channel factors in float64, the (large) weight product in its own dtype
-    new_w = wd * s.astype(wd.dtype).reshape(-1, *([1] * (wd.ndim - 1)))
+    factor = s.astype(wd.dtype).reshape(-1, *([1] * (wd.ndim - 1)))
+    # The folded weight is computed when it is read (by the serializer, one layer at a
+    # time), so an export never holds the folded copy of every conv at once.
+    new_w = LazyTensor(DType.from_numpy(wd.dtype), tuple(wd.shape), lambda: wd * factor,
+                       origin=f"{w.name} * BatchNormalization scale")
     b0 = b.const_array().astype(np.float64) if b is not None else np.zeros(len(s))
     new_b = ((b0 - mean.const_array()) * s + beta.const_array()).astype(wd.dtype)
     w_val = _replace_const(graph, w, new_w)
@@ -76,7 +80,7 @@ def _fold(graph: Graph, conv: Node, bn: Node) -> None:
         graph.rename(conv_out, y_name)
 
 
-def _replace_const(graph: Graph, old: Value, data: np.ndarray) -> Value:
+def _replace_const(graph: Graph, old: Value, data: np.ndarray | LazyTensor) -> Value:
     name, role, source = old.name, old.role, old.source_name
     graph.rename(old, f"{name}_unfolded")
     new = graph.add_constant(name, data, role=role, source_name=source)
