@@ -16,7 +16,7 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from runtime.kernels.elementwise import erf
+from runtime.kernels.elementwise import erf, gelu_exact_f32
 from runtime.registry import kernel
 
 _NARROW = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
@@ -199,6 +199,8 @@ _SQRT_2_OVER_PI = 0.7978845608028654
 @kernel("Gelu", since=20)
 def gelu(X: np.ndarray, *, approximate: str = "none") -> np.ndarray:
     """Gelu-20: 0.5 * X * (1 + erf(X / sqrt(2))), or its tanh approximation."""
+    if approximate == "none" and X.dtype == np.float32:
+        return gelu_exact_f32(X)
     x = _wide(X)
     if approximate == "tanh":
         inner = x * x
