@@ -45,23 +45,8 @@ def load(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None, *,
         from converters.onnx import to_ir
 
         return to_ir(source)
-    if kind == "pytorch":
-        from converters.pytorch.to_ir import to_ir as torch_to_ir
-
-        graph = torch_to_ir(source, example_inputs, dynamic_shapes=dynamic_shapes, opset=opset,
-                            strict_shapes=strict_shapes)
-        if optimize:
-            from tensorbridge.pipeline import optimize as run_passes
-
-            run_passes(graph)
-        return graph
-    if kind == "tensorflow":
-        if dynamic_shapes is not None:
-            raise UnsupportedSourceError("dynamic_shapes is for PyTorch; TensorFlow takes dynamic dims "
-                                         "from the input signature (None dims)")
-        from converters.tensorflow.to_ir import to_ir as tf_to_ir
-
-        graph = tf_to_ir(source, example_inputs, opset=opset)
+    if kind in ("pytorch", "tensorflow"):
+        graph = _front_end(kind, source, example_inputs, dynamic_shapes, opset, strict_shapes)
         if optimize:
             from tensorbridge.pipeline import optimize as run_passes
 
@@ -75,6 +60,21 @@ def load(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None, *,
         f"cannot load a {type(source).__module__}.{type(source).__name__}: this version reads "
         "ONNX models (ModelProto or .onnx), PyTorch models (nn.Module, ExportedProgram, .pt2) "
         "and TensorFlow models (Keras model, tf.function, .keras, SavedModel)")
+
+
+def _front_end(kind: str, source: Any, example_inputs: Any, dynamic_shapes: Any, opset: int | None,
+               strict_shapes: bool) -> Graph:
+    if kind == "pytorch":
+        from converters.pytorch.to_ir import to_ir as torch_to_ir
+
+        return torch_to_ir(source, example_inputs, dynamic_shapes=dynamic_shapes, opset=opset,
+                           strict_shapes=strict_shapes)
+    if dynamic_shapes is not None:
+        raise UnsupportedSourceError("dynamic_shapes is for PyTorch; TensorFlow takes dynamic dims "
+                                     "from the input signature (None dims)")
+    from converters.tensorflow.to_ir import to_ir as tf_to_ir
+
+    return tf_to_ir(source, example_inputs, opset=opset)
 
 
 def convert(source: Any, example_inputs: Any = None, to: str = "onnx", *, opset: int | None = None,
