@@ -11,11 +11,18 @@ from ir.dtypes import DType
 from ir.node import Value
 
 
-def _binary(ctx: Ctx, op: str, a: object, b: object) -> Value:
-    """Elementwise op with PyTorch's type promotion: both operands are brought to the
-    node's result dtype (torch computed it), Python scalars included."""
+def unary(ctx: Ctx, op: str, x: Value, attrs: dict[str, object] | None = None) -> Value:
+    """``op`` on ``x`` cast to the node's result dtype (ints promote to float for exp, sin, ...)."""
     dt = ctx.out_dtype()
-    return ctx.op(op, [ctx.tensor(a, dt), ctx.tensor(b, dt)])
+    return ctx.op(op, [ctx.tensor(x, dt)], attrs, dtype=dt)
+
+
+def binary(ctx: Ctx, op: str, a: object, b: object, dt: DType | None = None,
+           attrs: dict[str, object] | None = None) -> Value:
+    """Elementwise op with PyTorch's type promotion: both operands are brought to the
+    node's result dtype (torch computed it; or ``dt``), Python scalars included."""
+    dt = dt or ctx.out_dtype()
+    return ctx.op(op, [ctx.tensor(a, dt), ctx.tensor(b, dt)], attrs, dtype=dt)
 
 
 def _scaled(ctx: Ctx, other: object, alpha: object) -> object:
@@ -30,19 +37,19 @@ def _scaled(ctx: Ctx, other: object, alpha: object) -> object:
 @aten("aten::add.Tensor", "aten::add.Scalar")
 def aten_add(ctx: Ctx, self: object, other: object, *, alpha: object = 1) -> Value:
     """add.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor"""
-    return _binary(ctx, "Add", self, _scaled(ctx, other, alpha))
+    return binary(ctx, "Add", self, _scaled(ctx, other, alpha))
 
 
 @aten("aten::sub.Tensor", "aten::sub.Scalar")
 def aten_sub(ctx: Ctx, self: object, other: object, *, alpha: object = 1) -> Value:
     """sub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor"""
-    return _binary(ctx, "Sub", self, _scaled(ctx, other, alpha))
+    return binary(ctx, "Sub", self, _scaled(ctx, other, alpha))
 
 
 @aten("aten::rsub.Scalar", "aten::rsub.Tensor")
 def aten_rsub(ctx: Ctx, self: object, other: object, alpha: object = 1) -> Value:
     """rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor"""
-    return _binary(ctx, "Sub", other, _scaled(ctx, self, alpha))
+    return binary(ctx, "Sub", other, _scaled(ctx, self, alpha))
 
 
 @aten("aten::mul.Tensor", "aten::mul.Scalar")
@@ -50,18 +57,18 @@ def aten_mul(ctx: Ctx, self: object, other: object) -> Value:
     """mul.Tensor(Tensor self, Tensor other) -> Tensor"""
     if ctx.out_dtype() == DType.BOOL:
         return ctx.op("And", [ctx.tensor(self, DType.BOOL), ctx.tensor(other, DType.BOOL)])
-    return _binary(ctx, "Mul", self, other)
+    return binary(ctx, "Mul", self, other)
 
 
 @aten("aten::div.Tensor", "aten::div.Scalar")
 def aten_div(ctx: Ctx, self: object, other: object) -> Value:
     """div.Tensor(Tensor self, Tensor other) -> Tensor  (true division)"""
-    return _binary(ctx, "Div", self, other)
+    return binary(ctx, "Div", self, other)
 
 
 # ---------------------------------------------------------------- SymInt arithmetic
 def _int_binary(ctx: Ctx, op: str, a: object, b: object) -> Value:
-    return ctx.op(op, [ctx.tensor(a, DType.INT64), ctx.tensor(b, DType.INT64)])
+    return binary(ctx, op, a, b, DType.INT64)
 
 
 @aten("aten::sym_size.int")

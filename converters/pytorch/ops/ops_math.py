@@ -13,6 +13,8 @@ from typing import Any
 import torch
 
 from converters.pytorch.context import TORCH_TO_DTYPE, Ctx, to_dtype
+from converters.pytorch.ops.ops_core import binary as _bin
+from converters.pytorch.ops.ops_core import unary as _unary
 from converters.pytorch.registry import aten
 from ir.dtypes import DType
 from ir.node import Value
@@ -30,18 +32,6 @@ def _dummy(ctx: Ctx, x: object) -> Any:
 def common_dtype(ctx: Ctx, a: object, b: object) -> DType:
     """The dtype torch computes ``a <op> b`` in (tensor/scalar category rules included)."""
     return to_dtype(torch.result_type(_dummy(ctx, a), _dummy(ctx, b)))
-
-
-def _unary(ctx: Ctx, op: str, x: Value, attrs: dict[str, object] | None = None) -> Value:
-    """``op`` on ``x`` cast to the result dtype (ints promote to float for exp, sin, ...)."""
-    dt = ctx.out_dtype()
-    return ctx.op(op, [ctx.tensor(x, dt)], attrs, dtype=dt)
-
-
-def _bin(ctx: Ctx, op: str, a: object, b: object, dt: DType | None = None,
-         attrs: dict[str, object] | None = None) -> Value:
-    dt = dt or ctx.out_dtype()
-    return ctx.op(op, [ctx.tensor(a, dt), ctx.tensor(b, dt)], attrs, dtype=dt)
 
 
 def _k(ctx: Ctx, value: float, dt: DType | None = None) -> Value:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from converters.pytorch.context import Ctx
+from converters.pytorch.ops.ops_core import unary as _unary
 from converters.pytorch.registry import aten
 from ir.node import Value
 
@@ -24,11 +25,6 @@ def aten_weight_norm_interface(ctx: Ctx, v: Value, g: Value, dim: int = 0) -> tu
 
 
 # ---------------------------------------------------------------- more unary math
-def _unary(ctx: Ctx, op: str, x: Value) -> Value:
-    dt = ctx.out_dtype()
-    return ctx.op(op, [ctx.tensor(x, dt)], dtype=dt)
-
-
 def _register_unary(aten_name: str, onnx_op: str) -> None:
     def translate(ctx: Ctx, self: Value) -> Value:
         return _unary(ctx, onnx_op, self)
