@@ -407,11 +407,8 @@ def _visit(ctx: _Ctx, node: Node) -> bool:
 
 # --------------------------------------------------------------------------- driver
 def _outer_names(graph: Graph) -> set[str]:
-    names: set[str] = set()
-    for node in graph.nodes():
-        for sub in node.subgraphs():
-            names |= {v.name for v in sub.outer_refs()} | _outer_names(sub)
-    return names
+    """Names the subgraphs of ``graph``'s ops read from enclosing scopes."""
+    return {n for node in graph.nodes() for sub in node.subgraphs() for n in sub.outer_names()}
 
 
 def _frozen(graph: Graph, outer: set[str]) -> set[Node]:
