@@ -48,13 +48,9 @@ def make_runner(name: str, path: Path):
         sess = Session(to_ir(path))
         return lambda feeds: sess.run(feeds)
     if name == "onnxruntime":
-        import onnxruntime as ort
+        from tensorbridge.ort import ort_session
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        s = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        s = ort_session(path)
         return lambda feeds: s.run(None, feeds)
     if name == "reference":
         from onnx.reference import ReferenceEvaluator

@@ -211,18 +211,11 @@ def _run_ir(graph: Graph, arrays: list[Any]) -> list[Any]:
 
 
 def _run_ort(graph: Graph, arrays: list[Any]) -> list[np.ndarray]:
-    import onnxruntime as ort
-
     from converters.onnx import from_ir
+    from tensorbridge.ort import ort_run
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        sess = ort.InferenceSession(from_ir(graph).SerializeToString(), opts,
-                                    providers=["CPUExecutionProvider"])
-        names = [i.name for i in sess.get_inputs()]
-        return sess.run(None, dict(zip(names, arrays)))
+        return ort_run(from_ir(graph), arrays)
     except Exception as e:  # onnxruntime raises its own exception types
         raise TensorbridgeError(f"onnxruntime failed: {e}") from e
 

@@ -21,18 +21,19 @@ def eager_outputs(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[np.nd
     with torch.no_grad():
         out = module(*args)
     arrays = [a.detach().numpy() if isinstance(a, torch.Tensor) else np.asarray(a) for a in args]
-    return arrays, _flatten(out)
+    return arrays, flatten_outputs(out)
 
 
-def _flatten(out: Any) -> list[np.ndarray]:
+def flatten_outputs(out: Any) -> list[np.ndarray]:
+    """Every tensor in a model output (tensors, nested lists/tuples/dicts, ModelOutput), as numpy."""
     if isinstance(out, torch.Tensor):
         return [out.detach().numpy()]
     if isinstance(out, list | tuple):
-        return [a for o in out for a in _flatten(o)]
+        return [a for o in out for a in flatten_outputs(o)]
     if isinstance(out, dict):
-        return [a for o in out.values() for a in _flatten(o)]
+        return [a for o in out.values() for a in flatten_outputs(o)]
     if hasattr(out, "to_tuple"):  # transformers ModelOutput
-        return _flatten(out.to_tuple())
+        return flatten_outputs(out.to_tuple())
     return [] if out is None else [np.asarray(out)]
 
 
@@ -53,7 +54,7 @@ def eager_stream(source: Any, feeds: Any, on_record: Callable[[Any], None]) -> l
 
     def hook(name: str) -> Any:
         def fn(_mod: Any, inputs: Any, output: Any) -> None:
-            on_record(LayerRecord(name, _flatten(inputs), _flatten(output)))
+            on_record(LayerRecord(name, flatten_outputs(inputs), flatten_outputs(output)))
         return fn
 
     # the root too (name ""): code in the top-level forward, between layers, is a layer of its own
@@ -64,7 +65,7 @@ def eager_stream(source: Any, feeds: Any, on_record: Callable[[Any], None]) -> l
     finally:
         for h in handles:
             h.remove()
-    return _flatten(out)
+    return flatten_outputs(out)
 
 
 def _callable(source: Any, feeds: Any) -> tuple[Any, tuple[Any, ...]]:

@@ -10,32 +10,11 @@ import onnx
 import torch
 
 from converters.onnx import from_ir
+from converters.pytorch.eager import flatten_outputs as flat_outputs
 from converters.pytorch.to_ir import to_ir
 from ir import Graph, verify
 from runtime.session import Session
-
-
-def flat_outputs(out: Any) -> list[np.ndarray]:
-    if isinstance(out, torch.Tensor):
-        return [out.detach().numpy()]
-    if isinstance(out, list | tuple):
-        return [a for o in out for a in flat_outputs(o)]
-    if isinstance(out, dict):
-        return [a for o in out.values() for a in flat_outputs(o)]
-    if out is None:
-        return []
-    return [np.asarray(out)]
-
-
-def ort_run(model: onnx.ModelProto, feeds: list[np.ndarray]) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    names = [i.name for i in sess.get_inputs()]
-    return sess.run(None, dict(zip(names, feeds)))
+from tensorbridge.ort import ort_run
 
 
 def assert_close(got: list[np.ndarray], expected: list[np.ndarray], rtol: float, atol: float, who: str) -> None:

@@ -19,7 +19,7 @@ from converters.onnx import from_ir  # noqa: E402
 from converters.tensorflow.to_ir import to_ir  # noqa: E402
 from ir import Graph, verify  # noqa: E402
 from runtime.session import Session  # noqa: E402
-from tests.converters.pytorch_harness import ort_run  # noqa: E402  (one onnxruntime runner)
+from tensorbridge.ort import ort_run  # noqa: E402
 
 RNG = np.random.default_rng(0)
 

@@ -9,16 +9,9 @@ import pytest
 
 import tensorbridge as tb
 
-ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxruntime")
 
-
-def _ort_run(path, inputs):
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    names = [i.name for i in sess.get_inputs()]
-    return sess.run(None, dict(zip(names, inputs)))
+from tensorbridge.ort import ort_run as _ort_run  # noqa: E402
 
 
 def _agree(path, inputs):

@@ -1,0 +1,32 @@
+"""onnxruntime as tensorbridge runs it beside numpy code: one intra-op thread, thread
+spinning off (spinning threads starve numpy's BLAS in the same process), CPU provider."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def ort_session(model: Any) -> Any:
+    """An InferenceSession for a ModelProto, serialized bytes or a path."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if hasattr(model, "SerializeToString"):
+        model = model.SerializeToString()
+    elif isinstance(model, os.PathLike):
+        model = str(model)
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
+def ort_run(model: Any, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Run ``model`` on positional ``inputs`` (in graph-input order)."""
+    sess = ort_session(model)
+    names = [i.name for i in sess.get_inputs()]
+    return sess.run(None, dict(zip(names, inputs)))
