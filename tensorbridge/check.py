@@ -120,11 +120,11 @@ def _localize(report: ParityReport, source: Any, graph: Graph, feeds: list[np.nd
     if kind_of(source) == "pytorch":
         _localize_streaming(report, source, graph, feeds)
     else:
-        from converters.tensorflow.eager import eager_trace
+        from converters.tensorflow.eager import eager_layer_records
         from runtime.parity.divergence import locate, values_to_capture
         from runtime.session import Session
 
-        _, records = eager_trace(source, feeds)
+        records = eager_layer_records(source, feeds)
         session = Session(graph, fuse=False)
         session.run(feeds, capture=values_to_capture(graph, records))
         report.layers, report.first_divergence = locate(graph, records, session.captured, report.tolerance)

@@ -50,24 +50,23 @@ def _keyword_only(fn: Any) -> bool:
     return not args and bool(kwargs)
 
 
-def eager_trace(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[Any]]:
-    """Outputs, and every layer's output in execution order, from ONE eager run of a
-    functional view of the model that returns all layer outputs (Keras functional and
-    Sequential models; other sources give no layer records)."""
+def eager_layer_records(source: Any, feeds: Any) -> list[Any]:
+    """Every layer's output, in execution order, from one eager run of a functional view of
+    the model that returns all layer outputs (Keras functional and Sequential models; other
+    sources give no layer records)."""
     import keras
 
     from runtime.parity.divergence import LayerRecord
 
-    arrays, outs = eager_outputs(source, feeds)
     model = load_source(source)
     if not isinstance(model, keras.Model):
-        return outs, []
+        return []
     try:
         layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
         probe = keras.Model(model.inputs, [layer.output for layer in layers])
     except (AttributeError, ValueError, TypeError):
-        return outs, []  # subclassed models have no symbolic layer graph
+        return []  # subclassed models have no symbolic layer graph
+    arrays = [np.asarray(a) for a in (feeds if isinstance(feeds, list | tuple) else [feeds])]
     values = probe(_keras_args(model, [tf.constant(a) for a in arrays]), training=False)
     values = values if isinstance(values, list | tuple) else [values]
-    records = [LayerRecord(layer.name, [], [np.asarray(v)]) for layer, v in zip(layers, values)]
-    return outs, records
+    return [LayerRecord(layer.name, [], [np.asarray(v)]) for layer, v in zip(layers, values)]
