@@ -11,9 +11,11 @@ source, provenance-mapped values on the IR) to name the first diverging layer.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,7 +42,8 @@ def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: 
     t0 = time.perf_counter()
     graph = load(source, example_inputs, dynamic_shapes)
     timings = {"convert_s": time.perf_counter() - t0}
-    reference = _Reference(source, kind, graph)
+    runners = _Runners(graph)
+    reference = _Reference(source, kind, runners)
     given = inputs if inputs is not None else example_inputs
     if given is None and kind == "tensorflow":
         given = example_from_graph(graph)  # a .keras file or SavedModel carries no inputs
@@ -49,13 +52,13 @@ def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: 
     report = ParityReport(_describe(source), to, reference.name, True, Tolerance(0, 0, ""),
                           input_sets=list(sets), op_histogram=_histogram(graph), timings=timings)
     failing: str | None = None
-    tol = _tolerance(graph, base, rtol, atol)
+    tol = _tolerance(graph, base, rtol, atol, runners)
     report.tolerance = tol
     for done, (set_name, feeds) in enumerate(sets.items()):
         if progress is not None:
             progress(f"inputs {set_name}", done, len(sets))
         expected = reference.run(feeds)
-        for runtime, outs in _converted_runs(graph, kind, feeds, report):
+        for runtime, outs in _converted_runs(runners, kind, feeds, report):
             for i, (got, exp) in enumerate(zip(outs, expected)):
                 c = compare_output(set_name, runtime, f"output_{i}", got, exp, tol)
                 report.comparisons.append(c)
@@ -65,18 +68,47 @@ def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: 
     if failing is not None and localize and kind in ("pytorch", "tensorflow"):
         if progress is not None:
             progress("locating the first divergence", len(sets), len(sets) + 1)
-        _localize(report, source, graph, sets[failing])
+        _localize(report, reference.source, graph, sets[failing])
     report.timings["total_s"] = time.perf_counter() - t0
     return report
 
 
+class _Runners:
+    """The converted graph's runners, each built once and reused for every input set."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self._session: Any = None
+        self._ort: Any = None
+
+    def ir(self, feeds: list[Any]) -> list[Any]:
+        if self._session is None:
+            from runtime.session import Session
+
+            self._session = Session(self.graph)
+        return self._session.run(feeds)
+
+    def ort(self, feeds: list[Any]) -> list[np.ndarray]:
+        from converters.onnx import from_ir
+        from tensorbridge.ort import ort_session
+
+        try:
+            if self._ort is None:
+                self._ort = ort_session(from_ir(self.graph))
+            names = [i.name for i in self._ort.get_inputs()]
+            return self._ort.run(None, dict(zip(names, feeds)))
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise TensorbridgeError(f"onnxruntime failed: {e}") from e
+
+
 class _Reference:
-    def __init__(self, source: Any, kind: str, graph: Graph) -> None:
-        self.source, self.kind, self.graph = source, kind, graph
+    def __init__(self, source: Any, kind: str, runners: _Runners) -> None:
+        self.kind, self.runners = kind, runners
         self.name = {"pytorch": "pytorch eager", "onnx": "onnxruntime",
                      "tensorflow": "tensorflow eager"}.get(kind, kind)
         if kind not in ("pytorch", "onnx", "tensorflow"):
             raise TensorbridgeError(f"check: cannot run a {type(source).__name__} as a reference")
+        self.source = _loaded(source, kind)  # a file is read once, not once per input set
 
     def _eager(self) -> Any:
         if self.kind == "pytorch":
@@ -96,13 +128,28 @@ class _Reference:
     def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
         if self.kind in ("pytorch", "tensorflow"):
             return self._eager()(self.source, feeds)[1]
-        return _run_ort(self.graph, feeds)
+        return self.runners.ort(feeds)
 
 
-def _converted_runs(graph: Graph, kind: str, feeds: list[np.ndarray], report: ParityReport) -> list[tuple[str, list[Any]]]:
-    runs = [("tensorbridge", lambda: _run_ir(graph, feeds))]
+def _loaded(source: Any, kind: str) -> Any:
+    if not isinstance(source, str | os.PathLike):
+        return source
+    if kind == "pytorch":
+        from converters.pytorch.capture import load_pt2
+
+        return load_pt2(Path(source))
+    if kind == "tensorflow":
+        from converters.tensorflow.capture import load_source
+
+        return load_source(source)
+    return source
+
+
+def _converted_runs(runners: _Runners, kind: str, feeds: list[np.ndarray],
+                    report: ParityReport) -> list[tuple[str, list[Any]]]:
+    runs = [("tensorbridge", lambda: runners.ir(feeds))]
     if kind != "onnx" and _has_ort():
-        runs.append(("onnxruntime", lambda: _run_ort(graph, feeds)))
+        runs.append(("onnxruntime", lambda: runners.ort(feeds)))
     results = []
     for name, fn in runs:
         t = time.perf_counter()
@@ -159,14 +206,15 @@ def _localize_streaming(report: ParityReport, source: Any, graph: Graph, feeds: 
 NOISE_FACTOR, MIN_TOL, MAX_TOL = 20.0, 1e-6, 1e-3
 
 
-def _tolerance(graph: Graph, feeds: list[np.ndarray], rtol: float | None, atol: float | None) -> Tolerance:
+def _tolerance(graph: Graph, feeds: list[np.ndarray], rtol: float | None, atol: float | None,
+               runners: _Runners) -> Tolerance:
     if rtol is not None:
         return Tolerance(rtol, atol if atol is not None else rtol / 10, "given")
     floats = [str(v.dtype.np_dtype) for v in graph.outputs if v.dtype is not None and v.dtype.is_float]
     dtype = floats[0] if floats else "float32"
     if dtype != "float32":
         return default_tolerance(dtype)
-    noise = _noise_floor(graph, feeds)
+    noise = _noise_floor(graph, feeds, runners)
     if noise is None:
         tol = default_tolerance(dtype)
         tol.reason += "; float64 calibration run failed"
@@ -179,7 +227,7 @@ def _tolerance(graph: Graph, feeds: list[np.ndarray], rtol: float | None, atol: 
     return tol
 
 
-def _noise_floor(graph: Graph, feeds: list[np.ndarray]) -> float | None:
+def _noise_floor(graph: Graph, feeds: list[np.ndarray], runners: _Runners) -> float | None:
     """max over outputs of max|f32 - f64| / max|f64| on the runtime."""
     from converters.onnx import from_ir, to_ir
     from ir.passes.widen import widen_float32
@@ -189,7 +237,7 @@ def _noise_floor(graph: Graph, feeds: list[np.ndarray]) -> float | None:
         wide = to_ir(from_ir(graph))
         widen_float32(wide)
         wide_feeds = [x.astype(np.float64) if x.dtype == np.float32 else x for x in feeds]
-        narrow_out = Session(graph).run(feeds)
+        narrow_out = runners.ir(feeds)
         wide_out = Session(wide).run(wide_feeds)
     except TensorbridgeError:
         return None
@@ -202,22 +250,6 @@ def _noise_floor(graph: Graph, feeds: list[np.ndarray]) -> float | None:
         diff = np.abs(np.asarray(a, np.float64) - b)
         worst = max(worst, float(np.nanmax(np.where(np.isfinite(diff), diff, 0.0))) / scale)
     return worst
-
-
-def _run_ir(graph: Graph, arrays: list[Any]) -> list[Any]:
-    from runtime.session import Session
-
-    return Session(graph).run(arrays)
-
-
-def _run_ort(graph: Graph, arrays: list[Any]) -> list[np.ndarray]:
-    from converters.onnx import from_ir
-    from tensorbridge.ort import ort_run
-
-    try:
-        return ort_run(from_ir(graph), arrays)
-    except Exception as e:  # onnxruntime raises its own exception types
-        raise TensorbridgeError(f"onnxruntime failed: {e}") from e
 
 
 def _has_ort() -> bool:
