@@ -17,8 +17,8 @@ import io
 import statistics
 import subprocess
 import sys
-import time
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import median_time, status_mib  # noqa: E402
 from bench.models import torch_models  # noqa: E402
 
 
@@ -50,16 +51,6 @@ def export_torch(module, inputs):
 EXPORTERS = {"tensorbridge": export_tensorbridge, "torch.onnx (dynamo)": export_torch}
 
 
-def timed(fn, module, inputs, runs: int):
-    model = fn(module, inputs)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn(module, inputs)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), model
-
-
 def memory_child(name: str) -> None:
     import torch
 
@@ -72,17 +63,9 @@ def memory_child(name: str) -> None:
         module = factory()
     args = tuple(torch.from_numpy(x) for x in inputs)
     weights = sum(p.numel() * p.element_size() for p in module.state_dict().values()) / 2**20
-    base = _status("VmRSS")
+    base = status_mib("VmRSS")
     export_tensorbridge(module, args)
-    print(f"{weights:.1f} {_status('VmHWM') - base:.1f}")
-
-
-def _status(key: str) -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(key)
+    print(f"{weights:.1f} {status_mib('VmHWM') - base:.1f}")
 
 
 def main() -> None:
@@ -105,7 +88,7 @@ def main() -> None:
         factory, inputs = torch_models()[name]
         module = factory()
         targs = [torch.from_numpy(x) for x in inputs]
-        res = {k: timed(fn, module, targs, args.runs) for k, fn in EXPORTERS.items()}
+        res = {k: median_time(partial(fn, module, targs), args.runs) for k, fn in EXPORTERS.items()}
         ref = res["torch.onnx (dynamo)"][0]
         weights, peak = _memory(name)
         budget_ok.append(peak <= 1.5 * weights + fixed)

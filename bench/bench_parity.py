@@ -11,7 +11,6 @@ model for reference, when available."""
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import time
 import warnings
@@ -24,17 +23,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.measure import median_time  # noqa: E402
 from bench.models import torch_models  # noqa: E402
 
-
-def median_time(fn, runs: int = 5) -> float:
-    fn()
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+RUNS = 5
 
 
 def main() -> None:
@@ -49,8 +41,8 @@ def main() -> None:
     module = factory()
     graph = tb.load(module, tuple(torch.from_numpy(x) for x in inputs))
     session, capturing = Session(graph), Session(graph, fuse=False)
-    t_eager = median_time(lambda: eager_outputs(module, inputs))
-    t_runtime = median_time(lambda: session.run(inputs))
+    t_eager = median_time(lambda: eager_outputs(module, inputs), RUNS)[0]
+    t_runtime = median_time(lambda: session.run(inputs), RUNS)[0]
 
     from runtime.parity.report import ParityReport
     from tensorbridge.check import _localize_streaming
@@ -64,8 +56,8 @@ def main() -> None:
         capturing.run(inputs, capture=values_to_capture(graph, records))
         locate(graph, records, capturing.captured, default_tolerance("float32"))
 
-    t_all = median_time(localise)
-    t_cap = median_time(localise_captured)
+    t_all = median_time(localise, RUNS)[0]
+    t_cap = median_time(localise_captured, RUNS)[0]
     _, records = eager_trace(module, inputs)
     print(f"bert4: eager {t_eager * 1e3:.1f} ms, runtime {t_runtime * 1e3:.1f} ms, "
           f"all-intermediates check {t_all * 1e3:.1f} ms streamed ({t_cap * 1e3:.1f} ms capturing "

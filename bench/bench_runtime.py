@@ -22,10 +22,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
+from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+from bench.measure import median_time, status_mib  # noqa: E402
 from bench.models import MODELS  # noqa: E402
 
 
@@ -70,16 +70,6 @@ def feeds_for(path: Path, inputs: list[np.ndarray]) -> dict[str, np.ndarray]:
     return dict(zip(names, inputs))
 
 
-def time_runner(fn, feeds, runs: int) -> tuple[float, list[np.ndarray]]:
-    out = fn(feeds)  # warm-up
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn(feeds)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
 def peak_memory(model: str, runtime: str) -> float:
     """MiB: peak RSS of a fresh process running the model, minus its RSS after imports."""
     res = subprocess.run([sys.executable, __file__, "--memory-child", model, runtime],
@@ -100,27 +90,12 @@ def memory_child(model: str, rt: str) -> None:
     if rt == "reference":
         import onnx.reference  # noqa: F401
     path, inputs = MODELS[model]()
-    base = _rss_mib()
+    base = status_mib("VmRSS")
     fn = make_runner(rt, path)
     feeds = feeds_for(path, inputs)
     for _ in range(3):
         fn(feeds)
-    print(f"{_peak_rss_mib() - base:.1f}")
-
-
-def _peak_rss_mib() -> float:
-    # VmHWM, not ru_maxrss: ru_maxrss survives execve, so a child would inherit the
-    # benchmark parent's high-water mark.
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    print(f"{status_mib('VmHWM') - base:.1f}")
 
 
 def main() -> None:
@@ -146,7 +121,8 @@ def main() -> None:
         for rt in runtimes:
             runs = args.runs if rt != "reference" else max(2, args.runs // 5)
             try:
-                measured[rt] = time_runner(make_runner(rt, path), feeds, runs)
+                fn = make_runner(rt, path)
+                measured[rt] = median_time(partial(fn, feeds), runs)
             except Exception as e:  # a peer failing on a model is a result, not a crash
                 measured[rt] = f"{type(e).__name__}: {str(e)[:120]}"
         ort_t, ort_out = measured["onnxruntime"]  # type: ignore[misc]
