@@ -236,7 +236,23 @@ class Session:
 
         With ``capture``, ``self.captured`` afterwards maps value names to arrays (all
         intermediates if True, else the named ones), recorded during this same run."""
-        env: list[Any] = [None] * (self.n_slots + 1)  # + the sentinel slot for -1
+        env = self._new_env(inputs, outer)
+        self._frames.append(env)
+        self._outer_stack.append(outer or {})
+        try:
+            if capture or self._check_finite:
+                self._execute_checked(env, capture)
+            else:
+                self._execute_fast(env)
+        finally:
+            self._frames.pop()
+            self._outer_stack.pop()
+        return [env[s] for s in self._outputs]
+
+    def _new_env(self, inputs: Sequence[Any] | Mapping[str, Any], outer: Mapping[str, Any] | None) -> list[Any]:
+        """Slots filled with inputs, constants and outer-scope values (+ the sentinel slot
+        that an omitted input, slot -1, reads)."""
+        env: list[Any] = [None] * (self.n_slots + 1)
         self._bind_inputs(env, inputs)
         for slot, val in self._constants():
             if env[slot] is None:
@@ -245,50 +261,10 @@ class Session:
             scope = outer or {}
             for slot, name in self._outer:
                 env[slot] = scope[name]
-        keep: set[int] | None = None
-        if capture:
-            names = self._slot if capture is True else capture
-            keep = {self._slot[n] for n in names if n in self._slot}
-            self.captured: dict[str, Any] = {}
-        self._frames.append(env)
-        self._outer_stack.append(outer or {})
-        try:
-            self._execute(env, keep)
-        finally:
-            self._frames.pop()
-            self._outer_stack.pop()
-        return [env[s] for s in self._outputs]
-
-    def _execute(self, env: list[Any], keep: set[int] | None) -> None:
-        if keep is None and not self._check_finite:
-            return self._execute_fast(env)
-        names = None if keep is None else {s: n for n, s in self._slot.items() if s in keep}
-        for st in self.steps:
-            try:
-                res = st.fn(*[env[i] if i >= 0 else None for i in st.ins], **st.attrs)
-            except TensorbridgeError:
-                raise
-            except Exception as e:
-                raise KernelError(st.node.name, st.node.op_type, _describe(e, st, env),
-                                  provenance=str(st.node.provenance)) from e
-            if len(st.outs) == 1:
-                env[st.outs[0]] = _norm(res[0] if type(res) is tuple else res)
-            else:
-                for s, r in zip(st.outs, res):
-                    if s >= 0:
-                        env[s] = _norm(r)
-            if self._check_finite:
-                self._first_nonfinite(st, env)
-            if names is not None:
-                for s in st.outs:
-                    if s in names:
-                        self.captured[names[s]] = env[s]
-            for s in st.free:
-                env[s] = None
+        return env
 
     def _execute_fast(self, env: list[Any]) -> None:
-        """The hot loop: no capture, no checks. Slot -1 (an omitted input) reads the
-        trailing always-None entry of ``env``."""
+        """The hot loop: no capture, no checks (``_walk`` inlined: no generator per step)."""
         ndarray = np.ndarray
         for fn, ins, outs, attrs, free, i in self._fast_plan:
             try:
@@ -306,15 +282,40 @@ class Session:
             for k in free:
                 env[k] = None
 
+    def _walk(self, env: list[Any]) -> Iterator[tuple[int, ...]]:
+        """Execute step by step, yielding each step's output slots once they are stored and
+        before the step's dead values are freed."""
+        for fn, ins, outs, attrs, free, i in self._fast_plan:
+            try:
+                res = fn(*[env[k] for k in ins], **attrs)
+            except Exception as e:
+                self._raise(e, self.steps[i], env)
+            res = (res[0] if type(res) is tuple else res,) if len(outs) == 1 else res
+            for k, r in zip(outs, res):
+                if k >= 0:
+                    env[k] = _norm(r)
+            yield outs
+            for k in free:
+                env[k] = None
+
+    def _execute_checked(self, env: list[Any], capture: bool | Collection[str]) -> None:
+        names: dict[int, str] = {}
+        if capture:
+            wanted = self._slot if capture is True else capture
+            names = {self._slot[n]: n for n in wanted if n in self._slot}
+        self.captured: dict[str, Any] = {}
+        for i, outs in enumerate(self._walk(env)):
+            if self._check_finite:
+                self._first_nonfinite(self.steps[i], env)
+            for k in outs:
+                if k in names:
+                    self.captured[names[k]] = env[k]
+
     def stream(self, inputs: Sequence[Any] | Mapping[str, Any], watch: Collection[str]) -> Iterator[tuple[str, Any]]:
         """Run the graph, yielding ``(name, value)`` for each watched value the moment it is
         computed. Nothing else is kept: memory stays at the plan's live set plus whatever
         the caller holds on to."""
-        env: list[Any] = [None] * (self.n_slots + 1)
-        self._bind_inputs(env, inputs)
-        for slot, val in self._constants():
-            if env[slot] is None:
-                env[slot] = val
+        env = self._new_env(inputs, None)
         names = {self._slot[n]: n for n in watch if n in self._slot}
         for slot in names:
             if env[slot] is not None:  # inputs and constants are known up front
@@ -322,19 +323,10 @@ class Session:
         self._frames.append(env)
         self._outer_stack.append({})
         try:
-            for fn, ins, outs, attrs, free, i in self._fast_plan:
-                try:
-                    res = fn(*[env[k] for k in ins], **attrs)
-                except Exception as e:
-                    self._raise(e, self.steps[i], env)
-                res = (res[0] if type(res) is tuple else res,) if len(outs) == 1 else res
-                for k, r in zip(outs, res):
-                    if k >= 0:
-                        env[k] = _norm(r)
-                        if k in names:
-                            yield names[k], env[k]
-                for k in free:
-                    env[k] = None
+            for outs in self._walk(env):
+                for k in outs:
+                    if k in names:
+                        yield names[k], env[k]
         finally:
             self._frames.pop()
             self._outer_stack.pop()
