@@ -81,9 +81,10 @@ class ConversionError(TensorbridgeError):
 class KernelError(TensorbridgeError):
     """A runtime kernel failed on a node; names the node, its op and its input shapes."""
 
-    def __init__(self, node: str, op_type: str, detail: str, provenance: str = "") -> None:
+    def __init__(self, node: str, op_type: str, detail: str, provenance: str = "",
+                 layer: str = "runtime") -> None:
         self.node = node
         self.op_type = op_type
         self.provenance = provenance
         src = f" [from {provenance}]" if provenance and not provenance.startswith("onnx") else ""
-        super().__init__(f"runtime: node {node!r} ({op_type}){src} failed: {detail}")
+        super().__init__(f"{layer}: node {node!r} ({op_type}){src} failed: {detail}")

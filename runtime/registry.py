@@ -10,15 +10,13 @@ subgraph, a random generator) declares a keyword-only ``ctx`` parameter and rece
 
 from __future__ import annotations
 
-import difflib
-import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ir.errors import UnsupportedOpError
+from ir.op_registry import OpRegistry, OpSpec
 
 KernelFn = Callable[..., Any]
 
@@ -39,71 +37,8 @@ class KernelContext:
     output_types: tuple[Any, ...] = ()
 
 
-@dataclass(frozen=True)
-class KernelSpec:
-    op_type: str
-    domain: str
-    since: int
-    fn: KernelFn
-    wants_ctx: bool
-    attr_names: frozenset[str]
+KernelSpec = OpSpec
 
 
-class KernelRegistry:
-    """Explicit registry of runtime kernels. Duplicate registration raises."""
-
-    def __init__(self) -> None:
-        self._by_op: dict[tuple[str, str], list[KernelSpec]] = {}
-
-    def register(self, op_type: str, *, since: int = 1, domain: str = "") -> Callable[[KernelFn], KernelFn]:
-        domain = "" if domain == "ai.onnx" else domain
-
-        def deco(fn: KernelFn) -> KernelFn:
-            specs = self._by_op.setdefault((domain, op_type), [])
-            if any(s.since == since for s in specs):
-                raise ValueError(
-                    f"kernel {domain or 'ai.onnx'}::{op_type} since={since} registered twice "
-                    f"(second: {fn.__module__}.{fn.__qualname__})"
-                )
-            params = inspect.signature(fn).parameters
-            attrs = frozenset(
-                n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY and n != "ctx"
-            )
-            specs.append(KernelSpec(op_type, domain, since, fn, "ctx" in params, attrs))
-            specs.sort(key=lambda s: s.since)
-            return fn
-
-        return deco
-
-    def lookup(self, op_type: str, domain: str, opset: int, *, where: str = "") -> KernelSpec:
-        """The kernel with the highest since-version <= ``opset``."""
-        domain = "" if domain == "ai.onnx" else domain
-        specs = self._by_op.get((domain, op_type))
-        if specs:
-            usable = [s for s in specs if s.since <= opset]
-            if usable:
-                return usable[-1]
-            # Older than every registered version: the oldest one is the best guess only
-            # when the op did not change meaning, which we cannot know; refuse clearly.
-            raise UnsupportedOpError(
-                "runtime", op_type, node=where, domain=domain,
-                hint=f"the runtime implements {op_type} from opset {specs[0].since}; the model "
-                f"imports opset {opset}. Convert the model to a newer opset "
-                "(onnx.version_converter) first.",
-            )
-        names = [op for (d, op) in self._by_op if d == domain]
-        close = difflib.get_close_matches(op_type, names, n=3)
-        raise UnsupportedOpError("runtime", op_type, node=where, domain=domain, close=close)
-
-    def keys(self) -> list[tuple[str, str, int]]:
-        return sorted((d, op, s.since) for (d, op), specs in self._by_op.items() for s in specs)
-
-    def ops(self) -> list[tuple[str, str]]:
-        return sorted(self._by_op)
-
-    def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._by_op
-
-
-KERNELS = KernelRegistry()
+KERNELS = OpRegistry("runtime")
 kernel = KERNELS.register

@@ -24,9 +24,9 @@ def test_every_ai_onnx_operator_has_a_kernel():
 def test_duplicate_registration_raises():
     import pytest
 
-    from runtime.registry import KernelRegistry
+    from ir.op_registry import OpRegistry
 
-    reg = KernelRegistry()
+    reg = OpRegistry("runtime")
     reg.register("Foo", since=1)(lambda x: x)
     with pytest.raises(ValueError, match="registered twice"):
         reg.register("Foo", since=1)(lambda x: x)

@@ -1,0 +1,86 @@
+"""One explicit registry class for everything keyed by an ONNX op: the runtime's kernels and
+the PyTorch / TensorFlow emitters. It maps (domain, op_type, since-version) to a function
+whose signature is the spec's (inputs positional, attributes keyword-only); a function that
+needs its call site declares a keyword-only ``ctx`` parameter.
+
+Duplicate registration raises; a miss raises :class:`UnsupportedOpError` naming the layer,
+op and node, with close matches."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ir.errors import UnsupportedOpError
+
+OpFn = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    op_type: str
+    domain: str
+    since: int
+    fn: OpFn
+    wants_ctx: bool
+    attr_names: frozenset[str]
+
+
+class OpRegistry:
+    """Explicit registry of per-op functions for one layer (``"runtime"``, ``"torch emitter"``)."""
+
+    def __init__(self, layer: str) -> None:
+        self.layer = layer
+        self._by_op: dict[tuple[str, str], list[OpSpec]] = {}
+
+    def register(self, op_type: str, *, since: int = 1, domain: str = "") -> Callable[[OpFn], OpFn]:
+        domain = "" if domain == "ai.onnx" else domain
+
+        def deco(fn: OpFn) -> OpFn:
+            specs = self._by_op.setdefault((domain, op_type), [])
+            if any(s.since == since for s in specs):
+                raise ValueError(
+                    f"{self.layer}: {domain or 'ai.onnx'}::{op_type} since={since} registered twice "
+                    f"(second: {fn.__module__}.{fn.__qualname__})"
+                )
+            params = inspect.signature(fn).parameters
+            attrs = frozenset(
+                n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY and n != "ctx"
+            )
+            specs.append(OpSpec(op_type, domain, since, fn, "ctx" in params, attrs))
+            specs.sort(key=lambda s: s.since)
+            return fn
+
+        return deco
+
+    def lookup(self, op_type: str, domain: str, opset: int, *, where: str = "") -> OpSpec:
+        """The function with the highest since-version <= ``opset``."""
+        domain = "" if domain == "ai.onnx" else domain
+        specs = self._by_op.get((domain, op_type))
+        if specs:
+            usable = [s for s in specs if s.since <= opset]
+            if usable:
+                return usable[-1]
+            # Older than every registered version: the oldest one is the best guess only
+            # when the op did not change meaning, which we cannot know; refuse clearly.
+            raise UnsupportedOpError(
+                self.layer, op_type, node=where, domain=domain,
+                hint=f"the {self.layer} implements {op_type} from opset {specs[0].since}; the "
+                f"model imports opset {opset}. Convert the model to a newer opset "
+                "(onnx.version_converter) first.",
+            )
+        names = [op for (d, op) in self._by_op if d == domain]
+        close = difflib.get_close_matches(op_type, names, n=3)
+        raise UnsupportedOpError(self.layer, op_type, node=where, domain=domain, close=close)
+
+    def keys(self) -> list[tuple[str, str, int]]:
+        return sorted((d, op, s.since) for (d, op), specs in self._by_op.items() for s in specs)
+
+    def ops(self) -> list[tuple[str, str]]:
+        return sorted(self._by_op)
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        return key in self._by_op
