@@ -18,7 +18,7 @@ from tensorbridge.sources import kind_of
 if TYPE_CHECKING:
     import onnx
 
-TARGETS = ("onnx",)
+TARGETS = ("onnx", "torch", "tensorflow")
 # Above this many bytes of weights, save() writes external data (protobuf's hard limit is 2 GiB).
 EXTERNAL_DATA_THRESHOLD = 1_800_000_000
 
@@ -28,7 +28,8 @@ class UnsupportedSourceError(TensorbridgeError):
 
 
 def load(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None, *,
-         opset: int | None = None, optimize: bool = True, strict_shapes: bool = True) -> Graph:
+         opset: int | None = None, optimize: bool = True, strict_shapes: bool = True,
+         keep_weight_layout: bool = False) -> Graph:
     """Load a model into the IR (verified).
 
     ``source``: an ``ir.Graph``; an ``onnx.ModelProto`` or ``.onnx`` path; a PyTorch
@@ -36,7 +37,8 @@ def load(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None, *,
     model, ``tf.function`` (with an input signature), ``.keras`` file or SavedModel dir.
     ``dynamic_shapes`` (PyTorch): torch.export's spec or ``{"x": {0: "batch"}}``.
     Framework graphs are cleaned up (constant folding, no-op removal, CSE, DCE) unless
-    ``optimize=False``."""
+    ``optimize=False``. ``keep_weight_layout`` keeps every source weight as the source holds
+    it (for migration to a framework) instead of re-laying some out for ONNX."""
     kind = kind_of(source)
     if kind == "ir":
         verify(source)
@@ -46,7 +48,8 @@ def load(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None, *,
 
         return to_ir(source)
     if kind in ("pytorch", "tensorflow"):
-        graph = _front_end(kind, source, example_inputs, dynamic_shapes, opset, strict_shapes)
+        graph = _front_end(kind, source, example_inputs, dynamic_shapes, opset, strict_shapes,
+                           keep_weight_layout)
         if optimize:
             from tensorbridge.pipeline import optimize as run_passes
 
@@ -63,12 +66,12 @@ def load(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None, *,
 
 
 def _front_end(kind: str, source: Any, example_inputs: Any, dynamic_shapes: Any, opset: int | None,
-               strict_shapes: bool) -> Graph:
+               strict_shapes: bool, keep_weight_layout: bool = False) -> Graph:
     if kind == "pytorch":
         from converters.pytorch.to_ir import to_ir as torch_to_ir
 
         return torch_to_ir(source, example_inputs, dynamic_shapes=dynamic_shapes, opset=opset,
-                           strict_shapes=strict_shapes)
+                           strict_shapes=strict_shapes, keep_weight_layout=keep_weight_layout)
     if dynamic_shapes is not None:
         raise UnsupportedSourceError("dynamic_shapes is for PyTorch; TensorFlow takes dynamic dims "
                                      "from the input signature (None dims)")
@@ -78,13 +81,22 @@ def _front_end(kind: str, source: Any, example_inputs: Any, dynamic_shapes: Any,
 
 
 def convert(source: Any, example_inputs: Any = None, to: str = "onnx", *, opset: int | None = None,
-            dynamic_shapes: Any = None, strict_shapes: bool = True) -> onnx.ModelProto:
-    """Convert ``source`` (anything :func:`load` takes) to the target format."""
-    if to not in TARGETS:
+            dynamic_shapes: Any = None, strict_shapes: bool = True) -> Any:
+    """Convert ``source`` (anything :func:`load` takes) to ``to``: "onnx" gives an
+    ``onnx.ModelProto``; "torch" a ``torch.nn.Module`` and "tensorflow" a ``tf.Module``,
+    both with trainable weights named after the source's (see tensorbridge.migrate)."""
+    from tensorbridge.migrate import emit, target_of
+
+    migrate_to = target_of(to)
+    if to != "onnx" and migrate_to is None:
         raise TensorbridgeError(f"convert: unknown target {to!r}; available: {', '.join(TARGETS)}")
+    graph = load(source, example_inputs, dynamic_shapes, opset=opset, strict_shapes=strict_shapes,
+                 keep_weight_layout=migrate_to is not None)
+    if migrate_to is not None:
+        # neutral cleanups only (BatchNorm stays trainable); the graph is ours to consume
+        return emit(graph, migrate_to, consume=True)
     from converters.onnx import from_ir
 
-    graph = load(source, example_inputs, dynamic_shapes, opset=opset, strict_shapes=strict_shapes)
     if kind_of(source) in ("pytorch", "tensorflow"):
         from tensorbridge.pipeline import optimize as run_passes
 
@@ -97,10 +109,16 @@ def save(model: Any, path: str | os.PathLike[str], *, external_data: bool | None
     """Write a Graph or ModelProto to ``path`` atomically (temp files, then rename).
 
     Weights go to ``<name>.data`` next to the model when ``external_data`` is True, or, by
-    default, when they exceed what one protobuf can hold. Returns the model path."""
+    default, when they exceed what one protobuf can hold. A module from
+    ``convert(..., to="torch")`` is written as a folder (``model.py`` + ``model.safetensors``),
+    one from ``to="tensorflow"`` as a SavedModel folder. Returns the path written."""
     import onnx
 
     from converters.onnx import from_ir
+    from tensorbridge.migrate import emitted_kind, save_emitted
+
+    if emitted_kind(model) is not None:
+        return save_emitted(model, path)
 
     proto = from_ir(model) if isinstance(model, Graph) else model
     if not isinstance(proto, onnx.ModelProto):

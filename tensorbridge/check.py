@@ -35,14 +35,17 @@ def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: 
     """Compare the converted model with the source; see the module docstring.
     ``progress(step, done, total)`` is called as the input sets are checked."""
     from tensorbridge.api import load
+    from tensorbridge.migrate import emit, target_of
 
-    if to != "onnx":
-        raise TensorbridgeError(f"check: target {to!r} is not available yet; use 'onnx'")
+    migrate_to = target_of(to)
+    if to != "onnx" and migrate_to is None:
+        raise TensorbridgeError(f"check: unknown target {to!r}; use 'onnx', 'torch' or 'tensorflow'")
     kind = kind_of(source)
     t0 = time.perf_counter()
-    graph = load(source, example_inputs, dynamic_shapes)
+    graph = load(source, example_inputs, dynamic_shapes, keep_weight_layout=migrate_to is not None)
+    emitted = emit(graph, migrate_to) if migrate_to is not None else None
     timings = {"convert_s": time.perf_counter() - t0}
-    runners = _Runners(graph)
+    runners = _Runners(graph, emitted)
     reference = _Reference(source, kind, runners)
     given = inputs if inputs is not None else example_inputs
     if given is None and kind == "tensorflow":
@@ -76,10 +79,21 @@ def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: 
 class _Runners:
     """The converted graph's runners, each built once and reused for every input set."""
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, emitted: Any = None) -> None:
         self.graph = graph
+        self.emitted = emitted  # the module of a to="torch"/"tensorflow" check
         self._session: Any = None
         self._ort: Any = None
+
+    def emitted_run(self, feeds: list[Any]) -> list[Any]:
+        from tensorbridge.migrate import run_emitted
+
+        try:
+            return run_emitted(self.emitted, feeds)
+        except TensorbridgeError:
+            raise
+        except Exception as e:  # the framework's own errors
+            raise TensorbridgeError(f"the emitted model failed: {type(e).__name__}: {e}") from e
 
     def ir(self, feeds: list[Any]) -> list[Any]:
         if self._session is None:
@@ -147,8 +161,13 @@ def _loaded(source: Any, kind: str) -> Any:
 
 def _converted_runs(runners: _Runners, kind: str, feeds: list[np.ndarray],
                     report: ParityReport) -> list[tuple[str, list[Any]]]:
-    runs = [("tensorbridge", lambda: runners.ir(feeds))]
-    if kind != "onnx" and _has_ort():
+    if runners.emitted is not None:  # a migration: the emitted module is what is checked
+        from tensorbridge.migrate import emitted_kind
+
+        runs = [(f"{emitted_kind(runners.emitted)} (emitted)", lambda: runners.emitted_run(feeds))]
+    else:
+        runs = [("tensorbridge", lambda: runners.ir(feeds))]
+    if kind != "onnx" and runners.emitted is None and _has_ort():
         runs.append(("onnxruntime", lambda: runners.ort(feeds)))
     results = []
     for name, fn in runs:

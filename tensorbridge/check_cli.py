@@ -107,7 +107,7 @@ def print_report(report: Any, console: Console) -> None:
         console.print(f"first divergence: {d.module or '<top level>'} ({', '.join(d.ops)}) at {d.location}; "
                       f"max abs {d.max_abs:.2e} - {d.detail}", markup=False)
     for e in report.errors:
-        console.print(f"error: {e}", style="red", markup=False)
+        console.print(f"error: {e}", style="red", markup=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- zoo sweeps

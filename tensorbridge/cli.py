@@ -27,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args, console))
     except TensorbridgeError as e:
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", markup=True, highlight=False)
+        from rich.text import Text
+
+        # the message as text (provenance like "[pytorch conv1]" is not markup), unwrapped so
+        # that paths in it stay whole
+        Console(stderr=True).print(Text.assemble(("error: ", "bold red"), str(e)), soft_wrap=True,
+                                   highlight=False)
         return 2
 
 
@@ -37,10 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     ins = sub.add_parser("inspect", help="summarize a model: ops, inputs/outputs, parameters, opset")
     ins.add_argument("model", help="a .onnx file")
     ins.set_defaults(func=_inspect)
-    conv = sub.add_parser("convert", help="convert a model (.onnx, .pt2, .keras, SavedModel dir) to ONNX")
+    conv = sub.add_parser("convert", help="convert a model (.onnx, .pt2, .keras, SavedModel dir) to ONNX, "
+                          "PyTorch or TensorFlow")
     conv.add_argument("model", help="a .onnx file, a torch.export .pt2 archive, a .keras file or a SavedModel dir")
-    conv.add_argument("-o", "--output", required=True, help="output .onnx path")
-    conv.add_argument("--to", default="onnx", choices=["onnx"])
+    conv.add_argument("-o", "--output", required=True,
+                      help="output: a .onnx path; a folder for --to torch (model.py + model.safetensors) "
+                      "or --to tensorflow (SavedModel)")
+    conv.add_argument("--to", default="onnx", choices=["onnx", "torch", "tensorflow"])
     conv.add_argument("--opset", type=int, default=None, help="target ai.onnx opset")
     conv.add_argument("--external-data", action="store_true", help="store weights in <output>.data")
     conv.add_argument("--check", action="store_true",
@@ -55,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 
     check_cli.add_parser(sub)
     cov = sub.add_parser("coverage", help="print an operator coverage table (markdown)")
-    cov.add_argument("layer", choices=["runtime", "pytorch", "tensorflow"])
+    cov.add_argument("layer", choices=["runtime", "pytorch", "tensorflow", "emitters"])
     cov.set_defaults(func=_coverage)
     return p
 
@@ -65,6 +73,8 @@ def _coverage(args: argparse.Namespace, console: Console) -> int:
         from converters.pytorch.coverage import coverage_markdown
     elif args.layer == "tensorflow":
         from converters.tensorflow.coverage import coverage_markdown  # type: ignore[assignment]
+    elif args.layer == "emitters":
+        from tensorbridge.emit_coverage import coverage_markdown  # type: ignore[assignment]
     else:
         from runtime.coverage import coverage_markdown  # type: ignore[assignment]
     print(coverage_markdown())
@@ -108,7 +118,8 @@ def _convert(args: argparse.Namespace, console: Console) -> int:
     t0 = time.perf_counter()
     model = tb.convert(args.model, None, to=args.to, opset=args.opset)
     out = tb.save(model, args.output, external_data=True if args.external_data else None)
-    console.print(f"wrote {out} ({out.stat().st_size:,} bytes) in {time.perf_counter() - t0:.2f}s")
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) if out.is_dir() else out.stat().st_size
+    console.print(f"wrote {out} ({size:,} bytes) in {time.perf_counter() - t0:.2f}s")
     if args.check:
         from tensorbridge.check_cli import print_report
 

@@ -22,6 +22,7 @@ TORCH_TO_DTYPE: dict[torch.dtype, DType] = {
     torch.complex64: DType.COMPLEX64, torch.complex128: DType.COMPLEX128,
     torch.uint16: DType.UINT16, torch.uint32: DType.UINT32, torch.uint64: DType.UINT64,
     torch.float8_e4m3fn: DType.FLOAT8E4M3FN, torch.float8_e5m2: DType.FLOAT8E5M2,
+    torch.float8_e4m3fnuz: DType.FLOAT8E4M3FNUZ, torch.float8_e5m2fnuz: DType.FLOAT8E5M2FNUZ,
 }
 
 
@@ -37,9 +38,12 @@ class Ctx(GraphBuilder):
 
     framework = "pytorch"
 
-    def __init__(self, graph: Graph, opset: int, dim_names: dict[str, str]) -> None:
+    def __init__(self, graph: Graph, opset: int, dim_names: dict[str, str], *,
+                 fold_weights: bool = True) -> None:
         super().__init__(graph, opset)
         self.dim_names = dim_names
+        # re-lay out weights in numpy at conversion time (else with graph ops on the parameters)
+        self.fold_weights = fold_weights
         self._node: torch.fx.Node | None = None
 
     @property

@@ -39,8 +39,11 @@ class ShapeSpecializationError(TensorbridgeError):
 
 def to_ir(source: Any, example_inputs: Any = None, *, dynamic_shapes: Any = None,
           opset: int | None = None, strict_shapes: bool = True,
-          kwargs: dict[str, Any] | None = None) -> Graph:
-    """Convert a PyTorch model to an IR graph (verified)."""
+          kwargs: dict[str, Any] | None = None, keep_weight_layout: bool = False) -> Graph:
+    """Convert a PyTorch model to an IR graph (verified). ``keep_weight_layout``: weights stay
+    exactly as the state_dict holds them (a migration back to a framework keeps every
+    parameter); otherwise translations may re-lay them out at conversion time (e.g. RNN
+    gates into ONNX order), which an ONNX export wants."""
     opset = _check_opset(opset)
     ep = capture(source, example_inputs, dynamic_shapes, kwargs)
     ep = _functionalize(ep)
@@ -50,7 +53,7 @@ def to_ir(source: Any, example_inputs: Any = None, *, dynamic_shapes: Any = None
     g.model.producer_version = f"torch {torch.__version__}"
     requested = _requested_dynamic(ep, source, dynamic_shapes)
     dim_names = _dim_names(ep, requested, strict_shapes, g)
-    _Translator(ep, g, Ctx(g, opset, dim_names)).run()
+    _Translator(ep, g, Ctx(g, opset, dim_names, fold_weights=not keep_weight_layout)).run()
     eliminate_dead_code(g)  # e.g. original RNN weights once reordered copies replace them
     verify(g)
     return g

@@ -1,5 +1,6 @@
 """Replace recognised op chains (see ``patterns.py``) with the ONNX op they spell, where the
-graph's opset has it: Gelu (opset 20+, exact or tanh), RMSNormalization (23+)."""
+graph's opset has it: Gelu (opset 20+, exact or tanh), RMSNormalization (23+),
+BatchNormalization (inference form, as TF/Keras spell it out)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from ir.graph import Graph
 from ir.passes.base import PassReport
 from ir.passes.patterns import Match, find_matches
 
-MIN_OPSET = {"Gelu": 20, "RMSNormalization": 23}
+MIN_OPSET = {"Gelu": 20, "RMSNormalization": 23, "BatchNormalization": 15}
 
 
 def fuse_patterns(graph: Graph) -> PassReport:
@@ -28,9 +29,22 @@ def _apply(graph: Graph, m: Match) -> bool:
         if not isinstance(last, int) or inputs[0].dtype is None:
             return False  # a scale of ones needs the static size
         inputs.append(graph.add_constant("rms_scale", np.ones(last, inputs[0].dtype.np_dtype)))
+    if m.op_type == "BatchNormalization" and (inputs[1] is None or inputs[2] is None):
+        var = inputs[4]
+        dtype, n = var.dtype.np_dtype if var.dtype else np.float32, (var.shape or (0,))[0]
+        for i, (what, fill) in enumerate((("scale", 1.0), ("bias", 0.0)), start=1):
+            if inputs[i] is None:
+                inputs[i] = graph.add_constant(f"{var.name}_bn_{what}", np.full(n, fill, dtype))
     name, was_output, vtype = m.output.name, m.output in graph.outputs, m.output.type
+    rank = len(inputs[0].shape or ())
+    if m.channels_last:  # the op wants channels on axis 1: Transposes the transpose pass can cancel
+        (inputs[0],) = graph.add_op("Transpose", [inputs[0]], {"perm": [0, rank - 1, *range(1, rank - 1)]},
+                                    name=f"{m.nodes[0].name}_to_nchw")
     (new,) = graph.add_op(m.op_type, inputs, m.attrs, provenance=m.nodes[0].provenance,
                           name=f"{m.nodes[0].name}_{m.op_type.lower()}")
+    if m.channels_last:
+        (new,) = graph.add_op("Transpose", [new], {"perm": [0, *range(2, rank), 1]},
+                              name=f"{m.nodes[0].name}_to_nhwc")
     new.type = vtype
     graph.replace_all_uses(m.output, new)
     for node in reversed(m.nodes):

@@ -22,6 +22,7 @@ class Match:
     inputs: tuple[Value, ...]
     output: Value
     attrs: dict[str, Any] = field(default_factory=dict)
+    channels_last: bool = False  # the data's channel axis is its last (wrap the op in Transposes)
 
 
 class _View:
@@ -94,6 +95,8 @@ def find_matches(graph: Graph) -> list[Match]:
             m = gelu_tanh(view, node)
         elif node.op_type == "ReduceMean":
             m = rms_norm(view, node)
+        elif node.op_type == "Sqrt":
+            m = batch_norm(view, node)
         if m is not None and not taken.intersection(m.nodes):
             found.append(m)
             taken.update(m.nodes)
@@ -209,6 +212,90 @@ def rms_norm(view: _View, mean: Node) -> Match | None:
     inputs = (x,) if weight is None else (x, weight)
     return Match("RMSNormalization", tuple(_ordered(view, nodes)), inputs, out,  # type: ignore[arg-type]
                  {"axis": -1, "epsilon": float(eps)})
+
+
+def batch_norm(view: _View, sqrt: Node) -> Match | None:
+    """Inference batch norm spelled out, as TF/Keras lower it:
+    ``m = gamma / sqrt(var + eps)``; ``y = x * m + (beta - mean * m)``, with m and the shift
+    broadcast over the channel axis (1); gamma and beta may be missing (scale / center off)."""
+    g = view.g
+    plus = view.made_by(view.operands(sqrt)[0], "Add")
+    recip = view.user(view.out(sqrt), "Reciprocal")
+    if plus is None or recip is None:
+        return None
+    var, eps_v = view.operands(plus)
+    eps = view.scalar(eps_v)
+    if eps is None or var is None or var.shape is None or len(var.shape) != 1:
+        return None
+    nodes, m = [plus, sqrt, recip[0]], view.out(recip[0])
+    gamma = None
+    by_gamma = view.user(m, "Mul")
+    if by_gamma is not None:
+        nodes.append(by_gamma[0])
+        m, gamma = view.out(by_gamma[0]), by_gamma[1]
+    users = g.consumers(m)
+    if len(users) != 2 or m in g.outputs:
+        return None
+    shift_mul = next((n for n, _ in users if n.op_type == "Mul" and not n.domain and _is_vector(
+        view, next(v for v in view.operands(n) if v is not m), var)), None)
+    scale_use = next((n for n, _ in users if n is not shift_mul), None)
+    if shift_mul is None or scale_use is None:
+        return None
+    mean = next(v for v in view.operands(shift_mul) if v is not m)
+    shift = _bn_shift(view, view.out(shift_mul))
+    scaled = _bn_broadcast(view, scale_use, m)
+    if shift is None or scaled is None:
+        return None
+    (sub, beta), (scale_nodes, mul_x, x, k) = shift, scaled
+    add = view.user(view.out(mul_x), "Add")
+    if add is None or x is None or x.shape is None or mul_x.op_type != "Mul":
+        return None
+    if k and len(x.shape) != 2 + k:  # (C, 1, ..., 1) must reach the channel axis 1
+        return None
+    shift_use = add[0] if add[1] is view.out(sub) else g.producer(add[1]) if add[1] is not None else None
+    shifted = _bn_broadcast(view, shift_use, view.out(sub))
+    if shifted is None or shifted[3] != k or shifted[1] is not add[0]:
+        return None
+    nodes += [shift_mul, sub, *scale_nodes, mul_x, *shifted[0], add[0]]
+    # a missing gamma / beta is None here: the fusion pass supplies ones / zeros
+    return Match("BatchNormalization", tuple(_ordered(view, nodes)), (x, gamma, beta, mean, var),  # type: ignore[arg-type]
+                 view.out(add[0]), {"epsilon": float(eps)}, channels_last=not k and len(x.shape) > 2)
+
+
+def _is_vector(view: _View, v: Value | None, like: Value) -> bool:
+    return v is not None and v.shape is not None and tuple(v.shape) == tuple(like.shape or ())
+
+
+def _bn_shift(view: _View, mean_m: Value) -> tuple[Node, Value | None] | None:
+    """``beta - mean*m`` (Sub) or ``-(mean*m)`` (Neg): (the node, beta)."""
+    sub = view.user(mean_m, "Sub")
+    if sub is not None and view.operands(sub[0])[1] is mean_m:
+        return sub[0], sub[1]
+    neg = view.user(mean_m, "Neg")
+    return (neg[0], None) if neg is not None else None
+
+
+def _bn_broadcast(view: _View, use: Node | None,
+                  vec: Value) -> tuple[list[Node], Node, Value | None, int] | None:
+    """``vec`` (per channel) reaching a Mul/Add with the data: directly (2-D data), or through
+    one Unsqueeze to (C, 1, ..., 1). Returns (unsqueeze nodes, the Mul/Add, the data, the
+    number of trailing 1 axes)."""
+    if use is None:
+        return None
+    if use.op_type == "Unsqueeze" and not use.domain:
+        ins = view.operands(use)
+        axes = view.const(ins[1]) if len(ins) > 1 else np.asarray(use.attr("axes", []))
+        if axes is None or list(axes.reshape(-1)) != list(range(1, 1 + axes.size)):
+            return None
+        nxt = view.g.consumers(view.out(use))
+        if len(nxt) != 1 or nxt[0][0].op_type not in ("Mul", "Add"):
+            return None
+        data = [v for v in view.operands(nxt[0][0]) if v is not view.out(use)]
+        return [use], nxt[0][0], data[0] if data else None, int(axes.size)
+    if use.op_type in ("Mul", "Add") and not use.domain:
+        data = [v for v in view.operands(use) if v is not vec]
+        return [], use, data[0] if data else None, 0
+    return None
 
 
 def _ordered(view: _View, nodes: list[Node]) -> list[Node]:

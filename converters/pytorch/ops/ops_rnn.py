@@ -26,7 +26,7 @@ Part = np.ndarray | Value
 
 def _reorder(ctx: Ctx, w: Value, order: Sequence[int]) -> Part:
     """Rows of a stacked-gates weight/bias regrouped in ONNX gate order."""
-    if w.is_const:
+    if w.is_const and ctx.fold_weights:
         chunks = np.split(w.const_array(), len(order), axis=0)
         return np.concatenate([chunks[i] for i in order], axis=0)
     rows = static_shape(ctx, w, "recurrent weight")[0] // len(order)

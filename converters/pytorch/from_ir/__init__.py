@@ -1,0 +1,41 @@
+"""IR -> PyTorch: :class:`IRModule` (an ``nn.Module`` with real, named parameters) and its
+readable source + safetensors form. Imports torch."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from converters.pytorch.from_ir.module import IRModule, module_class
+from ir.graph import Graph
+
+
+def from_ir(graph: Graph) -> IRModule:
+    """An ``nn.Module`` computing ``graph``; parameters named after the source weights."""
+    return module_class(graph)(graph)
+
+
+def run_numpy(module: IRModule, feeds: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Run the module on numpy inputs (no autograd); numpy outputs."""
+    import torch
+
+    with torch.no_grad():
+        outs = module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in feeds])
+    return [o.detach().numpy() for o in (outs if isinstance(outs, tuple) else (outs,))]
+
+
+def save(module: IRModule, folder: str | os.PathLike[str], example_inputs: Sequence[np.ndarray],
+         *, origin: str = "") -> Path:
+    """``model.py`` (readable source, needs only torch) + ``model.safetensors`` in ``folder``."""
+    import torch
+
+    from converters.pytorch.from_ir import codegen
+
+    examples = tuple(torch.from_numpy(np.ascontiguousarray(x)) for x in example_inputs)
+    return codegen.save(module, folder, examples, origin=origin)
+
+
+__all__ = ["IRModule", "from_ir", "run_numpy", "save"]

@@ -1,0 +1,104 @@
+"""IR -> ``torch.nn.Module``: the weights become a hierarchy of real parameters and
+buffers named after the source weights, and ``forward`` runs the graph's ops through the
+registered emitters. The module trains (gradients reach every parameter), runs eagerly,
+exports with ``torch.export`` and traces with ``torch.fx`` (see :mod:`.codegen` for the
+generated source)."""
+
+from __future__ import annotations
+
+import functools
+import keyword
+import re
+from typing import Any
+
+import torch
+
+import converters.pytorch.from_ir.ops  # noqa: F401  (registers the emitters)
+from converters.emitting import Interpreter, Planner, has_framework_roles, is_setting, is_trainable
+from converters.pytorch.from_ir.dtypes import torch_dtype
+from converters.pytorch.from_ir.host import Host, T, host_constant
+from converters.pytorch.from_ir.registry import EMITTERS
+from converters.pytorch.from_ir.weights import WeightTable
+from ir.graph import Graph
+from ir.node import Role, Value
+from ir.types import TensorType
+
+LAYER = "PyTorch emitter"
+
+
+class IRModule(torch.nn.Module):
+    """A PyTorch module computing an IR graph. ``forward`` takes the graph inputs in order
+    and returns one tensor, or a tuple when the graph has several outputs."""
+
+    def __init__(self, graph: Graph) -> None:
+        super().__init__()
+        table = WeightTable(self)
+        roles = has_framework_roles(graph)
+
+        def classify(g: Graph, v: Value) -> tuple[str, Any]:
+            dtype = torch_dtype(v.dtype) if v.dtype is not None else torch.float32
+            if v.role is Role.CONSTANT and not v.source_name:
+                host = host_constant(v.const_array(), dtype, setting=is_setting(g, v))
+                if host is not None:
+                    return "host", host
+            trainable = is_trainable(g, v, roles)
+            return "weight", table.add(v, trainable=trainable,
+                                       constant=v.role is Role.CONSTANT and not trainable)
+
+        planner = Planner(EMITTERS, classify)
+        self._plan = planner.build(graph, "IR -> PyTorch")
+        self._interp = Interpreter(planner, LAYER, self._fetch, _describe)
+        table.warn_frozen()
+        self.input_names = list(self._plan.inputs)
+        self.output_names = list(self._plan.outputs)
+        self.input_types = [v.shape for v in graph.inputs]
+        self.graph = graph
+        self.frozen_weights = list(table.frozen)
+
+    def _fetch(self, path: str) -> Any:
+        return functools.reduce(getattr, path.split("."), self)
+
+    def forward(self, *args: Any) -> Any:  # module_class() gives one with named inputs
+        return self._forward(*args)
+
+    def _forward(self, *args: Any) -> Any:
+        plan = self._plan
+        if len(args) != len(plan.inputs):
+            raise TypeError(f"expected {len(plan.inputs)} input(s) ({', '.join(plan.inputs)}), "
+                            f"got {len(args)}")
+        env = self._interp.run(plan, dict(zip(plan.inputs, args, strict=True)))
+        outs = [_finish(env[n], plan.graph.value(n).type) for n in plan.outputs]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def module_class(graph: Graph) -> type[IRModule]:
+    """An IRModule subclass whose ``forward(x, attention_mask)`` names each graph input
+    (instead of ``*args``), so torch.fx traces it and readers see the inputs."""
+    params: list[str] = []
+    for v in graph.inputs:
+        ident = re.sub(r"\W", "_", v.name)
+        ident = ident if ident.isidentifier() and not keyword.iskeyword(ident) else f"input_{ident}"
+        while ident in params or ident == "self":
+            ident += "_"
+        params.append(ident)
+    args = ", ".join(params)
+    scope: dict[str, Any] = {}
+    exec(f"def forward(self, {args}):\n    return self._forward({args})\n", scope)  # noqa: S102  (identifiers checked above)
+    return type("GeneratedModule", (IRModule,), {"forward": scope["forward"], "__module__": __name__})
+
+
+def _finish(v: Any, vtype: Any) -> Any:
+    if isinstance(v, Host):
+        dtype = torch_dtype(vtype.dtype) if isinstance(vtype, TensorType) and vtype.dtype else None
+        return T(v, dtype)
+    return v
+
+
+def _describe(a: Any) -> str:
+    if a is None:
+        return "None"
+    if isinstance(a, Host):
+        return f"host {a.value!r}"
+    if isinstance(a, torch.Tensor):
+        return f"{a.dtype}{list(a.shape)}"
+    return type(a).__name__

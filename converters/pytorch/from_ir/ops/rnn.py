@@ -1,0 +1,458 @@
+"""Recurrent emitters (RNN, GRU, LSTM).
+
+The plain cases run torch's fused kernels (``torch.rnn_tanh`` / ``torch.gru`` /
+``torch.lstm``, the functions ``nn.RNN``/``nn.GRU``/``nn.LSTM`` call). Their weights are
+the ONNX tensors with the gate blocks re-ordered on every call (``index_select``: ONNX
+LSTM gates are i, o, f, c and torch's i, f, g, o; GRU z, r, h and torch's r, z, n), so
+gradients reach the ONNX-layout parameters. What torch's kernels cannot express --
+GRU's default linear_before_reset=0 cell, other activations, clip, peepholes,
+input_forget, sequence_lens -- runs the cell equations in a Python loop over time."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from converters.emitting import EmitContext
+from converters.pytorch.from_ir.host import T
+from converters.pytorch.from_ir.ops.nn import info
+from converters.pytorch.from_ir.registry import emits
+from ir.errors import UnsupportedOpError
+
+LAYER = "PyTorch emitter"
+Act = Callable[[Any], Any]
+# state -> new state, given one time step's input projection; state[0] is H
+Cell = Callable[[Any, tuple[Any, ...]], tuple[Any, ...]]
+
+# name -> (function(x, alpha, beta), default alpha or None if unused, default beta or None)
+_ACTIVATIONS: dict[str, tuple[Callable[[Any, float, float], Any], float | None, float | None]] = {
+    "relu": (lambda x, a, b: torch.relu(x), None, None),
+    "tanh": (lambda x, a, b: torch.tanh(x), None, None),
+    "sigmoid": (lambda x, a, b: torch.sigmoid(x), None, None),
+    "affine": (lambda x, a, b: a * x + b, 1.0, 0.0),
+    "leakyrelu": (lambda x, a, b: F.leaky_relu(x, a), 0.01, None),
+    "thresholdedrelu": (lambda x, a, b: torch.where(x >= a, x, torch.zeros_like(x)), 1.0, None),
+    "scaledtanh": (lambda x, a, b: a * torch.tanh(b * x), 1.0, 1.0),
+    "hardsigmoid": (lambda x, a, b: (a * x + b).clamp(0, 1), 0.2, 0.5),
+    "elu": (lambda x, a, b: F.elu(x, a), 1.0, None),
+    "softsign": (lambda x, a, b: F.softsign(x), None, None),
+    "softplus": (lambda x, a, b: F.softplus(x), None, None),
+}
+# torch's fused kernels: gate order as indices of ONNX gate blocks, default activations
+_LSTM_ORDER, _GRU_ORDER = (0, 2, 3, 1), (1, 0, 2)
+
+
+@dataclass(frozen=True)
+class _Rnn:
+    """One node's inputs in time-major float form plus the shared attributes."""
+
+    x: Any  # [seq, batch, input]
+    W: Any
+    R: Any
+    B: Any
+    lens: Any  # [batch] int64, or None
+    initial: tuple[Any, ...]  # per state: [dirs, batch, hidden] or None
+    n_dir: int
+    hidden: int
+    direction: str
+    layout: int
+    seq: int  # static: the loop over time runs in Python
+    batch: Any
+    dtype: torch.dtype | None  # the op's dtype (results are cast back to it)
+    ct: torch.dtype | None  # the compute dtype (float32 for half types)
+
+
+def _prepare(X: Any, W: Any, R: Any, B: Any, sequence_lens: Any, initial: Sequence[Any],
+             direction: str, hidden_size: int | None, layout: int, op: str,
+             ctx: EmitContext | None) -> _Rnn:
+    n_dir = {"forward": 1, "reverse": 1, "bidirectional": 2}.get(direction)
+    if n_dir is None or layout not in (0, 1):
+        raise UnsupportedOpError(LAYER, op, hint=f"direction {direction!r} / layout {layout} "
+                                 "is not forward/reverse/bidirectional and 0/1")
+    x = T(X)
+    xi = info(x, ctx)
+    ct = torch.float32 if xi.dtype in (torch.float16, torch.bfloat16) else xi.dtype
+    w, r = T(W).to(ct), T(R).to(ct)
+    states = tuple(None if s is None else T(s).to(ct) for s in initial)
+    xt = x.to(ct)
+    seq, batch = xi.shape[0], xi.shape[1]
+    if layout == 1:  # batch-major: [batch, seq, input] and states [batch, dirs, hidden]
+        xt, seq, batch = xt.transpose(0, 1), batch, seq
+        states = tuple(None if s is None else s.transpose(0, 1) for s in states)
+    lens = None if sequence_lens is None else T(sequence_lens).long().reshape(-1)
+    hidden = hidden_size or info(r, ctx, 2).shape[-1]
+    return _Rnn(xt, w, r, None if B is None else T(B).to(ct), lens, states, n_dir,
+                hidden, direction, layout, seq, batch, xi.dtype, ct)
+
+
+def _apply(fn: Callable[[Any, float, float], Any], a: float, b: float, v: Any) -> Any:
+    return fn(v, a, b)
+
+
+def _activations(names: Sequence[str] | None, defaults: Sequence[str], n_dir: int,
+                 alphas: Sequence[float] | None, betas: Sequence[float] | None,
+                 op: str) -> list[list[Act]]:
+    """Per-direction bound activations; as in onnxruntime, alphas/betas are consumed in
+    order only by the functions that take that parameter."""
+    per = len(defaults)
+    names = list(names) if names else list(defaults) * n_dir
+    if len(names) == per and n_dir == 2:
+        names = names * 2
+    if len(names) != per * n_dir:
+        raise UnsupportedOpError(LAYER, op, hint=f"expected {per * n_dir} activations, got {names}")
+    alpha_it, beta_it = iter(alphas or []), iter(betas or [])
+    bound: list[Act] = []
+    for name in names:
+        if name.lower() not in _ACTIVATIONS:
+            raise UnsupportedOpError(LAYER, op, hint=f"activation {name!r} is not one of "
+                                     f"{sorted(_ACTIVATIONS)}")
+        fn, a_def, b_def = _ACTIVATIONS[name.lower()]
+        a = next(alpha_it, a_def) if a_def is not None else 0.0
+        b = next(beta_it, b_def) if b_def is not None else 0.0
+        bound.append(functools.partial(_apply, fn, a, b))
+    return [bound[d * per:(d + 1) * per] for d in range(n_dir)]
+
+
+def _plain(names: Sequence[str] | None, defaults: Sequence[str]) -> bool:
+    """The activations are the defaults torch's fused kernel hard-codes."""
+    return not names or [n.lower() for n in names] in (
+        [d.lower() for d in defaults], [d.lower() for d in defaults] * 2)
+
+
+def _outputs(s: _Rnn, y: Any, finals: Sequence[Any]) -> tuple[Any, ...]:
+    """Y [seq, dirs, batch, hidden] and the final states [dirs, batch, hidden] -> the op's
+    layout and dtype."""
+    if s.layout == 1:
+        y, finals = y.permute(2, 0, 1, 3), [f.transpose(0, 1) for f in finals]
+    return (y.to(s.dtype), *(f.to(s.dtype) for f in finals))
+
+
+# ------------------------------------------------------------------------------ fused
+
+
+def _gate_rows(order: Sequence[int], hidden: int) -> Any:
+    return torch.cat([torch.arange(g * hidden, (g + 1) * hidden) for g in order])
+
+
+def _fused(s: _Rnn, fn: Callable[..., Any], order: Sequence[int], n_state: int) -> tuple[Any, ...]:
+    """Run torch's fused kernel with re-ordered ONNX weights."""
+    rows = _gate_rows(order, s.hidden)
+    gates = len(order) * s.hidden
+    params = []
+    for d in range(s.n_dir):
+        params += [s.W[d].index_select(0, rows), s.R[d].index_select(0, rows)]
+        if s.B is not None:
+            params += [s.B[d, :gates].index_select(0, rows), s.B[d, gates:].index_select(0, rows)]
+    hx = [s.x.new_zeros(s.n_dir, s.batch, s.hidden) if h is None else h
+          for h in s.initial[:n_state]]
+    # torch has no reverse-only direction: run forward over the time-reversed input
+    x = s.x.flip(0) if s.direction == "reverse" else s.x
+    res = fn(x, hx[0] if n_state == 1 else hx, params, s.B is not None, 1, 0.0, False,
+             s.n_dir == 2, False)
+    y = res[0].unflatten(-1, (s.n_dir, s.hidden))  # [seq, batch, dirs, hidden]
+    if s.direction == "reverse":
+        y = y.flip(0)
+    # index the results: under fx tracing they are one proxy that cannot be sliced apart
+    return _outputs(s, y.transpose(1, 2), [res[i] for i in range(1, n_state + 1)])
+
+
+# ------------------------------------------------------------------------------- loop
+
+
+def _reverse_index(s: _Rnn) -> Any:
+    """[seq, batch] time index reversing each sequence within its own length."""
+    t = torch.arange(s.seq)[:, None]
+    return torch.where(t < s.lens[None, :], s.lens[None, :] - 1 - t, t)
+
+
+def _reverse(v: Any, s: _Rnn, index: Any) -> Any:
+    if index is None:
+        return v.flip(0)
+    return torch.gather(v, 0, index.unsqueeze(-1).expand_as(v))
+
+
+def _loop(s: _Rnn, make_cell: Callable[[int], tuple[Cell, Any]], n_state: int) -> tuple[Any, ...]:
+    """Drive every direction: the input projection of all steps in one matmul, then the
+    cell per step; past a sequence's end its state is frozen and its Y rows are zero."""
+    index = None if s.lens is None else _reverse_index(s)
+    ys, finals = [], []
+    for d in range(s.n_dir):
+        backwards = d == 1 or s.direction == "reverse"
+        xd = _reverse(s.x, s, index) if backwards else s.x
+        cell, xbias = make_cell(d)
+        xw = xd @ s.W[d].T + xbias
+        state = tuple(s.x.new_zeros(s.batch, s.hidden) if h is None else h[d]
+                      for h in s.initial[:n_state])
+        steps = []
+        for t in range(s.seq):
+            new = cell(xw[t], state)
+            if s.lens is None:
+                state, out = new, new[0]
+            else:
+                live = (t < s.lens)[:, None]
+                state = tuple(torch.where(live, n, o) for n, o in zip(new, state, strict=True))
+                out = torch.where(live, new[0], torch.zeros_like(new[0]))
+            steps.append(out)
+        y = torch.stack(steps)
+        ys.append(_reverse(y, s, index) if backwards else y)
+        finals.append(state)
+    return _outputs(s, torch.stack(ys, dim=1),
+                    [torch.stack([f[i] for f in finals]) for i in range(n_state)])
+
+
+def _clipper(clip: float | None) -> Act:
+    if clip is None:
+        return lambda v: v
+    return lambda v: v.clamp(-clip, clip)
+
+
+def _biases(s: _Rnn, d: int, n: int) -> tuple[Any, Any]:
+    """(Wb, Rb) of direction d for n stacked gate rows (zeros when B is absent)."""
+    if s.B is None:
+        z = s.x.new_zeros(n)
+        return z, z
+    return s.B[d, :n], s.B[d, n:]
+
+
+# -------------------------------------------------------------------------------- RNN
+
+
+def _rnn(X: Any, W: Any, R: Any, B: Any, sequence_lens: Any, initial_h: Any,
+         activation_alpha: Sequence[float] | None, activation_beta: Sequence[float] | None,
+         activations: Sequence[str] | None, clip: float | None, direction: str,
+         hidden_size: int | None, layout: int, ctx: EmitContext | None) -> tuple[Any, ...]:
+    s = _prepare(X, W, R, B, sequence_lens, [initial_h], direction, hidden_size, layout, "RNN",
+                 ctx)
+    acts = _activations(activations, ["Tanh"], s.n_dir, activation_alpha, activation_beta, "RNN")
+    if clip is None and s.lens is None:
+        for name, fused in (("Tanh", torch.rnn_tanh), ("Relu", torch.rnn_relu)):
+            if _plain(activations or ["Tanh"], [name]):
+                return _fused(s, fused, (0,), 1)
+    clipped = _clipper(clip)
+
+    def make_cell(d: int) -> tuple[Cell, Any]:
+        wb, rb = _biases(s, d, s.hidden)
+        rt, f = s.R[d].T, acts[d][0]
+        return (lambda xw, st: (f(clipped(xw + st[0] @ rt)),)), wb + rb
+
+    return _loop(s, make_cell, 1)
+
+
+@emits("RNN", since=1)
+def rnn_1(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
+          initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
+          activation_beta: tuple[float, ...] | None = None,
+          activations: tuple[str, ...] | None = None, clip: float | None = None,
+          direction: str = "forward", hidden_size: int | None = None,
+          output_sequence: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
+    """RNN-1: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h (output_sequence only
+    says whether Y may be omitted)."""
+    return _rnn(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
+                activations, clip, direction, hidden_size, 0, ctx)
+
+
+@emits("RNN", since=7)
+def rnn_7(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
+          initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
+          activation_beta: tuple[float, ...] | None = None,
+          activations: tuple[str, ...] | None = None, clip: float | None = None,
+          direction: str = "forward", hidden_size: int | None = None,
+          ctx: EmitContext | None = None) -> tuple[Any, ...]:
+    """RNN-7: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h."""
+    return _rnn(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
+                activations, clip, direction, hidden_size, 0, ctx)
+
+
+@emits("RNN", since=14)
+def rnn_14(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
+           initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
+           activation_beta: tuple[float, ...] | None = None,
+           activations: tuple[str, ...] | None = None, clip: float | None = None,
+           direction: str = "forward", hidden_size: int | None = None,
+           layout: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
+    """RNN-14/22: adds layout (1: batch-major)."""
+    return _rnn(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
+                activations, clip, direction, hidden_size, layout, ctx)
+
+
+# -------------------------------------------------------------------------------- GRU
+
+
+def _gru_cell(s: _Rnn, d: int, acts: list[Act], clipped: Act,
+              linear_before_reset: int) -> tuple[Cell, Any]:
+    """One GRU direction's cell (gates stacked z, r, h) and its input-projection bias."""
+    f, g = acts
+    H = s.hidden
+    wb, rb = _biases(s, d, 3 * H)
+    # Rbz and Rbr fold into the input bias; Rbh must stay inside the reset-gated term
+    xbias = wb + torch.cat((rb[:2 * H], rb.new_zeros(H)))
+    rbh, rt = rb[2 * H:], s.R[d].T  # rt: [H, 3H]
+
+    def cell(xw: Any, st: tuple[Any, ...]) -> tuple[Any, ...]:
+        h = st[0]
+        hr = h @ (rt if linear_before_reset else rt[:, :2 * H])
+        z = f(clipped(xw[:, :H] + hr[:, :H]))
+        r = f(clipped(xw[:, H:2 * H] + hr[:, H:2 * H]))
+        if linear_before_reset:
+            cand = g(clipped(xw[:, 2 * H:] + r * (hr[:, 2 * H:] + rbh)))
+        else:
+            cand = g(clipped(xw[:, 2 * H:] + (r * h) @ rt[:, 2 * H:] + rbh))
+        return (cand + z * (h - cand),)  # == (1 - z) * cand + z * h
+
+    return cell, xbias
+
+
+def _gru(X: Any, W: Any, R: Any, B: Any, sequence_lens: Any, initial_h: Any,
+         activation_alpha: Sequence[float] | None, activation_beta: Sequence[float] | None,
+         activations: Sequence[str] | None, clip: float | None, direction: str,
+         hidden_size: int | None, layout: int, linear_before_reset: int,
+         ctx: EmitContext | None) -> tuple[Any, ...]:
+    s = _prepare(X, W, R, B, sequence_lens, [initial_h], direction, hidden_size, layout, "GRU",
+                 ctx)
+    defaults = ["Sigmoid", "Tanh"]
+    acts = _activations(activations, defaults, s.n_dir, activation_alpha, activation_beta, "GRU")
+    # torch's GRU applies the reset gate after the recurrent matmul: linear_before_reset=1
+    if linear_before_reset and clip is None and s.lens is None and _plain(activations, defaults):
+        return _fused(s, torch.gru, _GRU_ORDER, 1)
+    clipped = _clipper(clip)
+    return _loop(s, lambda d: _gru_cell(s, d, acts[d], clipped, linear_before_reset), 1)
+
+
+@emits("GRU", since=1)
+def gru_1(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
+          initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
+          activation_beta: tuple[float, ...] | None = None,
+          activations: tuple[str, ...] | None = None, clip: float | None = None,
+          direction: str = "forward", hidden_size: int | None = None,
+          output_sequence: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
+    """GRU-1: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h (reset before linear)."""
+    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
+                activations, clip, direction, hidden_size, 0, 0, ctx)
+
+
+@emits("GRU", since=3)
+def gru_3(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
+          initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
+          activation_beta: tuple[float, ...] | None = None,
+          activations: tuple[str, ...] | None = None, clip: float | None = None,
+          direction: str = "forward", hidden_size: int | None = None,
+          linear_before_reset: int = 0, output_sequence: int = 0,
+          ctx: EmitContext | None = None) -> tuple[Any, ...]:
+    """GRU-3: adds linear_before_reset."""
+    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
+                activations, clip, direction, hidden_size, 0, linear_before_reset, ctx)
+
+
+@emits("GRU", since=7)
+def gru_7(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
+          initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
+          activation_beta: tuple[float, ...] | None = None,
+          activations: tuple[str, ...] | None = None, clip: float | None = None,
+          direction: str = "forward", hidden_size: int | None = None,
+          linear_before_reset: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
+    """GRU-7: output_sequence removed."""
+    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
+                activations, clip, direction, hidden_size, 0, linear_before_reset, ctx)
+
+
+@emits("GRU", since=14)
+def gru_14(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
+           initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
+           activation_beta: tuple[float, ...] | None = None,
+           activations: tuple[str, ...] | None = None, clip: float | None = None,
+           direction: str = "forward", hidden_size: int | None = None, layout: int = 0,
+           linear_before_reset: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
+    """GRU-14/22: adds layout (1: batch-major)."""
+    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
+                activations, clip, direction, hidden_size, layout, linear_before_reset, ctx)
+
+
+# ------------------------------------------------------------------------------- LSTM
+
+
+def _lstm_cell(s: _Rnn, d: int, P: Any, acts: list[Act], clipped: Act,
+               input_forget: int) -> tuple[Cell, Any]:
+    """One LSTM direction's cell (gates stacked i, o, f, c; peepholes i, o, f)."""
+    f, g, h_act = acts
+    H = s.hidden
+    wb, rb = _biases(s, d, 4 * H)
+    rt = s.R[d].T  # [H, 4H]
+    p = None if P is None else T(P)[d].to(s.ct)
+
+    def cell(xw: Any, st: tuple[Any, ...]) -> tuple[Any, ...]:
+        h, c = st
+        gates = xw + h @ rt
+        gi, go, gf, gc = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+        if p is not None:
+            gi, gf = gi + p[:H] * c, gf + p[2 * H:] * c
+        i = f(clipped(gi))
+        # coupled gates (input_forget=1) tie the forget gate to the input gate
+        forget = 1 - i if input_forget else f(clipped(gf))
+        c_new = forget * c + i * g(clipped(gc))
+        if p is not None:
+            go = go + p[H:2 * H] * c_new
+        # clip bounds gate pre-activations only; like onnxruntime, h(C) sees the raw cell
+        return f(clipped(go)) * h_act(c_new), c_new
+
+    return cell, wb + rb
+
+
+def _lstm(X: Any, W: Any, R: Any, B: Any, sequence_lens: Any, initial_h: Any, initial_c: Any,
+          P: Any, activation_alpha: Sequence[float] | None,
+          activation_beta: Sequence[float] | None, activations: Sequence[str] | None,
+          clip: float | None, direction: str, hidden_size: int | None, input_forget: int,
+          layout: int, ctx: EmitContext | None) -> tuple[Any, ...]:
+    s = _prepare(X, W, R, B, sequence_lens, [initial_h, initial_c], direction, hidden_size,
+                 layout, "LSTM", ctx)
+    defaults = ["Sigmoid", "Tanh", "Tanh"]
+    acts = _activations(activations, defaults, s.n_dir, activation_alpha, activation_beta, "LSTM")
+    if (clip is None and s.lens is None and P is None and not input_forget
+            and _plain(activations, defaults)):
+        return _fused(s, torch.lstm, _LSTM_ORDER, 2)
+    clipped = _clipper(clip)
+    return _loop(s, lambda d: _lstm_cell(s, d, P, acts[d], clipped, input_forget), 2)
+
+
+@emits("LSTM", since=1)
+def lstm_1(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
+           initial_h: Any = None, initial_c: Any = None, P: Any = None, *,
+           activation_alpha: tuple[float, ...] | None = None,
+           activation_beta: tuple[float, ...] | None = None,
+           activations: tuple[str, ...] | None = None, clip: float | None = None,
+           direction: str = "forward", hidden_size: int | None = None, input_forget: int = 0,
+           output_sequence: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
+    """LSTM-1: X, W, R, B?, sequence_lens?, initial_h?, initial_c?, P? -> Y, Y_h, Y_c."""
+    return _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, activation_alpha,
+                 activation_beta, activations, clip, direction, hidden_size, input_forget, 0, ctx)
+
+
+@emits("LSTM", since=7)
+def lstm_7(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
+           initial_h: Any = None, initial_c: Any = None, P: Any = None, *,
+           activation_alpha: tuple[float, ...] | None = None,
+           activation_beta: tuple[float, ...] | None = None,
+           activations: tuple[str, ...] | None = None, clip: float | None = None,
+           direction: str = "forward", hidden_size: int | None = None,
+           input_forget: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
+    """LSTM-7: output_sequence removed."""
+    return _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, activation_alpha,
+                 activation_beta, activations, clip, direction, hidden_size, input_forget, 0, ctx)
+
+
+@emits("LSTM", since=14)
+def lstm_14(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
+            initial_h: Any = None, initial_c: Any = None, P: Any = None, *,
+            activation_alpha: tuple[float, ...] | None = None,
+            activation_beta: tuple[float, ...] | None = None,
+            activations: tuple[str, ...] | None = None, clip: float | None = None,
+            direction: str = "forward", hidden_size: int | None = None, input_forget: int = 0,
+            layout: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
+    """LSTM-14/22: adds layout (1: batch-major)."""
+    return _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, activation_alpha,
+                 activation_beta, activations, clip, direction, hidden_size, input_forget, layout,
+                 ctx)

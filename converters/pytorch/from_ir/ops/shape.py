@@ -1,0 +1,493 @@
+"""Shape and layout emitters: Reshape, Transpose, Flatten, Squeeze, Unsqueeze, Concat, Split,
+Slice, Expand, Tile, Shape, Size, Identity, DepthToSpace, SpaceToDepth, Pad.
+
+Shape arithmetic stays on the host: Shape gives a :class:`Host`, and Concat / Gather / Slice /
+Squeeze / Unsqueeze / Reshape / Expand / Split of host values give host values, so that
+``Reshape(x, Concat(Shape(x)[0], -1))`` needs no tensor data under ``torch.export``. Static
+dims come from the IR where it knows them (plain ints trace everywhere); the rest are read
+from ``x.shape`` (SymInts under export)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from converters.emitting import EmitContext
+from converters.pytorch.from_ir.host import Host, T, all_host, ints, scalar
+from converters.pytorch.from_ir.registry import emits
+
+
+def rank_of(x: Any, ctx: EmitContext | None, i: int = 0) -> int:
+    """The rank of input ``i``: from the host value, the IR, or the tensor."""
+    if isinstance(x, Host):
+        return 0 if x.scalar else 1
+    r = ctx.rank(i) if ctx is not None else None
+    return r if r is not None else x.dim()
+
+
+def dims_of(x: Any, ctx: EmitContext | None, i: int = 0) -> list[Any]:
+    """The dims of input ``i``: static ints where the IR knows them, else ``x.shape[k]``."""
+    if isinstance(x, Host):
+        return [] if x.scalar else [len(x)]
+    static = ctx.input_shape(i) if ctx is not None else None
+    if static is None:
+        return list(x.shape)
+    if all(isinstance(d, int) for d in static):
+        return list(static)
+    shape = x.shape
+    return [d if isinstance(d, int) else shape[k] for k, d in enumerate(static)]
+
+
+def norm_axis(axis: int, rank: int) -> int:
+    return axis + rank if axis < 0 else axis
+
+
+def pack(outs: list[Any], ctx: EmitContext) -> Any:
+    """An op's results as the interpreter takes them: the value itself for a node with one
+    output, else a tuple (the spec's outputs; the node may use fewer)."""
+    return outs[0] if ctx.n_outputs == 1 else tuple(outs)
+
+
+def _is(d: Any, value: int) -> bool:
+    """``d == value`` for a static dim; a symbolic dim is never taken for a constant."""
+    return isinstance(d, int) and d == value
+
+
+def is_traced(v: Any) -> bool:
+    """Under torch.export, torch.compile or fx tracing (tensor data unknown)."""
+    return (isinstance(v, torch.fx.Proxy) or torch.compiler.is_compiling()
+            or torch.compiler.is_exporting())
+
+
+# ----------------------------------------------------------------------------- Reshape
+def _reshape(data: Any, dims: list[Any], allowzero: int, ctx: EmitContext | None) -> Any:
+    if isinstance(data, Host) and len(dims) <= 1:
+        return Host(data.items, data.dtype, scalar=not dims)
+    x = T(data)
+    if not allowzero and any(_is(d, 0) for d in dims):
+        # 0 copies the input's dim at that position (allowzero=1 makes it a real 0).
+        src = dims_of(x, ctx, 0)
+        dims = [src[i] if _is(d, 0) and i < len(src) else d for i, d in enumerate(dims)]
+    return x.reshape(dims)
+
+
+@emits("Reshape", since=1)
+def reshape_1(data: Any, *, shape: tuple[int, ...] = (), consumed_inputs: Any = None,
+              ctx: EmitContext) -> Any:
+    """Reshape-1(data) -> reshaped; target shape as attribute (consumed_inputs is legacy)."""
+    return _reshape(data, list(shape), 0, ctx)
+
+
+@emits("Reshape", since=5)
+def reshape_5(data: Any, shape: Any, *, ctx: EmitContext) -> Any:
+    """Reshape-5(data, shape) -> reshaped."""
+    return _reshape(data, ints(shape), 0, ctx)
+
+
+@emits("Reshape", since=14)
+def reshape_14(data: Any, shape: Any, *, allowzero: int = 0, ctx: EmitContext) -> Any:
+    """Reshape-14(data, shape) -> reshaped; allowzero=1 makes 0 a real empty dimension."""
+    return _reshape(data, ints(shape), allowzero, ctx)
+
+
+@emits("Transpose", since=1)
+def transpose(data: Any, *, perm: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
+    """Transpose-1(data) -> transposed; default perm reverses the axes."""
+    if isinstance(data, Host):
+        return data  # rank <= 1: nothing to permute
+    rank = rank_of(data, ctx, 0)
+    return data.permute(list(perm) if perm is not None else list(range(rank))[::-1])
+
+
+@emits("Flatten", since=1)
+def flatten(input: Any, *, axis: int = 1, ctx: EmitContext) -> Any:
+    """Flatten-1(input) -> output 2-D [prod(dims[:axis]), prod(dims[axis:])]."""
+    x = T(input)
+    rank = rank_of(x, ctx, 0)
+    axis = norm_axis(axis, rank)
+    if axis == 0:
+        return x.reshape(1, -1)
+    x = x.flatten(0, axis - 1)
+    return x.flatten(1) if axis < rank else x.unsqueeze(1)
+
+
+# ----------------------------------------------------------------- Squeeze / Unsqueeze
+def _squeeze(data: Any, axes: list[int], ctx: EmitContext) -> Any:
+    if isinstance(data, Host):
+        if not data.scalar and len(data) == 1 and all(a in (0, -1) for a in axes):
+            return Host(data.items, data.dtype, scalar=True)
+        if not axes:
+            return data  # no dim of size 1
+        raise ValueError(f"Squeeze axes {axes} of a value of shape "
+                         f"{[] if data.scalar else [len(data)]}")
+    rank = rank_of(data, ctx, 0)
+    if not axes:
+        dims = dims_of(data, ctx, 0)
+        if not all(isinstance(d, int) for d in dims):
+            return data.squeeze()
+        axes = [i for i, d in enumerate(dims) if d == 1]
+    return data.squeeze(tuple(norm_axis(a, rank) for a in axes))
+
+
+@emits("Squeeze", since=1)
+def squeeze_1(data: Any, *, axes: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
+    """Squeeze-1(data) -> squeezed; axes attribute (all size-1 axes when absent)."""
+    return _squeeze(data, list(axes or ()), ctx)
+
+
+@emits("Squeeze", since=13)
+def squeeze_13(data: Any, axes: Any = None, *, ctx: EmitContext) -> Any:
+    """Squeeze-13(data, axes?) -> squeezed."""
+    return _squeeze(data, ints(axes), ctx)
+
+
+def _unsqueeze(data: Any, axes: list[int], ctx: EmitContext) -> Any:
+    if isinstance(data, Host) and data.scalar and len(axes) == 1 and axes[0] in (0, -1):
+        return Host(data.items, data.dtype)
+    x = T(data)
+    out_rank = rank_of(data, ctx, 0) + len(axes)
+    for a in sorted(norm_axis(a, out_rank) for a in axes):
+        x = x.unsqueeze(a)
+    return x
+
+
+@emits("Unsqueeze", since=1)
+def unsqueeze_1(data: Any, *, axes: tuple[int, ...], ctx: EmitContext) -> Any:
+    """Unsqueeze-1(data) -> expanded; axes attribute."""
+    return _unsqueeze(data, list(axes), ctx)
+
+
+@emits("Unsqueeze", since=13)
+def unsqueeze_13(data: Any, axes: Any, *, ctx: EmitContext) -> Any:
+    """Unsqueeze-13(data, axes) -> expanded."""
+    return _unsqueeze(data, ints(axes), ctx)
+
+
+# ------------------------------------------------------------------------ Concat / Split
+def _concat(inputs: tuple[Any, ...], axis: int) -> Any:
+    if all_host(*inputs) and not any(v.scalar for v in inputs):
+        return Host(tuple(i for v in inputs for i in v.items), inputs[0].dtype)
+    return torch.cat([T(v) for v in inputs], dim=axis)
+
+
+@emits("Concat", since=1)
+def concat_1(*inputs: Any, axis: int = 1) -> Any:
+    """Concat-1(inputs...) -> concat_result; axis defaults to 1."""
+    return _concat(inputs, axis)
+
+
+@emits("Concat", since=4)
+def concat_4(*inputs: Any, axis: int) -> Any:
+    """Concat-4(inputs...) -> concat_result; axis required (negative from 11)."""
+    return _concat(inputs, axis)
+
+
+def _pieces(parts: Any, n: int) -> list[Any]:
+    """The ``n`` results of torch.split / chunk, indexed (an fx proxy cannot be iterated)."""
+    return [parts[i] for i in range(n)]
+
+
+def _split(x: Any, sizes: list[Any], axis: int, n: int, uneven: bool, ctx: EmitContext) -> Any:
+    """Splits by ``sizes``, else into ``n`` parts (``uneven``: ceil-sized, the last smaller)."""
+    if not sizes:
+        dim = dims_of(x, ctx, 0)[axis]
+        if not isinstance(dim, int):
+            # torch.chunk makes ceil-sized chunks, which is the spec's rule for both forms.
+            return pack(_pieces(torch.chunk(T(x), n, dim=axis), n), ctx)
+        chunk = -(-dim // n) if uneven else dim // n
+        sizes = [chunk] * (n - 1) + [dim - chunk * (n - 1)]
+    if isinstance(x, Host) and all(isinstance(s, int) for s in sizes):
+        bounds = [sum(sizes[:k]) for k in range(len(sizes) + 1)]
+        return pack([Host(x.items[a:b], x.dtype) for a, b in zip(bounds, bounds[1:], strict=False)],
+                    ctx)
+    return pack(_pieces(torch.split(T(x), sizes, dim=axis), len(sizes)), ctx)
+
+
+@emits("Split", since=1)
+def split_1(input: Any, split_lengths: Any = None, *, axis: int = 0,
+            split: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
+    """Split-1(input, split?) -> outputs...; lengths from the input or the split attribute.
+
+    The optional input is also called ``split`` in the spec; Python needs another name for it.
+    """
+    sizes = ints(split_lengths) if split_lengths is not None else list(split or ())
+    return _split(input, sizes, axis, ctx.n_outputs, False, ctx)
+
+
+@emits("Split", since=2)
+def split_2(input: Any, *, axis: int = 0, split: tuple[int, ...] | None = None,
+            ctx: EmitContext) -> Any:
+    """Split-2(input) -> outputs...; lengths as attribute, else equal parts."""
+    return _split(input, list(split or ()), axis, ctx.n_outputs, False, ctx)
+
+
+@emits("Split", since=13)
+def split_13(input: Any, split: Any = None, *, axis: int = 0, ctx: EmitContext) -> Any:
+    """Split-13(input, split?) -> outputs...; lengths as input, else equal parts."""
+    return _split(input, ints(split), axis, ctx.n_outputs, False, ctx)
+
+
+@emits("Split", since=18)
+def split_18(input: Any, split: Any = None, *, axis: int = 0, num_outputs: int | None = None,
+             ctx: EmitContext) -> Any:
+    """Split-18(input, split?) -> outputs...; or num_outputs chunks, the last one smaller."""
+    n = num_outputs if num_outputs is not None else ctx.n_outputs
+    return _split(input, ints(split), axis, n, True, ctx)
+
+
+# ---------------------------------------------------------------------------------- Slice
+def _clamp(v: Any, lo: Any, hi: Any) -> Any:
+    return torch.sym_min(torch.sym_max(v, lo), hi)
+
+
+def _backward(start: Any, end: Any, dim: Any) -> tuple[Any, Any]:
+    """ONNX bounds of a negative-step slice: start into [0, dim-1], end into [-1, dim-1]
+    (-1: through index 0)."""
+    start = _clamp(start + dim if start < 0 else start, 0, dim - 1)
+    end = _clamp(end + dim if end < 0 else end, -1, dim - 1)
+    return start, end
+
+
+def _slice_host(data: Host, start: int, end: int, step: int) -> Host:
+    if step < 0:
+        start, end = _backward(start, end, len(data))
+        return Host(data.items[start:(None if end < 0 else end):step], data.dtype)
+    return Host(data.items[start:end:step], data.dtype)
+
+
+def _slice(data: Any, starts: list[Any], ends: list[Any], axes: list[int], steps: list[int],
+           ctx: EmitContext) -> Any:
+    n = len(starts)
+    axes = axes or list(range(n))
+    steps = steps or [1] * n
+    if isinstance(data, Host) and all(isinstance(v, int) for v in starts + ends):
+        return _slice_host(data, starts[0], ends[0], steps[0]) if n else data
+    x = T(data)
+    rank = rank_of(x, ctx, 0)
+    index: list[Any] = [slice(None)] * rank
+    flips = []
+    for ax, start, end, step in zip(axes, starts, ends, steps, strict=True):
+        ax = norm_axis(ax, rank)
+        if step > 0:
+            # Python's (and torch's) clamping of positive-step bounds is the spec's.
+            index[ax] = slice(start, end, step)
+            continue
+        # torch has no negative steps: slice the flipped axis (index i <-> dim-1-i).
+        dim = dims_of(x, ctx, 0)[ax]
+        start, end = _backward(start, end, dim)
+        index[ax] = slice(dim - 1 - start, dim - 1 - end, -step)
+        flips.append(ax)
+    if flips:
+        x = torch.flip(x, flips)
+    return x[tuple(index)]
+
+
+@emits("Slice", since=1)
+def slice_1(data: Any, *, starts: tuple[int, ...], ends: tuple[int, ...],
+            axes: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
+    """Slice-1(data) -> output; starts/ends/axes as attributes, step 1."""
+    return _slice(data, list(starts), list(ends), list(axes or ()), [], ctx)
+
+
+@emits("Slice", since=10)
+def slice_10(data: Any, starts: Any, ends: Any, axes: Any = None, steps: Any = None, *,
+             ctx: EmitContext) -> Any:
+    """Slice-10(data, starts, ends, axes?, steps?) -> output."""
+    return _slice(data, ints(starts), ints(ends), ints(axes), ints(steps), ctx)
+
+
+# ---------------------------------------------------------------------------- Expand / Tile
+@emits("Expand", since=8)
+def expand(input: Any, shape: Any, *, ctx: EmitContext) -> Any:
+    """Expand-8(input, shape) -> output; bidirectional (numpy) broadcasting."""
+    dims = ints(shape)
+    if isinstance(input, Host) and len(dims) <= 1 and all(isinstance(d, int) for d in dims):
+        if not dims or dims[0] == 1 or len(input) == dims[0]:
+            return input if input.scalar and not dims else Host(input.items, input.dtype)
+        return Host(input.items * dims[0], input.dtype)  # a single item repeated
+    x = T(input)
+    rank = rank_of(input, ctx, 0)
+    dims = [1] * (rank - len(dims)) + dims
+    lead = len(dims) - rank
+    # torch.expand keeps a dim for -1; a 1 in `shape` keeps the input's dim, as ONNX says.
+    return x.expand([-1 if i >= lead and _is(d, 1) else d for i, d in enumerate(dims)])
+
+
+@emits("Tile", since=1)
+def tile_1(input: Any, tiles: Any, axis: Any, *, ctx: EmitContext) -> Any:
+    """Tile-1(input, tiles, axis) -> output; repeats along a single axis."""
+    reps: list[Any] = [1] * rank_of(input, ctx, 0)
+    reps[int(scalar(axis))] = scalar(tiles)
+    return torch.tile(T(input), reps)
+
+
+@emits("Tile", since=6)
+def tile_6(input: Any, repeats: Any) -> Any:
+    """Tile-6(input, repeats) -> output."""
+    return torch.tile(T(input), ints(repeats))
+
+
+# ------------------------------------------------------------------- Shape / Size / Identity
+@emits("Shape", since=1)
+def shape_1(data: Any, *, ctx: EmitContext) -> Host:
+    """Shape-1(data) -> shape int64, a host value."""
+    return Host(tuple(dims_of(data, ctx, 0)), torch.int64)
+
+
+@emits("Shape", since=15)
+def shape_15(data: Any, *, start: int = 0, end: int | None = None, ctx: EmitContext) -> Host:
+    """Shape-15(data) -> shape[start:end] int64 (Python slicing clamps like the spec)."""
+    return Host(tuple(dims_of(data, ctx, 0)[start:end]), torch.int64)
+
+
+@emits("Size", since=1)
+def size(data: Any, *, ctx: EmitContext) -> Host:
+    """Size-1(data) -> size int64 scalar, a host value."""
+    n: Any = 1
+    for d in dims_of(data, ctx, 0):
+        n = n * d
+    return Host.of(n, torch.int64)
+
+
+@emits("Identity", since=1)
+def identity(input: Any) -> Any:
+    """Identity-1(input) -> output; tensors, host values, sequences and optionals alike."""
+    return input
+
+
+# ------------------------------------------------------------ DepthToSpace / SpaceToDepth
+def _depth_to_space(x: Any, blocksize: int, mode: str, ctx: EmitContext) -> Any:
+    if mode == "CRD":
+        return F.pixel_shuffle(x, blocksize)  # torch's order is CRD
+    if mode != "DCR":
+        raise ValueError(f"DepthToSpace: unknown mode {mode!r} (expected DCR or CRD)")
+    b, c, h, w = dims_of(x, ctx, 0)
+    bs = blocksize
+    t = x.reshape(b, bs, bs, c // (bs * bs), h, w).permute(0, 3, 4, 1, 5, 2)
+    return t.reshape(b, c // (bs * bs), h * bs, w * bs)
+
+
+@emits("DepthToSpace", since=1)
+def depth_to_space_1(input: Any, *, blocksize: int, ctx: EmitContext) -> Any:
+    """DepthToSpace-1(input) -> output; DCR order."""
+    return _depth_to_space(T(input), blocksize, "DCR", ctx)
+
+
+@emits("DepthToSpace", since=11)
+def depth_to_space_11(input: Any, *, blocksize: int, mode: str = "DCR", ctx: EmitContext) -> Any:
+    """DepthToSpace-11(input) -> output; mode DCR or CRD."""
+    return _depth_to_space(T(input), blocksize, mode, ctx)
+
+
+def _space_to_depth(x: Any, blocksize: int, mode: str, ctx: EmitContext) -> Any:
+    if mode == "CRD":
+        return F.pixel_unshuffle(x, blocksize)  # the inverse of pixel_shuffle (CRD)
+    if mode != "DCR":
+        raise ValueError(f"SpaceToDepth: unknown mode {mode!r} (expected DCR or CRD)")
+    b, c, h, w = dims_of(x, ctx, 0)
+    bs = blocksize
+    t = x.reshape(b, c, h // bs, bs, w // bs, bs).permute(0, 3, 5, 1, 2, 4)
+    return t.reshape(b, c * bs * bs, h // bs, w // bs)
+
+
+@emits("SpaceToDepth", since=1)
+def space_to_depth_1(input: Any, *, blocksize: int, ctx: EmitContext) -> Any:
+    """SpaceToDepth-1(input) -> output; DCR order."""
+    return _space_to_depth(T(input), blocksize, "DCR", ctx)
+
+
+@emits("SpaceToDepth", since=28)
+def space_to_depth_28(input: Any, *, blocksize: int, mode: str = "DCR", ctx: EmitContext) -> Any:
+    """SpaceToDepth-28(input) -> output; mode DCR or CRD."""
+    return _space_to_depth(T(input), blocksize, mode, ctx)
+
+
+# ------------------------------------------------------------------------------------ Pad
+def _pad_constant(x: Any, before: list[Any], after: list[Any], value: Any) -> Any:
+    pads: list[Any] = []
+    for b, a in zip(reversed(before), reversed(after), strict=True):
+        pads += [b, a]  # F.pad lists (before, after) from the last axis back; negatives crop
+    if isinstance(value, torch.Tensor | torch.fx.Proxy) and is_traced(value):
+        # Traced, a tensor's value is unknown: pad with 0 and select the value where padded.
+        inside = F.pad(torch.ones_like(x, dtype=torch.bool), pads, value=False)
+        fill: Any = value.reshape(()).to(x.dtype)
+        return torch.where(inside, F.pad(x, pads), fill)
+    return F.pad(x, pads, value=scalar(value) if value is not None else 0)
+
+
+def _pad_indexed(x: Any, before: list[Any], after: list[Any], mode: str,
+                 ctx: EmitContext) -> Any:
+    """reflect / edge / wrap on any axes (F.pad handles only the last 1-3 with batch dims):
+    crop the negative pads, then gather each padded axis with an index map."""
+    dims = dims_of(x, ctx, 0)
+    x = x[tuple(slice(-b if _is_neg(b) else None, a if _is_neg(a) else None)
+                for b, a in zip(before, after, strict=True))]
+    for ax, (b, a) in enumerate(zip(before, after, strict=True)):
+        d = dims[ax] + (b if _is_neg(b) else 0) + (a if _is_neg(a) else 0)  # after the crop
+        b, a = (0 if _is_neg(b) else b), (0 if _is_neg(a) else a)
+        if _is(b, 0) and _is(a, 0):
+            continue
+        idx = torch.arange(-b, d + a, device=x.device)
+        if mode == "edge" or (mode == "reflect" and _is(d, 1)):
+            idx = idx.clamp(0, d - 1)
+        elif mode == "wrap":
+            idx = idx.remainder(d)
+        elif mode == "reflect":
+            period = 2 * (d - 1)
+            idx = idx.remainder(period)
+            idx = torch.where(idx >= d, period - idx, idx)
+        else:
+            raise ValueError(f"Pad: unknown mode {mode!r} (constant, reflect, edge or wrap)")
+        x = x.index_select(ax, idx)
+    return x
+
+
+def _is_neg(v: Any) -> bool:
+    return isinstance(v, int) and v < 0
+
+
+def _pad(data: Any, pads: list[Any], mode: str, value: Any, axes: list[int] | None,
+         ctx: EmitContext) -> Any:
+    x = T(data)
+    rank = rank_of(data, ctx, 0)
+    axes = list(range(rank)) if not axes else [norm_axis(a, rank) for a in axes]
+    n = len(axes)
+    if len(pads) != 2 * n:
+        raise ValueError(f"Pad: {len(pads)} pads for {n} axes (need 2 per axis)")
+    before: list[Any] = [0] * rank
+    after: list[Any] = [0] * rank
+    for i, ax in enumerate(axes):
+        before[ax], after[ax] = pads[i], pads[i + n]
+    if mode == "constant":
+        return _pad_constant(x, before, after, value)
+    return _pad_indexed(x, before, after, mode, ctx)
+
+
+@emits("Pad", since=1)
+def pad_1(data: Any, *, paddings: tuple[int, ...], mode: str = "constant", value: float = 0.0,
+          ctx: EmitContext) -> Any:
+    """Pad-1(data) -> output; paddings attribute [x1_begin, ..., x1_end, ...]."""
+    return _pad(data, list(paddings), mode, value, None, ctx)
+
+
+@emits("Pad", since=2)
+def pad_2(data: Any, *, pads: tuple[int, ...], mode: str = "constant", value: float = 0.0,
+          ctx: EmitContext) -> Any:
+    """Pad-2(data) -> output; pads attribute."""
+    return _pad(data, list(pads), mode, value, None, ctx)
+
+
+@emits("Pad", since=11)
+def pad_11(data: Any, pads: Any, constant_value: Any = None, *, mode: str = "constant",
+           ctx: EmitContext) -> Any:
+    """Pad-11(data, pads, constant_value?) -> output."""
+    return _pad(data, ints(pads), mode, constant_value, None, ctx)
+
+
+@emits("Pad", since=18)
+def pad_18(data: Any, pads: Any, constant_value: Any = None, axes: Any = None, *,
+           mode: str = "constant", ctx: EmitContext) -> Any:
+    """Pad-18(data, pads, constant_value?, axes?) -> output."""
+    return _pad(data, ints(pads), mode, constant_value, ints(axes), ctx)

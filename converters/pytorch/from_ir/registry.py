@@ -1,0 +1,26 @@
+"""The PyTorch emitter registry: ``@emits("Conv")`` on one function per ONNX op, whose
+signature is the spec's (inputs positional, attributes keyword-only with the spec's
+defaults; a keyword-only ``ctx`` receives a :class:`converters.emitting.EmitContext`).
+
+An emitter receives torch tensors -- or *host values* for small integer tensors (see
+:mod:`converters.pytorch.from_ir.host`) -- and returns torch tensors (a tuple for several
+outputs). It runs eagerly, under autograd, under ``torch.export`` and under ``torch.fx``
+symbolic tracing, so it may branch on attributes and static IR types, never on tensor data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from converters.emitting import EmitContext
+from ir.op_registry import OpRegistry
+
+EMITTERS = OpRegistry("PyTorch emitter")
+emits = EMITTERS.register
+
+
+def out_dtype(ctx: EmitContext, i: int = 0) -> Any:
+    """The torch dtype of output ``i`` (None when the IR does not know it)."""
+    from converters.pytorch.from_ir.dtypes import torch_dtype
+
+    t = ctx.output_type(i)
+    return torch_dtype(t.dtype) if t is not None and t.dtype is not None else None

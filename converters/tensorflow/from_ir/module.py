@@ -1,0 +1,99 @@
+"""IR -> ``tf.Module``: weights become ``tf.Variable``s named after the source weights
+(trainable where the source's were), and ``__call__`` is a ``tf.function`` with the graph's
+input signature (symbolic dims as ``None``) that runs the graph's ops through the
+registered emitters. Savable with ``tf.saved_model.save`` and reloadable."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+import converters.tensorflow.from_ir.ops  # noqa: F401  (registers the emitters)
+from converters.emitting import Interpreter, Planner, has_framework_roles, is_trainable
+from converters.tensorflow.from_ir.dtypes import tf_dtype
+from converters.tensorflow.from_ir.registry import EMITTERS
+from ir.graph import Graph
+from ir.node import Role, Value
+from ir.types import TensorType
+
+LAYER = "TensorFlow emitter"
+
+
+def _var_name(name: str) -> str:
+    name = re.sub(r":\d+$", "", name)
+    name = re.sub(r"[^A-Za-z0-9_.\-/]", "_", name)
+    return name if re.match(r"[A-Za-z0-9.]", name) else "w" + name
+
+
+class IRTFModule(tf.Module):
+    """A TensorFlow module computing an IR graph. Call it with the graph inputs in order;
+    it returns one tensor, or a tuple when the graph has several outputs."""
+
+    def __init__(self, graph: Graph, name: str | None = None) -> None:
+        super().__init__(name=re.sub(r"\W", "_", name or graph.name or "model"))
+        roles = has_framework_roles(graph)
+        self.weights: dict[str, tf.Variable] = {}
+        self.frozen_weights: list[str] = []
+
+        def classify(g: Graph, v: Value) -> tuple[str, Any]:
+            data = v.const_array()
+            trainable = is_trainable(g, v, roles)
+            if v.role is Role.CONSTANT and not trainable and not v.source_name:
+                return "host", tf.constant(data, dtype=tf_dtype(v.dtype) if v.dtype else None)
+            key = self._unique(_var_name(v.source_name or v.name))
+            if trainable and not np.issubdtype(data.dtype, np.floating):
+                self.frozen_weights.append(key)
+                trainable = False
+            self.weights[key] = tf.Variable(data, name=key, trainable=trainable)
+            return "weight", key
+
+        planner = Planner(EMITTERS, classify)
+        self._plan = planner.build(graph, "IR -> TensorFlow")
+        self._interp = Interpreter(planner, LAYER, self.weights.__getitem__, _describe)
+        if self.frozen_weights:
+            warnings.warn(f"{len(self.frozen_weights)} weight(s) trainable in the source are not "
+                          f"floating point and stay non-trainable variables in TensorFlow: "
+                          f"{', '.join(self.frozen_weights[:10])}", stacklevel=2)
+        self.input_names = list(self._plan.inputs)
+        self.output_names = list(self._plan.outputs)
+        self.graph = graph
+        signature = [tf.TensorSpec(_spec_shape(v.type), tf_dtype(v.dtype) if v.dtype else tf.float32,
+                                   name=_var_name(v.name).replace("/", "_").replace(".", "_"))
+                     for v in graph.inputs]
+        # the traced, savable entry point (a SavedModel's serving signature)
+        self.serve = tf.function(self._call, input_signature=signature, autograph=False)
+
+    def __call__(self, *args: Any) -> Any:
+        return self.serve(*args)
+
+    def _unique(self, key: str) -> str:
+        base, i = key, 1
+        while key in self.weights:
+            key, i = f"{base}_{i}", i + 1
+        return key
+
+    def _call(self, *args: Any) -> Any:
+        plan = self._plan
+        env = self._interp.run(plan, dict(zip(plan.inputs, args, strict=True)))
+        outs = [env[n] for n in plan.outputs]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _spec_shape(vtype: Any) -> list[int | None] | None:
+    if not isinstance(vtype, TensorType) or vtype.shape is None:
+        return None
+    return [d if isinstance(d, int) else None for d in vtype.shape]
+
+
+def _describe(a: Any) -> str:
+    if a is None:
+        return "None"
+    shape = getattr(a, "shape", None)
+    if shape is None:
+        return type(a).__name__
+    rank = getattr(shape, "rank", len(shape))
+    return f"{getattr(a, 'dtype', '')}{shape.as_list() if hasattr(shape, 'as_list') and rank is not None else '[?]'}"

@@ -1,0 +1,18 @@
+"""TensorFlow emitters, one module per op family. Importing this package registers them all."""
+
+from converters.tensorflow.from_ir.ops import (  # noqa: F401  (imported for their registrations)
+    activation,
+    channels_last,
+    control_flow,
+    elementwise,
+    index,
+    math,
+    nn,
+    nn2,
+    nn3,
+    nn4,
+    rnn,
+    sequence,
+    shape,
+    shape2,
+)

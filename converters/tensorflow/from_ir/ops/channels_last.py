@@ -1,0 +1,49 @@
+"""Emitters for the channels-last twins (domain ``tensorbridge.nhwc``) that the layout pass
+(ir/passes/channels_last.py) substitutes for Conv, pooling and BatchNormalization before a
+graph is emitted for TensorFlow, whose CPU kernels are NHWC.
+
+Each twin reuses the standard emitter: that one moves NCHW data to NHWC, runs TF's kernel
+and moves it back; here the data arrive NHWC and leave NHWC, so the two layout moves on
+either side are inverse transposes that TensorFlow's graph optimizer (grappler's
+arithmetic optimizer) removes when the function is traced. Weights arrive as the pass laid
+them out, (k..., I, O) -- TF's own filter layout, so the variables look like Keras' -- and
+go back to ONNX's (O, I, k...) the same way."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import tensorflow as tf
+
+from converters.tensorflow.from_ir.ops import nn2, shape  # noqa: F401  (register the ops wrapped here)
+from converters.tensorflow.from_ir.ops.nn import to_channels_first, to_channels_last
+from converters.tensorflow.from_ir.registry import EMITTERS
+from ir.passes.channels_last import DOMAIN, OPS
+
+_NEWEST = 10_000  # the twins take the attributes of the newest standard version
+
+
+def _onnx_weight(w: Any) -> Any:
+    rank = w.shape.rank
+    return tf.transpose(w, [rank - 1, rank - 2, *range(rank - 2)])  # (k..., I, O) -> (O, I, k...)
+
+
+def _register(op_type: str, weights: tuple[int, ...]) -> None:
+    standard = EMITTERS.lookup(op_type, "", _NEWEST).fn
+
+    @functools.wraps(standard)  # the same signature: inputs, attributes, ctx
+    def emit(X: Any, *inputs: Any, **kwargs: Any) -> Any:
+        rank = X.shape.rank
+        args = [_onnx_weight(v) if i + 1 in weights and v is not None else v for i, v in enumerate(inputs)]
+        y = standard(to_channels_first(X, rank), *args, **kwargs)
+        if isinstance(y, tuple):
+            return (to_channels_last(y[0], rank), *y[1:])
+        return to_channels_last(y, rank)
+
+    emit.__qualname__ = emit.__name__ = f"{op_type.lower()}_channels_last"
+    EMITTERS.register(op_type, domain=DOMAIN)(emit)
+
+
+for _op, _weights in OPS.items():
+    _register(_op, _weights)

@@ -1,0 +1,254 @@
+"""Control-flow emitters: If -> tf.cond, Loop -> tf.while_loop, Scan -> tf.while_loop over
+TensorArrays. Bodies are IR graphs run through ``ctx.run_subgraph``, which binds the
+enclosing scope's values (outer-scope references); TF captures those tensors into the
+branch / loop functions it traces.
+
+Where the IR makes the decision static (a constant condition, a constant trip count), the
+emitters decide in Python instead: that is also how loops that carry sequences (Python lists)
+or optionals (None) are emitted, since tf.while_loop can only carry tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import tensorflow as tf
+
+from converters.emitting import EmitContext
+from converters.tensorflow.from_ir.ops.shape import (
+    I64,
+    LAYER,
+    as_tensor,
+    norm_axis,
+    rank_of,
+    results,
+    static,
+)
+from converters.tensorflow.from_ir.registry import emits, out_dtype
+from ir.errors import UnsupportedOpError
+from ir.graph import Graph
+
+Runner = Callable[[Graph, Sequence[Any]], list[Any]]
+
+
+def runner(ctx: EmitContext, op_type: str) -> Runner:
+    if ctx.run_subgraph is None:
+        raise UnsupportedOpError(LAYER, op_type, hint="needs an interpreter that runs subgraphs")
+    return ctx.run_subgraph
+
+
+def _flag(v: Any) -> Any:
+    return tf.reshape(tf.cast(v, tf.bool), [])
+
+
+def _is_data(v: Any) -> bool:
+    """A tensor (or weight), as opposed to a sequence (list) or an optional (None)."""
+    return v is not None and not isinstance(v, list)
+
+
+@emits("If", since=1)
+def if_(cond: Any, *, then_branch: Graph, else_branch: Graph, ctx: EmitContext) -> Any:
+    """If(B cond) -> V outputs: runs one branch."""
+    run = runner(ctx, "If")
+    known = static(cond)
+    if known is not None:
+        return results(run(then_branch if bool(known.reshape(-1)[0]) else else_branch, []), ctx)
+
+    def branch(g: Graph) -> Callable[[], list[Any]]:
+        return lambda: [as_tensor(v) if _is_data(v) else v for v in run(g, [])]
+
+    return results(tf.cond(_flag(cond), branch(then_branch), branch(else_branch)), ctx)
+
+
+def _element_spec(ctx: EmitContext, i: int, axis: int = 0) -> tuple[Any, Any]:
+    """dtype and per-iteration element shape of scan output ``i`` (from the IR types, with
+    the scan axis removed); the shape is only a hint, None when unknown."""
+    t = ctx.output_type(i)
+    shape = None
+    if t is not None and t.shape is not None and len(t.shape) > axis:
+        rest = [d if isinstance(d, int) else None for d in t.shape]
+        shape = tf.TensorShape(rest[:axis] + rest[axis + 1:])
+    return out_dtype(ctx, i), shape
+
+
+def _stack(items: list[Any], ctx: EmitContext, i: int) -> Any:
+    if items:
+        return tf.stack(items)
+    dtype, shape = _element_spec(ctx, i)
+    dims = [d or 0 for d in shape.as_list()] if shape is not None and shape.rank is not None else []
+    return tf.zeros([0, *dims], dtype or tf.float32)
+
+
+def _loop_unrolled(M: Any, cond: Any, v_initial: Sequence[Any], body: Graph,
+                   ctx: EmitContext) -> list[Any]:
+    """Runs the body once per iteration while tracing: the trip count and every condition
+    must be static (sequences built in a loop, e.g. SequenceMap's expansion, are)."""
+    run = runner(ctx, "Loop")
+    hint = "a loop that carries sequences or optionals needs a trip count and condition known " \
+        "at conversion time"
+    trip = None if M is None else static(M)
+    if M is not None and trip is None:
+        raise UnsupportedOpError(LAYER, "Loop", hint=hint)
+    trip_n = None if trip is None else int(trip.reshape(-1)[0])
+
+    def truth(v: Any) -> bool:
+        known = static(v)
+        if known is None:
+            raise UnsupportedOpError(LAYER, "Loop", hint=hint)
+        return bool(known.reshape(-1)[0])
+
+    going = True if cond is None else truth(cond)
+    carried = list(v_initial)
+    n = len(carried)
+    scans: list[list[Any]] = [[] for _ in range(len(body.outputs) - 1 - n)]
+    i = 0
+    while going and (trip_n is None or i < trip_n):
+        outs = run(body, [tf.constant(i, I64), tf.constant(True), *carried])
+        going = truth(outs[0])
+        carried = list(outs[1:1 + n])
+        for acc, y in zip(scans, outs[1 + n:], strict=True):
+            acc.append(y)
+        i += 1
+    return [*carried, *(_stack(acc, ctx, n + k) for k, acc in enumerate(scans))]
+
+
+def _relaxed(v: Any) -> tf.TensorShape:
+    """Loop-carried values may change shape between iterations: keep only the rank."""
+    rank = v.shape.rank
+    return tf.TensorShape(None if rank is None else [None] * rank)
+
+
+def _probe_dtypes(run: Runner, body: Graph, specs: list[Any]) -> list[Any]:
+    """The dtypes of the body's outputs, when the IR does not know them: trace the body once
+    as a throwaway function (the TensorArrays of scan outputs need their dtype up front)."""
+    fn = tf.function(lambda *args: run(body, list(args)), autograph=False)
+    return [tf.convert_to_tensor(o).dtype for o in fn.get_concrete_function(*specs).structured_outputs]
+
+
+def _loop_while(M: Any, cond: Any, v_initial: Sequence[Any], body: Graph,
+                ctx: EmitContext) -> list[Any]:
+    run = runner(ctx, "Loop")
+    n = len(v_initial)
+    n_scan = len(body.outputs) - 1 - n
+    trip = None if M is None else tf.reshape(tf.cast(M, I64), [])
+    carried = [as_tensor(v) for v in v_initial]
+    specs = [_element_spec(ctx, n + k) for k in range(n_scan)]
+    if any(dtype is None for dtype, _ in specs):
+        probed = _probe_dtypes(run, body, [tf.TensorSpec([], I64), tf.TensorSpec([], tf.bool),
+                                           *(tf.TensorSpec(_relaxed(v), v.dtype) for v in carried)])
+        specs = [(dtype or probed[1 + n + k], shape) for k, (dtype, shape) in enumerate(specs)]
+    arrays = [tf.TensorArray(dtype, size=0, dynamic_size=True, element_shape=shape)
+              for dtype, shape in specs]
+
+    def going(i: Any, keep: Any, carried: list[Any], tas: list[Any]) -> Any:
+        return keep if trip is None else tf.logical_and(keep, i < trip)
+
+    def step(i: Any, keep: Any, carried: list[Any], tas: list[Any]) -> tuple[Any, ...]:
+        outs = run(body, [i, keep, *carried])
+        new = [as_tensor(v) for v in outs[1:1 + n]]
+        tas = [ta.write(tf.cast(i, tf.int32), y) for ta, y in zip(tas, outs[1 + n:], strict=True)]
+        return i + 1, _flag(outs[0]), new, tas
+
+    keep = tf.constant(True) if cond is None else _flag(cond)
+    invariants = (tf.TensorShape([]), tf.TensorShape([]), [_relaxed(v) for v in carried],
+                  [tf.TensorShape(None)] * n_scan)
+    _, _, carried, arrays = tf.while_loop(going, step, (tf.constant(0, I64), keep, carried, arrays),
+                                          shape_invariants=invariants)
+    return [*carried, *(ta.stack() for ta in arrays)]
+
+
+@emits("Loop", since=1)
+def loop(M: Any, cond: Any, *v_initial: Any, body: Graph, ctx: EmitContext) -> Any:
+    """Loop(I M?, B cond?, V v_initial...) -> V v_final_and_scan_outputs."""
+    if all(_is_data(v) for v in v_initial):
+        return results(_loop_while(M, cond, v_initial, body, ctx), ctx)
+    return results(_loop_unrolled(M, cond, v_initial, body, ctx), ctx)
+
+
+def _move(x: Any, src: int, dst: int) -> Any:
+    if src == dst:
+        return x
+    perm = list(range(x.shape.rank))
+    perm.insert(dst, perm.pop(src))
+    return tf.transpose(x, perm)
+
+
+def _scan_core(state: list[Any], xs: list[Any], body: Graph, run: Runner, ctx: EmitContext,
+               in_axes: Sequence[int], in_dirs: Sequence[int], out_axes: Sequence[int],
+               out_dirs: Sequence[int], first_out: int) -> list[Any]:
+    """One Scan: the scanned inputs are unstacked along their (normalised) axes, the body runs
+    per step in a tf.while_loop, and the scan outputs are stacked along their axes."""
+    seqs = []
+    for x, a, d in zip(xs, in_axes, in_dirs, strict=True):
+        x = _move(x, norm_axis(a, rank_of(x, "Scan")), 0)
+        seqs.append(tf.reverse(x, [0]) if d else x)
+    steps = tf.shape(seqs[0])[0]
+    inputs = [tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
+              for x in seqs]
+    n_state = len(state)
+    n_out = len(body.outputs) - n_state
+    dtypes = [_element_spec(ctx, first_out + k)[0] for k in range(n_out)]
+    if any(d is None for d in dtypes):
+        specs = [tf.TensorSpec(_relaxed(v), v.dtype) for v in state]
+        specs += [tf.TensorSpec(x.shape[1:], x.dtype) for x in seqs]
+        probed = _probe_dtypes(run, body, specs)
+        dtypes = [d or probed[n_state + k] for k, d in enumerate(dtypes)]
+    arrays = [tf.TensorArray(d, size=steps, element_shape=None) for d in dtypes]
+
+    def step(t: Any, state: list[Any], tas: list[Any]) -> tuple[Any, ...]:
+        outs = run(body, [*state, *(ta.read(t) for ta in inputs)])
+        new = [as_tensor(v) for v in outs[:n_state]]
+        return t + 1, new, [ta.write(t, y) for ta, y in zip(tas, outs[n_state:], strict=True)]
+
+    invariants = (tf.TensorShape([]), [_relaxed(v) for v in state], [tf.TensorShape(None)] * n_out)
+    _, state, arrays = tf.while_loop(lambda t, *_: t < steps, step,
+                                     (tf.constant(0), list(state), arrays),
+                                     shape_invariants=invariants)
+    scanned = []
+    for k, ta in enumerate(arrays):
+        y = ta.stack()
+        if out_dirs[k]:
+            y = tf.reverse(y, [0])
+        scanned.append(_move(y, 0, norm_axis(out_axes[k], y.shape.rank or 1)))
+    return [*state, *scanned]
+
+
+@emits("Scan", since=9)
+def scan(*inputs: Any, body: Graph, num_scan_inputs: int,
+         scan_input_axes: tuple[int, ...] | None = None,
+         scan_input_directions: tuple[int, ...] | None = None,
+         scan_output_axes: tuple[int, ...] | None = None,
+         scan_output_directions: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
+    """Scan-9(V initial_state_and_scan_inputs...) -> V final_state_and_scan_outputs."""
+    n_state = len(inputs) - num_scan_inputs
+    n_out = len(body.outputs) - n_state
+    outs = _scan_core([as_tensor(v) for v in inputs[:n_state]], list(inputs[n_state:]), body,
+                      runner(ctx, "Scan"), ctx, scan_input_axes or [0] * num_scan_inputs,
+                      scan_input_directions or [0] * num_scan_inputs,
+                      scan_output_axes or [0] * n_out, scan_output_directions or [0] * n_out,
+                      n_state)
+    return results(outs, ctx)
+
+
+@emits("Scan", since=8)
+def scan_8(sequence_lens: Any, *inputs: Any, body: Graph, num_scan_inputs: int,
+           directions: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
+    """Scan-8(I sequence_lens?, V initial_state_and_scan_inputs...): batch axis 0, time axis 1;
+    one Scan per batch entry (tf.map_fn)."""
+    n_state = len(inputs) - num_scan_inputs
+    n_out = len(body.outputs) - n_state
+    if sequence_lens is not None:
+        lens = static(sequence_lens)
+        full = inputs[n_state].shape[1]
+        if lens is None or full is None or not (lens == full).all():
+            raise UnsupportedOpError(LAYER, "Scan", hint="Scan-8 sequence_lens shorter than the "
+                                     "time axis are not supported; pad to equal lengths")
+    run = runner(ctx, "Scan")
+    dirs = directions or [0] * num_scan_inputs
+
+    def one(batch: list[Any]) -> list[Any]:
+        return _scan_core(list(batch[:n_state]), list(batch[n_state:]), body, run, ctx,
+                          [0] * num_scan_inputs, dirs, [0] * n_out, [0] * n_out, n_state)
+
+    spec = [tf.TensorSpec(None, out_dtype(ctx, k)) for k in range(len(body.outputs))]
+    return results(tf.map_fn(one, [as_tensor(v) for v in inputs], fn_output_signature=spec), ctx)

@@ -1,0 +1,283 @@
+"""Attention emitters (Attention 23/24/25, RotaryEmbedding).
+
+Attention follows the runtime kernel step by step: scaled Q·K^T, softcap, one additive bias
+holding the float mask and -inf wherever the boolean mask, causal frontier, sliding window
+or key padding blocks a key, a softmax whose fully-masked rows give zeros, then P·V.
+float16/bfloat16 inputs round each intermediate to the input type where the op's function
+body does (matmuls accumulate in float32). Grouped-query attention folds the query heads of
+a K/V group into the row axis, so K/V are never copied per query head."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import tensorflow as tf
+
+from converters.emitting import EmitContext
+from converters.tensorflow.from_ir.dtypes import tf_dtype
+from converters.tensorflow.from_ir.registry import emits
+from ir.dtypes import DType
+
+_HALF = (tf.float16, tf.bfloat16)
+
+
+def _work_dtype(*xs: Any) -> Any:
+    return tf.float64 if any(x.dtype == tf.float64 for x in xs) else tf.float32
+
+
+def _to_4d(x: Any, num_heads: int | None, name: str) -> Any:
+    """[B, S, H*D] -> [B, H, S, D]; 4-D inputs pass through."""
+    if x.shape.rank == 4:
+        return x
+    if x.shape.rank != 3 or not num_heads:
+        raise ValueError(f"Attention {name} must be 4-D, or 3-D with the head count attribute")
+    shape = tf.shape(x)
+    x = tf.reshape(x, tf.concat([shape[:2], [num_heads, -1]], 0))
+    return tf.transpose(x, [0, 2, 1, 3])
+
+
+def _grouped_matmul(a: Any, b: Any, hq: int, hkv: int) -> Any:
+    """a[B, Hq, L, X] @ b[B, Hkv, X, Y], query head h using K/V head h // (Hq // Hkv)."""
+    if hq == hkv:
+        return tf.matmul(a, b)
+    if hkv == 0 or hq % hkv:
+        raise ValueError(f"q_num_heads ({hq}) must be a multiple of kv_num_heads ({hkv})")
+    sa = tf.shape(a)
+    folded = tf.reshape(a, tf.stack([sa[0], hkv, (hq // hkv) * sa[2], sa[3]]))
+    out = tf.matmul(folded, b)
+    return tf.reshape(out, tf.stack([sa[0], hq, sa[2], tf.shape(b)[-1]]))
+
+
+def _half_matmul(a: Any, b: Any, hq: int, hkv: int, out: Any) -> Any:
+    """Half-precision operands accumulated in float32 and rounded once to ``out``."""
+    return tf.cast(_grouped_matmul(tf.cast(a, tf.float32), tf.cast(b, tf.float32), hq, hkv), out)
+
+
+_SEQUENTIAL_SUM_MAX = 64
+
+
+def _row_sum(e: Any) -> Any:
+    """Sum over the last axis, rounded as the reference rounds it: float16 is summed in
+    float32 and rounded once; bfloat16 is added one key at a time, each partial sum rounded
+    to bfloat16 (numpy's ml_dtypes add). That chain costs one op per key, so rows longer
+    than _SEQUENTIAL_SUM_MAX keys accumulate in float32 instead (more accurate, not
+    bit-identical)."""
+    n = e.shape[-1]
+    if e.dtype == tf.bfloat16 and n is not None and n <= _SEQUENTIAL_SUM_MAX:
+        acc = e[..., :1]
+        for j in range(1, n):
+            acc = acc + e[..., j:j + 1]
+        return acc
+    return tf.cast(tf.reduce_sum(tf.cast(e, tf.float32) if e.dtype in _HALF else e, axis=-1,
+                                 keepdims=True), e.dtype)
+
+
+def _safe_softmax(x: Any) -> Any:
+    """Softmax over the last axis; an entirely -inf row yields zeros instead of NaN."""
+    m = tf.reduce_max(x, axis=-1, keepdims=True)
+    m = tf.where(tf.math.is_inf(m) & (m < 0), tf.zeros_like(m), m)
+    e = tf.exp(x - m)
+    s = _row_sum(e)
+    return e / tf.where(s == 0, tf.ones_like(s), s)
+
+
+def _pad_mask(mask: Any, total: Any) -> Any:
+    """Pad the key axis of a mask shorter than the key count with 'not attended'."""
+    short = total - tf.shape(mask)[-1]
+    if isinstance(short, int) and short <= 0:
+        return mask
+    fill = False if mask.dtype == tf.bool else float("-inf")
+    paddings = tf.concat([tf.zeros([mask.shape.rank - 1, 2], tf.int32),
+                          [[0, tf.maximum(short, 0)]]], 0)
+    return tf.pad(mask, paddings, constant_values=tf.cast(fill, mask.dtype))
+
+
+def _attention_bias(mask: Any, q_len: Any, kv_len: Any, offset: Any, is_causal: int,
+                    left: int, right: int, nonpad: Any, dt: Any) -> Any:
+    """Additive bias broadcastable to [B, Hq, L, S]: the float mask, plus -inf wherever a
+    boolean mask, the causal frontier, a sliding window or key padding blocks a key."""
+    bias = allowed = None
+    if mask is not None:
+        mask = _pad_mask(mask, kv_len)
+        if mask.dtype == tf.bool:
+            allowed = mask
+        else:
+            bias = tf.cast(mask, dt)
+    j = tf.range(kv_len, dtype=tf.int64)
+    pos = tf.range(q_len, dtype=tf.int64)[:, None]
+    if offset is not None:
+        pos = pos + (tf.reshape(offset, [-1, 1, 1, 1]) if not isinstance(offset, int) else offset)
+    rules = []
+    if is_causal:
+        rules.append(j <= pos)
+    if left >= 0:
+        rules.append(j >= pos - left)
+    if right >= 0:
+        rules.append(j <= pos + right)
+    if nonpad is not None:
+        rules.append(j < tf.reshape(tf.cast(nonpad, tf.int64), [-1, 1, 1, 1]))
+    for rule in rules:
+        allowed = rule if allowed is None else allowed & rule
+    if allowed is not None:
+        blocked = tf.where(allowed, tf.constant(0, dt), tf.constant(float("-inf"), dt))
+        bias = blocked if bias is None else bias + blocked
+    return bias
+
+
+def _scores(q: Any, k: Any, scale: float, dt: Any, half: bool, hq: int, hkv: int) -> Any:
+    """Scaled Q·K^T [B, Hq, L, S] in dt."""
+    kt = tf.transpose(tf.cast(k, dt), [0, 1, 3, 2])
+    if half:
+        # the function body scales Q and K each by sqrt(scale) (computed in float32, cast
+        # to T), so both scaled operands are rounded to T before the matmul
+        s = tf.cast(tf.sqrt(tf.constant(scale, tf.float32)), dt)
+        return _half_matmul(q * s, kt * s, hq, hkv, dt)
+    return _grouped_matmul(tf.cast(q, dt) * tf.cast(scale, dt), kt, hq, hkv)
+
+
+def _length(x: Any, axis: int) -> Any:
+    d = x.shape[axis]
+    return int(d) if d is not None else tf.shape(x, out_type=tf.int64)[axis]
+
+
+def _query_offset(past_key: Any, nonpad_kv_seqlen: Any, q_len: Any) -> Any:
+    """Keys preceding the query block: the internal cache, or (per batch) the valid part of
+    an external cache minus the queries themselves."""
+    if past_key is not None:
+        return _length(past_key, 2)
+    if nonpad_kv_seqlen is not None:
+        return tf.cast(nonpad_kv_seqlen, tf.int64) - q_len
+    return 0
+
+
+def _attention(Q: Any, K: Any, V: Any, attn_mask: Any, past_key: Any, past_value: Any,
+               nonpad: Any, *, is_causal: int, kv_num_heads: int | None,
+               q_num_heads: int | None, qk_matmul_output_mode: int, scale: float | None,
+               softcap: float, softmax_precision: int | None, left: int, right: int,
+               n_outputs: int) -> Any:
+    """Shared body of every Attention version (older versions pass the neutral values)."""
+    q = _to_4d(Q, q_num_heads, "Q")
+    k, v = _to_4d(K, kv_num_heads, "K"), _to_4d(V, kv_num_heads, "V")
+    if past_key is not None and past_value is not None:
+        k, v = tf.concat([past_key, k], axis=2), tf.concat([past_value, v], axis=2)
+    hq, hkv = q.shape[1] or q_num_heads, k.shape[1] or kv_num_heads
+    if hq is None or hkv is None:
+        raise ValueError("Attention needs static head counts (4-D shapes or the *_num_heads "
+                         "attributes)")
+    half = Q.dtype in _HALF
+    dt = Q.dtype if half else _work_dtype(Q, K, V)
+    sm_dt = tf_dtype(DType(softmax_precision)) if softmax_precision is not None else dt
+    if not half and sm_dt == tf.float64:
+        dt = sm_dt  # only a DOUBLE softmax_precision raises a float32 work precision
+    q_len, kv_len = _length(q, 2), _length(k, 2)
+    if scale is None:
+        scale = 1.0 / math.sqrt(q.shape[-1])
+    scores = _scores(q, k, scale, dt, half, hq, hkv)
+    stages = [scores]
+    if softcap > 0:
+        scores = softcap * tf.tanh(scores / softcap)
+    stages.append(scores)
+    bias = _attention_bias(attn_mask, q_len, kv_len, _query_offset(past_key, nonpad, q_len),
+                           is_causal, left, right, nonpad, dt)
+    if bias is not None:
+        scores = scores + bias
+    stages.append(scores)
+    if half:
+        probs = tf.cast(_safe_softmax(tf.cast(scores, sm_dt)), dt)
+        y = _half_matmul(probs, v, hq, hkv, dt)
+    else:
+        probs = tf.cast(_safe_softmax(tf.cast(scores, sm_dt)), dt)
+        y = _grouped_matmul(probs, tf.cast(v, dt), hq, hkv)
+    stages.append(probs)
+    if Q.shape.rank == 3:
+        y = tf.transpose(y, [0, 2, 1, 3])
+        y = tf.reshape(y, tf.concat([tf.shape(y)[:2], [-1]], 0))
+    if not 0 <= qk_matmul_output_mode <= 3:
+        raise ValueError(f"Attention qk_matmul_output_mode must be 0..3, got "
+                         f"{qk_matmul_output_mode}")
+    qk = tf.cast(stages[qk_matmul_output_mode], Q.dtype) if n_outputs >= 4 else None
+    y = tf.cast(y, Q.dtype)
+    return y if n_outputs <= 1 else (y, k, v, qk)[:n_outputs]
+
+
+@emits("Attention", since=23)
+def attention_23(Q: Any, K: Any, V: Any, attn_mask: Any = None, past_key: Any = None,
+                 past_value: Any = None, *, is_causal: int = 0, kv_num_heads: int | None = None,
+                 q_num_heads: int | None = None, qk_matmul_output_mode: int = 0,
+                 scale: float | None = None, softcap: float = 0.0,
+                 softmax_precision: int | None = None, ctx: EmitContext) -> Any:
+    """Attention-23: Q, K, V, attn_mask?, past_key?, past_value?
+    -> Y, present_key?, present_value?, qk_matmul_output?"""
+    return _attention(Q, K, V, attn_mask, past_key, past_value, None, is_causal=is_causal,
+                      kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
+                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
+                      softmax_precision=softmax_precision, left=-1, right=-1,
+                      n_outputs=ctx.n_outputs)
+
+
+@emits("Attention", since=24)
+def attention_24(Q: Any, K: Any, V: Any, attn_mask: Any = None, past_key: Any = None,
+                 past_value: Any = None, nonpad_kv_seqlen: Any = None, *, is_causal: int = 0,
+                 kv_num_heads: int | None = None, q_num_heads: int | None = None,
+                 qk_matmul_output_mode: int = 0, scale: float | None = None,
+                 softcap: float = 0.0, softmax_precision: int | None = None,
+                 ctx: EmitContext) -> Any:
+    """Attention-24: adds nonpad_kv_seqlen (valid keys per batch entry)."""
+    return _attention(Q, K, V, attn_mask, past_key, past_value, nonpad_kv_seqlen,
+                      is_causal=is_causal, kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
+                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
+                      softmax_precision=softmax_precision, left=-1, right=-1,
+                      n_outputs=ctx.n_outputs)
+
+
+@emits("Attention", since=25)
+def attention_25(Q: Any, K: Any, V: Any, attn_mask: Any = None, past_key: Any = None,
+                 past_value: Any = None, nonpad_kv_seqlen: Any = None, *, is_causal: int = 0,
+                 kv_num_heads: int | None = None, left_window_size: int = -1,
+                 q_num_heads: int | None = None, qk_matmul_output_mode: int = 0,
+                 right_window_size: int = -1, scale: float | None = None,
+                 softcap: float = 0.0, softmax_precision: int | None = None,
+                 ctx: EmitContext) -> Any:
+    """Attention-25: adds sliding-window bounds (left/right_window_size)."""
+    return _attention(Q, K, V, attn_mask, past_key, past_value, nonpad_kv_seqlen,
+                      is_causal=is_causal, kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
+                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
+                      softmax_precision=softmax_precision, left=left_window_size,
+                      right=right_window_size, n_outputs=ctx.n_outputs)
+
+
+@emits("RotaryEmbedding", since=23)
+def rotary_embedding(X: Any, cos_cache: Any, sin_cache: Any, position_ids: Any = None, *,
+                     interleaved: int = 0, num_heads: int | None = None,
+                     rotary_embedding_dim: int = 0) -> Any:
+    """RotaryEmbedding-23: X[B, H, S, D] or [B, S, H*D], cos/sin caches, position_ids?
+    -> Y (same shape as X)."""
+    shape = tf.shape(X)
+    if X.shape.rank == 4:
+        x, head_axis = X, 1  # [B, H, S, D]; the caches broadcast over the head axis
+    elif X.shape.rank == 3 and num_heads:
+        x, head_axis = tf.reshape(X, tf.concat([shape[:2], [num_heads, -1]], 0)), 2
+    else:
+        raise ValueError("RotaryEmbedding input must be 4-D, or 3-D with num_heads")
+    head = x.shape[-1]
+    rot = rotary_embedding_dim or head
+    half = rot // 2
+    cos, sin = cos_cache, sin_cache
+    if position_ids is not None:
+        cos, sin = tf.gather(cos, position_ids), tf.gather(sin, position_ids)  # [B, S, half]
+    dt = _work_dtype(X)
+    cos = tf.expand_dims(tf.cast(cos, dt), head_axis)
+    sin = tf.expand_dims(tf.cast(sin, dt), head_axis)
+    xr = tf.cast(x[..., :rot], dt)
+    if interleaved:
+        x1, x2 = xr[..., 0::2], xr[..., 1::2]
+    else:
+        x1, x2 = xr[..., :half], xr[..., half:]
+    real, imag = cos * x1 - sin * x2, sin * x1 + cos * x2
+    if interleaved:
+        rotated = tf.reshape(tf.stack([real, imag], axis=-1), tf.shape(xr))
+    else:
+        rotated = tf.concat([real, imag], axis=-1)
+    out = tf.concat([tf.cast(rotated, X.dtype), x[..., rot:]], axis=-1)
+    return tf.reshape(out, shape)

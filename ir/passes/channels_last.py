@@ -1,0 +1,95 @@
+"""Channels-last rewriting for back-ends whose kernels want NHWC (TensorFlow on CPU runs
+Conv2D, pooling and their transposes only in NHWC).
+
+Each layout-bearing op (Conv, ConvTranspose, pooling, ...) on an NC... tensor becomes
+``Transpose(to N...C) -> <op in domain tensorbridge.nhwc> -> Transpose(back)``, its weight
+``Transpose(OI... -> ...IO)`` (folded into the named parameter later). The transpose pass
+then sinks and cancels the pairs, so a plain CNN keeps one Transpose at each end. The
+``tensorbridge.nhwc`` ops are registered with onnx.defs as copies of the standard schemas
+(same inputs, outputs and attributes; data and outputs channels-last), so the graph still
+verifies."""
+
+from __future__ import annotations
+
+import onnx.defs
+
+from ir.graph import Graph
+from ir.node import Node, Value
+from ir.passes.base import PassReport
+from ir.passes.transpose_rules import _permuted_type
+
+DOMAIN = "tensorbridge.nhwc"
+# op -> the input indices holding a weight laid out (O, I, spatial...) / (I, O, spatial...)
+OPS: dict[str, tuple[int, ...]] = {
+    "Conv": (1,), "ConvTranspose": (1,), "MaxPool": (), "AveragePool": (),
+    "GlobalAveragePool": (), "GlobalMaxPool": (), "DepthToSpace": (), "SpaceToDepth": (),
+    "BatchNormalization": (),  # per-channel vectors broadcast along the last axis instead
+}
+
+
+def register_schemas(opset: int) -> None:
+    """Register the channels-last twins of ``OPS`` (as of ``opset``) with onnx.defs, once."""
+    for op in OPS:
+        if onnx.defs.has(op, DOMAIN):
+            continue
+        s = onnx.defs.get_schema(op, opset)
+        onnx.defs.register_schema(onnx.defs.OpSchema(
+            op, DOMAIN, 1, f"{op} on channels-last data (tensorbridge layout pass)",
+            inputs=list(s.inputs), outputs=list(s.outputs),
+            type_constraints=[(t.type_param_str, list(t.allowed_type_strs), t.description)
+                              for t in s.type_constraints],
+            attributes=list(s.attributes.values())))
+
+
+def to_channels_last(graph: Graph) -> PassReport:
+    """Rewrite the layout-bearing ops of ``graph`` (in place) as channels-last ops between
+    Transposes; run the transpose pass afterwards to cancel the pairs."""
+    report = PassReport("to_channels_last")
+    register_schemas(graph.opset())
+    for node in graph.nodes():
+        if node.domain or node.op_type not in OPS or len(graph.node_outputs(node)) != 1:
+            continue
+        rank = _rank(graph, node)
+        if rank < 3:
+            continue  # unknown rank: the emitter transposes around the op itself
+        _rewrite(graph, node, rank)
+        report.note(f"{node.name} ({node.op_type}) channels-last")
+    if report.changed:
+        graph.opset_imports[DOMAIN] = 1
+    return report
+
+
+def _rank(graph: Graph, node: Node) -> int:
+    """The data rank: from its type, else the weight's (Conv) or the window's (pooling)."""
+    ins = graph.node_inputs(node)
+    for v in ins[:2] if OPS[node.op_type] else ins[:1]:
+        if v is not None and v.shape is not None:
+            return len(v.shape)
+    kernel = node.attr("kernel_shape", None)
+    return len(kernel) + 2 if kernel else 0
+
+
+def _rewrite(graph: Graph, node: Node, rank: int) -> None:
+    to_last = (0, *range(2, rank), 1)
+    to_first = (0, rank - 1, *range(1, rank - 1))
+    weight_perm = (*range(2, rank), 1, 0)  # (O, I, k...) -> (k..., I, O)
+    ins = graph.node_inputs(node)
+    new_ins: list[Value | None] = []
+    for i, v in enumerate(ins):
+        if v is None or (i > 0 and i not in OPS[node.op_type]):
+            new_ins.append(v)
+            continue
+        perm = to_last if i == 0 else weight_perm
+        [t] = graph.add_op("Transpose", [v], {"perm": list(perm)}, name=f"{node.name}_to_nhwc",
+                           output_types=[_permuted_type(v.type, perm)])
+        new_ins.append(t)
+    [out] = graph.node_outputs(node)
+    assert out is not None  # checked by the caller (one output)
+    [y] = graph.add_op(node.op_type, new_ins, dict(node.attrs), domain=DOMAIN, name=f"{node.name}_nhwc",
+                       provenance=node.provenance, output_types=[_permuted_type(out.type, to_last)])
+    [back] = graph.add_op("Transpose", [y], {"perm": list(to_first)}, name=f"{node.name}_to_nchw",
+                          output_types=[out.type])
+    name = out.name
+    graph.replace_all_uses(out, back)
+    graph.remove(node)
+    graph.rename(back, name)  # graph outputs keep their names
