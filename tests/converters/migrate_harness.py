@@ -13,6 +13,25 @@ import tensorbridge as tb
 from tensorbridge.migrate import run_emitted
 
 
+def assert_emittable(graph: Any) -> None:
+    """Every op of ``graph`` (and its subgraphs) has a PyTorch and a TensorFlow emitter."""
+    from converters.pytorch.from_ir.module import EMITTERS as TORCH
+    from converters.tensorflow.from_ir.module import EMITTERS as TF
+
+    missing = sorted({f"{reg.layer}: {n.domain + '::' if n.domain else ''}{n.op_type}"
+                      for n in _all_nodes(graph) for reg in (TORCH, TF) if (n.domain, n.op_type) not in reg})
+    assert not missing, f"ops without an emitter: {missing}"
+
+
+def _all_nodes(graph: Any) -> list[Any]:
+    out = []
+    for node in graph.nodes():
+        out.append(node)
+        for sub in node.subgraphs():
+            out += _all_nodes(sub)
+    return out
+
+
 def assert_close(got: Sequence[np.ndarray], expected: Sequence[np.ndarray], rtol: float, atol: float,
                  who: str) -> None:
     assert len(got) == len(expected), f"{who}: {len(got)} outputs, the source has {len(expected)}"

@@ -15,6 +15,7 @@ from converters.pytorch.to_ir import to_ir
 from ir import Graph, verify
 from runtime.session import Session
 from tensorbridge.ort import ort_run
+from tests.converters.migrate_harness import assert_emittable
 
 
 def assert_close(got: list[np.ndarray], expected: list[np.ndarray], rtol: float, atol: float, who: str) -> None:
@@ -37,6 +38,7 @@ def check_module(module: torch.nn.Module, inputs: tuple, *, rtol: float = 1e-4, 
     module = module.eval()
     graph = to_ir(module, inputs, dynamic_shapes=dynamic_shapes, opset=opset)
     verify(graph)
+    assert_emittable(graph)  # migration can emit whatever the front-end produces
     model = from_ir(graph)
     onnx.checker.check_model(model, full_check=True)
     session = Session(graph)

@@ -20,6 +20,7 @@ from converters.tensorflow.to_ir import to_ir  # noqa: E402
 from ir import Graph, verify  # noqa: E402
 from runtime.session import Session  # noqa: E402
 from tensorbridge.ort import ort_run  # noqa: E402
+from tests.converters.migrate_harness import assert_emittable  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -71,6 +72,7 @@ def check_tf(source: Any, feeds: Sequence[np.ndarray], *, rtol: float = 1e-4, at
     the source itself is not callable (a path)."""
     graph = to_ir(source, example_inputs, **kwargs)
     verify(graph)
+    assert_emittable(graph)  # migration can emit whatever the front-end produces
     model = from_ir(graph)
     onnx.checker.check_model(model, full_check=True)
     session = Session(graph)

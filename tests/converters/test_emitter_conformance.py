@@ -11,9 +11,11 @@ import pytest
 from tests.conftest import conformance_cases
 from tests.converters.emit_xfail import (
     tf_elementwise_math,
+    tf_extra,
     tf_nn_rnn,
     tf_shape_index_control,
     torch_elementwise_math,
+    torch_extra,
     torch_nn_rnn,
     torch_shape_index_control,
 )
@@ -24,8 +26,9 @@ pytest.importorskip("tensorflow")
 
 EXPECTED = {
     "torch": {**torch_elementwise_math.EXPECTED, **torch_nn_rnn.EXPECTED,
-              **torch_shape_index_control.EXPECTED},
-    "tf": {**tf_elementwise_math.EXPECTED, **tf_nn_rnn.EXPECTED, **tf_shape_index_control.EXPECTED},
+              **torch_shape_index_control.EXPECTED, **torch_extra.EXPECTED},
+    "tf": {**tf_elementwise_math.EXPECTED, **tf_nn_rnn.EXPECTED, **tf_shape_index_control.EXPECTED,
+           **tf_extra.EXPECTED},
 }
 
 
