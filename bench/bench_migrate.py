@@ -126,7 +126,7 @@ def main() -> None:
                       f"{ratio:.2f}" if ratio == ratio else "-")
         if ratio == ratio:
             ratios.setdefault(task.split(" -> ")[0] if task.startswith("migrate") else task, []).append(ratio)
-    Console().print(table)
+    Console(width=150).print(table)
     for task, rs in ratios.items():
         print(f"{task}: max ratio {max(rs):.2f}, median {statistics.median(rs):.2f}")
 

@@ -64,6 +64,11 @@ class Plan:
     hosts: dict[str, Any] = field(default_factory=dict)  # value name -> host value
     weights: dict[str, str] = field(default_factory=dict)  # value name -> weight key
     steps: list[Step] = field(default_factory=list)
+    # steps[:n_static] read only weights and constants: a framework may compute them once
+    # while the weights do not change (inference); ``static_live`` are their results that
+    # the other steps read
+    n_static: int = 0
+    static_live: tuple[str, ...] = ()
 
 
 # classify(graph, value) -> ("host", value) or ("weight", key)
@@ -95,6 +100,7 @@ class Planner:
                 plan.steps.append(self._step(graph, node))
             except UnsupportedOpError as e:
                 self._problems.append(e)
+        _hoist_static(plan)
         _mark_last_uses(plan)
         self.plans[id(graph)] = plan
         return plan
@@ -122,6 +128,30 @@ class Planner:
         return Step(node, spec.fn, ins, attrs, outs, ctx, uses=ins + outer, scoped=bool(node.subgraphs()))
 
 
+# ops whose result changes from call to call even on the same inputs
+_NONDETERMINISTIC = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
+                               "Bernoulli", "Multinomial", "Dropout"})
+
+
+def _hoist_static(plan: Plan) -> None:
+    """Move the steps that depend on weights and constants only to the front (still in
+    dependency order) and record which of their results the rest of the plan reads."""
+    known = set(plan.hosts) | set(plan.weights)
+    static, dynamic = [], []
+    for step in plan.steps:
+        if (not step.scoped and step.node.op_type not in _NONDETERMINISTIC
+                and all(not n or n in known for n in step.uses)):
+            static.append(step)
+            known.update(n for n in step.outputs if n)
+        else:
+            dynamic.append(step)
+    made = {n for s in static for n in s.outputs if n}
+    read = {n for s in dynamic for n in s.uses} | set(plan.outputs)
+    plan.steps = static + dynamic
+    plan.n_static = len(static)
+    plan.static_live = tuple(sorted(made & read))
+
+
 def _mark_last_uses(plan: Plan) -> None:
     keep = set(plan.outputs)
     seen: set[str] = set()
@@ -141,13 +171,27 @@ class Interpreter:
         self.fetch = fetch
         self.describe = describe
 
-    def run(self, plan: Plan, env: dict[str, Any]) -> dict[str, Any]:
+    def run(self, plan: Plan, env: dict[str, Any], static: dict[str, Any] | None = None) -> dict[str, Any]:
         """Runs ``plan`` with ``env`` holding its inputs (and outer scope); returns ``env``
-        holding (at least) the plan's outputs."""
+        holding (at least) the plan's outputs. ``static``: the results of the plan's static
+        steps from an earlier run with the same weights (they are then skipped)."""
         env.update(plan.hosts)
         for name, key in plan.weights.items():
             env[name] = self.fetch(key)
-        for step in plan.steps:
+        if static is not None:
+            env.update(static)
+        return self.run_steps(plan.steps[plan.n_static:] if static is not None else plan.steps, env)
+
+    def run_static(self, plan: Plan) -> dict[str, Any]:
+        """The results of the plan's static steps that the other steps read."""
+        env: dict[str, Any] = dict(plan.hosts)
+        for name, key in plan.weights.items():
+            env[name] = self.fetch(key)
+        self.run_steps(plan.steps[:plan.n_static], env, drop=False)
+        return {n: env[n] for n in plan.static_live}
+
+    def run_steps(self, steps: Sequence[Step], env: dict[str, Any], *, drop: bool = True) -> dict[str, Any]:
+        for step in steps:
             args = [env[n] if n else None for n in step.inputs]
             kwargs = step.attrs
             if step.ctx is not None:
@@ -167,8 +211,9 @@ class Interpreter:
                 for name, r in zip(step.outputs, res, strict=False):
                     if name:
                         env[name] = r
-            for name in step.drop:
-                env.pop(name, None)
+            if drop:
+                for name in step.drop:
+                    env.pop(name, None)
         return env
 
     def _with_scope(self, ctx: EmitContext, env: dict[str, Any]) -> EmitContext:

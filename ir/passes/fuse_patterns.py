@@ -9,6 +9,7 @@ import numpy as np
 from ir.graph import Graph
 from ir.passes.base import PassReport
 from ir.passes.patterns import Match, find_matches
+from ir.passes.transpose_rules import _permuted_type
 
 MIN_OPSET = {"Gelu": 20, "RMSNormalization": 23, "BatchNormalization": 15}
 
@@ -38,11 +39,13 @@ def _apply(graph: Graph, m: Match) -> bool:
     name, was_output, vtype = m.output.name, m.output in graph.outputs, m.output.type
     rank = len(inputs[0].shape or ())
     if m.channels_last:  # the op wants channels on axis 1: Transposes the transpose pass can cancel
-        (inputs[0],) = graph.add_op("Transpose", [inputs[0]], {"perm": [0, rank - 1, *range(1, rank - 1)]},
-                                    name=f"{m.nodes[0].name}_to_nchw")
+        perm = [0, rank - 1, *range(1, rank - 1)]
+        (inputs[0],) = graph.add_op("Transpose", [inputs[0]], {"perm": perm}, name=f"{m.nodes[0].name}_to_nchw",
+                                    output_types=[_permuted_type(inputs[0].type, perm)])
     (new,) = graph.add_op(m.op_type, inputs, m.attrs, provenance=m.nodes[0].provenance,
                           name=f"{m.nodes[0].name}_{m.op_type.lower()}")
     if m.channels_last:
+        new.type = _permuted_type(vtype, perm)
         (new,) = graph.add_op("Transpose", [new], {"perm": [0, *range(2, rank), 1]},
                               name=f"{m.nodes[0].name}_to_nhwc")
     new.type = vtype

@@ -106,3 +106,27 @@ def _arg_names(model: nn.Module) -> list[str]:
     import inspect
 
     return list(inspect.signature(model.forward).parameters)
+
+
+def test_inference_cache_follows_weight_updates():
+    """Weight-only steps (the LSTM's gate re-ordering) are cached for no-grad calls; an
+    optimizer step or load_state_dict invalidates the cache."""
+    import tensorbridge as tb
+
+    model = LstmTagger().eval()
+    ids = torch.randint(0, 50, (2, 9), generator=torch.Generator().manual_seed(0))
+    module = tb.convert(model, (ids,), to="torch")
+    with torch.no_grad():
+        before = module(ids)
+    loss = module(ids).pow(2).mean()  # grad enabled: recomputed, and trains
+    loss.backward()
+    torch.optim.SGD(module.parameters(), lr=1.0).step()
+    with torch.no_grad():
+        after = module(ids)
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, module(ids).detach())  # the cached path = the full path
+    module.load_state_dict({k: v * 0.5 for k, v in module.state_dict().items()})
+    with torch.no_grad():
+        torch.testing.assert_close(module(ids), module(ids))
+        reloaded = module(ids)
+    torch.testing.assert_close(reloaded, module(ids).detach())

@@ -55,6 +55,23 @@ class IRModule(torch.nn.Module):
         self.graph = graph
         self.frozen_weights = list(table.frozen)
 
+    def _static_results(self) -> dict[str, Any] | None:
+        """Results of the weight-only steps (re-laid-out RNN weights, folded transposes...),
+        computed once per weight version for inference (no autograd, no tracing); None
+        when they must be recomputed in the call (training, export)."""
+        plan = self._plan
+        if not plan.n_static or torch.is_grad_enabled() or _tracing():
+            return None
+        tensors = [*self.parameters(), *self.buffers()]
+        if any(type(t) not in (torch.Tensor, torch.nn.Parameter) for t in tensors):
+            return None  # fake / functional tensors of a trace
+        key = tuple((id(t), t._version) for t in tensors)
+        cached = self.__dict__.get("_static_cache")
+        if cached is None or cached[0] != key:
+            cached = (key, self._interp.run_static(plan))
+            self.__dict__["_static_cache"] = cached  # not a module attribute: not state
+        return cached[1]
+
     def _fetch(self, path: str) -> Any:
         return functools.reduce(getattr, path.split("."), self)
 
@@ -66,7 +83,7 @@ class IRModule(torch.nn.Module):
         if len(args) != len(plan.inputs):
             raise TypeError(f"expected {len(plan.inputs)} input(s) ({', '.join(plan.inputs)}), "
                             f"got {len(args)}")
-        env = self._interp.run(plan, dict(zip(plan.inputs, args, strict=True)))
+        env = self._interp.run(plan, dict(zip(plan.inputs, args, strict=True)), self._static_results())
         outs = [_finish(env[n], plan.graph.value(n).type) for n in plan.outputs]
         return outs[0] if len(outs) == 1 else tuple(outs)
 
@@ -85,6 +102,11 @@ def module_class(graph: Graph) -> type[IRModule]:
     scope: dict[str, Any] = {}
     exec(f"def forward(self, {args}):\n    return self._forward({args})\n", scope)  # noqa: S102  (identifiers checked above)
     return type("GeneratedModule", (IRModule,), {"forward": scope["forward"], "__module__": __name__})
+
+
+def _tracing() -> bool:
+    """Under torch.export / torch.compile / torch.fx nothing may be cached across calls."""
+    return bool(torch.compiler.is_compiling() or torch.fx._symbolic_trace.is_fx_tracing())
 
 
 def _finish(v: Any, vtype: Any) -> Any:

@@ -139,8 +139,9 @@ def _gate_rows(order: Sequence[int], hidden: int) -> Any:
     return torch.cat([torch.arange(g * hidden, (g + 1) * hidden) for g in order])
 
 
-def _fused(s: _Rnn, fn: Callable[..., Any], order: Sequence[int], n_state: int) -> tuple[Any, ...]:
-    """Run torch's fused kernel with re-ordered ONNX weights."""
+def _torch_params(s: _Rnn, order: Sequence[int]) -> list[Any]:
+    """The ONNX weights as torch's fused kernels take them (gate blocks re-ordered, biases
+    split), per direction."""
     rows = _gate_rows(order, s.hidden)
     gates = len(order) * s.hidden
     params = []
@@ -148,6 +149,28 @@ def _fused(s: _Rnn, fn: Callable[..., Any], order: Sequence[int], n_state: int) 
         params += [s.W[d].index_select(0, rows), s.R[d].index_select(0, rows)]
         if s.B is not None:
             params += [s.B[d, :gates].index_select(0, rows), s.B[d, gates:].index_select(0, rows)]
+    return params
+
+
+def _cached_params(s: _Rnn, order: Sequence[int]) -> list[Any]:
+    """``_torch_params``, kept on the W tensor for inference: the module hands the same
+    (cached, weight-only) W, R, B objects to every no-grad call until a weight changes, and
+    re-ordering them is a third of an LSTM's time. Training and tracing recompute."""
+    ws = [t for t in (s.W, s.R, s.B) if t is not None]
+    if (torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.fx._symbolic_trace.is_fx_tracing()
+            or any(type(t) is not torch.Tensor for t in ws)):
+        return _torch_params(s, order)
+    key = (tuple(order), *((id(t), t._version) for t in ws))
+    memo = s.W.__dict__.get("_tensorbridge_rnn_params")
+    if memo is None or memo[0] != key:
+        memo = (key, _torch_params(s, order))
+        s.W.__dict__["_tensorbridge_rnn_params"] = memo
+    return memo[1]
+
+
+def _fused(s: _Rnn, fn: Callable[..., Any], order: Sequence[int], n_state: int) -> tuple[Any, ...]:
+    """Run torch's fused kernel with re-ordered ONNX weights."""
+    params = _cached_params(s, order)
     hx = [s.x.new_zeros(s.n_dir, s.batch, s.hidden) if h is None else h
           for h in s.initial[:n_state]]
     # torch has no reverse-only direction: run forward over the time-reversed input

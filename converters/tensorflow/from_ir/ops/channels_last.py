@@ -16,9 +16,10 @@ from typing import Any
 
 import tensorflow as tf
 
-from converters.tensorflow.from_ir.ops import nn2, shape  # noqa: F401  (register the ops wrapped here)
+from converters.tensorflow.from_ir.ops import nn, nn2, shape  # noqa: F401  (register the ops wrapped here)
 from converters.tensorflow.from_ir.ops.nn import to_channels_first, to_channels_last
 from converters.tensorflow.from_ir.registry import EMITTERS
+from ir.errors import UnsupportedOpError
 from ir.passes.channels_last import DOMAIN, OPS
 
 _NEWEST = 10_000  # the twins take the attributes of the newest standard version
@@ -45,5 +46,29 @@ def _register(op_type: str, weights: tuple[int, ...]) -> None:
     EMITTERS.register(op_type, domain=DOMAIN)(emit)
 
 
+@EMITTERS.register("Conv", domain=DOMAIN)
+def conv_channels_last(X: Any, W: Any, B: Any = None, *, auto_pad: str = "NOTSET",
+                       dilations: tuple[int, ...] | None = None, group: int = 1,
+                       kernel_shape: tuple[int, ...] | None = None, pads: tuple[int, ...] | None = None,
+                       strides: tuple[int, ...] | None = None) -> Any:
+    """Conv on channels-last X with the weight in TF's (k..., C/group, M) layout: TF's kernel
+    directly, no layout moves at all."""
+    return nn.conv_channels_last(X, W, B, auto_pad, dilations, group, pads, strides)
+
+
+@EMITTERS.register("BatchNormalization", domain=DOMAIN)
+def batch_normalization_channels_last(X: Any, scale: Any, B: Any, input_mean: Any, input_var: Any, *,
+                                      epsilon: float = 1e-5, momentum: float = 0.9,
+                                      training_mode: int = 0) -> Any:
+    """Inference batch norm with the channels last: the per-channel vectors broadcast as they
+    are (a wrapped NCHW version would leave its transposes apart, around the arithmetic)."""
+    if training_mode:
+        raise UnsupportedOpError("TensorFlow emitter", "BatchNormalization", hint="training_mode=1 "
+                                 "is not emitted channels-last; the layout pass only rewrites inference BN")
+    inv = tf.math.rsqrt(input_var + tf.cast(epsilon, input_var.dtype)) * scale
+    return X * tf.cast(inv, X.dtype) + tf.cast(B - input_mean * inv, X.dtype)
+
+
 for _op, _weights in OPS.items():
-    _register(_op, _weights)
+    if _op not in ("BatchNormalization", "Conv"):
+        _register(_op, _weights)

@@ -122,14 +122,19 @@ def _conv_cl(x: Any, W: Any, group: int, strides: list[int], dilations: list[int
              padding: str) -> Any:
     """Cross-correlate channels-last x with ONNX weights W (M, C/group, k...)."""
     nsp = len(strides)
-    c_in = W.shape[1] * group
-    if (nsp == 2 and group > 1 and group == c_in and W.shape[1] == 1
+    return conv_hwio(x, tf.transpose(W, [*range(2, nsp + 2), 1, 0]), group, strides, dilations, padding)
+
+
+def conv_hwio(x: Any, w: Any, group: int, strides: list[int], dilations: list[int],
+              padding: str) -> Any:
+    """Cross-correlate channels-last x with TF-layout weights w (k..., C/group, M)."""
+    nsp = len(strides)
+    c_in = w.shape[-2] * group
+    if (nsp == 2 and group > 1 and group == c_in and w.shape[-2] == 1
             and (max(strides) == 1 or max(dilations) == 1)):
         # depthwise: output channel m reads input channel m // multiplier, as in TF
-        w = tf.reshape(W, [c_in, W.shape[0] // c_in, *W.shape[2:]])
-        w = tf.transpose(w, [2, 3, 0, 1])
+        w = tf.reshape(w, [*w.shape[:2], c_in, w.shape[-1] // c_in])
         return tf.nn.depthwise_conv2d(x, w, [1, *strides, 1], padding, dilations=dilations)
-    w = tf.transpose(W, [*range(2, nsp + 2), 1, 0])  # OI[k] -> [k]IO
     # tf.nn.convolution refuses strides with dilations; the per-rank ops accept both
     if nsp == 1:
         return tf.nn.conv1d(x, w, strides, padding, dilations=dilations)
@@ -142,6 +147,16 @@ def _conv_cl(x: Any, W: Any, group: int, strides: list[int], dilations: list[int
     ws = tf.split(w, group, axis=-1)
     return tf.concat([tf.nn.conv3d(a, b, st, padding, dilations=dl) for a, b in zip(xs, ws)],
                      axis=-1)
+
+
+def conv_channels_last(x: Any, w: Any, B: Any, auto_pad: str, dilations: Sequence[int] | None,
+                       group: int, pads: Sequence[int] | None, strides: Sequence[int] | None) -> Any:
+    """Conv of channels-last ``x`` with TF-layout ``w`` (k..., C/group, M), channels-last out."""
+    nsp = x.shape.rank - 2
+    st, dl = _per_axis(strides, nsp), _per_axis(dilations, nsp)
+    p = _resolve("Conv", list(x.shape[1:-1]), list(w.shape[:nsp]), st, dl, pads, auto_pad)
+    y = conv_hwio(pad_axes(x, 1, p.begin, p.total_end), w, group, st, dl, "SAME" if p.same else "VALID")
+    return tf.nn.bias_add(y, B) if B is not None else y
 
 
 @emits("Conv", since=1)

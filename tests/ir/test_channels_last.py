@@ -1,0 +1,66 @@
+"""The channels-last rewrite (ir/passes/channels_last.py) on its own: a small NCHW CNN's
+Conv / BatchNormalization / pooling become tensorbridge.nhwc twins, the transpose pass then
+leaves one Transpose at the input and one before the flatten, weights keep their names and
+roles (re-laid out as (k..., I, O)), and the graph verifies. Numerics of the rewritten graph
+are checked through the TensorFlow emitter in tests/converters/test_migrate_*.py."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from ir.dtypes import DType
+from ir.graph import Graph
+from ir.node import Role
+from ir.passes.channels_last import DOMAIN, to_channels_last
+from ir.passes.fold_constants import fold_constants
+from ir.passes.transpose import optimize_transposes
+from ir.verify import verify
+from runtime.evaluate import evaluate_node
+
+RNG = np.random.default_rng(0)
+
+
+def _cnn() -> Graph:
+    g = Graph("cnn", opset_imports={"": 20})
+    x = g.add_input("x", DType.FLOAT, ("batch", 3, 8, 8))
+
+    def param(name: str, *shape: int) -> object:
+        return g.add_constant(name, RNG.standard_normal(shape).astype(np.float32), role=Role.PARAMETER,
+                              source_name=name)
+
+    [y] = g.add_op("Conv", [x, param("conv.weight", 4, 3, 3, 3), param("conv.bias", 4)], {"pads": [1, 1, 1, 1]})
+    [y] = g.add_op("BatchNormalization", [y, param("bn.weight", 4), param("bn.bias", 4),
+                                          param("bn.mean", 4), param("bn.var", 4)])
+    [y] = g.add_op("Relu", [y])
+    [y] = g.add_op("MaxPool", [y], {"kernel_shape": [2, 2], "strides": [2, 2]})
+    [y] = g.add_op("Conv", [y, param("conv2.weight", 6, 4, 3, 3)], {"group": 1})
+    [y] = g.add_op("Flatten", [y])
+    g.set_outputs([y])
+    return g
+
+
+def test_cnn_goes_channels_last_with_two_transposes():
+    g = _cnn()
+    out_name = g.outputs[0].name
+    report = to_channels_last(g)
+    assert report.changed == 4
+    fold_constants(g, evaluate_node)
+    optimize_transposes(g)
+    verify(g)
+    ops = Counter((n.domain, n.op_type) for n in g.nodes())
+    assert ops[(DOMAIN, "Conv")] == 2 and ops[(DOMAIN, "BatchNormalization")] == 1
+    assert ops[(DOMAIN, "MaxPool")] == 1 and ops[("", "Transpose")] == 2, ops
+    w = g.value("conv.weight")
+    assert w.role is Role.PARAMETER and w.source_name == "conv.weight" and w.shape == (3, 3, 3, 4)
+    assert g.outputs[0].name == out_name
+
+
+def test_unknown_rank_is_left_alone():
+    g = Graph("pool", opset_imports={"": 20})
+    x = g.add_input("x", DType.FLOAT, None)
+    [y] = g.add_op("GlobalAveragePool", [x])
+    g.set_outputs([y])
+    assert to_channels_last(g).changed == 0
+    verify(g)
