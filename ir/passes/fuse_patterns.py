@@ -39,7 +39,7 @@ def _apply(graph: Graph, m: Match) -> bool:
     name, was_output, vtype = m.output.name, m.output in graph.outputs, m.output.type
     rank = len(inputs[0].shape or ())
     if m.channels_last:  # the op wants channels on axis 1: Transposes the transpose pass can cancel
-        perm = [0, rank - 1, *range(1, rank - 1)]
+        perm = (0, rank - 1, *range(1, rank - 1))
         (inputs[0],) = graph.add_op("Transpose", [inputs[0]], {"perm": perm}, name=f"{m.nodes[0].name}_to_nchw",
                                     output_types=[_permuted_type(inputs[0].type, perm)])
     (new,) = graph.add_op(m.op_type, inputs, m.attrs, provenance=m.nodes[0].provenance,
