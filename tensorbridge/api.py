@@ -53,7 +53,7 @@ def load(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None, *,
         if optimize:
             from tensorbridge.pipeline import optimize as run_passes
 
-            run_passes(graph)
+            run_passes(graph, keep_weights=keep_weight_layout)
         return graph
     if isinstance(source, str | os.PathLike) and Path(source).is_dir():
         raise UnsupportedSourceError(

@@ -49,7 +49,7 @@ def channels_last(graph: Graph) -> Graph:
         fold_constants(graph, evaluate_node)
         optimize_transposes(graph)
         remove_no_ops(graph)
-        eliminate_dead_code(graph)
+        eliminate_dead_code(graph, keep_weights=True)
     verify(graph)
     return graph
 

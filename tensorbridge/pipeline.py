@@ -15,9 +15,10 @@ from ir.passes.transpose import optimize_transposes
 from ir.verify import verify
 
 
-def optimize(graph: Graph, *, deployment: bool = False) -> list[PassReport]:
+def optimize(graph: Graph, *, deployment: bool = False, keep_weights: bool = False) -> list[PassReport]:
     """Neutral cleanups; with ``deployment`` also folds that change weights (BatchNorm into
-    Conv), which an ONNX export for inference wants but a trainable migration must not."""
+    Conv), which an ONNX export for inference wants but a trainable migration must not.
+    ``keep_weights``: unused parameters and buffers stay (a migration keeps them all)."""
     from runtime.evaluate import evaluate_node
 
     reports = [fuse_conv_batchnorm(graph)] if deployment else []
@@ -27,7 +28,7 @@ def optimize(graph: Graph, *, deployment: bool = False) -> list[PassReport]:
         optimize_transposes(graph),
         remove_no_ops(graph),
         eliminate_common_subexpressions(graph),
-        eliminate_dead_code(graph),
+        eliminate_dead_code(graph, keep_weights=keep_weights),
     ]
     verify(graph)
     return reports

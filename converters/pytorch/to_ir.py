@@ -54,7 +54,8 @@ def to_ir(source: Any, example_inputs: Any = None, *, dynamic_shapes: Any = None
     requested = _requested_dynamic(ep, source, dynamic_shapes)
     dim_names = _dim_names(ep, requested, strict_shapes, g)
     _Translator(ep, g, Ctx(g, opset, dim_names, fold_weights=not keep_weight_layout)).run()
-    eliminate_dead_code(g)  # e.g. original RNN weights once reordered copies replace them
+    # e.g. original RNN weights once reordered copies replace them; a migration keeps them all
+    eliminate_dead_code(g, keep_weights=keep_weight_layout)
     verify(g)
     return g
 

@@ -11,13 +11,15 @@ from ir.passes.base import PassReport
 _SIDE_EFFECTS: frozenset[str] = frozenset()
 
 
-def eliminate_dead_code(graph: Graph) -> PassReport:
+def eliminate_dead_code(graph: Graph, *, keep_weights: bool = False) -> PassReport:
+    """``keep_weights``: keep unused parameters and buffers (a migrated model carries every
+    weight of its source, e.g. a pooler the exported outputs do not use)."""
     report = PassReport("dce")
-    _run(graph, report)
+    _run(graph, report, keep_weights)
     return report
 
 
-def _run(graph: Graph, report: PassReport) -> None:
+def _run(graph: Graph, report: PassReport, keep_weights: bool = False) -> None:
     for node in reversed(graph.nodes()):
         outs = [v for v in graph.node_outputs(node) if v is not None]
         if node.op_type not in _SIDE_EFFECTS and not any(graph.is_used(v) for v in outs):
@@ -25,9 +27,11 @@ def _run(graph: Graph, report: PassReport) -> None:
             report.note(f"removed op {node.name} ({node.op_type})")
             continue
         for sub in node.subgraphs():
-            _run(sub, report)
+            _run(sub, report, keep_weights)
     for v in graph.values():
         if v.role in (Role.INPUT,) or graph.is_used(v) or graph.producer(v) is not None:
+            continue
+        if keep_weights and v.role in (Role.PARAMETER, Role.BUFFER):
             continue
         if v.role is Role.OUTER and _used_in_subgraphs(graph, v.name):
             continue

@@ -55,7 +55,9 @@ def trainable_count(module: Any) -> int:
 
 
 def train_step(module: Any, feeds: Sequence[np.ndarray], to: str) -> int:
-    """One SGD step on the sum of squared float outputs; returns how many weights changed."""
+    """One SGD step on the mean squared distance of the float outputs from 1 (not from 0: a
+    softmax head's near-uniform output would give vanishing gradients); returns how many
+    weights changed."""
     if to == "torch":
         import torch
 
@@ -63,7 +65,7 @@ def train_step(module: Any, feeds: Sequence[np.ndarray], to: str) -> int:
         before = [p.detach().clone() for p in params]
         out = module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in feeds])
         outs = out if isinstance(out, tuple) else (out,)
-        loss = sum((o.float() ** 2).mean() for o in outs if o.is_floating_point())
+        loss = sum(((o.float() - 1) ** 2).mean() for o in outs if o.is_floating_point())
         loss.backward()
         torch.optim.SGD(params, lr=0.1).step()
         return sum(not torch.equal(b, p.detach()) for b, p in zip(before, params, strict=True))
@@ -74,11 +76,13 @@ def train_step(module: Any, feeds: Sequence[np.ndarray], to: str) -> int:
     with tf.GradientTape() as tape:
         out = module(*[tf.constant(x) for x in feeds])
         outs = out if isinstance(out, tuple) else (out,)
-        loss = tf.add_n([tf.reduce_mean(tf.cast(o, tf.float32) ** 2) for o in outs if o.dtype.is_floating])
+        loss = tf.add_n([tf.reduce_mean((tf.cast(o, tf.float32) - 1) ** 2) for o in outs if o.dtype.is_floating])
     grads = tape.gradient(loss, variables)
-    missing = [v.name for v, g in zip(variables, grads, strict=True) if g is None]
+    unused = {module.weights[k].name for k in module.unused_weights}
+    missing = [v.name for v, g in zip(variables, grads, strict=True) if g is None and v.name not in unused]
     assert not missing, f"no gradient reaches {missing[:5]}"
-    tf.keras.optimizers.SGD(0.1).apply_gradients(zip(grads, variables, strict=True))
+    tf.keras.optimizers.SGD(0.1).apply_gradients([(g, v) for g, v in zip(grads, variables, strict=True)
+                                                  if g is not None])
     return sum(not np.array_equal(b, v.numpy()) for b, v in zip(before, variables, strict=True))
 
 

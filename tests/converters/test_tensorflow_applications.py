@@ -26,6 +26,14 @@ APPS = [
     # grouped 7x7 conv (Keras' jit-compiled helper: an inlined StatefulPartitionedCall), LayerNorm, GELU
     ("ConvNeXtTiny", lambda: A.ConvNeXtTiny(input_shape=(32, 32, 3), weights=None, include_top=False,
                                             pooling="avg")),
+    # residual bottlenecks, BatchNormalization, ZeroPadding + strided max pooling
+    ("ResNet50", lambda: A.ResNet50(input_shape=(32, 32, 3), weights=None, classes=10)),
+    # dense concatenations, average-pool transitions
+    ("DenseNet121", lambda: A.DenseNet121(input_shape=(32, 32, 3), weights=None, include_top=False,
+                                          pooling="max")),
+    # inverted residuals, depthwise conv, ReLU6
+    ("MobileNetV2", lambda: A.MobileNetV2(input_shape=(32, 32, 3), weights=None, alpha=0.35, include_top=False,
+                                          pooling="avg")),
 ]
 
 

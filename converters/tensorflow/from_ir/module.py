@@ -38,6 +38,8 @@ class IRTFModule(tf.Module):
         roles = has_framework_roles(graph)
         self.weights: dict[str, tf.Variable] = {}
         self.frozen_weights: list[str] = []
+        # weights of the source that the graph does not read (kept so the model carries them all)
+        self.unused_weights: list[str] = []
 
         def classify(g: Graph, v: Value) -> tuple[str, Any]:
             data = v.const_array()
@@ -49,6 +51,8 @@ class IRTFModule(tf.Module):
                 self.frozen_weights.append(key)
                 trainable = False
             self.weights[key] = tf.Variable(data, name=key, trainable=trainable)
+            if not g.is_used(v):
+                self.unused_weights.append(key)
             return "weight", key
 
         planner = Planner(EMITTERS, classify)
