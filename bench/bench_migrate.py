@@ -112,6 +112,9 @@ def main() -> None:
     from rich.table import Table
 
     warnings.simplefilter("ignore")
+    import logging
+
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # "torchvision is not installed"
     names = args.models or [*torch_models(), *keras_models()]
     rows = []
     for name in names:
