@@ -10,7 +10,8 @@ MobileNetV2 and a small Keras CNN, random weights):
   * speed of the migrated model against the original in its own framework: emitted PyTorch
     vs the original nn.Module (eager, no_grad), emitted TensorFlow vs the original Keras
     model (both as tf.function graphs).
-Medians of N runs after a warm-up; ratios < 1 mean tensorbridge is faster.
+Medians of N runs after a warm-up (inference: 10 N runs, original and emitted alternating);
+ratios < 1 mean tensorbridge is faster.
 """
 
 from __future__ import annotations
@@ -53,6 +54,22 @@ def keras_models() -> dict:
             "keras_cnn": (cnn, [rng.standard_normal((1, 64, 64, 3)).astype(np.float32)])}
 
 
+def paired(original, emitted, runs: int) -> tuple[float, float]:
+    """Median seconds of ``original()`` and ``emitted()``, timed alternately so that machine
+    noise (2 shared cores) hits both alike."""
+    import time
+
+    for fn in (original, emitted):
+        fn()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        for fn, acc in zip((original, emitted), times):
+            t0 = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - t0)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def convert(source, inputs, to):
     import tensorbridge as tb
 
@@ -72,8 +89,7 @@ def torch_rows(name: str, runs: int) -> list[tuple]:
         rows.append((name, f"migrate -> {to}", t, "torch.onnx.export", t_onnx))
         if to == "torch":
             with torch.no_grad():
-                t_orig, _ = median_time(partial(module, *targs), runs * 5)
-                t_emit, _ = median_time(partial(emitted, *targs), runs * 5)
+                t_orig, t_emit = paired(partial(module, *targs), partial(emitted, *targs), runs * 10)
             rows.append((name, "run emitted torch", t_emit, "original nn.Module", t_orig))
     return rows
 
@@ -90,8 +106,7 @@ def keras_rows(name: str, runs: int) -> list[tuple]:
         if to == "tensorflow":
             x = tf.constant(inputs[0])
             original = tf.function(partial(model, training=False))
-            t_orig, _ = median_time(partial(original, x), runs * 5)
-            t_emit, _ = median_time(partial(emitted, x), runs * 5)
+            t_orig, t_emit = paired(partial(original, x), partial(emitted, x), runs * 10)
             rows.append((name, "run emitted tensorflow", t_emit, "original Keras (tf.function)", t_orig))
     return rows
 
