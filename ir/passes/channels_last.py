@@ -11,12 +11,14 @@ verifies."""
 
 from __future__ import annotations
 
+import numpy as np
 import onnx.defs
 
 from ir.graph import Graph
 from ir.node import Node, Value
 from ir.passes.base import PassReport
 from ir.passes.transpose_rules import _permuted_type
+from ir.types import TensorType
 
 DOMAIN = "tensorbridge.nhwc"
 # op -> the input indices holding a weight laid out (O, I, spatial...) / (I, O, spatial...)
@@ -27,12 +29,17 @@ OPS: dict[str, tuple[int, ...]] = {
 }
 
 
+# A 2-D Conv whose every group reads one input channel (W is (C * mult, 1, kh, kw)): its
+# twin takes the weight in TF's depthwise layout (kh, kw, C, mult), as Keras stores it.
+DEPTHWISE = "DepthwiseConv"
+
+
 def register_schemas(opset: int) -> None:
     """Register the channels-last twins of ``OPS`` (as of ``opset``) with onnx.defs, once."""
-    for op in OPS:
+    for op in [*OPS, DEPTHWISE]:
         if onnx.defs.has(op, DOMAIN):
             continue
-        s = onnx.defs.get_schema(op, opset)
+        s = onnx.defs.get_schema("Conv" if op == DEPTHWISE else op, opset)
         onnx.defs.register_schema(onnx.defs.OpSchema(
             op, DOMAIN, 1, f"{op} on channels-last data (tensorbridge layout pass)",
             inputs=list(s.inputs), outputs=list(s.outputs),
@@ -94,11 +101,26 @@ def _rank(graph: Graph, node: Node) -> int:
     return len(kernel) + 2 if kernel else 0
 
 
+def _depthwise(node: Node, ins: list[Value | None], rank: int) -> int:
+    """The input channel count C when ``node`` is a depthwise 2-D Conv TF can run as one
+    (strides and dilations not both above 1), else 0."""
+    w = ins[1] if len(ins) > 1 else None
+    group = node.attr("group", 1)
+    if node.op_type != "Conv" or rank != 4 or group < 2 or w is None or w.shape is None:
+        return 0
+    if not all(isinstance(d, int) for d in w.shape) or w.shape[1] != 1 or w.shape[0] % group:
+        return 0
+    strided = max(node.attr("strides", None) or (1,)) > 1
+    dilated = max(node.attr("dilations", None) or (1,)) > 1
+    return 0 if strided and dilated else int(group)
+
+
 def _rewrite(graph: Graph, node: Node, rank: int) -> None:
     to_last = (0, *range(2, rank), 1)
     to_first = (0, rank - 1, *range(1, rank - 1))
     weight_perm = (*range(2, rank), 1, 0)  # (O, I, k...) -> (k..., I, O)
     ins = graph.node_inputs(node)
+    depthwise = _depthwise(node, ins, rank)
     new_ins: list[Value | None] = []
     for i, v in enumerate(ins):
         if v is None or (i > 0 and i not in OPS[node.op_type]):
@@ -107,10 +129,17 @@ def _rewrite(graph: Graph, node: Node, rank: int) -> None:
         perm = to_last if i == 0 else weight_perm
         [t] = graph.add_op("Transpose", [v], {"perm": list(perm)}, name=f"{node.name}_to_nhwc",
                            output_types=[_permuted_type(v.type, perm)])
+        if i == 1 and depthwise:  # (kh, kw, 1, C * mult) -> (kh, kw, C, mult)
+            out_ch, _, kh, kw = (int(d) for d in v.shape)  # type: ignore[union-attr, arg-type]
+            shape = (kh, kw, depthwise, out_ch // depthwise)
+            [t] = graph.add_op("Reshape", [t, graph.add_constant(f"{node.name}_dw_shape", np.array(shape))],
+                               name=f"{node.name}_depthwise_kernel",
+                               output_types=[TensorType(v.dtype, shape)])  # type: ignore[arg-type]
         new_ins.append(t)
     [out] = graph.node_outputs(node)
     assert out is not None  # checked by the caller (one output)
-    [y] = graph.add_op(node.op_type, new_ins, dict(node.attrs), domain=DOMAIN, name=f"{node.name}_nhwc",
+    op_type = DEPTHWISE if depthwise else node.op_type
+    [y] = graph.add_op(op_type, new_ins, dict(node.attrs), domain=DOMAIN, name=f"{node.name}_nhwc",
                        provenance=node.provenance, output_types=[_permuted_type(out.type, to_last)])
     [back] = graph.add_op("Transpose", [y], {"perm": list(to_first)}, name=f"{node.name}_to_nchw",
                           output_types=[out.type])

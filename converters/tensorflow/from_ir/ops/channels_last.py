@@ -56,6 +56,16 @@ def conv_channels_last(X: Any, W: Any, B: Any = None, *, auto_pad: str = "NOTSET
     return nn.conv_channels_last(X, W, B, auto_pad, dilations, group, pads, strides)
 
 
+@EMITTERS.register("DepthwiseConv", domain=DOMAIN)
+def depthwise_conv_channels_last(X: Any, W: Any, B: Any = None, *, auto_pad: str = "NOTSET",
+                                 dilations: tuple[int, ...] | None = None, group: int = 1,
+                                 kernel_shape: tuple[int, ...] | None = None,
+                                 pads: tuple[int, ...] | None = None,
+                                 strides: tuple[int, ...] | None = None) -> Any:
+    """Depthwise 2-D Conv on channels-last X, W in TF's (kh, kw, C, multiplier) layout."""
+    return nn.depthwise_channels_last(X, W, B, auto_pad, dilations, pads, strides)
+
+
 @EMITTERS.register("BatchNormalization", domain=DOMAIN)
 def batch_normalization_channels_last(X: Any, scale: Any, B: Any, input_mean: Any, input_var: Any, *,
                                       epsilon: float = 1e-5, momentum: float = 0.9,

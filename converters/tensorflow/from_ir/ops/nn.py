@@ -159,6 +159,16 @@ def conv_channels_last(x: Any, w: Any, B: Any, auto_pad: str, dilations: Sequenc
     return tf.nn.bias_add(y, B) if B is not None else y
 
 
+def depthwise_channels_last(x: Any, w: Any, B: Any, auto_pad: str, dilations: Sequence[int] | None,
+                            pads: Sequence[int] | None, strides: Sequence[int] | None) -> Any:
+    """Depthwise conv of channels-last ``x`` (N, H, W, C) with ``w`` (kh, kw, C, multiplier)."""
+    st, dl = _per_axis(strides, 2), _per_axis(dilations, 2)
+    p = _resolve("Conv", list(x.shape[1:-1]), list(w.shape[:2]), st, dl, pads, auto_pad)
+    y = tf.nn.depthwise_conv2d(pad_axes(x, 1, p.begin, p.total_end), w, [1, *st, 1],
+                               "SAME" if p.same else "VALID", dilations=dl)
+    return tf.nn.bias_add(y, B) if B is not None else y
+
+
 @emits("Conv", since=1)
 def conv(X: Any, W: Any, B: Any = None, *, auto_pad: str = "NOTSET",
          dilations: tuple[int, ...] | None = None, group: int = 1,
