@@ -6,7 +6,8 @@ Same process, one thread everywhere. For each PyTorch benchmark model (bench/mod
 ResNet-18, 4-layer BERT, 2-layer bi-LSTM tagger) and each Keras model (keras.applications
 MobileNetV2 and a small Keras CNN, random weights):
   * migration time: tb.convert(model, inputs, to="torch" / "tensorflow") against the source
-    framework's own ONNX export (torch.onnx.export(dynamo=True)) of the same model;
+    framework's ONNX exporter (torch.onnx.export(dynamo=True); for Keras, tf2onnx 1.17's
+    from_keras) on the same model;
   * speed of the migrated model against the original in its own framework: emitted PyTorch
     vs the original nn.Module (eager, no_grad), emitted TensorFlow vs the original Keras
     model (both as tf.function graphs).
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_export import export_torch  # noqa: E402
+from bench.bench_tf_export import convert_tf2onnx  # noqa: E402
 from bench.measure import median_time  # noqa: E402
 from bench.models import torch_models  # noqa: E402
 
@@ -100,9 +102,10 @@ def keras_rows(name: str, runs: int) -> list[tuple]:
     factory, inputs = keras_models()[name]
     model = factory()
     rows = []
+    t_onnx, _ = median_time(partial(convert_tf2onnx, model), runs)
     for to in ("torch", "tensorflow"):
         t, emitted = median_time(partial(convert, model, None, to), runs)
-        rows.append((name, f"migrate -> {to}", t, "-", float("nan")))
+        rows.append((name, f"migrate -> {to}", t, "tf2onnx 1.17", t_onnx))
         if to == "tensorflow":
             x = tf.constant(inputs[0])
             original = tf.function(partial(model, training=False))

@@ -1,5 +1,5 @@
 """The IR cleanups run between a front-end and a back-end: pattern fusion, constant folding
-(with the runtime's kernels), transpose sinking/cancelling, no-op removal,
+(with the runtime's kernels), transpose sinking/cancelling, conv bias folding, no-op removal,
 common-subexpression and dead-code elimination. The result is verified; the reports say
 what changed."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 from ir.graph import Graph
 from ir.passes import PassReport, eliminate_common_subexpressions, eliminate_dead_code
 from ir.passes.fold_constants import fold_constants
+from ir.passes.fuse_conv_bias import fuse_conv_bias
 from ir.passes.fuse_conv_bn import fuse_conv_batchnorm
 from ir.passes.fuse_patterns import fuse_patterns
 from ir.passes.simplify import remove_no_ops
@@ -21,11 +22,17 @@ def optimize(graph: Graph, *, deployment: bool = False, keep_weights: bool = Fal
     ``keep_weights``: unused parameters and buffers stay (a migration keeps them all)."""
     from runtime.evaluate import evaluate_node
 
-    reports = [fuse_conv_batchnorm(graph)] if deployment else []
-    reports += [
+    reports = [
         fuse_patterns(graph),
         fold_constants(graph, evaluate_node),
         optimize_transposes(graph),
+        fuse_conv_bias(graph),  # after the transposes: a TF BiasAdd is per-channel only then
+    ]
+    if any(r.changed for r in reports[-2:]):  # re-laid-out weights: fold their layout ops
+        reports.append(fold_constants(graph, evaluate_node))
+    if deployment:
+        reports.append(fuse_conv_batchnorm(graph))
+    reports += [
         remove_no_ops(graph),
         eliminate_common_subexpressions(graph),
         eliminate_dead_code(graph, keep_weights=keep_weights),

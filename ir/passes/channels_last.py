@@ -17,6 +17,7 @@ import onnx.defs
 from ir.graph import Graph
 from ir.node import Node, Value
 from ir.passes.base import PassReport
+from ir.passes.patterns import _View
 from ir.passes.transpose_rules import _permuted_type
 from ir.types import TensorType
 
@@ -66,32 +67,11 @@ def to_channels_last(graph: Graph) -> PassReport:
     return report
 
 
-# ops whose output rank is their first input's (or, broadcasting, their inputs' largest)
-_SAME_RANK = frozenset({
-    "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Where", "Relu", "LeakyRelu", "Clip", "Sigmoid",
-    "Tanh", "HardSigmoid", "HardSwish", "Elu", "Selu", "Gelu", "Erf", "Exp", "Neg", "Abs", "Sqrt",
-    "Identity", "Cast", "Transpose", "Pad", "Resize", "Softmax", "Dropout", "PRelu", "Mish", *OPS})
-
-
-def _rank_of(graph: Graph, v: Value | None, depth: int = 32) -> int:
-    """``v``'s rank: from its type, else from its producer's inputs (0 when unknown)."""
-    if v is None:
-        return 0
-    if v.shape is not None:
-        return len(v.shape)
-    p = graph.producer(v)
-    if p is None or depth == 0 or p.op_type not in _SAME_RANK:
-        return 0
-    if p.op_type in OPS:
-        return _rank(graph, p)
-    return max((_rank_of(graph, i, depth - 1) for i in graph.node_inputs(p)), default=0)
-
-
 def _rank(graph: Graph, node: Node) -> int:
     """The data rank: from its type or producers, else the weight's (Conv) or the window's
     (pooling)."""
     ins = graph.node_inputs(node)
-    rank = _rank_of(graph, ins[0])
+    rank = _View(graph).rank(ins[0])
     if rank:
         return rank
     for v in ins[1:2] if OPS[node.op_type] else ():

@@ -8,8 +8,9 @@ import numpy as np
 
 from ir.graph import Graph
 from ir.passes.base import PassReport
-from ir.passes.patterns import Match, find_matches
+from ir.passes.patterns import Match, _View, find_matches
 from ir.passes.transpose_rules import _permuted_type
+from ir.types import TensorType
 
 MIN_OPSET = {"Gelu": 20, "RMSNormalization": 23, "BatchNormalization": 15}
 
@@ -23,6 +24,22 @@ def fuse_patterns(graph: Graph) -> PassReport:
     return report
 
 
+def _bn_vectors(graph: Graph, inputs: list) -> None:
+    """BatchNormalization takes (C,) vectors: reshape per-channel weights kept broadcastable
+    ((1, 1, 1, C): folded into the named weight later) and supply a missing gamma / beta."""
+    var = inputs[4]
+    n = int(np.prod(var.shape))
+    dtype = var.dtype.np_dtype if var.dtype else np.float32
+    for i in range(1, 5):
+        v = inputs[i]
+        if v is not None and tuple(v.shape or ()) != (n,):
+            (inputs[i],) = graph.add_op("Reshape", [v, graph.add_constant(f"{v.name}_as_vector", np.array([n]))],
+                                        name=f"{v.name}_vector", output_types=[TensorType(v.dtype, (n,))])
+    for i, (what, fill) in enumerate((("scale", 1.0), ("bias", 0.0)), start=1):
+        if inputs[i] is None:
+            inputs[i] = graph.add_constant(f"{var.name}_bn_{what}", np.full(n, fill, dtype))
+
+
 def _apply(graph: Graph, m: Match) -> bool:
     inputs = list(m.inputs)
     if m.op_type == "RMSNormalization" and len(inputs) == 1:
@@ -30,14 +47,10 @@ def _apply(graph: Graph, m: Match) -> bool:
         if not isinstance(last, int) or inputs[0].dtype is None:
             return False  # a scale of ones needs the static size
         inputs.append(graph.add_constant("rms_scale", np.ones(last, inputs[0].dtype.np_dtype)))
-    if m.op_type == "BatchNormalization" and (inputs[1] is None or inputs[2] is None):
-        var = inputs[4]
-        dtype, n = var.dtype.np_dtype if var.dtype else np.float32, (var.shape or (0,))[0]
-        for i, (what, fill) in enumerate((("scale", 1.0), ("bias", 0.0)), start=1):
-            if inputs[i] is None:
-                inputs[i] = graph.add_constant(f"{var.name}_bn_{what}", np.full(n, fill, dtype))
+    if m.op_type == "BatchNormalization":
+        _bn_vectors(graph, inputs)
     name, was_output, vtype = m.output.name, m.output in graph.outputs, m.output.type
-    rank = len(inputs[0].shape or ())
+    rank = _View(graph).rank(inputs[0])
     if m.channels_last:  # the op wants channels on axis 1: Transposes the transpose pass can cancel
         perm = (0, rank - 1, *range(1, rank - 1))
         (inputs[0],) = graph.add_op("Transpose", [inputs[0]], {"perm": perm}, name=f"{m.nodes[0].name}_to_nchw",

@@ -14,6 +14,14 @@ import numpy as np
 from ir.graph import Graph
 from ir.node import Node, Value
 
+# ops whose output rank is their first input's (or, broadcasting, the larger of the first two)
+SAME_RANK = frozenset({
+    "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh",
+    "HardSigmoid", "HardSwish", "Elu", "Selu", "Gelu", "Erf", "Exp", "Neg", "Abs", "Sqrt", "Identity",
+    "Cast", "Transpose", "Pad", "Resize", "Softmax", "Dropout", "PRelu", "Mish", "Conv", "ConvTranspose",
+    "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
+    "InstanceNormalization", "LayerNormalization", "DepthToSpace", "SpaceToDepth", "LRN"})
+
 
 @dataclass(frozen=True)
 class Match:
@@ -73,6 +81,17 @@ class _View:
             return None
         ins = self.g.node_inputs(node)
         return node, (ins[1 - port] if len(ins) == 2 and port < 2 else None)
+
+    def rank(self, v: Value | None, depth: int = 32) -> int:
+        """``v``'s rank: from its type, else through rank-preserving producers (0: unknown)."""
+        if v is None:
+            return 0
+        if v.shape is not None:
+            return len(v.shape)
+        p = self.g.producer(v)
+        if p is None or depth == 0 or p.op_type not in SAME_RANK:
+            return 0
+        return max((self.rank(i, depth - 1) for i in self.g.node_inputs(p)[:2]), default=0)
 
     def out(self, node: Node) -> Value:
         return self.g.node_outputs(node)[0]  # type: ignore[return-value]
@@ -225,7 +244,8 @@ def batch_norm(view: _View, sqrt: Node) -> Match | None:
         return None
     var, eps_v = view.operands(plus)
     eps = view.scalar(eps_v)
-    if eps is None or var is None or var.shape is None or len(var.shape) != 1:
+    channels = _channel_vector(var)
+    if eps is None or var is None or channels is None:
         return None
     nodes, m = [plus, sqrt, recip[0]], view.out(recip[0])
     gamma = None
@@ -248,9 +268,12 @@ def batch_norm(view: _View, sqrt: Node) -> Match | None:
         return None
     (sub, beta), (scale_nodes, mul_x, x, k) = shift, scaled
     add = view.user(view.out(mul_x), "Add")
-    if add is None or x is None or x.shape is None or mul_x.op_type != "Mul":
+    rank = view.rank(x)
+    if add is None or x is None or mul_x.op_type != "Mul" or rank < 2 or (k and len(var.shape or ()) != 1):
         return None
-    if k and len(x.shape) != 2 + k:  # (C, 1, ..., 1) must reach the channel axis 1
+    bshape = (*var.shape, *([1] * k))  # type: ignore[misc]  # the per-channel factor, as broadcast
+    axis = rank - len(bshape) + channels
+    if axis not in (1, rank - 1) or len(bshape) > rank:
         return None
     shift_use = add[0] if add[1] is view.out(sub) else g.producer(add[1]) if add[1] is not None else None
     shifted = _bn_broadcast(view, shift_use, view.out(sub))
@@ -259,7 +282,15 @@ def batch_norm(view: _View, sqrt: Node) -> Match | None:
     nodes += [shift_mul, sub, *scale_nodes, mul_x, *shifted[0], add[0]]
     # a missing gamma / beta is None here: the fusion pass supplies ones / zeros
     return Match("BatchNormalization", tuple(_ordered(view, nodes)), (x, gamma, beta, mean, var),  # type: ignore[arg-type]
-                 view.out(add[0]), {"epsilon": float(eps)}, channels_last=not k and len(x.shape) > 2)
+                 view.out(add[0]), {"epsilon": float(eps)}, channels_last=axis == rank - 1 and rank > 2)
+
+
+def _channel_vector(v: Value | None) -> int | None:
+    """The index of the one non-1 dim of a per-channel weight ((C,), (1, 1, 1, C), ...)."""
+    if v is None or v.shape is None or not all(isinstance(d, int) for d in v.shape):
+        return None
+    big = [i for i, d in enumerate(v.shape) if d != 1]
+    return big[0] if len(big) == 1 else None
 
 
 def _is_vector(view: _View, v: Value | None, like: Value) -> bool:

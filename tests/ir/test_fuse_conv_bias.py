@@ -1,0 +1,48 @@
+"""fuse_conv_bias: a per-channel Add after a bias-less Conv becomes the Conv's bias (same
+numbers, the weight's name and role kept); other Adds are left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ir.dtypes import DType
+from ir.graph import Graph
+from ir.node import Role
+from ir.passes.fold_constants import fold_constants
+from ir.passes.fuse_conv_bias import fuse_conv_bias
+from ir.verify import verify
+from runtime.evaluate import evaluate_node
+from runtime.session import Session
+
+RNG = np.random.default_rng(0)
+
+
+def _graph(bias_shape: tuple[int, ...]) -> Graph:
+    g = Graph("conv_bias", opset_imports={"": 20})
+    x = g.add_input("x", DType.FLOAT, (2, 3, 6, 6))
+    w = g.add_constant("conv.weight", RNG.standard_normal((4, 3, 3, 3)).astype(np.float32))
+    b = g.add_constant("conv.bias", RNG.standard_normal(bias_shape).astype(np.float32), role=Role.PARAMETER,
+                       source_name="conv/bias")
+    [y] = g.add_op("Conv", [x, w], {"pads": [1, 1, 1, 1]})
+    [y] = g.add_op("Add", [y, b])
+    g.set_outputs([y])
+    return g
+
+
+@pytest.mark.parametrize(("shape", "fused"), [((4, 1, 1), True), ((1, 4, 1, 1), True), ((6,), False),
+                                              ((1, 4, 6, 1), False)])
+def test_per_channel_add_becomes_the_bias(shape, fused):
+    g = _graph(shape)
+    x = RNG.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    expected = Session(g).run([x])[0]
+    out_name = g.outputs[0].name
+    assert fuse_conv_bias(g).changed == int(fused)
+    fold_constants(g, evaluate_node)
+    verify(g)
+    np.testing.assert_allclose(Session(g).run([x])[0], expected, rtol=1e-6, atol=1e-6)
+    assert g.outputs[0].name == out_name
+    if fused:
+        assert [n.op_type for n in g.nodes()] == ["Conv"]
+        bias = g.value("conv.bias")
+        assert bias.shape == (4,) and bias.role is Role.PARAMETER and bias.source_name == "conv/bias"
