@@ -1,8 +1,12 @@
 """Remove ops that do nothing: Identity, Cast to the same type, Reshape/Expand to the same
 static shape, Transpose with the identity permutation, Dropout at inference, and
-Squeeze/Unsqueeze pairs that cancel. Graph outputs keep their names."""
+Squeeze/Unsqueeze pairs that cancel; and spell a Reshape that only inserts 1s (Keras'
+``Reshape((1, 1, C))`` after pooling, its target computed from ``tf.shape``) as the
+Unsqueeze it is, which layout passes can move through. Graph outputs keep their names."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from ir.graph import Graph
 from ir.node import Node, Value
@@ -22,6 +26,12 @@ def remove_no_ops(graph: Graph) -> PassReport:
         graph.replace_all_uses(out, src)
         graph.remove(node)
         report.note(f"removed {node.op_type} {node.name}")
+    for node in graph.nodes():
+        if node.op_type == "Reshape" and not node.domain and graph.opset() >= 13:
+            _reshape_as_unsqueeze(graph, node, report)
+    for node in graph.nodes():
+        if node.op_type == "Transpose" and not node.domain and graph.opset() >= 13:
+            _transposed_unsqueeze(graph, node, report)
     for node in graph.nodes():
         for sub in node.subgraphs():
             sub_report = remove_no_ops(sub)
@@ -49,6 +59,62 @@ def _passthrough(graph: Graph, node: Node) -> Value | None:
     if op == "Transpose" and list(node.attr("perm") or []) == list(range(len(x.shape or ()))) and x.shape:
         return x
     return None
+
+
+def inserted_axes(src: tuple | None, dst: tuple | None) -> list[int] | None:
+    """The axes where ``dst`` has 1s inserted into ``src`` (dims known: ints or symbols)."""
+    if src is None or dst is None or len(dst) <= len(src) or any(d is None for d in (*src, *dst)):
+        return None
+    axes, i = [], 0
+    for k, d in enumerate(dst):
+        if i < len(src) and d == src[i]:
+            i += 1
+        elif d == 1:
+            axes.append(k)
+        else:
+            return None
+    return axes if i == len(src) else None
+
+
+def _reshape_as_unsqueeze(graph: Graph, node: Node, report: PassReport) -> None:
+    x, y = graph.node_inputs(node)[0], graph.node_outputs(node)[0]
+    axes = inserted_axes(x.shape if x is not None else None, y.shape if y is not None else None)
+    if axes is None or x is None or y is None:
+        return
+    const = graph.add_constant(f"{node.name}_axes", np.array(axes, np.int64))
+    (u,) = graph.add_op("Unsqueeze", [x, const], name=f"{node.name}_unsqueeze", provenance=node.provenance,
+                        output_types=[y.type])
+    name = y.name
+    graph.replace_all_uses(y, u)
+    graph.remove(node)
+    graph.rename(u, name)
+    report.note(f"Reshape {node.name} -> Unsqueeze{axes}")
+
+
+def _transposed_unsqueeze(graph: Graph, node: Node, report: PassReport) -> None:
+    """Transpose(Unsqueeze(v)) that only moves the inserted 1s is Unsqueeze(v) at other axes
+    (Keras' squeeze-excite: pooled (N, C) -> (N, 1, 1, C) -> NCHW)."""
+    u = graph.node_inputs(node)[0]
+    unsq = graph.producer(u) if u is not None else None
+    y = graph.node_outputs(node)[0]
+    if unsq is None or unsq.op_type != "Unsqueeze" or y is None or len(graph.consumers(u)) != 1:  # type: ignore[arg-type]
+        return
+    v = graph.node_inputs(unsq)[0]
+    perm = list(node.attr("perm") or [])
+    if v is None or u is None or u.shape is None or len(perm) != len(u.shape):
+        return
+    axes = inserted_axes(v.shape, tuple(u.shape[p] for p in perm))
+    if axes is None:
+        return
+    const = graph.add_constant(f"{node.name}_axes", np.array(axes, np.int64))
+    (new,) = graph.add_op("Unsqueeze", [v, const], name=f"{node.name}_unsqueeze", provenance=node.provenance,
+                          output_types=[y.type])
+    name = y.name
+    graph.replace_all_uses(y, new)
+    graph.remove(node)
+    graph.remove(unsq)
+    graph.rename(new, name)
+    report.note(f"Transpose {node.name} of Unsqueeze -> Unsqueeze{axes}")
 
 
 def _cast_target(node: Node) -> object:

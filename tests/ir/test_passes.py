@@ -55,3 +55,31 @@ def test_cse_leaves_random_ops_alone():
     b = g.add_op("RandomUniformLike", [x])[0]
     g.set_outputs([g.add_op("Sub", [a, b])[0]])
     assert eliminate_common_subexpressions(g).changed == 0
+
+
+def test_reshape_inserting_ones_and_its_transpose_become_one_unsqueeze():
+    """Keras' squeeze-excite: pooled (N, C) -> Reshape (N, 1, 1, C) -> Transpose to NCHW is
+    Unsqueeze at axes (2, 3); numbers unchanged."""
+    import numpy as np
+
+    from ir.dtypes import DType
+    from ir.graph import Graph
+    from ir.passes.simplify import remove_no_ops
+    from ir.types import TensorType
+    from ir.verify import verify
+    from runtime.session import Session
+
+    g = Graph("se", opset_imports={"": 20})
+    x = g.add_input("x", DType.FLOAT, ("batch", 4))
+    shape = g.add_constant("shape", np.array([-1, 1, 1, 4], np.int64))
+    [r] = g.add_op("Reshape", [x, shape], output_types=[TensorType(DType.FLOAT, ("batch", 1, 1, 4))])
+    [t] = g.add_op("Transpose", [r], {"perm": [0, 3, 1, 2]}, output_types=[TensorType(DType.FLOAT, ("batch", 4, 1, 1))])
+    [y] = g.add_op("Relu", [t])
+    g.set_outputs([y])
+    data = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    expected = Session(g).run([data])[0]
+    remove_no_ops(g)
+    verify(g)
+    ops = [n.op_type for n in g.nodes()]
+    assert ops == ["Unsqueeze", "Relu"], ops
+    np.testing.assert_array_equal(Session(g).run([data])[0], expected)
