@@ -26,7 +26,12 @@ def gather(data: np.ndarray, indices: np.ndarray, *, axis: int = 0) -> np.ndarra
 
 @kernel("GatherElements", since=11)
 def gather_elements(data: np.ndarray, indices: np.ndarray, *, axis: int = 0) -> np.ndarray:
-    """GatherElements-11(data, indices) -> output; out[i][j] = data[indices[i][j]][j] (axis 0)."""
+    """GatherElements-11(data, indices) -> output; out[i][j] = data[indices[i][j]][j] (axis 0).
+    The output has the shape of ``indices``, whose other dims may be smaller than data's
+    (np.take_along_axis would broadcast them up instead: cut data to them first)."""
+    axis = axis % data.ndim if data.ndim else 0
+    if indices.ndim == data.ndim:
+        data = data[tuple(slice(None) if i == axis else slice(0, n) for i, n in enumerate(indices.shape))]
     try:
         return np.take_along_axis(data, indices.astype(np.intp, copy=False), axis=axis)
     except IndexError as e:
