@@ -135,3 +135,10 @@ def host_select(cond: Host, a: Host, b: Host) -> Host:
 
 def index_list(items: Sequence[Any], idx: int) -> Any:
     return items[idx + len(items) if idx < 0 else idx]
+
+
+def tracing() -> bool:
+    """Under torch.export, torch.compile or torch.fx tracing (nothing may be cached across
+    calls then: values are proxies or fake tensors)."""
+    return bool(torch.compiler.is_compiling() or torch.compiler.is_exporting()
+                or torch.fx._symbolic_trace.is_fx_symbolic_tracing())

@@ -16,7 +16,7 @@ import torch
 import converters.pytorch.from_ir.ops  # noqa: F401  (registers the emitters)
 from converters.emitting import Interpreter, Planner, has_framework_roles, is_setting, is_trainable
 from converters.pytorch.from_ir.dtypes import torch_dtype
-from converters.pytorch.from_ir.host import Host, T, host_constant
+from converters.pytorch.from_ir.host import Host, T, host_constant, tracing
 from converters.pytorch.from_ir.registry import EMITTERS
 from converters.pytorch.from_ir.weights import WeightTable
 from ir.graph import Graph
@@ -60,7 +60,7 @@ class IRModule(torch.nn.Module):
         computed once per weight version for inference (no autograd, no tracing); None
         when they must be recomputed in the call (training, export)."""
         plan = self._plan
-        if not plan.n_static or torch.is_grad_enabled() or _tracing():
+        if not plan.n_static or torch.is_grad_enabled() or tracing():
             return None
         tensors = [*self.parameters(), *self.buffers()]
         if any(type(t) not in (torch.Tensor, torch.nn.Parameter) for t in tensors):
@@ -102,11 +102,6 @@ def module_class(graph: Graph) -> type[IRModule]:
     scope: dict[str, Any] = {}
     exec(f"def forward(self, {args}):\n    return self._forward({args})\n", scope)  # noqa: S102  (identifiers checked above)
     return type("GeneratedModule", (IRModule,), {"forward": scope["forward"], "__module__": __name__})
-
-
-def _tracing() -> bool:
-    """Under torch.export / torch.compile / torch.fx nothing may be cached across calls."""
-    return bool(torch.compiler.is_compiling() or torch.fx._symbolic_trace.is_fx_tracing())
 
 
 def _finish(v: Any, vtype: Any) -> Any:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from converters.emitting import EmitContext
-from converters.pytorch.from_ir.host import T
+from converters.pytorch.from_ir.host import T, tracing
 from converters.pytorch.from_ir.ops.nn import info
 from converters.pytorch.from_ir.registry import emits
 from ir.errors import UnsupportedOpError
@@ -157,8 +157,7 @@ def _cached_params(s: _Rnn, order: Sequence[int]) -> list[Any]:
     (cached, weight-only) W, R, B objects to every no-grad call until a weight changes, and
     re-ordering them is a third of an LSTM's time. Training and tracing recompute."""
     ws = [t for t in (s.W, s.R, s.B) if t is not None]
-    if (torch.is_grad_enabled() or torch.compiler.is_compiling() or torch.fx._symbolic_trace.is_fx_tracing()
-            or any(type(t) is not torch.Tensor for t in ws)):
+    if torch.is_grad_enabled() or tracing() or any(type(t) is not torch.Tensor for t in ws):
         return _torch_params(s, order)
     key = (tuple(order), *((id(t), t._version) for t in ws))
     memo = s.W.__dict__.get("_tensorbridge_rnn_params")
