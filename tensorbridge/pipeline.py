@@ -10,6 +10,7 @@ from ir.passes import PassReport, eliminate_common_subexpressions, eliminate_dea
 from ir.passes.fold_constants import fold_constants
 from ir.passes.fuse_conv_bias import fuse_conv_bias
 from ir.passes.fuse_conv_bn import fuse_conv_batchnorm
+from ir.passes.fuse_pad import fuse_pad_into_conv
 from ir.passes.fuse_patterns import fuse_patterns
 from ir.passes.simplify import remove_no_ops
 from ir.passes.transpose import optimize_transposes
@@ -28,8 +29,9 @@ def optimize(graph: Graph, *, deployment: bool = False, keep_weights: bool = Fal
         remove_no_ops(graph),  # also Reshapes that only insert 1s -> Unsqueeze, which transposes cross
         optimize_transposes(graph),
         fuse_conv_bias(graph),  # after the transposes: a TF BiasAdd is per-channel only then
+        fuse_pad_into_conv(graph),
     ]
-    if any(r.changed for r in reports[-2:]):  # re-laid-out weights: fold their layout ops
+    if any(r.changed for r in reports[-3:]):  # re-laid-out weights: fold their layout ops
         reports.append(fold_constants(graph, evaluate_node))
     if deployment:
         reports.append(fuse_conv_batchnorm(graph))

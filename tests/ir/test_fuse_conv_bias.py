@@ -46,3 +46,46 @@ def test_per_channel_add_becomes_the_bias(shape, fused):
         assert [n.op_type for n in g.nodes()] == ["Conv"]
         bias = g.value("conv.bias")
         assert bias.shape == (4,) and bias.role is Role.PARAMETER and bias.source_name == "conv/bias"
+
+
+@pytest.mark.parametrize(("pads", "value", "fused"), [
+    ([0, 0, 1, 2, 0, 0, 3, 1], 0.0, True),   # spatial only, asymmetric
+    ([0, 1, 1, 1, 0, 0, 1, 1], 0.0, False),  # pads the channels too
+    ([0, 0, 1, 1, 0, 0, 1, 1], 1.0, False),  # not zero
+])
+def test_zero_pad_folds_into_the_conv(pads, value, fused):
+    from ir.passes.fuse_pad import fuse_pad_into_conv
+
+    g = Graph("pad_conv", opset_imports={"": 20})
+    x = g.add_input("x", DType.FLOAT, (2, 3, 6, 6))
+    p = g.add_constant("pads", np.array(pads, np.int64))
+    v = g.add_constant("value", np.array(value, np.float32))
+    w = g.add_constant("conv.weight", RNG.standard_normal((4, 3 + pads[1] + pads[5], 3, 3)).astype(np.float32))
+    [y] = g.add_op("Pad", [x, p, v])
+    [y] = g.add_op("Conv", [y, w], {"pads": [1, 1, 1, 1], "strides": [2, 2]})
+    g.set_outputs([y])
+    data = RNG.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    expected = Session(g).run([data])[0]
+    assert fuse_pad_into_conv(g).changed == int(fused)
+    verify(g)
+    np.testing.assert_allclose(Session(g).run([data])[0], expected, rtol=1e-5, atol=1e-5)
+    assert [n.op_type for n in g.nodes()] == (["Conv"] if fused else ["Pad", "Conv"])
+
+
+def test_nhwc_zero_pad_folds_through_the_layout_transpose():
+    from ir.passes.fuse_pad import fuse_pad_into_conv
+
+    g = Graph("pad_t_conv", opset_imports={"": 20})
+    x = g.add_input("x", DType.FLOAT, (2, 6, 6, 3))
+    p = g.add_constant("pads", np.array([0, 3, 2, 0, 0, 1, 3, 0], np.int64))
+    w = g.add_constant("conv.weight", RNG.standard_normal((4, 3, 3, 3)).astype(np.float32))
+    [y] = g.add_op("Pad", [x, p])
+    [y] = g.add_op("Transpose", [y], {"perm": [0, 3, 1, 2]})
+    [y] = g.add_op("Conv", [y, w], {"strides": [2, 2]})
+    g.set_outputs([y])
+    data = RNG.standard_normal((2, 6, 6, 3)).astype(np.float32)
+    expected = Session(g).run([data])[0]
+    assert fuse_pad_into_conv(g).changed == 1
+    verify(g)
+    assert [n.op_type for n in g.nodes()] == ["Transpose", "Conv"]
+    np.testing.assert_allclose(Session(g).run([data])[0], expected, rtol=1e-5, atol=1e-5)
