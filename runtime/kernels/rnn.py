@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ir.rnn_activations import bind_activations
 from runtime.registry import kernel
 
 Array = np.ndarray
@@ -45,37 +46,10 @@ _ACTIVATIONS: dict[str, tuple[Callable[[Array, float, float], Array], float | No
 }
 
 
-def _bind(fn: Callable[[Array, float, float], Array], alpha: float,
-          beta: float) -> Callable[[Array], Array]:
-    return lambda x: fn(x, alpha, beta)
-
-
 def _activations(names: Sequence[str] | None, defaults: Sequence[str], num_directions: int,
                  alphas: Sequence[float] | None, betas: Sequence[float] | None,
                  op: str) -> list[list[Callable[[Array], Array]]]:
-    """Per-direction lists of bound activation functions.
-
-    As in onnxruntime, ``activation_alpha``/``activation_beta`` are consumed in order only by
-    the functions that take that parameter (a Sigmoid does not use up an alpha).
-    """
-    names = list(names) if names else list(defaults) * num_directions
-    per_dir = len(defaults)
-    if len(names) == per_dir and num_directions == 2:
-        names = names * 2
-    if len(names) != per_dir * num_directions:
-        raise ValueError(f"{op} expects {per_dir * num_directions} activations, got {names}")
-    alpha_it, beta_it = iter(alphas or []), iter(betas or [])
-    bound = []
-    for name in names:
-        try:
-            fn, a_def, b_def = _ACTIVATIONS[name.lower()]
-        except KeyError:
-            raise ValueError(f"{op}: unsupported activation {name!r}; expected one of "
-                             f"{sorted(_ACTIVATIONS)}") from None
-        a = next(alpha_it, a_def) if a_def is not None else 0.0
-        b = next(beta_it, b_def) if b_def is not None else 0.0
-        bound.append(_bind(fn, a, b))
-    return [bound[d * per_dir:(d + 1) * per_dir] for d in range(num_directions)]
+    return bind_activations(_ACTIVATIONS, names, defaults, num_directions, alphas, betas, op)
 
 
 def _num_directions(direction: str, W: Array, op: str) -> int:

@@ -10,7 +10,6 @@ input_forget, sequence_lens -- runs the cell equations in a Python loop over tim
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from converters.pytorch.from_ir.host import T, tracing
 from converters.pytorch.from_ir.ops.nn import info
 from converters.pytorch.from_ir.registry import emits
 from ir.errors import UnsupportedOpError
+from ir.rnn_activations import bind_activations
 
 LAYER = "PyTorch emitter"
 Act = Callable[[Any], Any]
@@ -90,32 +90,13 @@ def _prepare(X: Any, W: Any, R: Any, B: Any, sequence_lens: Any, initial: Sequen
                 hidden, direction, layout, seq, batch, xi.dtype, ct)
 
 
-def _apply(fn: Callable[[Any, float, float], Any], a: float, b: float, v: Any) -> Any:
-    return fn(v, a, b)
-
-
 def _activations(names: Sequence[str] | None, defaults: Sequence[str], n_dir: int,
                  alphas: Sequence[float] | None, betas: Sequence[float] | None,
                  op: str) -> list[list[Act]]:
-    """Per-direction bound activations; as in onnxruntime, alphas/betas are consumed in
-    order only by the functions that take that parameter."""
-    per = len(defaults)
-    names = list(names) if names else list(defaults) * n_dir
-    if len(names) == per and n_dir == 2:
-        names = names * 2
-    if len(names) != per * n_dir:
-        raise UnsupportedOpError(LAYER, op, hint=f"expected {per * n_dir} activations, got {names}")
-    alpha_it, beta_it = iter(alphas or []), iter(betas or [])
-    bound: list[Act] = []
-    for name in names:
-        if name.lower() not in _ACTIVATIONS:
-            raise UnsupportedOpError(LAYER, op, hint=f"activation {name!r} is not one of "
-                                     f"{sorted(_ACTIVATIONS)}")
-        fn, a_def, b_def = _ACTIVATIONS[name.lower()]
-        a = next(alpha_it, a_def) if a_def is not None else 0.0
-        b = next(beta_it, b_def) if b_def is not None else 0.0
-        bound.append(functools.partial(_apply, fn, a, b))
-    return [bound[d * per:(d + 1) * per] for d in range(n_dir)]
+    try:
+        return bind_activations(_ACTIVATIONS, names, defaults, n_dir, alphas, betas, op)
+    except ValueError as e:  # a model the emitter cannot express: say so as its own error
+        raise UnsupportedOpError(LAYER, op, hint=str(e)) from e
 
 
 def _plain(names: Sequence[str] | None, defaults: Sequence[str]) -> bool:
