@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import cast
 
+import numpy as np
 import onnx
 from onnx import AttributeProto, helper
 
-from converters.onnx.protos import PROV_KEYS, fill_tensor, from_array, type_to_proto
+from converters.onnx.protos import PROV_KEYS, fill_raw, from_array, raw_data, type_to_proto
 from ir import schemas
 from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
 from ir.graph import Function, Graph
@@ -79,20 +80,43 @@ def _fill_graph(gp: onnx.GraphProto, g: Graph, release: bool = False) -> None:
     gp.name = g.name
     gp.input.extend(_value_info(v) for v in g.inputs)
     gp.output.extend(_value_info(v) for v in g.outputs)
+    dense = []
     for v in g.initializers():
         if isinstance(v.const, SparseTensor):
             gp.sparse_initializer.append(_sparse_proto(v.const, v.name))
-            continue
-        fill_tensor(gp.initializer.add(), v.const_array(), v.name)  # one tensor at a time
-        if v.doc:
-            gp.initializer[-1].doc_string = v.doc
-        if release:
-            v.const = None
+        else:
+            dense.append((v, gp.initializer.add()))
+    # Filled largest first (the proto keeps insertion order): each tensor passes through a
+    # transient copy on its way in, and the big ones' are then taken while the proto is small.
+    for v, t in sorted(dense, key=lambda vt: -_nbytes(vt[0])):
+        _fill_initializer(t, v, release)  # one tensor at a time
     io = {v.name for v in g.inputs} | {v.name for v in g.outputs}
     gp.value_info.extend(_value_info(v) for v in g.values()
                          if v.type is not None and v.name not in io and v.role is Role.INTERMEDIATE)
     if g.doc:
         gp.doc_string = g.doc
+
+
+def _fill_initializer(t: onnx.TensorProto, v: Value, release: bool) -> None:
+    """With ``release``, the value lets go of its data once its bytes are taken and before
+    the proto copies them in: a weight computed on read (folded BatchNorm, re-ordered RNN
+    gates) is then freed first, and at most two copies of the tensor exist at once."""
+    arr = v.const_array()
+    dtype, dims, raw = arr.dtype, arr.shape, raw_data(arr)
+    if raw is None:
+        t.CopyFrom(from_array(arr, v.name))
+    del arr
+    if release:
+        v.const = None
+    if raw is not None:
+        fill_raw(t, v.name, dtype, dims, raw)
+    if v.doc:
+        t.doc_string = v.doc
+
+
+def _nbytes(v: Value) -> int:
+    c = v.const
+    return c.nbytes if isinstance(c, LazyTensor | np.ndarray) else 0
 
 
 def _value_info(v: Value) -> onnx.ValueInfoProto:

@@ -58,18 +58,22 @@ def _raw_view(t: TensorProto) -> np.ndarray | None:
     return np.frombuffer(raw, dtype=dtype).reshape(dims)
 
 
-def fill_tensor(t: TensorProto, arr: np.ndarray, name: str) -> None:
-    """Write ``arr`` into ``t`` in place (no intermediate TensorProto to copy): numeric
-    arrays of a byte-aligned type as little-endian raw data, others via from_array."""
-    arr = np.asarray(arr)
+def raw_data(arr: np.ndarray) -> bytes | None:
+    """``arr`` as a TensorProto's raw_data (little-endian, C order): one copy, made straight
+    from ``arr`` even when it is a strided view. None for types stored otherwise (strings,
+    sub-byte and non-numpy types), which go through :func:`from_array`."""
     if arr.dtype.kind in "biufc" and arr.dtype.itemsize * 8 == DType.from_numpy(arr.dtype).itemsize_bits \
             and sys.byteorder == "little":
-        t.name = name
-        t.data_type = int(DType.from_numpy(arr.dtype))
-        t.dims.extend(arr.shape)
-        t.raw_data = np.ascontiguousarray(arr).tobytes()
-        return
-    t.CopyFrom(from_array(arr, name))
+        return arr.tobytes()
+    return None
+
+
+def fill_raw(t: TensorProto, name: str, dtype: np.dtype, dims: tuple[int, ...], raw: bytes) -> None:
+    """Fill ``t`` in place from :func:`raw_data` (no intermediate TensorProto to copy)."""
+    t.name = name
+    t.data_type = int(DType.from_numpy(dtype))
+    t.dims.extend(dims)
+    t.raw_data = raw
 
 
 def from_array(arr: np.ndarray, name: str) -> TensorProto:
