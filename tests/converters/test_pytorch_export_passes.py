@@ -88,3 +88,31 @@ def test_handwritten_rms_norm_becomes_rmsnormalization_at_23():
     ops = _hf_convert(llama, opset=23)
     assert ops.count("RMSNormalization") == 5 and "ReduceMean" not in ops  # 2 per layer + final norm
     assert "RMSNormalization" not in _hf_convert(llama, opset=20)
+
+
+class _ConvLstm(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.bn = nn.Conv1d(3, 8, 3), nn.BatchNorm1d(8)
+        self.rnn = nn.LSTM(8, 6, num_layers=2, bidirectional=True, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(self.bn(self.conv(x)).transpose(1, 2))[0]
+
+
+def test_exported_model_owns_its_weights():
+    """Weights computed on serialization (BatchNorm folded into Conv, RNN gates re-ordered)
+    and plain ones are copied into the ModelProto: changing the module afterwards does not
+    reach it."""
+    torch.manual_seed(0)
+    m = _ConvLstm().eval()
+    m.bn.running_var.uniform_(0.5, 2)
+    x = torch.randn(2, 3, 7)
+    model = _convert_and_compare(m, x)
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("LSTM") == 2 and "BatchNormalization" not in ops
+    before = ort_run(model, [x.numpy()])
+    with torch.no_grad():
+        for t in m.state_dict().values():
+            t.zero_()
+    np.testing.assert_array_equal(ort_run(model, [x.numpy()])[0], before[0])

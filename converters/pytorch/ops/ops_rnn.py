@@ -2,9 +2,10 @@
 nn.LSTM / nn.GRU / nn.RNN export to) -> one ONNX LSTM / GRU / RNN per layer.
 
 torch packs gates as LSTM (i, f, g, o) and GRU (r, z, n); ONNX wants LSTM (i, o, f, c) and
-GRU (z, r, h). Weights are reordered here: constant weights become new constants (folded at
-translation time), computed ones get Split + Concat. Each function's docstring is the
-ATen schema."""
+GRU (z, r, h). Weights are reordered here: constant weights become new constants, computed
+when first read (the ONNX writer reads one at a time, so an export never holds a re-ordered
+copy of every layer at once); computed ones get Split + Concat. Each function's docstring is
+the ATen schema."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import numpy as np
 from converters.pytorch.context import Ctx
 from converters.pytorch.ops.ops_nn import static_shape
 from converters.pytorch.registry import aten
-from ir.node import Value
+from ir.dtypes import DType
+from ir.node import LazyTensor, Value
 
 # ONNX gate k takes torch gate _GATE_ORDER[op][k]
 _GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
@@ -24,11 +26,16 @@ _GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
 Part = np.ndarray | Value
 
 
+def _gates(a: np.ndarray, order: Sequence[int]) -> list[np.ndarray]:
+    """The per-gate row blocks of a stacked-gates weight/bias (views), in ONNX gate order."""
+    chunks = np.split(a, len(order), axis=0)
+    return [chunks[i] for i in order]
+
+
 def _reorder(ctx: Ctx, w: Value, order: Sequence[int]) -> Part:
     """Rows of a stacked-gates weight/bias regrouped in ONNX gate order."""
     if w.is_const and ctx.fold_weights:
-        chunks = np.split(w.const_array(), len(order), axis=0)
-        return np.concatenate([chunks[i] for i in order], axis=0)
+        return np.concatenate(_gates(w.const_array(), order), axis=0)
     rows = static_shape(ctx, w, "recurrent weight")[0] // len(order)
     parts = ctx.op("Split", [w, ctx.const(np.array([rows] * len(order), np.int64))], {"axis": 0},
                    n_outputs=len(order))
@@ -58,6 +65,11 @@ def _layer_weights(ctx: Ctx, kind: str, per_dir: Sequence[Sequence[Value]],
                    has_biases: bool) -> tuple[Value, Value, Value | None]:
     """ONNX W, R and B (bias of input and hidden projections concatenated) for one layer."""
     order, first = _GATE_ORDER[kind], per_dir[0]
+    if ctx.fold_weights and all(v.is_const for p in per_dir for v in p):
+        def folded(at: Sequence[int], what: str) -> Value:
+            return _folded_weight(ctx, [[p[i] for i in at] for p in per_dir], order, f"{kind}_{what}")
+
+        return folded([0], "W"), folded([1], "R"), folded([2, 3], "B") if has_biases else None
     w = _stack_dirs(ctx, [_reorder(ctx, p[0], order) for p in per_dir], first[0], f"{kind}_W")
     r = _stack_dirs(ctx, [_reorder(ctx, p[1], order) for p in per_dir], first[1], f"{kind}_R")
     if not has_biases:
@@ -65,6 +77,26 @@ def _layer_weights(ctx: Ctx, kind: str, per_dir: Sequence[Sequence[Value]],
     b = _stack_dirs(ctx, [_join(ctx, [_reorder(ctx, p[2], order), _reorder(ctx, p[3], order)], 0)
                           for p in per_dir], first[2], f"{kind}_B")
     return w, r, b
+
+
+def _folded_weight(ctx: Ctx, per_dir: Sequence[Sequence[Value]], order: Sequence[int], what: str) -> Value:
+    """ONNX W, R or B of constant torch weights: per direction, the gate blocks of each piece
+    (B: the input then the hidden bias) in ONNX order, stacked on a leading direction axis.
+    Computed when read, written once into the result (no per-direction intermediates);
+    named, role and source key as ``_stack_dirs`` does."""
+    arrays = [[v.const_array() for v in pieces] for pieces in per_dir]
+    first = arrays[0][0]
+    shape = (len(arrays), sum(a.shape[0] for a in arrays[0]), *first.shape[1:])
+
+    def load() -> np.ndarray:
+        out = np.empty(shape, first.dtype)
+        for d, pieces in enumerate(arrays):
+            np.concatenate([g for a in pieces for g in _gates(a, order)], axis=0, out=out[d])
+        return out
+
+    source = per_dir[0][0]
+    data = LazyTensor(DType.from_numpy(first.dtype), shape, load, origin=f"{source.name} in ONNX gate order")
+    return ctx.graph.add_constant(f"{source.name}.{what}", data, role=source.role, source_name=source.source_name)
 
 
 def _layer_state(ctx: Ctx, h: Value, layer: int, dirs: int, num_layers: int) -> Value:
