@@ -12,6 +12,7 @@ from ir.passes.fuse_conv_bias import fuse_conv_bias
 from ir.passes.fuse_conv_bn import fuse_conv_batchnorm
 from ir.passes.fuse_pad import fuse_pad_into_conv
 from ir.passes.fuse_patterns import fuse_patterns
+from ir.passes.fuse_rnn_loop import fuse_rnn_loops
 from ir.passes.simplify import remove_no_ops
 from ir.passes.transpose import optimize_transposes
 from ir.verify import verify
@@ -25,6 +26,7 @@ def optimize(graph: Graph, *, deployment: bool = False, keep_weights: bool = Fal
 
     reports = [
         fuse_patterns(graph),
+        fuse_rnn_loops(graph, keep_weights=keep_weights),
         fold_constants(graph, evaluate_node),
         remove_no_ops(graph),  # also Reshapes that only insert 1s -> Unsqueeze, which transposes cross
         optimize_transposes(graph),

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from converters.builder import GraphBuilder, TranslationError
+from converters.tensorflow.control import FunctionLibrary, LoopFrame
 from ir.dtypes import DType
 from ir.errors import UnsupportedOpError
 from ir.graph import Graph
@@ -33,7 +34,7 @@ def to_dtype(dt: Any) -> DType:
         return DType.BFLOAT16
     try:
         return DType.from_numpy(tdt.as_numpy_dtype)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError):  # KeyError: variant and resource have no numpy type
         raise UnsupportedOpError("tensorflow", f"dtype {tdt.name}",
                                  hint="this dtype has no ONNX equivalent (resources and variants "
                                       "must be frozen or removed before conversion)") from None
@@ -93,6 +94,8 @@ class TfCtx(GraphBuilder):
         self._session: Any = None
         self._relaid: dict[tuple[int, str, tuple[int, ...]], Value] = {}  # weights re-laid out once
         self._placeholder_free: dict[str, bool] = {}
+        self.functions: FunctionLibrary | None = None  # While/If bodies (set by the driver)
+        self.loop: LoopFrame | None = None  # set while translating a While body
 
     def set_node(self, node: Any, provenance: Provenance) -> None:
         self.node = node

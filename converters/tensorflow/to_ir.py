@@ -17,8 +17,10 @@ import tensorflow as tf
 
 from converters.builder import check_opset
 from converters.tensorflow import ops  # noqa: F401  (registers every translation)
-from converters.tensorflow.capture import Captured, capture
+from converters.tensorflow.capture import Captured, capture, import_graph
 from converters.tensorflow.context import TfCtx, TranslationError, to_dtype
+from converters.tensorflow.control import Body, FunctionFailed, LoopFrame
+from converters.tensorflow.inline import inline_calls
 from converters.tensorflow.registry import TF_OPS
 from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
 from ir.graph import Graph
@@ -45,9 +47,11 @@ def to_ir(source: Any, example_inputs: Any = None, *, opset: int | None = None,
     g = Graph(cap.name, opset_imports={"": opset})
     g.model.producer_name = "tensorbridge"
     g.model.producer_version = f"tensorflow {tf.__version__}"
+    errors: list[TensorbridgeError] = []
     ctx = TfCtx(g, opset, cap.tf_graph, cap.graph_def)
+    ctx.functions = Functions(cap.graph_def.library, opset, cap.scopes, errors)
     try:
-        _Translator(cap, g, ctx, set(inputs_as_nchw or ())).run()
+        _Translator(g, ctx, errors, cap=cap, nchw=set(inputs_as_nchw or ())).run()
     finally:
         ctx.close()
     eliminate_dead_code(g)  # e.g. weights whose transposed copies replaced them
@@ -67,23 +71,83 @@ def _restore_weight_names(g: Graph) -> None:
             g.rename(v, v.source_name)
 
 
+class Functions:
+    """The GraphDef's function library (While/If bodies), translated on demand: each call
+    translates the body's nodes into the given graph, its arguments bound to ``args``."""
+
+    def __init__(self, library: Any, opset: int, scopes: dict[str, str],
+                 errors: list[TensorbridgeError]) -> None:
+        self.library, self.opset, self.scopes, self.errors = library, opset, scopes, errors
+        self.fdefs = {f.signature.name: f for f in library.function}
+        self._bodies: dict[tuple[str, Any], Body] = {}
+
+    def body(self, name: str, shapes: Any = None) -> Body:
+        key = (name, shapes)
+        if key not in self._bodies:
+            fdef = self.fdefs.get(name)
+            if fdef is None:
+                raise TensorbridgeError(f"function {name!r} is called but not in the graph's library")
+            from tensorflow.python.framework.function_def_to_graph import function_def_to_graph_def
+
+            tf_shapes = [tf.TensorShape(s) for s in shapes] if shapes else None
+            gd, flat = function_def_to_graph_def(fdef, input_shapes=tf_shapes)
+            gd.library.CopyFrom(self.library)
+            gd = inline_calls(gd)
+            self._bodies[key] = Body(
+                gd, {n.name: n for n in gd.node}, [a.name for a in fdef.signature.input_arg],
+                [flat[fdef.ret[a.name]] for a in fdef.signature.output_arg], import_graph(gd))
+        return self._bodies[key]
+
+    def call(self, name: str, args: list[Any], into: Graph, *, shapes: Any = None,
+             loop: LoopFrame | None = None) -> list[Any]:
+        body = self.body(name, shapes)
+        ctx = TfCtx(into, self.opset, body.tf_graph)
+        ctx.functions, ctx.loop = self, loop
+        t = _Translator(into, ctx, self.errors)
+        for arg, value in zip(body.args, args, strict=True):
+            t.env[(arg, 0)] = value
+        n_errors = len(self.errors)
+        try:
+            t.translate(body.graph_def.node, body.rets)
+        finally:
+            ctx.close()
+        if len(self.errors) > n_errors:
+            raise FunctionFailed(f"function {name!r} did not translate")
+        return [t.lookup(r) for r in body.rets]
+
+
 class _Translator:
-    def __init__(self, cap: Captured, g: Graph, ctx: TfCtx, nchw: set[str]) -> None:
-        self.cap, self.g, self.ctx, self.nchw = cap, g, ctx, nchw
-        self.env: dict[tuple[str, int], Value | None] = {}
+    """Translates GraphDef nodes into an IR graph: the model's own graph, or (through
+    ``Functions``) the body of a While/If function into a subgraph."""
+
+    def __init__(self, g: Graph, ctx: TfCtx, errors: list[TensorbridgeError], *,
+                 cap: Captured | None = None, nchw: set[str] | None = None) -> None:
+        self.g, self.ctx, self.errors = g, ctx, errors
+        self.cap, self.nchw = cap, nchw or set()
+        self.env: dict[tuple[str, int], Any] = {}  # Values, and tensor-list stand-ins
         self.failed: set[str] = set()
-        self.errors: list[TensorbridgeError] = []
         self.weights: dict[str, Value] = {}
+        self.scopes = cap.scopes if cap is not None else (ctx.functions.scopes if ctx.functions else {})
+        self.symbolic = cap.symbolic if cap is not None else {}
 
     def run(self) -> None:
+        assert self.cap is not None
         unknown = self.nchw - {s.name for s in self.cap.inputs}
         if unknown:
             raise TensorbridgeError(f"inputs_as_nchw names {sorted(unknown)} are not inputs of the "
                                     f"model ({', '.join(s.name for s in self.cap.inputs)})")
         for spec in self.cap.inputs:
             self.env[(spec.name, 0)] = self._input(spec)
-        needed = data_ancestors(self.cap.graph_def.node, [_tensor_key(t)[0] for _, t in self.cap.outputs])
-        for node in topological(n for n in self.cap.graph_def.node if n.name in needed):
+        self.translate(self.cap.graph_def.node, [t for _, t in self.cap.outputs])
+        if self.errors:
+            raise ConversionError("TensorFlow -> IR", self.errors)
+        self._outputs()
+
+    def translate(self, nodes: Iterable[Any], roots: Sequence[str]) -> None:
+        """Translate the nodes the tensors ``roots`` compute from (bound Placeholders stay)."""
+        nodes = list(nodes)
+        needed = data_ancestors(nodes, [_tensor_key(t)[0] for t in roots])
+        for node in topological(n for n in nodes if n.name in needed):
             if node.op == "Placeholder":
                 if (node.name, 0) not in self.env:
                     self._fail(node, UnsupportedOpError(
@@ -94,9 +158,10 @@ class _Translator:
                 self._const(node)
             else:
                 self._call(node)
-        if self.errors:
-            raise ConversionError("TensorFlow -> IR", self.errors)
-        self._outputs()
+
+    def lookup(self, tensor: str) -> Any:
+        """The translation of TF tensor ``node:i`` (None when its node failed)."""
+        return self.env.get(_tensor_key(tensor))
 
     # ---------------------------------------------------------------- leaves
     def _input(self, spec: Any) -> Value:
@@ -114,7 +179,7 @@ class _Translator:
 
     def _const(self, node: Any) -> None:
         arr = tf.make_ndarray(node.attr["value"].tensor)
-        weight = self.cap.weights.get(node.name)
+        weight = self.cap.weights.get(node.name) if self.cap is not None else None
         if weight is None:
             value = self.g.add_constant(node.name, arr)
         elif weight.path in self.weights:
@@ -127,7 +192,7 @@ class _Translator:
 
     # ---------------------------------------------------------------- ops
     def _call(self, node: Any) -> None:
-        prov = Provenance("tensorflow", layer_of(node.name, self.cap.scopes), node.op)
+        prov = Provenance("tensorflow", layer_of(node.name, self.scopes), node.op)
         inputs = self._inputs(node)
         fn = TF_OPS.lookup(node.op)
         if inputs is None and fn is not None:
@@ -142,6 +207,9 @@ class _Translator:
         self.ctx.set_node(node, prov)
         try:
             result = fn(self.ctx, *inputs, **{k: v for k, v in self.ctx.attrs.items() if not k.startswith("_")})
+        except FunctionFailed:
+            self.failed.add(node.name)  # the body's errors are already reported
+            return
         except TensorbridgeError as e:
             self._fail(node, e)
             return
@@ -176,10 +244,11 @@ class _Translator:
             if isinstance(v, Value):
                 self.ctx.tensor_names.setdefault(id(v), f"{node.name}:{i}")
             if isinstance(v, Value) and v.role is Role.INTERMEDIATE and i < len(tf_op.outputs):
-                _annotate(v, tf_op.outputs[i], self.cap.symbolic.get(f"{node.name}:{i}"))
+                _annotate(v, tf_op.outputs[i], self.symbolic.get(f"{node.name}:{i}"))
 
     # ---------------------------------------------------------------- outputs
     def _outputs(self) -> None:
+        assert self.cap is not None
         outs: list[Value] = []
         for name, tensor in self.cap.outputs:
             key = _tensor_key(tensor)
@@ -281,16 +350,16 @@ def layer_of(node_name: str, scopes: dict[str, str]) -> str:
     return "/".join(p for p in parts[:-1] if p not in _WRAPPERS)
 
 
-_CONTROL_FLOW = frozenset({"While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase",
-                           "TensorListReserve", "TensorListFromTensor", "TensorListStack",
-                           "TensorListGetItem", "TensorListSetItem"})
+_CONTROL_FLOW = frozenset({"Case", "StatelessCase", "Switch", "_SwitchN", "Merge", "Enter", "Exit",
+                           "NextIteration", "TensorListPushBack", "TensorListPopBack",
+                           "TensorListScatterIntoExistingList", "TensorListGather", "TensorListSplit"})
 
 
 def _unsupported_hint(op_type: str) -> str:
     if op_type in _CONTROL_FLOW:
-        return ("functional control flow and tensor lists are not translated yet (Keras LSTM/GRU/"
-                "SimpleRNN and Python loops in tf.function produce them); unroll the loop "
-                "(e.g. LSTM(unroll=True)) or open an issue")
+        return ("tf.switch_case, TF1-style (Switch/Merge) control flow and tensor lists other than a "
+                "fixed-size TensorArray are not translated; use tf.cond / tf.while_loop with a "
+                "TensorArray written at the loop index, or open an issue")
     return "no translation for this TF op; rewrite the layer with supported ops or open an issue"
 
 

@@ -20,24 +20,21 @@ def eliminate_dead_code(graph: Graph, *, keep_weights: bool = False) -> PassRepo
 
 
 def _run(graph: Graph, report: PassReport, keep_weights: bool = False) -> None:
+    read_inside: set[str] = set()  # names the kept ops' subgraphs read from this scope
     for node in reversed(graph.nodes()):
         outs = [v for v in graph.node_outputs(node) if v is not None]
-        if node.op_type not in _SIDE_EFFECTS and not any(graph.is_used(v) for v in outs):
+        if node.op_type not in _SIDE_EFFECTS and not any(
+                graph.is_used(v) or v.name in read_inside for v in outs):
             graph.remove(node)
             report.note(f"removed op {node.name} ({node.op_type})")
             continue
         for sub in node.subgraphs():
             _run(sub, report, keep_weights)
+            read_inside |= sub.outer_names()
     for v in graph.values():
         if v.role in (Role.INPUT,) or graph.is_used(v) or graph.producer(v) is not None:
             continue
-        if keep_weights and v.role in (Role.PARAMETER, Role.BUFFER):
-            continue
-        if v.role is Role.OUTER and _used_in_subgraphs(graph, v.name):
+        if v.name in read_inside or (keep_weights and v.role in (Role.PARAMETER, Role.BUFFER)):
             continue
         graph.remove(v)
         report.note(f"removed unused {v.role.value} {v.name}")
-
-
-def _used_in_subgraphs(graph: Graph, name: str) -> bool:
-    return any(sub.has_value(name) for node in graph.nodes() for sub in node.subgraphs())

@@ -402,7 +402,7 @@ def mod(A: np.ndarray, B: np.ndarray, *, fmod: int = 0) -> np.ndarray:
     """Mod-10/13/28: fmod=0 takes the divisor's sign (Python %), fmod=1 the dividend's (C fmod)."""
     if _exact_in_float64(A.dtype):
         # A - B * round(A / B), exact in float64 and ~4x faster than numpy's integer loops.
-        q = np.divide(A, B, dtype=np.float64)
+        q = np.asarray(np.divide(A, B, dtype=np.float64))  # 0-d inputs give a numpy scalar
         (np.trunc if fmod else np.floor)(q, out=q)
         q *= B
         return np.subtract(A, q, out=q).astype(A.dtype)

@@ -53,9 +53,9 @@ def _conv1d() -> keras.Model:
 
 
 def _recurrent() -> keras.Model:
-    # unroll=True: the TF front-end does not translate Keras' While-loop RNNs yet (issue #5)
-    return keras.Sequential([keras.Input((7, 5)), L.Bidirectional(L.LSTM(6, return_sequences=True, unroll=True)),
-                             L.GRU(8, unroll=True), L.Dense(3)], name="recurrent")
+    # Keras' While-loop RNNs: the LSTMs become ONNX LSTM ops, the GRU stays a Loop
+    return keras.Sequential([keras.Input((7, 5)), L.Bidirectional(L.LSTM(6, return_sequences=True)),
+                             L.GRU(8), L.Dense(3)], name="recurrent")
 
 
 MODELS = {"cnn": (_cnn, (12, 12, 3)), "mlp": (_mlp, (20,)), "attention": (_attention, (6, 16)),

@@ -27,21 +27,23 @@ def test_all_unsupported_ops_are_listed_with_nodes_and_layers():
     inp = keras.Input((4, 4))
     det = L.Lambda(lambda t: tf.linalg.det(t), name="determinant")(inp)
     lg = L.Lambda(lambda t: tf.math.lgamma(t + 3.0), name="log_gamma")(inp)
-    seq = L.LSTM(3, name="recurrent")(inp)
+    seq = L.Lambda(lambda t: tf.switch_case(tf.cast(tf.reduce_sum(t) > 0, tf.int32),
+                                            [lambda: t[:, 0] * 2.0, lambda: t[:, 0] - 1.0]),
+                   name="recurrent")(inp)
     out = L.Concatenate()([L.Reshape((1,))(det), L.Flatten()(lg), seq])
     model = keras.Model(inp, L.Dense(2)(out), name="bad")
     with pytest.raises(ConversionError) as info:
         to_ir(model)
     errors = info.value.errors
     ops = {e.op_type for e in errors}
-    assert {"MatrixDeterminant", "Lgamma"} <= ops and ops & {"While", "StatelessWhile"}
+    assert {"MatrixDeterminant", "Lgamma"} <= ops and ops & {"Case", "Merge"}
     assert all(isinstance(e, UnsupportedOpError) and e.node for e in errors)
     assert "Identity" not in ops and "Dense" not in str(info.value)  # no cascade from failures
     by_op = {e.op_type: e for e in errors}
     assert by_op["MatrixDeterminant"].node.endswith("determinant_1/MatrixDeterminant")
     assert by_op["MatrixDeterminant"].source == "layer determinant"
     assert by_op["Lgamma"].source == "layer log_gamma"
-    lstm = [e for e in errors if e.op_type.startswith(("TensorList", "While", "StatelessWhile"))]
+    lstm = [e for e in errors if e.op_type in ("Case", "_SwitchN", "Merge")]
     assert lstm and all(e.source == "layer recurrent" for e in lstm)
 
 def test_ops_off_the_data_path_are_not_translated():
