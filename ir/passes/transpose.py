@@ -18,6 +18,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import networkx as nx
 import numpy as np
 
 from ir.graph import Graph
@@ -395,13 +396,33 @@ def _visit(ctx: _Ctx, node: Node) -> bool:
             continue
         cost = _cost(ctx, node, plan, _LOOKAHEAD)
         # at cost 0 a push still sinks a Transpose: one goes at the inputs, none is added
-        sinks = cost == 0 and plan.removes and not plan.inserts
+        # (or will go, once its other users, which all accept it, take it too)
+        sinks = cost == 0 and not plan.inserts and (plan.removes or _fans_out(ctx, node, plan))
         if (cost < 0 or sinks) and (best is None or cost < best[0]):
             best = (cost, plan)
     if best is None:
         return False
     _apply(ctx, node, best[1])
     ctx.report.note(f"pushed Transpose{list(best[1].perm)} through {node.name} ({node.op_type})")
+    return True
+
+
+def _fans_out(ctx: _Ctx, node: Node, plan: _Plan) -> bool:
+    """Each Transpose ``node`` reads is otherwise read only by ops downstream of ``node``
+    that can take it too (a diamond such as x * sigmoid(beta * x)): the pushed Transpose
+    meets it again there, both cancel, and it is removed."""
+    sources = [o.source for o in plan.operands.values() if o.kind is _Kind.CANCEL and o.source is not None]
+    out = _out(ctx, node)
+    if not sources or out is None:
+        return False
+    downstream = {n for n in nx.descendants(ctx.graph.nx_view(), out) if isinstance(n, Node)}
+    for t in sources:
+        y = _out(ctx, t)
+        if y is None or _implicit(ctx, y):
+            return False
+        if any(u is not node and (u not in downstream or _plan(ctx, u, plan.perm, {}) is None)
+               for u in _users(ctx, y)):
+            return False
     return True
 
 

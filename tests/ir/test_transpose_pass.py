@@ -60,6 +60,16 @@ def _swish(g: Graph) -> None:
     g.set_outputs([_nhwc_conv(g, h, 4, 2, 2)])
 
 
+def _scaled_swish_head(g: Graph) -> None:
+    """x * sigmoid(beta * x) (Keras' swish in EfficientNet) before global pooling: the
+    Transpose feeds both arms of the diamond and must leave the graph."""
+    x = g.add_input("image", DType.FLOAT, SHAPE)
+    h = _nhwc_conv(g, x, 3, 4, 1)
+    h = _op(g, "Mul", h, _op(g, "Sigmoid", _op(g, "Mul", _const(g, "beta", 1.5), h)))
+    axes = g.add_constant("hw", np.array([1, 2], np.int64))
+    g.set_outputs([_op(g, "ReduceMean", h, axes, keepdims=0)])
+
+
 def _concat_cnn(g: Graph) -> None:
     x = g.add_input("image", DType.FLOAT, SHAPE)
     a, b = _nhwc_conv(g, x, 3, 4, 1), _nhwc_conv(g, x, 3, 2, 2)
@@ -90,6 +100,7 @@ CNN_CASES = {
     "swish_diamond": Case(_swish, 4, 2),
     "concat": Case(_concat_cnn, 6, 2),
     "reduce_mean_head": Case(_head, 2, 1),
+    "scaled_swish_head": Case(_scaled_swish_head, 2, 1),
 }
 
 
