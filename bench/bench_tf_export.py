@@ -4,7 +4,8 @@
     .venv/bin/python bench/bench_tf_export.py [--runs N]
 
 Same process, one thread, the same Keras models (keras.applications with random weights at
-small input sizes, plus a Keras transformer block), each converted from the Keras model to
+small input sizes, a Keras transformer block, and a stacked bidirectional LSTM whose
+layers run as While loops), each converted from the Keras model to
 an in-memory onnx.ModelProto at opset 17 (tf2onnx's newest supported default range),
 median of N runs after a warm-up. Prints the time ratio and, for each result, its node and
 Transpose counts.
@@ -44,12 +45,19 @@ def keras_models() -> dict:
         x = L.LayerNormalization()(x + L.Dense(128)(h))
         return keras.Model(inp, x, name="transformer_block")
 
+    def recurrent():
+        x = inp = keras.Input((32, 64))
+        x = L.Bidirectional(L.LSTM(128, return_sequences=True))(x)
+        x = L.LSTM(128)(x)
+        return keras.Model(inp, L.Dense(10)(x), name="bilstm_tagger")
+
     return {
         "resnet50": lambda: A.ResNet50(input_shape=(96, 96, 3), weights=None, classes=10),
         "mobilenet_v2": lambda: A.MobileNetV2(input_shape=(96, 96, 3), weights=None, classes=10),
         "efficientnet_b0": lambda: A.EfficientNetB0(input_shape=(96, 96, 3), weights=None, classes=10),
         "densenet121": lambda: A.DenseNet121(input_shape=(64, 64, 3), weights=None, classes=10),
         "transformer_block": transformer,
+        "bilstm": recurrent,
     }
 
 
