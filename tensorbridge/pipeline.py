@@ -26,8 +26,8 @@ def optimize(graph: Graph, *, deployment: bool = False, keep_weights: bool = Fal
 
     reports = [
         fuse_patterns(graph),
-        fuse_rnn_loops(graph, keep_weights=keep_weights),
         fold_constants(graph, evaluate_node),
+        fuse_rnn_loops(graph, keep_weights=keep_weights),  # reads the folded weights
         remove_no_ops(graph),  # also Reshapes that only insert 1s -> Unsqueeze, which transposes cross
         optimize_transposes(graph),
         fuse_conv_bias(graph),  # after the transposes: a TF BiasAdd is per-channel only then

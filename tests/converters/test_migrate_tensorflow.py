@@ -53,9 +53,11 @@ def _conv1d() -> keras.Model:
 
 
 def _recurrent() -> keras.Model:
-    # Keras' While-loop RNNs: the LSTMs become ONNX LSTM ops, the GRU stays a Loop
+    # Keras' While-loop RNNs become ONNX LSTM / GRU / RNN ops (the framework's own RNN ops
+    # when emitted), GRU(reset_after=False) a Loop
     return keras.Sequential([keras.Input((7, 5)), L.Bidirectional(L.LSTM(6, return_sequences=True)),
-                             L.GRU(8), L.Dense(3)], name="recurrent")
+                             L.GRU(8, return_sequences=True), L.GRU(5, reset_after=False, return_sequences=True),
+                             L.SimpleRNN(4), L.Dense(3)], name="recurrent")
 
 
 MODELS = {"cnn": (_cnn, (12, 12, 3)), "mlp": (_mlp, (20,)), "attention": (_attention, (6, 16)),
