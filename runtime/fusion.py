@@ -5,8 +5,10 @@ whose intermediate values nobody else reads are fused, so results and every valu
 remains observable are unchanged (sessions that capture intermediates do not fuse).
 
 Recognised: the chains of ``ir.passes.patterns`` (exact and tanh GELU, RMS norm: run by
-the Gelu / RMSNormalization kernels whatever the model's opset), and
-``Add(MatMul(a, W), bias)`` with a constant 1-D bias, added in place into the product.
+the Gelu / RMSNormalization kernels whatever the model's opset),
+``Add(MatMul(a, W), bias)`` with a constant 1-D bias, added in place into the product, and
+attention's ``Softmax(scores + mask)`` with torch's guard ``Where(IsNaN(p), 0, p)`` (a fully
+masked row), computed in one buffer.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ir.graph import Graph
 from ir.node import Node, Value
 from ir.passes.patterns import _View, find_matches
 from runtime.kernels.activation import gelu
+from runtime.kernels.math import _softmax_inplace
 from runtime.registry import KERNELS, KernelContext
 
 
@@ -44,11 +47,13 @@ def find_fusions(graph: Graph) -> list[Fusion]:
         taken.update(m.nodes)
     view = _View(graph)
     for node in graph.nodes():
-        if node.op_type == "MatMul" and not node.domain and node not in taken:
-            f = _matmul_bias(view, node)
-            if f is not None and not taken.intersection(f.nodes):
-                found.append(f)
-                taken.update(f.nodes)
+        if node.domain or node in taken:
+            continue
+        f = (_matmul_bias(view, node) if node.op_type == "MatMul"
+             else _softmax_chain(view, node) if node.op_type == "Softmax" and graph.opset() >= 13 else None)
+        if f is not None and not taken.intersection(f.nodes):
+            found.append(f)
+            taken.update(f.nodes)
     return found
 
 
@@ -70,6 +75,46 @@ def _matmul_bias(view: _View, mm: Node) -> Fusion | None:
         return None
     a, w = view.operands(mm)
     return Fusion((mm, add[0]), (a, w, add[1]), view.out(add[0]), matmul_add)  # type: ignore[arg-type]
+
+
+def _softmax_chain(view: _View, sm: Node) -> Fusion | None:
+    """[Add(x, mask) ->] Softmax [-> Where(IsNaN(p), c, p)], at least one of the two."""
+    nodes: list[Node] = []
+    x = view.operands(sm)[0]
+    inputs: list[Value] = []
+    add = view.made_by(x, "Add")
+    if add is not None:
+        nodes.append(add)
+        inputs += [v for v in view.operands(add) if v is not None]
+    else:
+        inputs.append(x)  # type: ignore[arg-type]
+    nodes.append(sm)
+    p = view.out(sm)
+    out, attrs = p, {"axis": sm.attr("axis", -1)}
+    users = {n.op_type: n for n, _ in view.g.consumers(p)}
+    if len(view.g.consumers(p)) == 2 and set(users) == {"IsNaN", "Where"} and p not in view.g.outputs:
+        isnan, where = users["IsNaN"], users["Where"]
+        cond, fill, other = view.operands(where)
+        c = view.scalar(fill)
+        if cond is view.out(isnan) and view.private(cond) and other is p and c is not None and not isnan.domain:
+            nodes += [isnan, where]
+            out, attrs["fill"] = view.out(where), c
+    if len(nodes) == 1 or len(inputs) not in (1, 2):
+        return None
+    return Fusion(tuple(nodes), tuple(inputs), out, softmax_guarded, attrs)
+
+
+def softmax_guarded(x: np.ndarray, mask: np.ndarray | None = None, *, axis: int = -1,
+                    fill: float | None = None) -> np.ndarray:
+    """Softmax(x [+ mask]) along ``axis``, NaNs (rows that were all -inf) set to ``fill``;
+    one fresh buffer, worked in place."""
+    y = np.add(x, mask) if mask is not None else np.array(x, copy=True)
+    _softmax_inplace(y, axis)
+    if fill is not None:
+        nan = np.isnan(y)
+        if nan.any():
+            y[nan] = fill
+    return y
 
 
 def matmul_add(a: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:

@@ -174,6 +174,16 @@ def _shift(x: np.ndarray, axis: int) -> np.ndarray | np.generic:
 
 def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
     y = x - _shift(x, axis)
+    return _normalized_exp(y, axis)
+
+
+def _softmax_inplace(y: np.ndarray, axis: int) -> np.ndarray:
+    """Softmax of ``y`` written over ``y`` (a buffer the caller owns)."""
+    y -= _shift(y, axis)
+    return _normalized_exp(y, axis)
+
+
+def _normalized_exp(y: np.ndarray, axis: int) -> np.ndarray:
     np.exp(y, out=y)
     y /= np.sum(y, axis=axis, keepdims=True)
     return y

@@ -138,6 +138,11 @@ def batch_normalization_14(X: np.ndarray, scale: np.ndarray, B: np.ndarray,
 # ------------------------------------------------------------------- instance/layer/group
 
 
+# Rows up to this length are averaged with BLAS (float accumulation in a few SIMD lanes is
+# as accurate as numpy's pairwise sum at this size); longer rows use the pairwise sum.
+_BLAS_ROW_MEAN = 8192
+
+
 def _standardize(x: np.ndarray, axes: tuple[int, ...], epsilon: float,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x - mean) / sqrt(var + eps) over ``axes``; also returns mean and 1/std (keepdims)."""
@@ -147,10 +152,19 @@ def _standardize(x: np.ndarray, axes: tuple[int, ...], epsilon: float,
         # numpy does much faster than a multi-axis keepdims reduction
         rows = x.reshape(-1, int(np.prod(x.shape[x.ndim - len(axes):], dtype=np.int64)))
         inv_n = 1.0 / rows.shape[1]
-        mean = np.add.reduce(rows, axis=1, keepdims=True)
-        mean *= inv_n
-        d = rows - mean
-        var = np.add.reduce(d * d, axis=1, keepdims=True)
+        if rows.dtype in (np.float32, np.float64) and rows.shape[1] <= _BLAS_ROW_MEAN:
+            # row means as one matrix-vector product (BLAS, ~4x faster than a row-wise
+            # reduction), already divided by n: a transformer's LayerNorm runs this per token
+            weights = np.full(rows.shape[1], inv_n, rows.dtype)
+            mean = (rows @ weights)[:, None]
+            d = rows - mean
+            var = (np.multiply(d, d) @ weights)[:, None]
+            inv_n = 1.0
+        else:
+            mean = np.add.reduce(rows, axis=1, keepdims=True)
+            mean *= inv_n
+            d = rows - mean
+            var = np.add.reduce(d * d, axis=1, keepdims=True)
     else:
         inv_n = 1.0
         mean = x.mean(axis=axes, keepdims=True)

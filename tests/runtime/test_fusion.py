@@ -49,3 +49,39 @@ def test_no_fusion_when_an_inner_value_is_observable():
     x = np.ones((4, 64), np.float32)
     y, e = s.run([x])
     np.testing.assert_allclose(y, _reference(x), rtol=1e-5, atol=1e-5)
+
+
+def _attention_softmax_graph(guard: bool = True) -> Graph:
+    """Softmax(scores + mask) with torch's guard for fully masked rows (all -inf: NaN)."""
+    g = Graph(opset_imports={"": 17})
+    scores = g.add_input("scores", DType.FLOAT, (2, 3, 5))
+    mask = g.add_input("mask", DType.FLOAT, (2, 1, 5))
+    p = g.add_op("Softmax", [g.add_op("Add", [scores, mask])[0]], {"axis": -1})[0]
+    if guard:
+        zero = g.add_op("Constant", [], {"value": np.array(0.0, np.float32)})[0]
+        p = g.add_op("Where", [g.add_op("IsNaN", [p])[0], zero, p])[0]
+    g.set_outputs([p])
+    return g
+
+
+def test_masked_softmax_with_nan_guard_fuses_and_matches():
+    rng = np.random.default_rng(2)
+    scores = rng.standard_normal((2, 3, 5)).astype(np.float32) * 4
+    mask = np.zeros((2, 1, 5), np.float32)
+    mask[0, 0, 3:] = -np.inf
+    mask[1, 0, :] = -np.inf  # batch 1 fully masked: NaN rows, which the guard zeroes
+    z = scores.astype(np.float64) + mask
+    with np.errstate(invalid="ignore"):
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        expected = np.nan_to_num(e / e.sum(axis=-1, keepdims=True), nan=0.0)
+    for guard in (True, False):
+        s = Session(_attention_softmax_graph(guard))
+        assert [st.fn.__name__ for st in s.steps] == ["softmax_guarded"]
+        with np.errstate(invalid="ignore"):
+            got = s.run([scores, mask])[0]
+        if guard:
+            np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+        else:
+            assert np.isnan(got[1]).all()
+            np.testing.assert_allclose(got[0], expected[0], rtol=1e-6, atol=1e-7)
+    assert len(Session(_attention_softmax_graph(), fuse=False).steps) == 4
