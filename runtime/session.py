@@ -21,14 +21,22 @@ from ir.errors import KernelError, TensorbridgeError, UnsupportedOpError
 from ir.graph import Graph
 from ir.node import Attr, AttrKind, Node, Role, Value
 from ir.types import TensorType
+from runtime.dedupe import Dedupe
 from runtime.fusion import find_fusions
 from runtime.registry import KERNELS, KernelContext, KernelSpec
 
 _NONE = -1
-_NOT_FOLDABLE = frozenset({
+_RANDOM = frozenset({
     "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli",
     "Multinomial", "Dropout",
 })
+
+
+def _deterministic(node: Node) -> bool:
+    """Same inputs, same outputs: the step may be folded at plan time or merged with an
+    equal one. (Calls of model-local functions are never merged anyway: each node gets
+    its own closure, so no two steps share a kernel.)"""
+    return node.op_type not in _RANDOM and not node.subgraphs()
 
 
 @dataclass
@@ -49,10 +57,11 @@ class Session:
                  _bindings: Mapping[str, Attr] | None = None, _root: Graph | None = None) -> None:
         """Plan ``graph``. ``fold_constants`` evaluates ops whose inputs are all constants
         once, here, instead of on every run (random ops are never folded). ``fuse`` lets
-        recognised op chains run as one kernel and repeated computations run once (their
-        inner or duplicate values are then not capturable: use ``fuse=False`` to capture
-        everything). ``check_finite`` raises at
-        the first op producing NaN/inf from finite inputs."""
+        recognised op chains run as one kernel (their inner values are then not capturable:
+        use ``fuse=False`` to capture everything) and repeated computations and equal small
+        constants run or live once (see ``runtime.dedupe``; the duplicates' names read the
+        shared value). ``check_finite`` raises at the first op producing NaN/inf from
+        finite inputs."""
         self.graph = graph
         self._fuse = fuse
         self._check_finite = check_finite
@@ -89,7 +98,7 @@ class Session:
         folded: dict[int, Any] = dict(self._constants()) if self._fold else {}
         fused = {f.nodes[-1]: f for f in find_fusions(g)} if self._fuse else {}
         absorbed = {n for f in fused.values() for n in f.nodes[:-1]}
-        dedup = _Dedup(set(self._outputs)) if self._fuse else None
+        dedup = self._dedupe() if self._fuse else None
         for node in g.nodes():
             if node in absorbed:
                 continue
@@ -105,26 +114,39 @@ class Session:
                     continue
             if dedup is not None:
                 step.ins = dedup.remap(step.ins)
+                if _deterministic(node) and dedup.repeated(step.fn, step.ins, step.outs, step.attrs):
+                    continue
             if self._fold and self._fold_step(step, folded):
                 if dedup is not None:
-                    dedup.constants(step, folded)
+                    for s in step.outs:
+                        dedup.constant(s, folded.get(s))
                 continue
-            if dedup is None or not dedup.repeated(step):
-                steps.append(step)
+            steps.append(step)
         if errors:
             if len(errors) == 1:
                 raise errors[0]
             from ir.errors import ConversionError
             raise ConversionError(f"runtime: planning graph {g.name!r}", errors)
+        if dedup is not None and dedup.alias:
+            # a duplicate's name reads its canonical slot: capture, stream, subgraphs' outer
+            # reads and last-use all see the one value
+            self._slot = {n: dedup.alias.get(s, s) for n, s in self._slot.items()}
         if self._fold:
             self._keep_used_constants(steps, folded)
         self._assign_frees(steps)
         return steps
 
+    def _dedupe(self) -> Dedupe:
+        """CSE state seeded with the in-memory initializers (lazy ones are external
+        weights: never small, never loaded here). Graph inputs and outputs keep their slots."""
+        dedup = Dedupe(set(self._inputs) | set(self._outputs))
+        for s, v in self._consts:
+            dedup.constant(s, v.const)
+        return dedup
+
     def _fold_step(self, st: _Step, known: dict[int, Any]) -> bool:
         """Run a step whose inputs are all constants now, once, instead of on every run."""
-        if (st.node.op_type in _NOT_FOLDABLE or st.node.subgraphs()
-                or any(i >= 0 and i not in known for i in st.ins)):
+        if not _deterministic(st.node) or any(i >= 0 and i not in known for i in st.ins):
             return False
         args = [known[i] if i >= 0 else None for i in st.ins]
         try:
@@ -299,34 +321,41 @@ class Session:
                 env[k] = None
 
     def _execute_checked(self, env: list[Any], capture: bool | Collection[str]) -> None:
-        names: dict[int, str] = {}
-        if capture:
-            wanted = self._slot if capture is True else capture
-            names = {self._slot[n]: n for n in wanted if n in self._slot}
+        names = self._names_by_slot(() if not capture else self._slot if capture is True else capture)
         self.captured: dict[str, Any] = {}
         for i, outs in enumerate(self._walk(env)):
             if self._check_finite:
                 self._first_nonfinite(self.steps[i], env)
             for k in outs:
-                if k in names:
-                    self.captured[names[k]] = env[k]
+                for name in names.get(k, ()):
+                    self.captured[name] = env[k]
+
+    def _names_by_slot(self, wanted: Collection[str]) -> dict[int, list[str]]:
+        """The wanted value names grouped by the slot that holds them (after CSE several
+        names can share one)."""
+        names: dict[int, list[str]] = {}
+        for n in wanted:
+            if n in self._slot:
+                names.setdefault(self._slot[n], []).append(n)
+        return names
 
     def stream(self, inputs: Sequence[Any] | Mapping[str, Any], watch: Collection[str]) -> Iterator[tuple[str, Any]]:
         """Run the graph, yielding ``(name, value)`` for each watched value the moment it is
         computed. Nothing else is kept: memory stays at the plan's live set plus whatever
         the caller holds on to."""
         env = self._new_env(inputs, None)
-        names = {self._slot[n]: n for n in watch if n in self._slot}
-        for slot in names:
+        names = self._names_by_slot(watch)
+        for slot, known in names.items():
             if env[slot] is not None:  # inputs and constants are known up front
-                yield names[slot], env[slot]
+                for name in known:
+                    yield name, env[slot]
         self._frames.append(env)
         self._outer_stack.append({})
         try:
             for outs in self._walk(env):
                 for k in outs:
-                    if k in names:
-                        yield names[k], env[k]
+                    for name in names.get(k, ()):
+                        yield name, env[k]
         finally:
             self._frames.pop()
             self._outer_stack.pop()
@@ -404,55 +433,6 @@ def check_input(v: Value, x: Any, graph_name: str) -> None:
 
 class InputError(TensorbridgeError):
     """A value fed to run() does not match the graph input's declared type."""
-
-
-class _Dedup:
-    """Plan-time common-subexpression elimination on steps: a step with the same op,
-    attributes and (remapped) input slots as an earlier one reuses its outputs, and equal
-    small folded constants share one slot. Graph outputs are never aliased."""
-
-    def __init__(self, keep: set[int]) -> None:
-        self.alias: dict[int, int] = {}
-        self.keep = keep
-        self.seen: dict[Any, tuple[int, ...]] = {}
-        self.const_seen: dict[Any, int] = {}
-
-    def remap(self, ins: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(self.alias.get(i, i) for i in ins)
-
-    def repeated(self, st: _Step) -> bool:
-        if st.node.op_type in _NOT_FOLDABLE or st.node.subgraphs() or self.keep.intersection(st.outs):
-            return False
-        try:
-            key = (st.fn, st.ins, _freeze({k: v for k, v in st.attrs.items() if k != "ctx"}), len(st.outs))
-            hash(key)
-        except TypeError:
-            return False
-        first = self.seen.setdefault(key, st.outs)
-        if first is st.outs:
-            return False
-        for mine, theirs in zip(st.outs, first):
-            if mine >= 0:
-                self.alias[mine] = theirs
-        return True
-
-    def constants(self, st: _Step, known: dict[int, Any]) -> None:
-        for s in st.outs:
-            v = known.get(s)
-            if isinstance(v, np.ndarray) and v.size <= 64 and s not in self.keep and v.dtype != object:
-                first = self.const_seen.setdefault((v.dtype.str, v.shape, v.tobytes()), s)
-                if first != s:
-                    self.alias[s] = first
-
-
-def _freeze(x: Any) -> Any:
-    if isinstance(x, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in x.items()))
-    if isinstance(x, list | tuple):
-        return tuple(_freeze(v) for v in x)
-    if isinstance(x, np.ndarray):
-        return (x.dtype.str, x.shape, x.tobytes())
-    return x
 
 
 class _OuterScope(Mapping[str, Any]):
