@@ -8,7 +8,8 @@ Recognised: the chains of ``ir.passes.patterns`` (exact and tanh GELU, RMS norm:
 the Gelu / RMSNormalization kernels whatever the model's opset),
 ``Add(MatMul(a, W), bias)`` with a constant 1-D bias, added in place into the product, and
 attention's ``Softmax(scores + mask)`` with torch's guard ``Where(IsNaN(p), 0, p)`` (a fully
-masked row), computed in one buffer.
+masked row), computed in one buffer; ``LayerNormalization(Add(a, b))`` (a residual
+connection) in the sum's buffer; and a GELU of a MatMul + bias in the product's buffer.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from ir.graph import Graph
 from ir.node import Node, Value
 from ir.passes.patterns import _View, find_matches
 from runtime.kernels.activation import gelu
+from runtime.kernels.elementwise import gelu_exact_f32
 from runtime.kernels.math import _softmax_inplace
+from runtime.kernels.norm import layer_norm
 from runtime.registry import KERNELS, KernelContext
 
 
@@ -46,15 +49,35 @@ def find_fusions(graph: Graph) -> list[Fusion]:
             found.append(Fusion(m.nodes, m.inputs, m.output, _rms_norm, dict(m.attrs)))
         taken.update(m.nodes)
     view = _View(graph)
+    opset = graph.opset()
     for node in graph.nodes():
         if node.domain or node in taken:
             continue
         f = (_matmul_bias(view, node) if node.op_type == "MatMul"
-             else _softmax_chain(view, node) if node.op_type == "Softmax" and graph.opset() >= 13 else None)
+             else _softmax_chain(view, node) if node.op_type == "Softmax" and opset >= 13
+             else _add_layer_norm(view, node) if node.op_type == "LayerNormalization" else None)
         if f is not None and not taken.intersection(f.nodes):
             found.append(f)
             taken.update(f.nodes)
-    return found
+    return _merge_bias_gelu(graph, found)
+
+
+def _merge_bias_gelu(graph: Graph, found: list[Fusion]) -> list[Fusion]:
+    """A GELU whose input is a MatMul + bias fusion's private output runs in the product's
+    buffer: one step, no second activation-sized array (a transformer's FFN)."""
+    by_output = {f.output: f for f in found if f.fn is matmul_add}
+    merged: list[Fusion] = []
+    absorbed: set[int] = set()
+    for f in found:
+        if f.fn is not gelu or len(f.inputs) != 1 or f.inputs[0] not in by_output:
+            continue
+        mm = by_output[f.inputs[0]]
+        h = mm.output
+        if h in graph.outputs or any(n not in f.nodes for n, _ in graph.consumers(h)):
+            continue
+        merged.append(Fusion(mm.nodes + f.nodes, mm.inputs, f.output, matmul_add_gelu, dict(f.attrs)))
+        absorbed |= {id(f), id(mm)}
+    return [f for f in found if id(f) not in absorbed] + merged
 
 
 def _rms_norm(x: np.ndarray, scale: np.ndarray | None = None, *, axis: int = -1,
@@ -115,6 +138,36 @@ def softmax_guarded(x: np.ndarray, mask: np.ndarray | None = None, *, axis: int 
         if nan.any():
             y[nan] = fill
     return y
+
+
+def _add_layer_norm(view: _View, ln: Node) -> Fusion | None:
+    """LayerNormalization(Add(a, b)) (a residual connection), normalised in the sum's buffer."""
+    outs = view.g.node_outputs(ln)
+    add = view.made_by(view.operands(ln)[0], "Add")
+    if add is None or any(o is not None for o in outs[1:]) or view.g.opset() < 17:
+        return None
+    a, b = view.operands(add)
+    rest = [v for v in view.operands(ln)[1:] if v is not None]
+    if a is None or b is None or len(rest) != len(view.operands(ln)) - 1:
+        return None  # an omitted Scale would shift B's position
+    attrs = {k: ln.attr(k) for k in ("axis", "epsilon", "stash_type") if ln.attr(k) is not None}
+    return Fusion((add, ln), (a, b, *rest), view.out(ln), add_layer_norm, attrs)
+
+
+def add_layer_norm(a: np.ndarray, b: np.ndarray, scale: np.ndarray, bias: np.ndarray | None = None,
+                   **attrs: Any) -> np.ndarray:
+    """LayerNormalization(a + b), the sum a fresh buffer the normalisation overwrites."""
+    y = layer_norm(np.add(a, b), scale, bias, overwrite=True, **attrs)
+    assert isinstance(y, np.ndarray)
+    return y
+
+
+def matmul_add_gelu(a: np.ndarray, w: np.ndarray, bias: np.ndarray, *, approximate: str = "none") -> np.ndarray:
+    """Gelu(MatMul(a, w) + bias), computed in the product's buffer when exact and float32."""
+    y = matmul_add(a, w, bias)
+    if approximate == "none" and y.dtype == np.float32 and y.flags.c_contiguous:
+        return gelu_exact_f32(y, inplace=True)
+    return gelu(y, approximate=approximate)
 
 
 def matmul_add(a: np.ndarray, w: np.ndarray, bias: np.ndarray) -> np.ndarray:

@@ -60,12 +60,14 @@ def _horner_into(t: np.ndarray, coeffs: tuple[float, ...], acc: np.ndarray) -> n
     return acc
 
 
-def gelu_exact_f32(x: np.ndarray) -> np.ndarray:
+def gelu_exact_f32(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
     """0.5 * x * (1 + erf(x / sqrt(2))) for float32, chunk by chunk in reused buffers (no
     temporaries per step): the exact GELU of every transformer block, hot enough to earn
-    a dedicated loop. Same rational erf as ``erf``, evaluated in float32."""
+    a dedicated loop. Same rational erf as ``erf``, evaluated in float32. ``inplace``: x
+    is a contiguous scratch buffer of the caller's, overwritten with the result (each
+    chunk is written after its last read)."""
     flat = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty_like(flat)
+    out = flat if inplace or not np.may_share_memory(flat, x) else np.empty_like(flat)  # else: x's copy
     n = min(_ERF_CHUNK, flat.size)
     u, t, p, q = (np.empty(n, np.float32) for _ in range(4))
     for start in range(0, flat.size, _ERF_CHUNK):

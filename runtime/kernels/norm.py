@@ -143,9 +143,10 @@ def batch_normalization_14(X: np.ndarray, scale: np.ndarray, B: np.ndarray,
 _BLAS_ROW_MEAN = 8192
 
 
-def _standardize(x: np.ndarray, axes: tuple[int, ...], epsilon: float,
+def _standardize(x: np.ndarray, axes: tuple[int, ...], epsilon: float, *, overwrite: bool = False,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x - mean) / sqrt(var + eps) over ``axes``; also returns mean and 1/std (keepdims)."""
+    """(x - mean) / sqrt(var + eps) over ``axes``; also returns mean and 1/std (keepdims).
+    ``overwrite``: ``x`` is a scratch buffer of the caller's, standardised in place."""
     keep = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
     if axes == tuple(range(x.ndim - len(axes), x.ndim)) and x.size:
         # trailing axes (LayerNormalization's case): reduce rows of a 2-D view, which
@@ -157,7 +158,7 @@ def _standardize(x: np.ndarray, axes: tuple[int, ...], epsilon: float,
             # reduction), already divided by n: a transformer's LayerNorm runs this per token
             weights = np.full(rows.shape[1], inv_n, rows.dtype)
             mean = (rows @ weights)[:, None]
-            d = rows - mean
+            d = np.subtract(rows, mean, out=rows if overwrite else None)
             var = (np.multiply(d, d) @ weights)[:, None]
             inv_n = 1.0
         else:
@@ -218,13 +219,22 @@ def layer_normalization(X: np.ndarray, Scale: np.ndarray, B: np.ndarray | None =
                         axis: int = -1, epsilon: float = 1e-5, stash_type: int = 1,
                         ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, ...]:
     """LayerNormalization-17: standardise over axes [axis, rank) -> Y[, Mean, InvStdDev]."""
+    return layer_norm(X, Scale, B, axis=axis, epsilon=epsilon, stash_type=stash_type, n_outputs=ctx.n_outputs)
+
+
+def layer_norm(X: np.ndarray, Scale: np.ndarray, B: np.ndarray | None = None, *, axis: int = -1,
+               epsilon: float = 1e-5, stash_type: int = 1, n_outputs: int = 1,
+               overwrite: bool = False) -> np.ndarray | tuple[np.ndarray, ...]:
+    """LayerNormalization's computation; ``overwrite``: X is a scratch buffer it may reuse
+    (the runtime's Add + LayerNormalization fusion)."""
     r = X.ndim
     if not -r <= axis < r:
         raise ValueError(f"LayerNormalization: axis {axis} out of range for rank {r}")
     axis %= r
     stash = _stash_dtype(stash_type, "LayerNormalization")
     work = stash if stash.itemsize >= 4 else np.dtype(np.float32)
-    y, mean, inv = _standardize(X.astype(work, copy=False), tuple(range(axis, r)), epsilon)
+    xw = X.astype(work, copy=False)
+    y, mean, inv = _standardize(xw, tuple(range(axis, r)), epsilon, overwrite=overwrite and xw is X)
     y = y.astype(X.dtype, copy=False)
     if np.result_type(y, Scale) == y.dtype and np.broadcast_shapes(y.shape, Scale.shape) == y.shape:
         y *= Scale  # y is ours (fresh from _standardize): scale and shift it in place
@@ -233,9 +243,9 @@ def layer_normalization(X: np.ndarray, Scale: np.ndarray, B: np.ndarray | None =
     if B is not None:
         y += B
     y = y.astype(X.dtype, copy=False)
-    if ctx.n_outputs < 2:
+    if n_outputs < 2:
         return y
-    return (y, mean.astype(stash), inv.astype(stash))[:ctx.n_outputs]
+    return (y, mean.astype(stash), inv.astype(stash))[:n_outputs]
 
 
 def _group_norm(X: np.ndarray, num_groups: int, epsilon: float, work: np.dtype) -> np.ndarray:

@@ -36,7 +36,7 @@ def _reference(x: np.ndarray) -> np.ndarray:
 def test_gelu_and_bias_chains_fuse_and_match():
     x = np.random.default_rng(1).standard_normal((4, 64)).astype(np.float32)
     s = Session(_gelu_graph())
-    assert [st.fn.__name__ for st in s.steps] == ["matmul_add", "gelu"]
+    assert [st.fn.__name__ for st in s.steps] == ["matmul_add_gelu"]  # in the product's buffer
     np.testing.assert_allclose(s.run([x])[0], _reference(x), rtol=1e-5, atol=1e-5)
     unfused = Session(_gelu_graph(), fuse=False)
     assert len(unfused.steps) == 7
@@ -85,3 +85,22 @@ def test_masked_softmax_with_nan_guard_fuses_and_matches():
             assert np.isnan(got[1]).all()
             np.testing.assert_allclose(got[0], expected[0], rtol=1e-6, atol=1e-7)
     assert len(Session(_attention_softmax_graph(), fuse=False).steps) == 4
+
+
+def test_residual_add_layer_norm_fuses_and_matches():
+    g = Graph(opset_imports={"": 17})
+    a = g.add_input("a", DType.FLOAT, (2, 6, 16))
+    b = g.add_input("b", DType.FLOAT, (2, 6, 16))
+    rng = np.random.default_rng(3)
+    scale, bias = rng.standard_normal(16).astype(np.float32), rng.standard_normal(16).astype(np.float32)
+    s_v, b_v = g.add_constant("scale", scale), g.add_constant("bias", bias)
+    g.set_outputs(g.add_op("LayerNormalization", [g.add_op("Add", [a, b])[0], s_v, b_v], {"epsilon": 1e-6}))
+    x, y = (rng.standard_normal((2, 6, 16)).astype(np.float32) * 3 + 1 for _ in range(2))
+    z = x.astype(np.float64) + y
+    expected = (z - z.mean(-1, keepdims=True)) / np.sqrt(z.var(-1, keepdims=True) + 1e-6) * scale + bias
+    s = Session(g)
+    assert [st.fn.__name__ for st in s.steps] == ["add_layer_norm"]
+    before = (x.copy(), y.copy())
+    np.testing.assert_allclose(s.run([x, y])[0], expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(x, before[0])  # the inputs are not the scratch buffer
+    np.testing.assert_array_equal(y, before[1])
