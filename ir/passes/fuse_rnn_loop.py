@@ -158,7 +158,7 @@ def _match(g: Graph, loop: Node) -> _Cell | None:
     b = _Body(g, loop)
     loop_ins = g.node_inputs(loop)
     trip = _const_scalar(loop_ins[0])
-    if trip is None or _const_scalar(loop_ins[1]) != 1.0 or b.n_vars < 2:
+    if loop_ins[0] is None or _const_scalar(loop_ins[1]) != 1.0 or b.n_vars < 2:
         return None
     if b.through_identity(b.outs[0]) is not b.ins[1]:
         return None  # the condition must stay true: the trip count alone ends the loop
@@ -172,8 +172,10 @@ def _match(g: Graph, loop: Node) -> _Cell | None:
     seq, index = b.operands(gather)
     x = b.outer_value(seq)
     if x is None or b.var_index(index) not in counters or x.shape is None or len(x.shape) != 3 \
-            or x.shape[0] != trip or cell.kernel.data().shape[0] != x.shape[2]:
+            or cell.kernel.data().shape[0] != x.shape[2]:
         return None
+    if trip != x.shape[0] and not (trip is None and _is_length(g, loop_ins[0], x)):
+        return None  # the loop must run once per item of the sequence
     h_new = b.through_identity(b.outs[1 + cell.h_var])
     scans = list(range(b.n_vars + 1, len(b.outs)))
     if any(b.through_identity(b.outs[k]) is not h_new for k in scans):
@@ -192,6 +194,51 @@ def _match(g: Graph, loop: Node) -> _Cell | None:
             return None
     cell.x, cell.scans = x, scans
     return cell
+
+
+_SCALAR_VIEWS = frozenset({"Cast", "Squeeze", "Unsqueeze", "Reshape", "Identity"})
+
+
+def _is_length(g: Graph, v: Value | None, x: Value) -> bool:
+    """``v`` is the run-time ``x.shape[0]``: a Shape of ``x`` sliced (or gathered) at 0,
+    through casts and rank changes of the one element."""
+    while v is not None and (p := g.producer(v)) is not None and p.op_type in _SCALAR_VIEWS and not p.domain:
+        v = g.node_inputs(p)[0]
+    p = g.producer(v) if v is not None else None
+    if p is None or p.domain:
+        return False
+    ins = g.node_inputs(p)
+    if p.op_type == "Shape":
+        return ins[0] is x and p.attr("start", 0) == 0 and p.attr("end", None) == 1
+    if p.op_type == "Slice" and len(ins) >= 3:
+        axes = _ints(ins[3]) if len(ins) > 3 and ins[3] is not None else [0]
+        steps = _ints(ins[4]) if len(ins) > 4 and ins[4] is not None else [1]
+        if _ints(ins[1]) != [0] or _ints(ins[2]) != [1] or axes != [0] or steps != [1]:
+            return False
+    elif p.op_type == "Gather":
+        if p.attr("axis", 0) != 0 or _const_scalar(ins[1]) != 0.0:
+            return False
+    else:
+        return False
+    shape = ins[0]
+    while shape is not None and (q := g.producer(shape)) is not None and q.op_type == "Cast":
+        shape = g.node_inputs(q)[0]
+    q = g.producer(shape) if shape is not None else None
+    return q is not None and q.op_type == "Shape" and not q.domain and q.attr("start", 0) == 0 \
+        and g.node_inputs(q)[0] in (x, _reversed_from(g, x))
+
+
+def _reversed_from(g: Graph, x: Value) -> Value | None:
+    """What ``x`` reverses along axis 0 (a full Slice with step -1: same length), else None."""
+    p = g.producer(x)
+    ins = g.node_inputs(p) if p is not None and p.op_type == "Slice" and not p.domain else []
+    if len(ins) < 5:
+        return None
+    ends = _ints(ins[2])
+    if _ints(ins[1]) != [-1] or _ints(ins[3]) != [0] or _ints(ins[4]) != [-1] or ends is None \
+            or ends[0] > -(1 << 31):
+        return None
+    return ins[0]
 
 
 def _counters(b: _Body, inits: Sequence[Value | None]) -> dict[int, Node]:

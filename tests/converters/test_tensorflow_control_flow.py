@@ -151,9 +151,23 @@ def test_keras_rnn_without_unroll(name):
         assert_close(ort_run(model_proto, feed), expected, 1e-4, 1e-5, "onnxruntime")
 
 
-def test_keras_lstm_with_dynamic_time_stays_a_correct_loop():
-    model = _rnn_model("lstm_sequences", time=None)
-    check_tf(model, [rand(2, 4, 5)], other_feeds=[rand(3, 9, 5)])
+@pytest.mark.parametrize("name", ["lstm_sequences", "gru", "simple_rnn", "bidirectional_lstm"])
+def test_keras_rnn_with_dynamic_time(name):
+    """Input((None, 5)): the trip count is the run-time sequence length (Loop's M from the
+    bounds, no condition per step), which the fusion proves equal to the sequence's dim 0
+    (also through go_backwards' reversal)."""
+    model = _rnn_model(name, time=None)
+    x, x2 = rand(2, 4, 5), rand(3, 9, 5)
+    g = check_tf(model, [x], other_feeds=[x2])
+    assert all(len(n.attr("body").nodes()) and g.node_inputs(n)[0] is not None
+               for n in g.nodes() if n.op_type == "Loop")  # M given: no condition per step
+    optimize(g, deployment=True)
+    assert "Loop" not in _ops(g)
+    model_proto = from_ir(g)
+    for feed in ([x], [x2]):
+        expected = tf_eager(model, feed)
+        assert_close(Session(g).run(feed), expected, 1e-4, 1e-5, "tensorbridge runtime")
+        assert_close(ort_run(model_proto, feed), expected, 1e-4, 1e-5, "onnxruntime")
 
 
 def test_lstm_fusion_reads_gates_by_role_not_position():

@@ -6,13 +6,15 @@ signature.
 A While loop becomes a Loop whose body is the TF body function translated into a
 subgraph. Loop variables the body passes through unchanged (weights, the input sequence,
 bounds) are not carried: the body reads them from the enclosing graph. When the condition
-only compares counters that start at a known value and step by 1 against known bounds
-(``tf.while_loop(maximum_iterations=...)``, Keras' RNN loop), the trip count is computed
-here and becomes the Loop's ``M`` input, with no condition evaluated per iteration.
+only compares counters that start at a known value and step by 1 against bounds the loop
+does not change (``tf.while_loop(maximum_iterations=...)``, Keras' RNN loop), the trip count
+is computed here (a constant, or from the run-time bounds) and becomes the Loop's ``M``
+input, with no condition evaluated per iteration.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -94,7 +96,7 @@ def tf_while(ctx: TfCtx, *input: Any, cond: str, body: str, output_shapes: Any =
         cond_init = _truth(ctx, fns.call(cond, list(input), ctx.graph, shapes=shapes)[0])
         m: Value | None = None
     else:
-        cond_out, cond_init, m = cond_in, ctx.const(np.bool_(True)), ctx.const(np.int64(trip))
+        cond_out, cond_init, m = cond_in, ctx.const(np.bool_(True)), trip.count
     _set_outputs(ctx, sub, [cond_out, *_tensors(ctx, [outs[j] for j in carried], "a loop variable"), *items])
 
     n_out = len(carried) + len(scans)
@@ -109,7 +111,8 @@ def tf_while(ctx: TfCtx, *input: Any, cond: str, body: str, output_shapes: Any =
         item = items[k]
         if item.dtype is not None:
             item_shape = item.shape
-            stacked.type = TensorType(item.dtype, None if item_shape is None else (trip, *item_shape))
+            length = trip.static if trip is not None else None
+            stacked.type = TensorType(item.dtype, None if item_shape is None else (length, *item_shape))
         results[j] = StackedList(_fill_reserved(ctx, stacked, input[j], trip) if at[k] is None
                                  else _last_item(ctx, stacked, input[j], at[k]))
     return results
@@ -152,11 +155,21 @@ def _counter_start(ctx: TfCtx, b: Body, j: int, node: Any, init: Value) -> int |
     return None if start is None or start.size != 1 else int(start.reshape(()))
 
 
+@dataclass(frozen=True)
+class _Trip:
+    """The loop's exact iteration count: ``count`` (an int64 scalar Value, the Loop's M),
+    known at conversion (``static``) or equal to one run-time value (``equals``)."""
+
+    count: Value
+    static: int | None = None
+    equals: Value | None = None
+
+
 def _trip_count(ctx: TfCtx, c: Body, input: tuple[Any, ...], kinds: list[str],
-                starts: dict[int, int]) -> int | None:
+                starts: dict[int, int]) -> _Trip | None:
     """The exact number of iterations when the condition is a conjunction of
-    ``counter < bound`` tests with known bounds (else None)."""
-    bounds: list[int] = []
+    ``counter < bound`` tests whose bounds the loop does not change (else None)."""
+    terms: list[tuple[int, int | None, Value | None]] = []  # (start, static bound, run-time bound)
 
     def test(node: Any) -> bool:
         if node.op == "LogicalAnd":
@@ -169,17 +182,42 @@ def _trip_count(ctx: TfCtx, c: Body, input: tuple[Any, ...], kinds: list[str],
             return False
         if bound.op == "Const":
             limit = _const(bound)
-        elif bound.op == "Placeholder" and bound.name in c.args and kinds[c.args.index(bound.name)] == "invariant":
-            value = ctx.static_value(input[c.args.index(bound.name)])
-            limit = None if value is None or value.size != 1 else int(value.reshape(()))
+            if limit is None:
+                return False
+            terms.append((starts[j], limit, None))
+            return True
+        if bound.op != "Placeholder" or bound.name not in c.args or kinds[c.args.index(bound.name)] != "invariant":
+            return False
+        outer = input[c.args.index(bound.name)]
+        value = ctx.static_value(outer)
+        if value is not None and value.size == 1:
+            terms.append((starts[j], int(value.reshape(())), None))
+        elif isinstance(outer, Value) and outer.dtype in (DType.INT32, DType.INT64):
+            terms.append((starts[j], None, outer))
         else:
             return False
-        if limit is None:
-            return False
-        bounds.append(limit - starts[j])
         return True
 
-    return max(0, min(bounds)) if test(c.source(c.rets[0])[0]) and bounds else None
+    if not test(c.source(c.rets[0])[0]) or not terms:
+        return None
+    if all(static is not None for _, static, _ in terms):
+        n = max(0, min(static - start for start, static, _ in terms))  # type: ignore[operator]
+        return _Trip(ctx.const(np.int64(n)), static=n)
+    counts = []  # a negative M runs no iteration, as TF's while does
+    for start, static, bound in terms:
+        if static is not None:
+            counts.append(ctx.const(np.int64(static - start)))
+            continue
+        scalar = bound if bound.shape == () else ctx.squeeze(ctx.op("Reshape", [bound, ctx.ints([1])]), [0])
+        count = ctx.cast(scalar, DType.INT64)
+        counts.append(count if start == 0 else ctx.op("Sub", [count, ctx.const(np.int64(start))]))
+    count = counts[0] if len(counts) == 1 else ctx.op("Min", counts)
+    dynamic = {id(b): b for _, _, b in terms if b is not None}
+    exact = next(iter(dynamic.values())) if len(dynamic) == 1 and all(
+        start == 0 and static is None for start, static, _ in terms) else None
+    if len(counts) > 1 and exact is not None:
+        count = counts[0]  # the same bound everywhere: no Min
+    return _Trip(count, equals=exact)
 
 
 def _const(node: Any) -> int | None:
@@ -196,12 +234,13 @@ def _written(ctx: TfCtx, out: Any, j: int) -> Value:
     return out.item
 
 
-def _fill_reserved(ctx: TfCtx, stacked: Value, reserved: ReservedList, trip: int | None) -> Value:
+def _fill_reserved(ctx: TfCtx, stacked: Value, reserved: ReservedList, trip: _Trip | None) -> Value:
     """The loop's stacked items as the reserved list reads after the loop: at least
     ``num_elements`` items, the ones never written zeros (padded only when the counts may
     differ)."""
     n = ctx.static_value(reserved.num_elements)
-    if trip is not None and n is not None and int(n.reshape(())) == trip:
+    if trip is not None and (reserved.num_elements is trip.equals or (
+            trip.static is not None and n is not None and int(n.reshape(())) == trip.static)):
         return stacked
     rank = stacked.shape and len(stacked.shape)
     if not rank:
