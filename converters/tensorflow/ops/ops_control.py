@@ -62,10 +62,42 @@ def tf_while(ctx: TfCtx, *input: Any, cond: str, body: str, output_shapes: Any =
     StatelessWhile)"""
     fns = _library(ctx)
     shapes = tuple(output_shapes) if output_shapes else None
-    b = fns.body(body, shapes)
-    kinds, starts = _classify(ctx, b, input)
+    kinds, starts = _classify(ctx, fns.body(body, shapes), input)
     trip = _trip_count(ctx, fns.body(cond, shapes), input, kinds, starts)
+    sub, items, at = _loop_body(ctx, fns, input, kinds, starts, trip, cond, body, shapes)
+    carried = [j for j, k in enumerate(kinds) if k == "carried"]
+    scans = [j for j, k in enumerate(kinds) if k == "scan"]
+    if trip is None:
+        cond_init = _truth(ctx, fns.call(cond, list(input), ctx.graph, shapes=shapes)[0])
+        m: Value | None = None
+    else:
+        cond_init, m = ctx.const(np.bool_(True)), trip.count
+    n_out = len(carried) + len(scans)
+    loop = ctx.op("Loop", [m, cond_init, *(input[j] for j in carried)], {"body": sub}, n_outputs=n_out) \
+        if n_out else None
+    loop_outs = (loop if isinstance(loop, list) else [loop]) if loop is not None else []
+    results: list[Any] = list(input)  # the invariants are what went in
+    for k, j in enumerate(carried):
+        results[j] = loop_outs[k]
+    for k, j in enumerate(scans):
+        stacked = loop_outs[len(carried) + k]
+        if items[k].dtype is not None:
+            item_shape = items[k].shape
+            length = trip.static if trip is not None else None
+            stacked.type = TensorType(items[k].dtype, None if item_shape is None else (length, *item_shape))
+        results[j] = StackedList(_fill_reserved(ctx, stacked, input[j], trip) if at[k] is None
+                                 else _last_item(ctx, stacked, input[j], at[k]))
+    return results
 
+
+def _loop_body(ctx: TfCtx, fns: FunctionLibrary, input: tuple[Any, ...], kinds: list[str],
+               starts: dict[int, int], trip: _Trip | None, cond: str, body: str,
+               shapes: Any) -> tuple[Graph, list[Value], list[int | None]]:
+    """The Loop body: the TF body function translated with the carried variables as
+    inputs, the invariants read from outside and the written lists as scan outputs (then
+    the condition, unless the trip count ends the loop). Returns the subgraph, the item
+    each scan output stacks, and the constant index a list is written at (None: the
+    iteration index)."""
     sub = ctx.graph.subgraph(f"{ctx.name_base}_body")
     sub.add_input(f"{ctx.name_base}_iteration", DType.INT64, ())
     cond_in = sub.add_input(f"{ctx.name_base}_cond", DType.BOOL, ())
@@ -86,36 +118,12 @@ def tf_while(ctx: TfCtx, *input: Any, cond: str, body: str, output_shapes: Any =
     for j, kind in enumerate(kinds):
         if kind == "invariant":
             outs[j] = args[j]
-    carried = [j for j, k in enumerate(kinds) if k == "carried"]
     scans = [j for j, k in enumerate(kinds) if k == "scan"]
     items = [_written(ctx, outs[j], j) for j in scans]
-    at = [outs[j].at for j in scans]
-
-    if trip is None:
-        cond_out = _truth(ctx, fns.call(cond, outs, sub, shapes=shapes)[0], sub)
-        cond_init = _truth(ctx, fns.call(cond, list(input), ctx.graph, shapes=shapes)[0])
-        m: Value | None = None
-    else:
-        cond_out, cond_init, m = cond_in, ctx.const(np.bool_(True)), trip.count
-    _set_outputs(ctx, sub, [cond_out, *_tensors(ctx, [outs[j] for j in carried], "a loop variable"), *items])
-
-    n_out = len(carried) + len(scans)
-    loop = ctx.op("Loop", [m, cond_init, *(input[j] for j in carried)], {"body": sub}, n_outputs=n_out) \
-        if n_out else None
-    loop_outs = (loop if isinstance(loop, list) else [loop]) if loop is not None else []
-    results: list[Any] = list(input)
-    for k, j in enumerate(carried):
-        results[j] = loop_outs[k]
-    for k, j in enumerate(scans):
-        stacked = loop_outs[len(carried) + k]
-        item = items[k]
-        if item.dtype is not None:
-            item_shape = item.shape
-            length = trip.static if trip is not None else None
-            stacked.type = TensorType(item.dtype, None if item_shape is None else (length, *item_shape))
-        results[j] = StackedList(_fill_reserved(ctx, stacked, input[j], trip) if at[k] is None
-                                 else _last_item(ctx, stacked, input[j], at[k]))
-    return results
+    cond_out = cond_in if trip is not None else _truth(ctx, fns.call(cond, outs, sub, shapes=shapes)[0], sub)
+    carried = _tensors(ctx, [outs[j] for j, k in enumerate(kinds) if k == "carried"], "a loop variable")
+    _set_outputs(ctx, sub, [cond_out, *carried, *items])
+    return sub, items, [outs[j].at for j in scans]
 
 
 def _classify(ctx: TfCtx, b: Body, input: tuple[Any, ...]) -> tuple[list[str], dict[int, int]]:
