@@ -102,3 +102,16 @@ def test_keras_round_trip_keeps_weight_paths_and_check_passes():
         assert report.ok, report
         assert all(c.runtime == f"{'tensorflow' if to == 'tensorflow' else 'torch'} (emitted)"
                    for c in report.comparisons)
+
+
+@pytest.mark.parametrize("to", TARGETS)
+def test_keras_rnns_with_dynamic_time_migrate(to):
+    """Input((None, F)): the emitted module runs sequences of any length (ONNX LSTM / GRU
+    whose trip count was the run-time sequence length)."""
+    inp = keras.Input((None, 5))
+    x = L.Bidirectional(L.LSTM(4, return_sequences=True))(inp)
+    model = keras.Model(inp, L.Dense(2)(L.GRU(3)(x)), name="recurrent_dynamic")
+    _randomize(model)
+    x6, x9 = rand(2, 6, 5), rand(3, 9, 5)
+    check_migration(model, None, [x6], tf_eager(model, [x6]), to, trainable=trainable_count(model),
+                    other=([x9], tf_eager(model, [x9])))
