@@ -4,9 +4,9 @@ each kernel is which gate, and its activations. Gates are identified by their ro
 recurrence, never by their position:
 
 - LSTM: ``c' = f * c + i * g`` (f multiplies the old cell state), ``h' = o * act(c')``;
-- GRU (Keras ``reset_after=True``, ONNX ``linear_before_reset=1``):
-  ``h' = z * h + (1 - z) * act(x_h + r * (h R_h + b_h))``, z and r from
-  ``act(x_k + h R_k + b_k)``;
+- GRU: ``h' = z * h + (1 - z) * act(x_h + r * (h R_h + b_h))`` (Keras ``reset_after=True``,
+  ONNX ``linear_before_reset=1``) or ``act(x_h + (r * h) R_h)`` (``reset_after=False``,
+  ``linear_before_reset=0``), z and r from ``act(x_k + h R_k + b_k)``;
 - RNN (Keras' SimpleRNN): ``h' = act(x W + h R + b)``.
 """
 
@@ -25,10 +25,13 @@ ACTIVATIONS = {"Sigmoid": "Sigmoid", "Tanh": "Tanh", "Relu": "Relu"}
 @dataclass(frozen=True)
 class Part:
     """A weight as the cell reads it: an initializer of an enclosing graph, or one row of
-    it (Keras' GRU keeps its input and recurrent biases as the rows of one weight)."""
+    it (Keras' GRU keeps its input and recurrent biases as the rows of one weight).
+    ``col0``: the first column the cell's MatMul reads (Keras' GRU(reset_after=False)
+    slices its recurrent kernel); ``data()`` is always the whole weight."""
 
     value: Value
     row: int | None = None
+    col0: int = 0
 
     def data(self) -> np.ndarray:
         a = self.value.const_array()
@@ -299,7 +302,7 @@ class _Piece:
     projection: Value
     start: int
     end: int | None  # None: to the end
-    node: Node
+    node: Node | None  # the Split or Slice (None: a weight's columns read by their own MatMul)
 
 
 @dataclass
@@ -326,11 +329,17 @@ def _gru_at(b: LoopBody, h_var: int) -> Cell | None:
     gates = _gru_gates(b, h_var)
     if gates is None:
         return None
-    roles, nodes, act_f, act_g = gates
+    roles, nodes, act_f, act_g, candidate = gates
     found = _gru_projections(b, roles, h_prev)
     if found is None:
         return None
     (x_proj, x_pieces), (h_proj, h_pieces) = found
+    if candidate is not None:  # reset before the product: h's block read by its own MatMul
+        if candidate.value is not h_proj.weight.value:
+            return None
+        h_pieces["h"] = _Piece(candidate.value, candidate.col0, None, None)
+    if len(h_pieces) != 3:
+        return None
     hidden = int(h_proj.weight.data().shape[0])
     x_blocks, h_blocks = _blocks(x_pieces, hidden), _blocks(h_pieces, hidden)
     if x_blocks is None or h_blocks is None or h_proj.weight.data().shape != (hidden, 3 * hidden) \
@@ -339,15 +348,18 @@ def _gru_at(b: LoopBody, h_var: int) -> Cell | None:
     for bias in (x_proj.bias, h_proj.bias):
         if bias is not None and bias.data().shape != (3 * hidden,):
             return None
-    nodes |= x_proj.nodes | h_proj.nodes | {p.node for p in (*x_pieces.values(), *h_pieces.values())}
+    nodes |= x_proj.nodes | h_proj.nodes
+    nodes |= {p.node for p in (*x_pieces.values(), *h_pieces.values()) if p.node is not None}
     return Cell("GRU", x_proj.source, h_var, None, hidden, x_proj.weight, h_proj.weight, x_blocks, h_blocks,
                 x_proj.bias, h_proj.bias, [ACTIVATIONS[act_f.op_type], ACTIVATIONS[act_g.op_type]],
-                {"linear_before_reset": 1}, nodes=nodes)
+                {"linear_before_reset": int(candidate is None)}, nodes=nodes)
 
 
-def _gru_gates(b: LoopBody, h_var: int) -> tuple[dict[str, list[Value | None]], set[Node], Node, Node] | None:
-    """From h' = z * h + (1 - z) * g(a_h), a_h = x_h + r * rh: each gate's two summands
-    (input and recurrent pieces), the ops, and the gate and candidate activations."""
+def _gru_gates(b: LoopBody, h_var: int
+               ) -> tuple[dict[str, list[Value | None]], set[Node], Node, Node, Part | None] | None:
+    """From h' = z * h + (1 - z) * g(a_h): each gate's summands (input and recurrent
+    pieces), the ops, the gate and candidate activations, and, when the reset multiplies
+    h before its product (a_h = x_h + (r * h) R_h, ONNX linear_before_reset=0), R_h."""
     h_prev = b.ins[2 + h_var]
     add = b.producer(b.through_identity(b.outs[1 + h_var]), "Add")
     if add is None:
@@ -363,23 +375,45 @@ def _gru_gates(b: LoopBody, h_var: int) -> tuple[dict[str, list[Value | None]], 
     if z is None or one_minus is None:
         return None
     act_g, act_z = _activation(b, _other(b, new[0], one_minus)), _activation(b, z)
-    if act_g is None or act_z is None:
+    a_h = b.producer(b.operands(act_g)[0], "Add") if act_g is not None else None
+    a_z = b.producer(b.operands(act_z)[0], "Add") if act_z is not None else None
+    if act_g is None or act_z is None or a_h is None or a_z is None:
         return None
-    a_h, a_z = b.producer(b.operands(act_g)[0], "Add"), b.producer(b.operands(act_z)[0], "Add")
-    reset_mul = next((m for v in b.operands(a_h) if (m := b.producer(v, "Mul")) is not None), None) \
-        if a_h is not None else None
-    act_r = next((p for v in b.operands(reset_mul) if (p := _activation(b, v)) is not None), None) \
-        if reset_mul is not None else None
-    if a_h is None or a_z is None or reset_mul is None or act_r is None or act_r.op_type != act_z.op_type:
+    nodes = {add, keep[0], new[0], act_g, act_z, a_h, a_z}
+    sub = b.body.producer(one_minus)
+    nodes |= {sub} if sub is not None else set()
+    reset = _reset(b, a_h, h_prev, nodes)
+    if reset is None or reset[1].op_type != act_z.op_type:
         return None
+    h_terms, act_r, candidate = reset
     a_r = b.producer(b.operands(act_r)[0], "Add")
     if a_r is None:
         return None
-    roles = {"z": b.operands(a_z), "r": b.operands(a_r),
-             "h": [_other(b, a_h, b.out(reset_mul)), _other(b, reset_mul, b.out(act_r))]}
-    nodes = {add, keep[0], new[0], act_g, act_z, a_h, a_z, reset_mul, act_r, a_r}
-    sub = b.body.producer(one_minus)
-    return roles, nodes | ({sub} if sub is not None else set()), act_z, act_g
+    nodes |= {act_r, a_r}
+    return {"z": b.operands(a_z), "r": b.operands(a_r), "h": h_terms}, nodes, act_z, act_g, candidate
+
+
+def _reset(b: LoopBody, a_h: Node, h_prev: Value,
+           nodes: set[Node]) -> tuple[list[Value | None], Node, Part | None] | None:
+    """The candidate's reset: x_h + r * rh (rh a recurrent piece), or x_h + (r * h) R_h.
+    Returns the summands still to be read as pieces, r's activation, and R_h if any."""
+    for v in b.operands(a_h):
+        mul, mm = b.producer(v, "Mul"), b.producer(v, "MatMul")
+        if mul is not None:
+            act_r = next((p for u in b.operands(mul) if (p := _activation(b, u)) is not None), None)
+            if act_r is None:
+                return None
+            nodes.add(mul)
+            return [_other(b, a_h, v), _other(b, mul, b.out(act_r))], act_r, None
+        if mm is not None:
+            gated = b.producer(b.operands(mm)[0], "Mul")
+            act_r = _activation(b, _other(b, gated, h_prev)) if gated is not None else None
+            weight = _weight_part(b, b.operands(mm)[1], nodes)
+            if gated is None or act_r is None or weight is None or h_prev not in b.operands(gated):
+                return None
+            nodes |= {mm, gated}
+            return [_other(b, a_h, v)], act_r, weight
+    return None
 
 
 _Side = tuple[_Projection, dict[str, _Piece]]  # a projection and its gate pieces
@@ -388,24 +422,25 @@ _Side = tuple[_Projection, dict[str, _Piece]]  # a projection and its gate piece
 def _gru_projections(b: LoopBody, roles: dict[str, list[Value | None]],
                      h_prev: Value) -> tuple[_Side, _Side] | None:
     """Each gate's input and recurrent pieces as column blocks of one input projection
-    (x W + b_x) and one recurrent projection (h R + b_h)."""
+    (x W + b_x) and one recurrent projection (h R + b_h); pieces are numbered by the
+    columns of the whole weight."""
     proj: dict[bool, _Projection] = {}
     pieces: dict[bool, dict[str, _Piece]] = {False: {}, True: {}}
     for gate, operands in roles.items():
-        if len(operands) != 2:
-            return None
         for v in operands:
             piece = _piece(b, v)
             p = _projection(b, piece.projection) if piece is not None else None
             if piece is None or p is None:
                 return None
             recurrent = p.source is h_prev
-            if recurrent in proj and proj[recurrent].source is not p.source:
+            if recurrent in proj and (proj[recurrent].source is not p.source
+                                      or proj[recurrent].weight.value is not p.weight.value):
                 return None
             proj.setdefault(recurrent, p)
-            pieces[recurrent][gate] = piece
-    if len(proj) != 2 or any(len(pieces[k]) != 3 or len({p.projection for p in pieces[k].values()}) != 1
-                             for k in (False, True)):
+            offset = p.weight.col0
+            pieces[recurrent][gate] = _Piece(piece.projection, piece.start + offset,
+                                             None if piece.end is None else piece.end + offset, piece.node)
+    if len(proj) != 2 or len(pieces[False]) != 3:
         return None
     return (proj[False], pieces[False]), (proj[True], pieces[True])
 
@@ -473,11 +508,25 @@ def _projection(b: LoopBody, v: Value) -> _Projection | None:
     if mm is None:
         return None
     source, w = b.operands(mm)
-    weight = b.outer_const(w)
-    if source is None or weight is None or weight.shape is None or len(weight.shape) != 2:
+    weight = _weight_part(b, w, nodes)
+    if source is None or weight is None:
         return None
     nodes.add(mm)
-    return _Projection(source, Part(weight), bias, nodes)
+    return _Projection(source, weight, bias, nodes)
+
+
+def _weight_part(b: LoopBody, w: Value | None, nodes: set[Node]) -> Part | None:
+    """A 2-D initializer, or a column range of one read through a Slice in the body."""
+    const = b.outer_const(w)
+    if const is not None:
+        return Part(const) if const.shape is not None and len(const.shape) == 2 else None
+    piece = _piece(b, w)
+    whole = b.outer_const(piece.projection) if piece is not None else None
+    if piece is None or piece.node is None or whole is None or whole.shape is None or len(whole.shape) != 2 \
+            or piece.node.op_type != "Slice":
+        return None
+    nodes.add(piece.node)
+    return Part(whole, col0=piece.start)
 
 
 def _bias_part(b: LoopBody, v: Value | None, nodes: set[Node]) -> Part | None:

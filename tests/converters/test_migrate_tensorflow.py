@@ -54,7 +54,7 @@ def _conv1d() -> keras.Model:
 
 def _recurrent() -> keras.Model:
     # Keras' While-loop RNNs become ONNX LSTM / GRU / RNN ops (the framework's own RNN ops
-    # when emitted), GRU(reset_after=False) a Loop
+    # when emitted; GRU(reset_after=False), ONNX's linear_before_reset=0, a cell loop)
     return keras.Sequential([keras.Input((7, 5)), L.Bidirectional(L.LSTM(6, return_sequences=True)),
                              L.GRU(8, return_sequences=True), L.GRU(5, reset_after=False, return_sequences=True),
                              L.SimpleRNN(4), L.Dense(3)], name="recurrent")
