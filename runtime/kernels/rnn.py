@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ir.rnn_activations import bind_activations
+from ir.rnn_math import gru_update, lstm_update
 from runtime.registry import kernel
 
 Array = np.ndarray
@@ -205,7 +206,6 @@ def _gru_step(R: Array, B: Array | None, d: int, dt: np.dtype, hidden: int,
               acts: list[Callable[[Array], Array]], clipped: Callable[[Array], Array],
               linear_before_reset: int) -> Step:
     """One GRU direction's cell; gates are stacked z, r, h."""
-    f, g = acts
     H = hidden
     wb, rb = _bias(B, d, 3 * H, dt)
     # Rbz, Rbr fold into the input bias; Rbh must stay inside the reset-gated term.
@@ -214,20 +214,7 @@ def _gru_step(R: Array, B: Array | None, d: int, dt: np.dtype, hidden: int,
     r_all = R[d].astype(dt, copy=False).T  # [H, 3H]
 
     def step(xw: Array, s: tuple[Array, ...]) -> tuple[Array, ...]:
-        h = s[0]
-        xw = xw + xbias  # Wb for all gates, Rb for z and r
-        if linear_before_reset:
-            hr = h @ r_all
-            hh = hr[:, 2 * H:] + rbh
-        else:
-            hr = h @ r_all[:, :2 * H]
-        z = f(clipped(xw[:, :H] + hr[:, :H]))
-        r = f(clipped(xw[:, H:2 * H] + hr[:, H:2 * H]))
-        if linear_before_reset:
-            cand = g(clipped(xw[:, 2 * H:] + r * hh))
-        else:
-            cand = g(clipped(xw[:, 2 * H:] + (r * h) @ r_all[:, 2 * H:] + rbh))
-        return (cand + z * (h - cand),)  # == (1 - z) * cand + z * h
+        return (gru_update(xw + xbias, s[0], r_all, rbh, H, acts, clipped, linear_before_reset),)
 
     return step
 
@@ -305,7 +292,6 @@ def _lstm_step(R: Array, B: Array | None, P: Array | None, d: int, dt: np.dtype,
                acts: list[Callable[[Array], Array]], clipped: Callable[[Array], Array],
                input_forget: int) -> Step:
     """One LSTM direction's cell; gates are stacked i, o, f, c and peepholes i, o, f."""
-    f, g, h_act = acts
     H = hidden
     wb, rb = _bias(B, d, 4 * H, dt)
     bias = wb + rb
@@ -314,19 +300,7 @@ def _lstm_step(R: Array, B: Array | None, P: Array | None, d: int, dt: np.dtype,
 
     def step(xw: Array, s: tuple[Array, ...]) -> tuple[Array, ...]:
         h, c = s
-        gates = xw + h @ r_t + bias
-        gi, go, gf, gc = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-        if p is not None:
-            gi, gf = gi + p[:H] * c, gf + p[2 * H:] * c
-        i = f(clipped(gi))
-        # Coupled gates (input_forget=1) tie the forget gate to the input gate.
-        forget = 1 - i if input_forget else f(clipped(gf))
-        c_new = forget * c + i * g(clipped(gc))
-        if p is not None:
-            go = go + p[H:2 * H] * c_new
-        o = f(clipped(go))
-        # The clip bounds gate pre-activations only; like onnxruntime, h(C) sees the raw cell.
-        return o * h_act(c_new), c_new
+        return lstm_update(xw + h @ r_t + bias, c, p, H, acts, clipped, input_forget)
 
     return step
 

@@ -23,6 +23,7 @@ from converters.pytorch.from_ir.ops.nn import info
 from converters.pytorch.from_ir.registry import emits
 from ir.errors import UnsupportedOpError
 from ir.rnn_activations import bind_activations
+from ir.rnn_math import gru_update, lstm_update
 
 LAYER = "PyTorch emitter"
 Act = Callable[[Any], Any]
@@ -289,7 +290,6 @@ def rnn_14(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
 def _gru_cell(s: _Rnn, d: int, acts: list[Act], clipped: Act,
               linear_before_reset: int) -> tuple[Cell, Any]:
     """One GRU direction's cell (gates stacked z, r, h) and its input-projection bias."""
-    f, g = acts
     H = s.hidden
     wb, rb = _biases(s, d, 3 * H)
     # Rbz and Rbr fold into the input bias; Rbh must stay inside the reset-gated term
@@ -297,15 +297,7 @@ def _gru_cell(s: _Rnn, d: int, acts: list[Act], clipped: Act,
     rbh, rt = rb[2 * H:], s.R[d].T  # rt: [H, 3H]
 
     def cell(xw: Any, st: tuple[Any, ...]) -> tuple[Any, ...]:
-        h = st[0]
-        hr = h @ (rt if linear_before_reset else rt[:, :2 * H])
-        z = f(clipped(xw[:, :H] + hr[:, :H]))
-        r = f(clipped(xw[:, H:2 * H] + hr[:, H:2 * H]))
-        if linear_before_reset:
-            cand = g(clipped(xw[:, 2 * H:] + r * (hr[:, 2 * H:] + rbh)))
-        else:
-            cand = g(clipped(xw[:, 2 * H:] + (r * h) @ rt[:, 2 * H:] + rbh))
-        return (cand + z * (h - cand),)  # == (1 - z) * cand + z * h
+        return (gru_update(xw, st[0], rt, rbh, H, acts, clipped, linear_before_reset),)
 
     return cell, xbias
 
@@ -381,7 +373,6 @@ def gru_14(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
 def _lstm_cell(s: _Rnn, d: int, P: Any, acts: list[Act], clipped: Act,
                input_forget: int) -> tuple[Cell, Any]:
     """One LSTM direction's cell (gates stacked i, o, f, c; peepholes i, o, f)."""
-    f, g, h_act = acts
     H = s.hidden
     wb, rb = _biases(s, d, 4 * H)
     rt = s.R[d].T  # [H, 4H]
@@ -389,18 +380,7 @@ def _lstm_cell(s: _Rnn, d: int, P: Any, acts: list[Act], clipped: Act,
 
     def cell(xw: Any, st: tuple[Any, ...]) -> tuple[Any, ...]:
         h, c = st
-        gates = xw + h @ rt
-        gi, go, gf, gc = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-        if p is not None:
-            gi, gf = gi + p[:H] * c, gf + p[2 * H:] * c
-        i = f(clipped(gi))
-        # coupled gates (input_forget=1) tie the forget gate to the input gate
-        forget = 1 - i if input_forget else f(clipped(gf))
-        c_new = forget * c + i * g(clipped(gc))
-        if p is not None:
-            go = go + p[H:2 * H] * c_new
-        # clip bounds gate pre-activations only; like onnxruntime, h(C) sees the raw cell
-        return f(clipped(go)) * h_act(c_new), c_new
+        return lstm_update(xw + h @ rt, c, p, H, acts, clipped, input_forget)
 
     return cell, wb + rb
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 from converters.emitting import EmitContext
 from converters.tensorflow.from_ir.registry import emits
 from ir.rnn_activations import bind_activations
+from ir.rnn_math import gru_update, lstm_update
 
 Fn = Callable[[Any], Any]
 # (xw_t, state) -> new state; state[0] is the hidden state H.
@@ -197,7 +198,6 @@ def rnn_14(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
 def _gru_step(R: Any, B: Any, d: int, dt: Any, hidden: int, acts: list[Fn], clipped: Fn,
               linear_before_reset: int) -> Step:
     """One GRU direction's cell; gates are stacked z, r, h."""
-    f, g = acts
     H = hidden
     wb, rb = _bias(B, d, 3 * H, dt)
     # Rbz, Rbr fold into the input bias; Rbh must stay inside the reset-gated term
@@ -206,20 +206,7 @@ def _gru_step(R: Any, B: Any, d: int, dt: Any, hidden: int, acts: list[Fn], clip
     r_all = tf.transpose(tf.cast(R[d], dt))  # [H, 3H]
 
     def step(xw: Any, s: tuple[Any, ...]) -> tuple[Any, ...]:
-        h = s[0]
-        xw = xw + xbias
-        if linear_before_reset:
-            hr = tf.matmul(h, r_all)
-            hh = hr[:, 2 * H:] + rbh
-        else:
-            hr = tf.matmul(h, r_all[:, :2 * H])
-        z = f(clipped(xw[:, :H] + hr[:, :H]))
-        r = f(clipped(xw[:, H:2 * H] + hr[:, H:2 * H]))
-        if linear_before_reset:
-            cand = g(clipped(xw[:, 2 * H:] + r * hh))
-        else:
-            cand = g(clipped(xw[:, 2 * H:] + tf.matmul(r * h, r_all[:, 2 * H:]) + rbh))
-        return (cand + z * (h - cand),)  # == (1 - z) * cand + z * h
+        return (gru_update(xw + xbias, s[0], r_all, rbh, H, acts, clipped, linear_before_reset),)
 
     return step
 
@@ -296,7 +283,6 @@ def gru_14(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
 def _lstm_step(R: Any, B: Any, P: Any, d: int, dt: Any, hidden: int, acts: list[Fn],
                clipped: Fn, input_forget: int) -> Step:
     """One LSTM direction's cell; gates are stacked i, o, f, c and peepholes i, o, f."""
-    f, g, h_act = acts
     H = hidden
     wb, rb = _bias(B, d, 4 * H, dt)
     bias = wb + rb
@@ -305,19 +291,7 @@ def _lstm_step(R: Any, B: Any, P: Any, d: int, dt: Any, hidden: int, acts: list[
 
     def step(xw: Any, s: tuple[Any, ...]) -> tuple[Any, ...]:
         h, c = s
-        gates = xw + tf.matmul(h, r_t) + bias
-        gi, go, gf, gc = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-        if p is not None:
-            gi, gf = gi + p[:H] * c, gf + p[2 * H:] * c
-        i = f(clipped(gi))
-        # coupled gates (input_forget=1) tie the forget gate to the input gate
-        forget = 1 - i if input_forget else f(clipped(gf))
-        c_new = forget * c + i * g(clipped(gc))
-        if p is not None:
-            go = go + p[H:2 * H] * c_new
-        o = f(clipped(go))
-        # the clip bounds gate pre-activations only; like onnxruntime, h(C) sees the raw cell
-        return o * h_act(c_new), c_new
+        return lstm_update(xw + tf.matmul(h, r_t) + bias, c, p, H, acts, clipped, input_forget)
 
     return step
 
