@@ -23,8 +23,8 @@ import numpy as np
 from ir.graph import Graph
 from ir.node import Node, Value
 from ir.passes.patterns import _View, find_matches
+from runtime.erf import gelu_exact_f32
 from runtime.kernels.activation import gelu
-from runtime.kernels.elementwise import gelu_exact_f32
 from runtime.kernels.math import _softmax_inplace
 from runtime.kernels.norm import layer_norm
 from runtime.registry import KERNELS, KernelContext

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from runtime.kernels.elementwise import erf, gelu_exact_f32
+from runtime.erf import erf, gelu_exact_f32
 from runtime.registry import kernel
 
 _NARROW = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
