@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from converters.tensorflow.context import TfCtx
+from converters.tensorflow.context import TfCtx, decode_attr
 from converters.tensorflow.control import (
     Body,
     FunctionLibrary,
@@ -229,9 +229,8 @@ def _trip_count(ctx: TfCtx, c: Body, input: tuple[Any, ...], kinds: list[str],
 
 
 def _const(node: Any) -> int | None:
-    import tensorflow as tf
-
-    arr = tf.make_ndarray(node.attr["value"].tensor)
+    """A Const node's value when it is one integer."""
+    arr = decode_attr(node.attr["value"])
     return int(arr.reshape(())) if arr.size == 1 and np.issubdtype(arr.dtype, np.integer) else None
 
 
