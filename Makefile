@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Re-install when the dependency declarations change.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint bench fixtures clean browser
+.PHONY: demo test test-slow lint bench fixtures clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,10 +17,14 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(PY) -m tensorbridge.demo
 
+# `make test` deselects the long sweeps (marked `slow`); `make test-slow` runs only them.
 test: $(STAMP) browser
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 -q -m "not slow"
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -n 2 -q -m slow
 
 # Debian's Chromium renders the HTML parity report in a test (needs root to install).
 browser:

@@ -171,16 +171,19 @@ class Interpreter:
         self.fetch = fetch
         self.describe = describe
 
-    def run(self, plan: Plan, env: dict[str, Any], static: dict[str, Any] | None = None) -> dict[str, Any]:
+    def run(self, plan: Plan, env: dict[str, Any], static: dict[str, Any] | None = None, *,
+            keep: frozenset[str] = frozenset()) -> dict[str, Any]:
         """Runs ``plan`` with ``env`` holding its inputs (and outer scope); returns ``env``
-        holding (at least) the plan's outputs. ``static``: the results of the plan's static
-        steps from an earlier run with the same weights (they are then skipped)."""
+        holding (at least) the plan's outputs and the values named in ``keep`` (a parity
+        check's captures). ``static``: the results of the plan's static steps from an
+        earlier run with the same weights (they are then skipped)."""
         env.update(plan.hosts)
         for name, key in plan.weights.items():
             env[name] = self.fetch(key)
         if static is not None:
             env.update(static)
-        return self.run_steps(plan.steps[plan.n_static:] if static is not None else plan.steps, env)
+        return self.run_steps(plan.steps[plan.n_static:] if static is not None else plan.steps, env,
+                              keep=keep)
 
     def run_static(self, plan: Plan) -> dict[str, Any]:
         """The results of the plan's static steps that the other steps read."""
@@ -190,7 +193,8 @@ class Interpreter:
         self.run_steps(plan.steps[:plan.n_static], env, drop=False)
         return {n: env[n] for n in plan.static_live}
 
-    def run_steps(self, steps: Sequence[Step], env: dict[str, Any], *, drop: bool = True) -> dict[str, Any]:
+    def run_steps(self, steps: Sequence[Step], env: dict[str, Any], *, drop: bool = True,
+                  keep: frozenset[str] = frozenset()) -> dict[str, Any]:
         for step in steps:
             args = [env[n] if n else None for n in step.inputs]
             kwargs = step.attrs
@@ -213,7 +217,8 @@ class Interpreter:
                         env[name] = r
             if drop:
                 for name in step.drop:
-                    env.pop(name, None)
+                    if name not in keep:
+                        env.pop(name, None)
         return env
 
     def _with_scope(self, ctx: EmitContext, env: dict[str, Any]) -> EmitContext:
@@ -250,16 +255,43 @@ def is_setting(graph: Graph, value: Value) -> bool:
 
 
 def is_trainable(graph: Graph, value: Value, framework_roles: bool) -> bool:
-    """Parameters are trainable. An ONNX file has no such notion: there every float
-    initializer with more than one element is taken as a weight, unless it only configures
-    ops (Resize scales, Clip bounds)."""
+    """Parameters are trainable unless the source froze them (``Graph.weight_info``:
+    requires_grad=False, a frozen Keras layer). An ONNX file has no such notion: there every
+    float initializer with more than one element is taken as a weight, unless it only
+    configures ops (Resize scales, Clip bounds)."""
     if value.role is Role.PARAMETER:
-        return True
+        return graph.weight_of(value).trainable
     if framework_roles or value.role is not Role.CONSTANT or is_setting(graph, value):
         return False
     c = value.const
     size = int(np.prod(c.shape)) if c is not None else 0
     return value.dtype is not None and value.dtype.is_float and size > 1
+
+
+def weight_kind(graph: Graph, value: Value, framework_roles: bool) -> str:
+    """How an emitter holds an initializer: "parameter" (trains), "frozen" (a parameter
+    that does not train), "buffer" (state: running statistics, masks) or "constant"."""
+    if value.role is Role.PARAMETER:
+        return "parameter" if graph.weight_of(value).trainable else "frozen"
+    if value.role is Role.BUFFER:
+        return "buffer"
+    return "parameter" if is_trainable(graph, value, framework_roles) else "constant"
+
+
+def name_weights(graph: Graph) -> None:
+    """Give each initializer an emitter makes a parameter of, but that came with no source
+    name (an ONNX graph's weights), its own name as source name: a pass that re-lays it
+    out (TensorFlow's channels-last kernels) then keeps it as that named weight instead of
+    folding it into an anonymous constant."""
+    roles = has_framework_roles(graph)
+    for v in graph.initializers():
+        if not v.source_name and weight_kind(graph, v, roles) == "parameter":
+            v.source_name = v.name
+
+
+def weight_names(graph: Graph, value: Value) -> tuple[str, ...]:
+    """Every source name of an initializer: its own, then those of the weights tied to it."""
+    return (value.source_name or value.name, *graph.weight_of(value).aliases)
 
 
 def has_framework_roles(graph: Graph) -> bool:

@@ -9,7 +9,7 @@ from ir.errors import (
     UnsupportedOpError,
     VerificationError,
 )
-from ir.graph import Function, Graph, ModelInfo, NameAuthority
+from ir.graph import Function, Graph, ModelInfo, NameAuthority, WeightInfo
 from ir.node import Attr, AttrKind, LazyTensor, Node, Provenance, Role, Value
 from ir.printer import format_graph
 from ir.types import (
@@ -29,5 +29,5 @@ __all__ = [
     "LazyTensor", "MapType", "ModelInfo", "ModelLoadError", "NameAuthority", "Node",
     "OptionalType", "Provenance", "Role", "SequenceType", "SparseTensor", "SparseTensorType",
     "TensorType", "TensorbridgeError", "UnsupportedOpError", "Value", "ValueType",
-    "VerificationError", "format_graph", "verify",
+    "VerificationError", "WeightInfo", "format_graph", "verify",
 ]

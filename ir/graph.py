@@ -65,6 +65,18 @@ class ModelInfo:
     doc: str = ""
 
 
+@dataclass(frozen=True)
+class WeightInfo:
+    """What the source framework says about one of its weights, beyond the initializer's
+    role: kept in :attr:`Graph.weight_info` under the weight's source name (the
+    initializer's ``source_name``). Passes that re-lay out a weight keep its source name,
+    so this record survives them where a field on the Value would not."""
+
+    trainable: bool = True  # a PARAMETER that trains (PyTorch requires_grad, Keras trainable)
+    aliases: tuple[str, ...] = ()  # the same tensor's other source names (tied weights)
+    persistent: bool = True  # a BUFFER saved in the state_dict (register_buffer persistent=)
+
+
 @dataclass
 class Function:
     """A model-local function (ONNX FunctionProto): a body graph plus its signature."""
@@ -94,6 +106,8 @@ class Graph:
         )
         self.metadata: dict[str, str] = {}
         self.model = ModelInfo()
+        # source name -> what the framework said about that weight; one table per model
+        self.weight_info: dict[str, WeightInfo] = parent.weight_info if parent is not None else {}
         self.functions: dict[tuple[str, str], Function] = {}
         self.doc = ""
         self._g = nx.MultiDiGraph()
@@ -441,6 +455,18 @@ class Graph:
         """A new empty graph nested in this one (for If/Loop/Scan bodies)."""
         return Graph(name, parent=self)
 
+    def with_subgraphs(self) -> list[Graph]:
+        """This graph and every graph nested in it (If/Loop/Scan bodies, at any depth)."""
+        out: list[Graph] = [self]
+        for node in self.nodes():
+            for sub in node.subgraphs():
+                out += sub.with_subgraphs()
+        return out
+
+    def weight_of(self, v: Value) -> WeightInfo:
+        """The source framework's facts about initializer ``v`` (defaults when it recorded none)."""
+        return self.weight_info.get(v.source_name, _NO_INFO) if v.source_name else _NO_INFO
+
     def parameter_count(self) -> int:
         return sum(int(np.prod(cast("tuple[int, ...]", v.shape or ()), dtype=np.int64))
                    for v in self.initializers()
@@ -448,6 +474,9 @@ class Graph:
 
     def __repr__(self) -> str:
         return f"Graph({self.name!r}, {len(self._nodes)} ops, {len(self._values)} values)"
+
+
+_NO_INFO = WeightInfo()
 
 
 def _shape(shape: ShapeT | Sequence[Any]) -> ShapeT:
@@ -465,4 +494,4 @@ def _type_of_const(data: ConstData) -> ValueType:
 
 
 __all__ = ["Attr", "AttrKind", "Function", "Graph", "ModelInfo", "NameAuthority", "Node",
-           "Provenance", "Role", "Value"]
+           "Provenance", "Role", "Value", "WeightInfo"]

@@ -34,6 +34,7 @@ def _problems(g: Graph, check_schema: bool, root: Graph) -> Iterator[str]:
     for node in _safe_nodes(g):
         if check_schema:
             yield from _schema(g, node, root)
+        yield from _body_arity(g, node)
         for sub in node.subgraphs():
             for p in _problems(sub, check_schema, root):
                 yield f"in subgraph {sub.name!r} of node {node.name!r}: {p}"
@@ -113,7 +114,9 @@ def _port_problems(g: Graph, node: Node) -> Iterator[str]:
 def _schema(g: Graph, node: Node, root: Graph) -> Iterator[str]:
     domain = node.domain
     opset = g.opset_imports.get(domain)
-    if (domain, node.op_type) in root.functions:
+    function = root.functions.get((domain, node.op_type))
+    if function is not None:
+        yield from _call_arity(node, function.body)
         return
     where = f"op {node.name!r} ({_qual(node)})"
     if opset is None:
@@ -130,6 +133,95 @@ def _schema(g: Graph, node: Node, root: Graph) -> Iterator[str]:
     yield from _arity(where, schema, outs, "output", schema.min_output, schema.max_output, node.n_outputs)
     yield from _attributes(where, node, schema)
     yield from _types(where, schema, ins, outs)
+
+
+def _call_arity(node: Node, body: Graph) -> Iterator[str]:
+    """A call of a model-local function passes at most its inputs, takes at most its outputs."""
+    where = f"op {node.name!r} (a call of function {_qual(node)})"
+    for kind, used, declared in (("input", node.n_inputs, len(body.inputs)),
+                                 ("output", node.n_outputs, len(body.outputs))):
+        if used > declared:
+            yield (f"{where}: has {used} {kind}s but the function declares {declared}; "
+                   f"pass at most {declared}")
+
+
+def _body_arity(g: Graph, node: Node) -> Iterator[str]:
+    """If/Loop/Scan/SequenceMap bodies agree with the node that runs them (ONNX's rules;
+    the runtime would otherwise pair values wrongly or run out of them)."""
+    if node.domain != "":
+        return
+    bodies = {k: a.value for k, a in node.attrs.items() if a.kind == AttrKind.GRAPH and isinstance(a.value, Graph)}
+    where = f"op {node.name!r} ({node.op_type})"
+    if node.op_type == "If":
+        yield from _if_arity(where, node, bodies)
+    elif node.op_type == "Loop" and "body" in bodies:
+        yield from _loop_arity(where, node, bodies["body"])
+    elif node.op_type == "Scan" and "body" in bodies:
+        yield from _scan_arity(where, node, bodies["body"], g.opset(""))
+    elif node.op_type == "SequenceMap" and "body" in bodies:
+        body = bodies["body"]
+        if len(body.inputs) != node.n_inputs or len(body.outputs) != node.n_outputs:
+            yield (f"{where}: body takes {len(body.inputs)} inputs and returns {len(body.outputs)} "
+                   f"outputs, but the node has {node.n_inputs} inputs and {node.n_outputs} outputs; "
+                   "make them match")
+
+
+def _if_arity(where: str, node: Node, bodies: dict[str, Graph]) -> Iterator[str]:
+    then, other = bodies.get("then_branch"), bodies.get("else_branch")
+    if then is not None and other is not None and len(then.outputs) != len(other.outputs):
+        yield (f"{where}: then_branch returns {len(then.outputs)} outputs but else_branch "
+               f"returns {len(other.outputs)}; both branches must return the node's "
+               f"{node.n_outputs} outputs")
+        return
+    for name, branch in (("then_branch", then), ("else_branch", other)):
+        if branch is None:
+            continue
+        if len(branch.outputs) != node.n_outputs:
+            yield (f"{where}: {name} returns {len(branch.outputs)} outputs but the node has "
+                   f"{node.n_outputs}; both branches must return one value per node output")
+        if branch.inputs:
+            yield (f"{where}: {name} declares {len(branch.inputs)} inputs; If branches take none "
+                   "(they read outer values by name)")
+
+
+def _loop_arity(where: str, node: Node, body: Graph) -> Iterator[str]:
+    # inputs: M, cond, N carried values; body: (iteration, cond, N carried) -> (cond, N carried, K scans)
+    carried = node.n_inputs - 2
+    if carried < 0:
+        return  # the schema check reports the missing inputs
+    if len(body.inputs) != 2 + carried:
+        yield (f"{where}: body takes {len(body.inputs)} inputs but the node passes {2 + carried} "
+               f"(iteration number, condition and {carried} loop-carried values); make them match")
+    if len(body.outputs) != 1 + node.n_outputs or node.n_outputs < carried:
+        yield (f"{where}: body returns {len(body.outputs)} outputs but the node has "
+               f"{node.n_outputs} outputs and {carried} loop-carried values; the body must return "
+               f"the condition, then one value per node output ({1 + max(node.n_outputs, carried)} in all)")
+
+
+def _scan_arity(where: str, node: Node, body: Graph, opset: int) -> Iterator[str]:
+    # Scan-8 takes a sequence_lens input first; inputs: N states then M scanned tensors
+    given = node.n_inputs - (1 if opset < 9 else 0)
+    scanned = node.attrs["num_scan_inputs"].value if "num_scan_inputs" in node.attrs else None
+    if len(body.inputs) != given:
+        yield (f"{where}: body takes {len(body.inputs)} inputs but the node passes {given} "
+               "(states then scanned tensors); make them match")
+        return
+    if not isinstance(scanned, int) or not 1 <= scanned <= given:
+        yield (f"{where}: num_scan_inputs is {scanned} but the node passes {given} state and "
+               f"scanned inputs; set it to the number of scanned inputs (1..{given})")
+        return
+    states = given - scanned
+    if len(body.outputs) != node.n_outputs or node.n_outputs < states:
+        yield (f"{where}: body returns {len(body.outputs)} outputs but the node has "
+               f"{node.n_outputs} outputs and {states} states; the body returns the states, then "
+               "the scan outputs, one per node output")
+        return
+    lengths = {"scan_input_axes": scanned, "scan_input_directions": scanned, "directions": scanned,
+               "scan_output_axes": node.n_outputs - states, "scan_output_directions": node.n_outputs - states}
+    for name, want in lengths.items():
+        a = node.attrs.get(name)
+        if a is not None and isinstance(a.value, tuple) and len(a.value) != want:
+            yield f"{where}: {name} has {len(a.value)} entries for {want} tensors; give one per tensor"
 
 
 def _qual(node: Node) -> str:

@@ -44,7 +44,7 @@ class TensorbridgeBackend(base.Backend):
         names = [n for n in node.input if n]
         ins = [onnx.helper.make_tensor_value_info(n, int(DType.from_numpy(np.asarray(x).dtype)), None)
                for n, x in zip(names, inputs)]
-        outs = [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.UNDEFINED, None)
+        outs = [onnx.helper.make_empty_tensor_value_info(n)
                 for n in node.output if n]
         graph = onnx.helper.make_graph([node], "run_node", ins, outs)
         model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid(node.domain, opset)])

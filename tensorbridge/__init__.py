@@ -17,12 +17,12 @@ from ir.errors import (
     VerificationError,
 )
 from tensorbridge.api import UnsupportedSourceError, convert, load, run, save
-from tensorbridge.check import ParityReport, check
+from tensorbridge.check import ParityError, ParityReport, check
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ConversionError", "KernelError", "ModelLoadError", "TensorbridgeError", "UnsupportedOpError",
-    "ParityReport", "UnsupportedSourceError", "VerificationError", "__version__", "check", "convert",
+    "ParityError", "ParityReport", "UnsupportedSourceError", "VerificationError", "__version__", "check", "convert",
     "load", "run", "save",
 ]

@@ -26,8 +26,9 @@ from ir.errors import TensorbridgeError
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("check", help="check a conversion against its source; exit 0 parity / 1 mismatch / 2 error")
     p.add_argument("model", nargs="?", help=".pt2, .onnx, or module.py:factory (factory() -> (model, inputs))")
-    p.add_argument("--to", default="onnx", choices=["onnx"])
-    p.add_argument("--inputs", help=".npz with the inputs (by graph input name, else in order)")
+    p.add_argument("--to", default="onnx", choices=["onnx", "torch", "tensorflow"])
+    p.add_argument("--opset", type=int, default=None, help="target ai.onnx opset (as for convert)")
+    p.add_argument("--inputs", help=".npz with the inputs, by graph input name")
     p.add_argument("--rtol", type=float)
     p.add_argument("--atol", type=float, help="absolute tolerance as a fraction of max|reference|")
     p.add_argument("--html", help="write the HTML report here")
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     import tensorbridge as tb
 
     source, example = load_model_arg(args.model)
-    inputs = _npz(args.inputs) if args.inputs else None
+    inputs = npz_inputs(args.inputs) if args.inputs else None
     from rich.progress import Progress
 
     with Progress(console=console, transient=True) as bar:
@@ -56,8 +57,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         def step(what: str, done: int, total: int) -> None:
             bar.update(task, description=what, completed=done, total=total)
 
-        report = tb.check(source, example, to=args.to, inputs=inputs, rtol=args.rtol, atol=args.atol,
-                          generated=not args.no_generated, progress=step)
+        report = tb.check(source, example, to=args.to, inputs=inputs, opset=args.opset, rtol=args.rtol,
+                          atol=args.atol, generated=not args.no_generated, progress=step)
     print_report(report, console)
     if args.json:
         report.to_json(args.json)
@@ -87,9 +88,60 @@ def load_model_arg(spec: str) -> tuple[Any, Any]:
     return spec, None
 
 
-def _npz(path: str) -> list[np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return [data[k] for k in data.files]
+def npz_inputs(path: str) -> dict[str, np.ndarray]:
+    """The arrays of an .npz, by name (matched to the model's input names by the check).
+
+    Each member's .npy header is checked before anything is read (no pickled objects, and a
+    declared shape that matches the bytes stored), so a hostile file cannot make numpy
+    allocate what it does not hold or unpickle anything."""
+    import zipfile
+    import zlib
+
+    how = "write one with numpy.savez(path, name=array)"
+    p = Path(path)
+    if p.is_dir():
+        raise TensorbridgeError(f"--inputs {path}: is a directory, not an .npz file; {how}")
+    if not p.is_file():
+        raise TensorbridgeError(f"--inputs {path}: no such file; {how}")
+    try:
+        if not zipfile.is_zipfile(p):
+            with open(p, "rb") as f:
+                single = f.read(6) == b"\x93NUMPY"
+            what = "a single .npy array, not an .npz archive" if single else "not an .npz archive"
+            raise TensorbridgeError(f"--inputs {path}: {what}; {how}")
+        with zipfile.ZipFile(p) as z:
+            for info in z.infolist():
+                _check_npy_member(z, info, path, how)
+        with np.load(p, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except TensorbridgeError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, MemoryError) as e:
+        raise TensorbridgeError(f"--inputs {path}: not a readable .npz of arrays "
+                                f"({type(e).__name__}: {str(e)[:120]}); {how}") from e
+
+
+def _check_npy_member(z: Any, info: Any, path: str, how: str) -> None:
+    """One .npz member: an .npy array of a plain dtype whose header agrees with its size."""
+    fmt = np.lib.format
+    name = info.filename
+    if not name.endswith(".npy"):
+        raise TensorbridgeError(f"--inputs {path}: member {name[:60]!r} is not an .npy array; {how}")
+    with z.open(info) as f:
+        version = fmt.read_magic(f)
+        header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = header(f, max_header_size=10_000)
+        stored = info.file_size - f.tell()
+    if dtype.hasobject:
+        raise TensorbridgeError(f"--inputs {path}: array {name[:-4][:60]!r} holds Python objects, "
+                                f"which are never unpickled; store numeric or string arrays; {how}")
+    count = 1
+    for d in shape:
+        count *= int(d)
+    if count * dtype.itemsize != stored:
+        raise TensorbridgeError(f"--inputs {path}: array {name[:-4][:60]!r} declares shape "
+                                f"{tuple(shape)} of {dtype} but stores {stored:,} bytes; the file "
+                                f"is corrupt; {how}")
 
 
 def print_report(report: Any, console: Console) -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ir.errors import TensorbridgeError
 
@@ -50,9 +50,14 @@ def _parser() -> argparse.ArgumentParser:
                       "or --to tensorflow (SavedModel)")
     conv.add_argument("--to", default="onnx", choices=["onnx", "torch", "tensorflow"])
     conv.add_argument("--opset", type=int, default=None, help="target ai.onnx opset")
+    conv.add_argument("--inputs", help=".npz of example inputs, by graph input name (default: "
+                      "the .pt2's own example inputs, else generated from the input types)")
     conv.add_argument("--external-data", action="store_true", help="store weights in <output>.data")
     conv.add_argument("--check", action="store_true",
-                      help="compare the result with the source (PyTorch eager for .pt2) and fail on mismatch")
+                      help="also validate the written file itself, loaded back, on generated inputs, and "
+                      "print the parity report (exit 1 on mismatch)")
+    conv.add_argument("--no-validate", action="store_true",
+                      help="write the result without comparing it with the source (not recommended)")
     conv.set_defaults(func=_convert)
     run = sub.add_parser("run", help="run a model on the built-in runtime")
     run.add_argument("model")
@@ -113,20 +118,61 @@ def _inspect(args: argparse.Namespace, console: Console) -> int:
 
 
 def _convert(args: argparse.Namespace, console: Console) -> int:
+    """Convert once; validate the in-memory result (unless --no-validate), write it, and with
+    --check validate the written file itself, loaded back, on generated inputs too."""
     import tensorbridge as tb
+    from tensorbridge.check import validate
+    from tensorbridge.check_cli import npz_inputs, print_report
+    from tensorbridge.route import build
 
     t0 = time.perf_counter()
-    model = tb.convert(args.model, None, to=args.to, opset=args.opset)
-    out = tb.save(model, args.output, external_data=True if args.external_data else None)
-    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) if out.is_dir() else out.stat().st_size
-    console.print(f"wrote {out} ({size:,} bytes) in {time.perf_counter() - t0:.2f}s")
-    if args.check:
-        from tensorbridge.check_cli import print_report
+    _check_output(Path(args.output), args.to)  # before any conversion work
+    inputs = npz_inputs(args.inputs) if args.inputs else None
+    conv = build(args.model, None, args.to, opset=args.opset)
+    report = None
+    if not args.no_validate or args.check:
+        report = validate(conv, inputs, generated=args.check)
+        if not report.ok:
+            print_report(report, console)
+            console.print("nothing was written: the converted model does not match its source "
+                          "(--no-validate writes it anyway)", style="red", markup=False)
+            return 1
+    else:
+        from tensorbridge.route import emit_target
 
-        report = tb.check(args.model, None, to=args.to)
-        print_report(report, console)
-        return 0 if report.ok else 1
+        emit_target(conv)
+    out = tb.save(conv.artifact, args.output, external_data=True if args.external_data else None)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) if out.is_dir() else out.stat().st_size
+    console.print(f"wrote {out} ({size:,} bytes) in {time.perf_counter() - t0:.2f}s"
+                  + (" - validated against the source" if report is not None else " - NOT validated"))
+    if args.check and report is not None:
+        reread = _reloaded(conv, out)
+        written = validate(reread, inputs, generated=True, tolerance=report.tolerance)
+        written.source = f"{written.source} (as written to {out})"
+        print_report(written, console)
+        return 0 if written.ok else 1
     return 0
+
+
+def _check_output(out: Path, to: str) -> None:
+    from converters.files import check_file_target
+
+    if to == "onnx":
+        check_file_target(out)
+    elif not out.parent.is_dir():
+        raise TensorbridgeError(f"-o {out}: directory {out.parent} does not exist; create it first")
+    elif out.exists() and not out.is_dir():
+        raise TensorbridgeError(f"-o {out}: is a file; --to {to} writes a folder")
+
+
+def _reloaded(conv: Any, out: Path) -> Any:
+    """``conv`` with its artifact replaced by the file (or folder) just written, read back."""
+    import dataclasses
+
+    from tensorbridge.migrate import load_saved
+
+    artifact = out if conv.target == "onnx" else load_saved(out, conv.target)
+    return dataclasses.replace(conv, artifact=artifact)
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
@@ -135,13 +181,14 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
     import tensorbridge as tb
     from runtime.session import Session
+    from tensorbridge.check_cli import npz_inputs
 
+    if args.output:
+        from converters.files import check_file_target
+
+        check_file_target(Path(args.output))
     graph = tb.load(args.model)
-    path = Path(args.inputs)
-    if not path.is_file():
-        raise TensorbridgeError(f"{path}: no such inputs file; write one with numpy.savez")
-    with np.load(path, allow_pickle=False) as data:
-        feeds = {k: data[k] for k in data.files}
+    feeds = npz_inputs(args.inputs)
     outs = Session(graph).run(feeds)
     table = Table(title="outputs")
     for col in ("name", "dtype", "shape", "mean"):

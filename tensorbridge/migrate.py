@@ -14,18 +14,12 @@ import numpy as np
 from ir.errors import TensorbridgeError
 from ir.graph import Graph
 
-ALIASES = {"torch": "torch", "pytorch": "torch", "tensorflow": "tensorflow", "tf": "tensorflow"}
-
-
-def target_of(to: str) -> str | None:
-    """'torch' / 'tensorflow' for a migration target name, None for anything else."""
-    return ALIASES.get(to.lower())
-
 
 def emit(graph: Graph, to: str, *, consume: bool = False) -> Any:
-    """The IR as a framework module (``to``: 'torch' or 'tensorflow'). For TensorFlow the
-    layout-bearing ops go channels-last first (on a copy unless ``consume``)."""
-    if target_of(to) == "torch":
+    """The IR as a framework module (``to``: 'torch' or 'tensorflow', as normalised by
+    ``route.normalize_target``). For TensorFlow the layout-bearing ops go channels-last
+    first (on a copy unless ``consume``)."""
+    if to == "torch":
         from converters.pytorch.from_ir import from_ir
 
         return from_ir(graph)
@@ -36,7 +30,9 @@ def emit(graph: Graph, to: str, *, consume: bool = False) -> Any:
 
 def channels_last(graph: Graph) -> Graph:
     """Conv/pool ops channels-last between Transposes, then the transpose pass cancels the
-    pairs and the weights' Transposes fold into the (still named, trainable) parameters."""
+    pairs. Weights keep their source shapes: a layout change left on a weight (a PyTorch
+    conv kernel read channels-last) stays an op, which inference computes once."""
+    from converters.emitting import name_weights
     from ir.passes import eliminate_dead_code
     from ir.passes.channels_last import to_channels_last
     from ir.passes.fold_constants import fold_constants
@@ -45,8 +41,9 @@ def channels_last(graph: Graph) -> Graph:
     from ir.verify import verify
     from runtime.evaluate import evaluate_node
 
+    name_weights(graph)  # an ONNX graph's weights stay named (and trainable) through the folds
     if to_channels_last(graph).changed:
-        fold_constants(graph, evaluate_node)
+        fold_constants(graph, evaluate_node, relayout_weights=False)
         optimize_transposes(graph)
         remove_no_ops(graph)
         eliminate_dead_code(graph, keep_weights=True)
@@ -54,10 +51,15 @@ def channels_last(graph: Graph) -> Graph:
     return graph
 
 
+# model.py files that tensorbridge wrote are imported under names with this prefix
+SAVED_TORCH_PREFIX = "tensorbridge_emitted_"
+
+
 def emitted_kind(obj: Any) -> str | None:
-    """'torch' / 'tensorflow' when ``obj`` is a module tensorbridge emitted."""
+    """'torch' / 'tensorflow' when ``obj`` is a module tensorbridge emitted (or saved and
+    loaded back)."""
     module = type(obj).__module__ or ""
-    if module.startswith("converters.pytorch.from_ir"):
+    if module.startswith(("converters.pytorch.from_ir", SAVED_TORCH_PREFIX)):
         return "torch"
     if module.startswith("converters.tensorflow.from_ir"):
         return "tensorflow"
@@ -71,6 +73,27 @@ def run_emitted(module: Any, feeds: list[np.ndarray]) -> list[np.ndarray]:
     else:
         from converters.tensorflow.from_ir import run_numpy  # type: ignore[assignment]
     return run_numpy(module, feeds)
+
+
+def load_saved(folder: str | os.PathLike[str], kind: str) -> Any:
+    """A folder that :func:`save_emitted` wrote, loaded back as a user would: PyTorch by
+    importing its ``model.py`` (our own code, just written), TensorFlow as a SavedModel."""
+    if kind == "torch":
+        from converters.pytorch.from_ir.codegen import load
+
+        return load(folder)
+    from converters.tensorflow.from_ir import SavedModule
+
+    return SavedModule(folder)
+
+
+def capture_emitted(module: Any, feeds: list[np.ndarray], names: frozenset[str]) -> dict[str, np.ndarray]:
+    """One run of an emitted module keeping the values ``names`` of ``module.graph``."""
+    if emitted_kind(module) == "torch":
+        from converters.pytorch.from_ir import capture_numpy
+    else:
+        from converters.tensorflow.from_ir import capture_numpy  # type: ignore[assignment]
+    return capture_numpy(module, feeds, names)
 
 
 def save_emitted(module: Any, path: str | os.PathLike[str], *, origin: str = "") -> Path:

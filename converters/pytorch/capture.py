@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import pickle
 import warnings
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 from torch.export import Dim, ExportedProgram
 
+from converters.pytorch.archive import HINT, check_pt2
 from ir.errors import ModelLoadError, TensorbridgeError
 
 
@@ -56,17 +58,108 @@ def capture(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None,
 
 
 def load_pt2(path: Path) -> ExportedProgram:
+    """Load a torch.export archive without letting it run code or write files.
+
+    The archive is opened once; :func:`converters.pytorch.archive.check_pt2` checks that
+    handle's member list and JSON (pure Python) before torch sees a byte, and torch then
+    reads the same handle, so a file swapped in between is never the one loaded. torch
+    stays quiet while it reads; the only thing a user sees of a bad file is our error."""
     if not path.is_file():
         raise ModelLoadError(str(path), "no such file", "Check the path")
     try:
-        with no_arbitrary_unpickling():
-            return torch.export.load(str(path))
-    except UnsafePickleError as e:
-        raise ModelLoadError(str(path), f"refused to unpickle an object ({e})",
-                             "Only tensors are loaded from .pt2 files; re-export without custom objects") from e
-    except Exception as e:
-        raise ModelLoadError(str(path), f"not a readable torch.export archive ({_short(e)})",
-                             "Re-save it with torch.export.save") from e
+        f = path.open("rb")
+    except OSError as e:
+        raise ModelLoadError(str(path), f"cannot be opened ({e.strerror})", "Check the file's permissions") from e
+    with f:
+        check_pt2(str(path), f)
+        f.seek(0)
+        try:
+            with quiet_torch(), no_arbitrary_unpickling():
+                ep = _torch_load(f)
+        except UnsafePickleError as e:
+            raise ModelLoadError(str(path), f"refused to unpickle an object ({e})",
+                                 "Only tensors are loaded from .pt2 files; re-export without custom objects") from e
+        except Exception as e:  # torch raises many unrelated types here
+            raise ModelLoadError(str(path), f"not a readable torch.export archive ({_short(_root_cause(e))})",
+                                 "Re-save it with torch.export.save") from e
+    _check_call_targets(path, ep)
+    return ep
+
+
+def _torch_load(f: Any) -> ExportedProgram:
+    """torch.export.load without its fallback to the legacy layout (which check_pt2
+    refuses): that fallback replaces torch's real error with "check the warnings above"."""
+    from torch.export.pt2_archive import _package
+
+    loader = getattr(_package, "load_pt2", None)
+    if loader is None:  # torch reorganised its archive code
+        return torch.export.load(f)
+    return loader(f).exported_programs["model"]
+
+
+def _root_cause(e: Exception) -> Exception:
+    while isinstance(e.__cause__, Exception):
+        e = e.__cause__
+    return e
+
+
+def _check_call_targets(path: Path, ep: ExportedProgram) -> None:
+    """Defence in depth behind the JSON check: every call in every (sub)graph must be an
+    operator overload, a higher-order op or a symbolic-int helper, never an arbitrary
+    Python callable (which running or decomposing the program would call)."""
+    helpers = _symbolic_helpers()
+    for module in ep.graph_module.modules():
+        graph = getattr(module, "graph", None)
+        if not isinstance(graph, torch.fx.Graph):
+            continue
+        for node in graph.nodes:
+            if node.op in ("placeholder", "output", "get_attr"):
+                continue
+            target = node.target
+            if node.op == "call_function" and (
+                    isinstance(target, torch._ops.OpOverload | torch._ops.HigherOrderOperator)
+                    or any(target is h for h in helpers)):
+                continue
+            raise ModelLoadError(str(path), f"node {node.name!r} calls {target!r}, which is not an operator",
+                                 HINT)
+
+
+def _symbolic_helpers() -> tuple[Any, ...]:
+    import math
+    import operator
+
+    return (operator.getitem, operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod,
+            operator.pow, operator.truediv, operator.neg, operator.pos, operator.eq, operator.ne, operator.le,
+            operator.ge, operator.lt, operator.gt, operator.and_, operator.or_, operator.lshift,
+            operator.rshift, math.trunc, math.floor, math.ceil, torch.sym_int, torch.sym_float, torch.sym_not,
+            torch.sym_ite, torch.sym_max, torch.sym_min, torch.sym_sum,
+            torch._sym_sqrt)  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def quiet_torch() -> Iterator[None]:
+    """torch.export.load logs a full traceback (``log.warning(..., exc_info=True)``) for every
+    archive it cannot read, then raises; the ModelLoadError that follows must be all the
+    user sees. Silence torch's loggers (and Python warnings) for the attempt: existing
+    ``torch.*`` loggers are disabled, and ones created meanwhile inherit the raised level.
+    Logging configuration is process-wide, so other threads' torch logs pause too."""
+    manager = logging.Logger.manager
+    top = logging.getLogger("torch")
+    loggers = [top] + [lg for name, lg in list(manager.loggerDict.items())
+                       if name.startswith("torch.") and isinstance(lg, logging.Logger)]
+    saved = [(lg, lg.disabled) for lg in loggers]
+    level = top.level
+    for lg in loggers:
+        lg.disabled = True
+    top.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        top.setLevel(level)
+        for lg, disabled in saved:
+            lg.disabled = disabled
 
 
 class UnsafePickleError(pickle.UnpicklingError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import operator
 import re
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from converters.pytorch.capture import capture
 from converters.pytorch.context import Ctx, TranslationError, to_dtype
 from converters.pytorch.registry import ATEN, op_key
 from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
-from ir.graph import Graph
+from ir.graph import Graph, WeightInfo
 from ir.node import Provenance, Role, Value
 from ir.passes.dce import eliminate_dead_code
 from ir.types import TensorType
@@ -83,6 +84,8 @@ class _Translator:
         self.ep, self.g, self.ctx = ep, g, ctx
         self.env: dict[torch.fx.Node, Any] = {}
         self.errors: list[TensorbridgeError] = []
+        # one initializer per source tensor: torch.export lifts a tied weight once per name
+        self.weights: dict[tuple[Any, ...], Value] = {}
 
     def run(self) -> None:
         specs = {s.arg.name: s for s in self.ep.graph_signature.input_specs if hasattr(s.arg, "name")}
@@ -112,7 +115,18 @@ class _Translator:
                 "pytorch", f"input kind {kind.name}", node=node.name,
                 hint="custom objects and tokens cannot be exported")])
         role = {InputKind.PARAMETER: Role.PARAMETER, InputKind.BUFFER: Role.BUFFER}.get(kind, Role.CONSTANT)
-        return self.g.add_constant(target, _numpy(tensor), role=role, source_name=target)
+        key = (role, *_tensor_identity(tensor))
+        tied = self.weights.get(key)
+        if tied is not None:  # another name of a tensor already lifted (tied weights)
+            info = self.g.weight_info[tied.source_name]
+            self.g.weight_info[tied.source_name] = replace(info, aliases=(*info.aliases, target))
+            return tied
+        value = self.g.add_constant(target, _numpy(tensor), role=role, source_name=target)
+        self.weights[key] = value
+        self.g.weight_info[target] = WeightInfo(
+            trainable=role is Role.PARAMETER and bool(tensor.requires_grad),
+            persistent=getattr(spec, "persistent", None) is not False)
+        return value
 
     def _scalar_input(self, node: torch.fx.Node, val: Any) -> Value:
         dtype = to_dtype(torch.float32 if isinstance(val, float) else torch.int64)
@@ -235,6 +249,15 @@ def _source_line(trace: str) -> str:
 
 def _where(p: Provenance) -> str:
     return " ".join(x for x in (p.module and f"module {p.module}", p.location) if x)
+
+
+def _tensor_identity(t: torch.Tensor) -> tuple[Any, ...]:
+    """What makes two lifted tensors one: the same memory viewed the same way. An
+    in-memory export hands a tied weight over as one object under each name, a loaded
+    .pt2 as tensors sharing storage; empty tensors share no memory and stay apart."""
+    if t.numel() == 0 or t.device.type == "meta":
+        return ("object", id(t))
+    return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride(), t.dtype)
 
 
 def _numpy(t: torch.Tensor) -> np.ndarray:

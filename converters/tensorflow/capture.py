@@ -12,6 +12,7 @@ symbolic dims: ``batch`` for dim 0, ``<input>_dim<i>`` otherwise.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -42,8 +43,11 @@ class InputSpec:
 
 @dataclass
 class Weight:
-    path: str  # Keras weight path ("dense_1/kernel") or tf.Variable name
-    trainable: bool
+    path: str  # Keras weight path ("dense_1/kernel") or tf.Variable name; unique in the model
+    trainable: bool  # trains now (Keras ``trainable``, after freezing its layer)
+    # a weight that trains when its layer is trainable: frozen (``trainable=False`` on the
+    # layer), not state such as BatchNormalization's moving mean (False)
+    parameter: bool = True
 
 
 @dataclass
@@ -58,6 +62,9 @@ class Captured:
     weights: dict[str, Weight] = field(default_factory=dict)  # Const node name -> weight
     scopes: dict[str, str] = field(default_factory=dict)  # TF name scope -> Keras layer path
     symbolic: dict[str, Any] = field(default_factory=dict)  # tensor name -> shape with named dims
+    # the Keras model's weights the function never reads (e.g. Normalization's adapted
+    # statistics, snapshotted as constants): a migration still carries them
+    unread: list[tuple[Weight, np.ndarray]] = field(default_factory=list)
 
 
 def capture(source: Any, example_inputs: Any = None) -> Captured:
@@ -65,18 +72,22 @@ def capture(source: Any, example_inputs: Any = None) -> Captured:
 
     owner, func, name, scopes = _concrete_function(source, example_inputs)
     model = owner if isinstance(owner, keras.Model | keras.layers.Layer) else None
-    weights_by_handle = _weights_by_handle(func, model)
+    listed = model_weights(func, model)
+    weights_by_handle = {id(handle): w for _, handle, w in listed}
     graph_def = inline_calls(_freeze(func))
     weights = {}
+    read: set[int] = set()
     for ext, internal in func.graph.captures:
         w = weights_by_handle.get(id(ext))
         if w is not None:
             weights[internal.op.name] = w
+            read.add(id(ext))
+    unread = [(w, np.asarray(var.numpy())) for var, handle, w in listed if id(handle) not in read]
     captured = {internal.name for _, internal in func.graph.captures}
     inputs = [_input_spec(t) for t in func.inputs if t.name not in captured]
     outputs = _outputs(func.structured_outputs, func.outputs)
     return Captured(name, graph_def, _shape_graph(func.graph, graph_def), inputs, outputs, weights, scopes,
-                    symbolic_shapes(graph_def, inputs))
+                    symbolic_shapes(graph_def, inputs), unread)
 
 
 # ---------------------------------------------------------------- sources
@@ -133,6 +144,7 @@ def _load_path(path: Path) -> Any:
         if not (path / "saved_model.pb").exists():
             raise ModelLoadError(str(path), "not a SavedModel directory (no saved_model.pb)",
                                  "Pass the folder written by tf.saved_model.save or model.export")
+        check_savedmodel(path)
         try:
             loaded = tf.saved_model.load(str(path))
         except Exception as e:  # TF raises many unrelated types here
@@ -147,12 +159,149 @@ def _load_path(path: Path) -> Any:
                              "Pass a .keras file or a SavedModel directory")
     import keras
 
+    check_keras_archive(path)
     try:
-        return keras.saving.load_model(str(path), compile=False, safe_mode=True)
+        with _forced_safe_mode():
+            return keras.saving.load_model(str(path), compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many unrelated types here
         raise ModelLoadError(str(path), f"not a readable .keras archive ({_short(e)})",
                              "Re-save the model with model.save('model.keras'); custom layers "
                              "must be registered (keras.saving.register_keras_serializable)") from e
+
+
+# Ops with effects outside the process (files, Python, printing, debugger dumps, event
+# files), never needed to run an inference graph. TensorFlow runs some functions of a
+# SavedModel while loading it (resource initializers, TF1 init and restore ops), so one
+# of these there would write a file before tensorbridge sees the model.
+_SIDE_EFFECT_OPS = frozenset({
+    "WriteFile", "Save", "SaveV2", "SaveSlices", "MergeV2Checkpoints", "Print", "PrintV2",
+    "PyFunc", "PyFuncStateless", "EagerPyFunc", "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3",
+    "DebugNanCount", "DebugNumericSummary", "DebugNumericSummaryV2", "CreateSummaryFileWriter",
+    "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary", "WriteHistogramSummary",
+    "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary", "WriteRawProtoSummary", "ImportEvent",
+    "FlushSummaryWriter", "DatasetToTFRecord", "ExperimentalDatasetToTFRecord", "SaveDataset",
+    "SaveDatasetV2", "SnapshotDataset", "SnapshotDatasetV2", "CacheDataset", "CacheDatasetV2"})
+_INIT_COLLECTIONS = ("saved_model_main_op", "legacy_init_op", "table_initializer", "saved_model_initializers")
+
+
+def check_savedmodel(path: Path) -> None:
+    """Refuse a SavedModel that uses ops this TensorFlow does not register (TensorFlow
+    never loads op libraries on its own and ``tf.load_op_library`` is never called here, so
+    such a model cannot run), or whose loadable / callable part holds a side-effect op.
+    The saver's own save function legitimately writes checkpoints; it is never run."""
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow.python.framework import op_def_registry
+
+    proto = saved_model_pb2.SavedModel()
+    try:
+        proto.ParseFromString((path / "saved_model.pb").read_bytes())
+    except Exception as e:  # protobuf's DecodeError, OSError, MemoryError for absurd sizes
+        raise ModelLoadError(str(path), f"saved_model.pb is not a SavedModel ({_short(e)})",
+                             "Re-save it with tf.saved_model.save") from e
+    for meta_graph in proto.meta_graphs:
+        library = {fn.signature.name: fn for fn in meta_graph.graph_def.library.function}
+        every = {n.op for n in meta_graph.graph_def.node} | {n.op for f in library.values() for n in f.node_def}
+        unknown = sorted(op for op in every - set(library) if op_def_registry.get(op) is None)
+        if unknown:
+            raise ModelLoadError(str(path), f"uses ops this TensorFlow does not register: {', '.join(unknown[:20])}",
+                                 "Custom op libraries are never loaded; export the model with built-in ops only")
+        effects = sorted(_runnable_ops(meta_graph, library) & _SIDE_EFFECT_OPS)
+        if effects:
+            raise ModelLoadError(str(path), f"runs ops with effects outside the model ({', '.join(effects)}) when "
+                                 "loaded or called", "Export the model without file, print, Python or "
+                                 "summary ops; such a SavedModel is refused unread")
+
+
+def _runnable_ops(meta_graph: Any, library: dict[str, Any]) -> set[str]:
+    """Ops of everything loading or calling the SavedModel can run: the object graph's
+    functions, signature outputs, the restore op and init ops, with their inputs and the
+    functions they call (``f``/branch/body attributes, or a function used as an op)."""
+    graph = {n.name: n for n in meta_graph.graph_def.node}
+    tensors = [t.name for sig in meta_graph.signature_def.values() for t in sig.outputs.values()]
+    tensors += [meta_graph.saver_def.restore_op_name]
+    for key in _INIT_COLLECTIONS:
+        if key in meta_graph.collection_def:
+            tensors += list(meta_graph.collection_def[key].node_list.value)
+    functions = [name for obj in meta_graph.object_graph_def.nodes
+                 for name in (*obj.function.concrete_functions, obj.bare_concrete_function.concrete_function_name)]
+    nodes = [graph[t.lstrip("^").split(":")[0]] for t in tensors if t.lstrip("^").split(":")[0] in graph]
+    ops: set[str] = set()
+    seen_nodes: set[str] = set()
+    seen_fns: set[str] = set()
+    while nodes or functions:
+        if functions:
+            name = functions.pop()
+            if name in library and name not in seen_fns:
+                seen_fns.add(name)
+                nodes.extend(library[name].node_def)
+            continue
+        node = nodes.pop()
+        ops.add(node.op)
+        functions.append(node.op)
+        for value in node.attr.values():
+            functions += [value.func.name] + [f.name for f in value.list.func]
+        if node.name in graph and node.name not in seen_nodes and graph[node.name] is node:
+            seen_nodes.add(node.name)
+            nodes += [graph[i] for i in (x.lstrip("^").split(":")[0] for x in node.input) if i in graph]
+    return ops
+
+
+_KERAS_MEMBERS = re.compile(r"config\.json|metadata\.json|model\.weights\.(?:h5|npz)|assets/[^\\]+")
+# the packages keras.saving itself imports ``module`` fields from; anything else is refused
+_KERAS_PACKAGES = {"keras", "keras_hub", "keras_cv", "keras_nlp"}
+_KERAS_HINT = ("The file may be hostile. Only Keras' own layers and objects registered with "
+               "keras.saving.register_keras_serializable are loaded; Lambda layers must wrap a "
+               "registered function, not Python bytecode")
+
+
+def check_keras_archive(path: Path) -> None:
+    """Refuse, before Keras reads it, a .keras holding Python bytecode (``__lambda__``: a
+    Lambda layer's function) or a config whose ``module`` fields name a package outside
+    Keras (keras.saving imports them). Members other than the config, the metadata, the
+    weights and assets are refused too: Keras would extract them to a temp folder."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():
+                if not _KERAS_MEMBERS.fullmatch(name) or ".." in name.split("/"):
+                    raise ModelLoadError(str(path), f"unexpected member {name!r} in the .keras archive",
+                                         _KERAS_HINT)
+            info = zf.getinfo("config.json")
+            if info.file_size > 1 << 28:
+                raise ModelLoadError(str(path), f"config.json declares {info.file_size} bytes", _KERAS_HINT)
+            config = json.loads(zf.read(info).decode("utf-8"))
+    except ModelLoadError:
+        raise
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, RecursionError) as e:
+        raise ModelLoadError(str(path), f"not a readable .keras archive ({_short(e)})",
+                             "Re-save the model with model.save('model.keras')") from e
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            if key == "class_name" and value == "__lambda__":
+                raise ModelLoadError(str(path), "config.json holds Python bytecode (a Lambda layer's "
+                                     "function); it is never deserialized", _KERAS_HINT)
+            if key == "module" and value is not None and (
+                    not isinstance(value, str) or (value != "builtins" and value.split(".")[0] not in _KERAS_PACKAGES)):
+                raise ModelLoadError(str(path), f"config.json names module {value!r}, outside Keras; "
+                                     "it is never imported", _KERAS_HINT)
+            stack.append(value)
+
+
+@contextlib.contextmanager
+def _forced_safe_mode() -> Iterator[None]:
+    """``keras.config.enable_unsafe_deserialization()`` is process-wide and overrides the
+    ``safe_mode=True`` we pass; keep safe mode on for our load whatever it says."""
+    try:
+        from keras.src.saving.serialization_lib import SafeModeScope
+    except ImportError:  # Keras moved it: the safe_mode argument and the check above remain
+        yield
+        return
+    with SafeModeScope(True):
+        yield
 
 
 def serving_signature(signatures: Any, where: str) -> Any:
@@ -220,6 +369,21 @@ def _trace_function(fn: Any, example_inputs: Any) -> Any:
     return fn.get_concrete_function(*specs)
 
 
+def traced_functions(fn: Any, example_inputs: Any = None) -> list[Any]:
+    """The ConcreteFunctions of a tf.function: the one of its input signature or of
+    ``example_inputs``, else those it has been traced into already (by a conversion)."""
+    if isinstance(fn, tf.types.experimental.ConcreteFunction):
+        return [fn]
+    if fn.input_signature is not None or example_inputs is not None:
+        return [_trace_function(fn, example_inputs)]
+    listed = getattr(fn, "_list_all_concrete_functions", None)  # private TF API: traces so far
+    found = list(listed()) if callable(listed) else []
+    if not found:
+        raise CaptureError(f"tf.function {_fn_name(fn)!r} has no input_signature and was never "
+                           "traced: pass example_inputs (arrays)")
+    return found
+
+
 def _as_list(example_inputs: Any) -> list[Any]:
     return list(example_inputs) if isinstance(example_inputs, list | tuple) else [example_inputs]
 
@@ -267,17 +431,42 @@ def recording_layer_scopes() -> Iterator[dict[str, str]]:
 
 
 # ---------------------------------------------------------------- freezing
-def _weights_by_handle(func: Any, model: Any) -> dict[int, Weight]:
-    out: dict[int, Weight] = {}
+def model_weights(func: Any, model: Any) -> list[tuple[Any, Any, Weight]]:
+    """(variable, its resource handle, Weight) for every variable of the Keras ``model``
+    (``model.weights`` order) and then every other variable the concrete function ``func``
+    reads (either may be None), once each. Names are Keras weight paths, else variable
+    names without ``:0``; a name already taken (TensorFlow lets many variables be called
+    "Variable") gets ``_1``, ``_2``... in this order, so every weight keeps its own name."""
+    found: list[tuple[Any, Any, str, bool, bool]] = []
+    seen: set[int] = set()
+    parameters = _keras_parameters(model) if model is not None else set()
+    for w in (model.weights if model is not None else ()):
+        handle = getattr(getattr(w, "value", None), "handle", None)
+        if handle is not None and id(handle) not in seen:
+            seen.add(id(handle))
+            found.append((w, handle, w.path, bool(w.trainable), id(w) in parameters))
     for v in getattr(func, "variables", ()):
-        out[id(v.handle)] = Weight(v.name.split(":")[0], bool(v.trainable))
-    if model is not None:
-        for w in model.weights:
-            value = getattr(w, "value", None)
-            handle = getattr(value, "handle", None)
-            if handle is not None:
-                out[id(handle)] = Weight(w.path, bool(w.trainable))
+        if id(v.handle) not in seen:
+            seen.add(id(v.handle))
+            found.append((v, v.handle, v.name.split(":")[0], bool(v.trainable), bool(v.trainable)))
+    taken: set[str] = set()
+    out = []
+    for var, handle, name, trainable, parameter in found:
+        unique, i = name, 1
+        while unique in taken:
+            unique, i = f"{name}_{i}", i + 1
+        taken.add(unique)
+        out.append((var, handle, Weight(unique, trainable, parameter or trainable)))
     return out
+
+
+def _keras_parameters(model: Any) -> set[int]:
+    """ids of the Keras variables created trainable (a frozen layer's kernel among them):
+    Keras keeps them in each layer's trainable store even while the layer is frozen.
+    Private Keras attributes: without them, every non-trainable variable counts as state."""
+    flatten = getattr(model, "_flatten_layers", None)
+    layers = flatten(include_self=True, recursive=True) if callable(flatten) else [model]
+    return {id(v) for layer in layers for v in getattr(layer, "_trainable_variables", ())}
 
 
 def _freeze(func: Any) -> Any:

@@ -93,6 +93,13 @@ class TfCtx(GraphBuilder):
         self._tf_op: tf.Operation | None = None
         self._session: Any = None
         self._relaid: dict[tuple[int, str, tuple[int, ...]], Value] = {}  # weights re-laid out once
+        # id(re-laid copy) -> (copy, the weight it came from, "T" perm / "R" shape); the
+        # driver turns copies back into ops when a weight is also read in another layout.
+        # Shared with the contexts of While/If bodies (set by the driver).
+        self.derived: dict[int, tuple[Value, Value, str, tuple[int, ...]]] = {}
+        # a migration keeps every variable in the shape the source holds it: its other
+        # layouts are Transpose/Reshape ops (set by the driver, as torch's keep_weight_layout)
+        self.keep_weight_layout = False
         self._placeholder_free: dict[str, bool] = {}
         self.functions: FunctionLibrary | None = None  # While/If bodies (set by the driver)
         self.loop: LoopFrame | None = None  # set while translating a While body
@@ -247,24 +254,32 @@ class TfCtx(GraphBuilder):
 
     def permuted_weight(self, w: Value, perm: Sequence[int]) -> Value:
         """``w`` transposed by ``perm``: a new initializer when ``w`` is constant (keeping its
-        Keras weight name and role), a Transpose op otherwise."""
+        Keras weight name and role), a Transpose op otherwise (and for a variable when
+        ``keep_weight_layout``)."""
         arr = self.const_value(w)
-        if arr is None:
+        if arr is None or (self.keep_weight_layout and w.source_name):
             return self.op("Transpose", [w], {"perm": list(perm)})
         key = (id(w), "T", tuple(perm))  # a shared Keras layer reads its kernel at every call
         if key not in self._relaid:
             data = np.ascontiguousarray(np.transpose(arr, perm))
-            self._relaid[key] = self.graph.add_constant(w.source_name or w.name, data, role=w.role,
-                                                        source_name=w.source_name)
+            self._relaid[key] = self._derive(w, data, "T", tuple(perm))
         return self._relaid[key]
 
     def reshaped_weight(self, w: Value, shape: Sequence[int]) -> Value:
-        """``w`` reshaped to the static ``shape`` (a new initializer when constant)."""
+        """``w`` reshaped to the static ``shape`` (a new initializer when constant, unless it
+        is a variable and ``keep_weight_layout``)."""
         arr = self.const_value(w)
-        if arr is None:
+        if arr is None or (self.keep_weight_layout and w.source_name):
             return self.op("Reshape", [w, self.const(np.array(list(shape), np.int64))])
         key = (id(w), "R", tuple(shape))
         if key not in self._relaid:
-            self._relaid[key] = self.graph.add_constant(w.source_name or w.name, arr.reshape(shape),
-                                                        role=w.role, source_name=w.source_name)
+            self._relaid[key] = self._derive(w, arr.reshape(shape), "R", tuple(shape))
         return self._relaid[key]
+
+    def _derive(self, w: Value, data: np.ndarray, how: str, arg: tuple[int, ...]) -> Value:
+        """A re-laid-out copy of weight ``w`` (same Keras name and role), remembered so it
+        can be computed from ``w`` instead if ``w`` turns out to be read in several layouts."""
+        copy = self.graph.add_constant(w.source_name or w.name, data, role=w.role, source_name=w.source_name)
+        if w.source_name:
+            self.derived[id(copy)] = (copy, w, how, tuple(int(a) for a in arg))
+        return copy

@@ -13,17 +13,18 @@ import heapq
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from converters.builder import check_opset
 from converters.tensorflow import ops  # noqa: F401  (registers every translation)
-from converters.tensorflow.capture import Captured, capture, import_graph
+from converters.tensorflow.capture import Captured, Weight, capture, import_graph
 from converters.tensorflow.context import TfCtx, TranslationError, to_dtype
 from converters.tensorflow.control import Body, FunctionFailed, LoopFrame
 from converters.tensorflow.inline import inline_calls
 from converters.tensorflow.registry import TF_OPS
 from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
-from ir.graph import Graph
+from ir.graph import Graph, WeightInfo
 from ir.node import Provenance, Role, Value
 from ir.passes.dce import eliminate_dead_code
 from ir.types import TensorType
@@ -35,13 +36,16 @@ _WRAPPERS = frozenset({"StatefulPartitionedCall", "PartitionedCall", "Func"})
 
 
 def to_ir(source: Any, example_inputs: Any = None, *, opset: int | None = None,
-          inputs_as_nchw: Sequence[str] | None = None) -> Graph:
+          inputs_as_nchw: Sequence[str] | None = None, keep_weight_layout: bool = False) -> Graph:
     """Convert a TensorFlow/Keras model to an IR graph (verified).
 
     ``source``: a Keras model, a ``.keras`` path, a ``tf.function`` (with an input
     signature, or ``example_inputs``), a ConcreteFunction, or a SavedModel directory.
     ``inputs_as_nchw``: names of 4-D (or 3-D/5-D) inputs to accept channels-first; a
-    Transpose to TF's channels-last layout is inserted after each."""
+    Transpose to TF's channels-last layout is inserted after each. ``keep_weight_layout``:
+    every variable stays in the shape the model holds it (a migration keeps the source's
+    parameters), its other layouts computed by ops; otherwise translations may store
+    re-laid-out copies (a conv kernel as OIHW), which an ONNX export wants."""
     opset = _check_opset(opset)
     cap = capture(source, example_inputs)
     g = Graph(cap.name, opset_imports={"": opset})
@@ -49,19 +53,66 @@ def to_ir(source: Any, example_inputs: Any = None, *, opset: int | None = None,
     g.model.producer_version = f"tensorflow {tf.__version__}"
     errors: list[TensorbridgeError] = []
     ctx = TfCtx(g, opset, cap.tf_graph, cap.graph_def)
-    ctx.functions = Functions(cap.graph_def.library, opset, cap.scopes, errors)
+    ctx.keep_weight_layout = keep_weight_layout
+    ctx.functions = Functions(cap.graph_def.library, opset, cap.scopes, errors, ctx.derived)
+    ctx.functions.keep_weight_layout = keep_weight_layout
     try:
         _Translator(g, ctx, errors, cap=cap, nchw=set(inputs_as_nchw or ())).run()
     finally:
         ctx.close()
+    one_initializer_per_weight(g, ctx.derived)
     eliminate_dead_code(g)  # e.g. weights whose transposed copies replaced them
     _restore_weight_names(g)
+    for weight, data in cap.unread:  # unused: a migration keeps them, an ONNX export drops them
+        _add_weight(g, weight, data)
     verify(g)
     return g
 
 
 def _check_opset(opset: int | None) -> int:
     return check_opset("tensorflow", opset, DEFAULT_OPSET, MIN_OPSET)
+
+
+def one_initializer_per_weight(g: Graph, derived: dict[int, tuple[Value, Value, str, tuple[int, ...]]]) -> None:
+    """A variable read in several layouts (a kernel read by a Conv2D and also as it is, or
+    transposed by one MatMul and plainly by another) was lifted as one initializer per
+    layout, which would make one source variable several parameters. Then the variable's
+    own initializer stays and the other layouts are computed from it (Transpose/Reshape
+    ops, in whichever graph reads them). A variable read in one layout keeps its one
+    re-laid-out copy (``derived``: copy -> (copy, source weight, "T" perm / "R" shape))."""
+    used: dict[str, list[tuple[Graph, Value]]] = {}
+    for graph in g.with_subgraphs():
+        by_name = {n for node in graph.nodes() for sub in node.subgraphs() for n in sub.outer_names()}
+        for v in graph.initializers():
+            if v.source_name and (graph.is_used(v) or v.name in by_name):
+                used.setdefault(v.source_name, []).append((graph, v))
+    for readers in used.values():
+        if len(readers) > 1:
+            for graph, copy in readers:
+                _compute_from_source(g, graph, copy, derived)
+
+
+def _compute_from_source(g: Graph, graph: Graph, copy: Value,
+                         derived: dict[int, tuple[Value, Value, str, tuple[int, ...]]]) -> None:
+    steps: list[tuple[Value, str, tuple[int, ...]]] = []
+    root = copy
+    while id(root) in derived:
+        made, src, how, arg = derived[id(root)]
+        steps.append((made, how, arg))
+        root = src
+    if root is copy:
+        return
+    x = root if graph is g else graph.add_outer_ref(root.name, root.type)
+    prov = Provenance("tensorflow", "", f"read of variable {root.source_name}")
+    for made, how, arg in reversed(steps):
+        if how == "T":
+            ins, attrs = [x], {"perm": list(arg)}
+        else:
+            ins, attrs = [x, graph.add_constant(f"{made.name}_shape", np.array(arg, np.int64))], {}
+        op = "Transpose" if how == "T" else "Reshape"
+        x = graph.add_op(op, ins, attrs, name=f"{root.name}_{op}", provenance=prov,
+                         output_types=[made.type])[0]
+    graph.replace_all_uses(copy, x)
 
 
 def _restore_weight_names(g: Graph) -> None:
@@ -76,8 +127,11 @@ class Functions:
     translates the body's nodes into the given graph, its arguments bound to ``args``."""
 
     def __init__(self, library: Any, opset: int, scopes: dict[str, str],
-                 errors: list[TensorbridgeError]) -> None:
+                 errors: list[TensorbridgeError],
+                 derived: dict[int, tuple[Value, Value, str, tuple[int, ...]]] | None = None) -> None:
         self.library, self.opset, self.scopes, self.errors = library, opset, scopes, errors
+        self.derived = derived if derived is not None else {}  # shared by every body's context
+        self.keep_weight_layout = False
         self.fdefs = {f.signature.name: f for f in library.function}
         self._bodies: dict[tuple[str, Any], Body] = {}
 
@@ -102,7 +156,8 @@ class Functions:
              loop: LoopFrame | None = None) -> list[Any]:
         body = self.body(name, shapes)
         ctx = TfCtx(into, self.opset, body.tf_graph)
-        ctx.functions, ctx.loop = self, loop
+        ctx.functions, ctx.loop, ctx.derived = self, loop, self.derived
+        ctx.keep_weight_layout = self.keep_weight_layout
         t = _Translator(into, ctx, self.errors)
         for arg, value in zip(body.args, args, strict=True):
             t.env[(arg, 0)] = value
@@ -185,8 +240,7 @@ class _Translator:
         elif weight.path in self.weights:
             value = self.weights[weight.path]
         else:
-            role = Role.PARAMETER if weight.trainable else Role.BUFFER
-            value = self.g.add_constant(weight.path, arr, role=role, source_name=weight.path)
+            value = _add_weight(self.g, weight, arr)
             self.weights[weight.path] = value
         self.env[(node.name, 0)] = value
 
@@ -265,6 +319,14 @@ class _Translator:
             self.g.rename(v, name)
             outs.append(v)
         self.g.set_outputs(outs)
+
+
+def _add_weight(g: Graph, weight: Weight, data: np.ndarray) -> Value:
+    """The initializer of a model variable: a parameter (frozen with its layer, or
+    training) or, for state such as moving statistics, a buffer."""
+    role = Role.PARAMETER if weight.parameter else Role.BUFFER
+    g.weight_info[weight.path] = WeightInfo(trainable=weight.trainable)
+    return g.add_constant(weight.path, data, role=role, source_name=weight.path)
 
 
 def _annotate(v: Value, t: Any, named: tuple[Any, ...] | None = None) -> None:

@@ -35,25 +35,33 @@ OPS: dict[str, tuple[int, ...]] = {
 DEPTHWISE = "DepthwiseConv"
 
 
-def register_schemas(opset: int) -> None:
-    """Register the channels-last twins of ``OPS`` (as of ``opset``) with onnx.defs, once."""
+def register_schemas() -> None:
+    """Register the channels-last twins of ``OPS`` with onnx.defs, once per process. A twin
+    takes the newest standard schema's inputs and outputs and the attributes of every
+    version (so a graph of any opset verifies; the registration cannot depend on which
+    graph came first, as onnx.defs keeps it for the rest of the process)."""
     for op in [*OPS, DEPTHWISE]:
         if onnx.defs.has(op, DOMAIN):
             continue
-        s = onnx.defs.get_schema("Conv" if op == DEPTHWISE else op, opset)
+        base = "Conv" if op == DEPTHWISE else op
+        s = onnx.defs.get_schema(base)
+        attributes = {name: onnx.defs.OpSchema.Attribute(name, a.type, a.description, required=False)
+                      for h in onnx.defs.get_all_schemas_with_history() if h.name == base and h.domain == ""
+                      for name, a in h.attributes.items()}  # older versions' ones, optional
+        attributes.update(s.attributes)
         onnx.defs.register_schema(onnx.defs.OpSchema(
             op, DOMAIN, 1, f"{op} on channels-last data (tensorbridge layout pass)",
             inputs=list(s.inputs), outputs=list(s.outputs),
             type_constraints=[(t.type_param_str, list(t.allowed_type_strs), t.description)
                               for t in s.type_constraints],
-            attributes=list(s.attributes.values())))
+            attributes=list(attributes.values())))
 
 
 def to_channels_last(graph: Graph) -> PassReport:
     """Rewrite the layout-bearing ops of ``graph`` (in place) as channels-last ops between
     Transposes; run the transpose pass afterwards to cancel the pairs."""
     report = PassReport("to_channels_last")
-    register_schemas(graph.opset())
+    register_schemas()
     for node in graph.nodes():
         if node.domain or node.op_type not in OPS or len(graph.node_outputs(node)) != 1:
             continue

@@ -24,13 +24,16 @@ _NEVER = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "Random
 _GROWTH_LIMIT = 1 << 20  # bytes a folded result may add beyond its largest input
 
 
-def fold_constants(graph: Graph, evaluate: Evaluate) -> PassReport:
+def fold_constants(graph: Graph, evaluate: Evaluate, *, relayout_weights: bool = True) -> PassReport:
+    """Fold nodes whose inputs are all constants. ``relayout_weights``: a layout op that is
+    a named weight's only use is folded into the weight (same name and role, the graph's
+    layout); a migration passes False so that every emitted weight keeps its source shape."""
     report = PassReport("fold_constants")
     for node in graph.nodes():
         ins = graph.node_inputs(node)
         if _static_shape_query(graph, node, ins, report):
             continue
-        if not _foldable(graph, node, ins):
+        if not _foldable(graph, node, ins, relayout_weights):
             continue
         arrays = [v.const_array() if v is not None else None for v in ins]
         try:
@@ -69,13 +72,13 @@ def _named_weight_layout(graph: Graph, node: Node, ins: list[Value | None]) -> V
     return w
 
 
-def _foldable(graph: Graph, node: Node, ins: list[Value | None]) -> bool:
+def _foldable(graph: Graph, node: Node, ins: list[Value | None], relayout_weights: bool) -> bool:
     if node.op_type in _NEVER or node.subgraphs() or (node.domain, node.op_type) in graph.functions:
         return False
     if any(o is not None and o in graph.outputs for o in graph.node_outputs(node)):
         return False  # keep graph output names
     if _named_weight_layout(graph, node, ins) is not None:
-        return True
+        return relayout_weights
     present = [v for v in ins if v is not None]
     return all(v.is_const and v.role is Role.CONSTANT and not v.source_name for v in present)
 

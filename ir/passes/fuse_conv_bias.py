@@ -38,6 +38,12 @@ def _bias_add(graph: Graph, view: _View, conv: Node) -> tuple[Node, Value, int] 
         return None
     b = graph.node_inputs(add)[1 - port]
     rank = view.rank(y)
+    vector = _viewed_vector(graph, b)
+    if vector is not None and b is not None and b.shape is not None and rank >= 3 \
+            and (y.dtype is None or vector.dtype == y.dtype):
+        n = int(np.prod(np.asarray(vector.shape, dtype=np.int64)))  # ints: checked by _viewed_vector
+        if tuple(b.shape) in ((n,) + (1,) * (rank - 2), (1, n) + (1,) * (rank - 2)):
+            return add, vector, n  # the weight keeps its source shape; only a (C,) view is added
     if b is None or not b.is_const or b.shape is None or rank < 3 or b.dtype != y.dtype and y.dtype:
         return None
     shape = tuple(b.shape)
@@ -47,6 +53,21 @@ def _bias_add(graph: Graph, view: _View, conv: Node) -> tuple[Node, Value, int] 
     if not channel or not isinstance(c, int):
         return None
     return add, b, c
+
+
+def _viewed_vector(graph: Graph, b: Value | None) -> Value | None:
+    """The constant of C elements that ``b`` is a chain of Reshape / Unsqueeze / Squeeze of
+    (a named bias a migration keeps in its source shape, read through views), else None."""
+    v = b
+    while v is not None and not v.is_const:
+        node = graph.producer(v)
+        if node is None or node.domain or node.op_type not in ("Reshape", "Unsqueeze", "Squeeze", "Flatten") \
+                or len(graph.consumers(v)) != 1:
+            return None
+        v = graph.node_inputs(node)[0]
+    if v is None or v is b or v.shape is None or not all(isinstance(d, int) for d in v.shape):
+        return None
+    return v
 
 
 def _fold(graph: Graph, conv: Node, add: Node, b: Value, channels: int) -> None:

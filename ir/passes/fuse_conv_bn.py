@@ -11,7 +11,7 @@ import numpy as np
 
 from ir.dtypes import DType
 from ir.graph import Graph
-from ir.node import LazyTensor, Node, Value
+from ir.node import LazyTensor, Node, Role, Value
 from ir.passes.base import PassReport
 
 
@@ -66,8 +66,14 @@ def _fold(graph: Graph, conv: Node, bn: Node) -> None:
                        origin=f"{w.name} * BatchNormalization scale")
     b0 = b.const_array().astype(np.float64) if b is not None else np.zeros(len(s))
     new_b = ((b0 - mean.const_array()) * s + beta.const_array()).astype(wd.dtype)
+    w_name = w.name
     w_val = _replace_const(graph, w, new_w)
-    b_val = _replace_const(graph, b, new_b) if b is not None else graph.add_constant(f"{w.name}_bias", new_b)
+    if b is not None:
+        b_val = _replace_const(graph, b, new_b)
+    else:  # a new weight, the BN's shift folded: named after it, never an anonymous
+        # constant (CSE would merge the equal biases of fresh BNs into one shared tensor)
+        role = beta.role if beta.role is not Role.CONSTANT or beta.source_name else w_val.role
+        b_val = graph.add_constant(_bias_name(w_name), new_b, role=role, source_name=beta.source_name)
     graph.set_input(conv, 1, w_val)
     graph.set_input(conv, 2, b_val)
     (y,) = [v for v in graph.node_outputs(bn) if v is not None]
@@ -78,6 +84,11 @@ def _fold(graph: Graph, conv: Node, bn: Node) -> None:
     graph.remove(bn)
     if was_output:  # the graph output keeps its name
         graph.rename(conv_out, y_name)
+
+
+def _bias_name(weight: str) -> str:
+    """``conv.weight`` -> ``conv.bias``; any other name -> ``<name>_bias``."""
+    return weight[: -len("weight")] + "bias" if weight.endswith("weight") else f"{weight}_bias"
 
 
 def _replace_const(graph: Graph, old: Value, data: np.ndarray | LazyTensor) -> Value:

@@ -9,6 +9,8 @@ from ir.graph import Graph
 from ir.node import Attr, AttrKind, Node
 from ir.passes.base import PassReport
 from ir.passes.patterns import _View
+from ir.passes.transpose_rules import _permuted_type
+from ir.types import TensorType, ValueType
 
 
 def fuse_pad_into_conv(graph: Graph) -> PassReport:
@@ -30,10 +32,23 @@ def fuse_pad_into_conv(graph: Graph) -> PassReport:
         n = len(spatial) // 2
         old = list(node.attr("pads", None) or [0] * (2 * n))
         node.attrs["pads"] = _ints([a + b for a, b in zip(old, spatial)])
-        graph.set_input(via[0] if via is not None else node, 0, graph.node_inputs(pad)[0])
+        x = graph.node_inputs(pad)[0]
+        graph.set_input(via[0] if via is not None else node, 0, x)
+        if via is not None and perm is not None:  # the Transpose now moves the unpadded data
+            t_out = view.out(via[0])
+            t_out.type = _unpadded_type(x.type if x is not None else None, t_out.type, perm)
         graph.remove(pad)
         report.note(f"folded {pad.name} into {node.name}")
     return report
+
+
+def _unpadded_type(x: ValueType | None, old: ValueType | None, perm: list[int]) -> ValueType | None:
+    """The Transpose's output type once it reads the unpadded ``x``: permuted from ``x``'s
+    when known, else the old dtype with the shape dropped (never the stale padded dims)."""
+    new = _permuted_type(x, tuple(perm))
+    if isinstance(new, TensorType) and new.shape is not None and len(new.shape) == len(perm):
+        return new
+    return TensorType(old.dtype) if isinstance(old, TensorType) else None
 
 
 def _ints(values: list[int]) -> Attr:

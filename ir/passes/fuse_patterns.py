@@ -4,9 +4,12 @@ BatchNormalization (inference form, as TF/Keras spell it out)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ir.graph import Graph
+from ir.node import Value
 from ir.passes.base import PassReport
 from ir.passes.patterns import Match, _View, find_matches
 from ir.passes.transpose_rules import _permuted_type
@@ -18,8 +21,15 @@ MIN_OPSET = {"Gelu": 20, "RMSNormalization": 23, "BatchNormalization": 15}
 def fuse_patterns(graph: Graph) -> PassReport:
     report = PassReport("fuse_patterns")
     opset = graph.opset("")
+    fused: dict[Value, Value] = {}  # a replaced chain's output -> the fused op's
     for m in find_matches(graph):
-        if opset >= MIN_OPSET[m.op_type] and _apply(graph, m):
+        if opset < MIN_OPSET[m.op_type]:
+            continue
+        # a chain may read the output of one fused before it (Gelu(Gelu(x)))
+        m = dataclasses.replace(m, inputs=tuple(fused.get(v, v) for v in m.inputs))
+        new = _apply(graph, m)
+        if new is not None:
+            fused[m.output] = new
             report.note(f"{len(m.nodes)} ops from {m.nodes[0].name} -> {m.op_type}")
     return report
 
@@ -40,12 +50,12 @@ def _bn_vectors(graph: Graph, inputs: list) -> None:
             inputs[i] = graph.add_constant(f"{var.name}_bn_{what}", np.full(n, fill, dtype))
 
 
-def _apply(graph: Graph, m: Match) -> bool:
+def _apply(graph: Graph, m: Match) -> Value | None:
     inputs = list(m.inputs)
     if m.op_type == "RMSNormalization" and len(inputs) == 1:
         last = (inputs[0].shape or (None,))[-1]
         if not isinstance(last, int) or inputs[0].dtype is None:
-            return False  # a scale of ones needs the static size
+            return None  # a scale of ones needs the static size
         inputs.append(graph.add_constant("rms_scale", np.ones(last, inputs[0].dtype.np_dtype)))
     if m.op_type == "BatchNormalization":
         _bn_vectors(graph, inputs)
@@ -67,4 +77,4 @@ def _apply(graph: Graph, m: Match) -> bool:
         graph.remove(node)
     if was_output:
         graph.rename(new, name)
-    return True
+    return new

@@ -22,6 +22,9 @@ SAME_RANK = frozenset({
     "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "BatchNormalization",
     "InstanceNormalization", "LayerNormalization", "DepthToSpace", "SpaceToDepth", "LRN"})
 
+# of those, the ones whose output rank is the largest of all their inputs' (broadcasting)
+BROADCAST_RANK = frozenset({"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min"})
+
 
 @dataclass(frozen=True)
 class Match:
@@ -84,14 +87,26 @@ class _View:
 
     def rank(self, v: Value | None, depth: int = 32) -> int:
         """``v``'s rank: from its type, else through rank-preserving producers (0: unknown)."""
+        return self._rank(v, depth) or 0
+
+    def _rank(self, v: Value | None, depth: int) -> int | None:
         if v is None:
-            return 0
+            return None
         if v.shape is not None:
             return len(v.shape)
         p = self.g.producer(v)
-        if p is None or depth == 0 or p.op_type not in SAME_RANK:
-            return 0
-        return max((self.rank(i, depth - 1) for i in self.g.node_inputs(p)[:2]), default=0)
+        # (the channels-last twins keep their standard op's rank too)
+        if p is None or depth == 0 or p.domain not in ("", "tensorbridge.nhwc") or (
+                p.op_type not in SAME_RANK and p.op_type != "DepthwiseConv"):
+            return None
+        ins = self.g.node_inputs(p)
+        if p.op_type in BROADCAST_RANK:  # known only when every operand's is
+            ranks = [self._rank(i, depth - 1) for i in ins]
+            return None if not ranks or any(r is None for r in ranks) else max(r for r in ranks if r is not None)
+        first = self._rank(ins[0], depth - 1) if ins else None
+        if first is None and p.op_type in ("Conv", "ConvTranspose", "DepthwiseConv") and len(ins) > 1:
+            return self._rank(ins[1], depth - 1)  # the weight has the data's rank
+        return first  # (Pad's pads, Clip's bounds, a norm's scale: not the data's rank)
 
     def out(self, node: Node) -> Value:
         return self.g.node_outputs(node)[0]  # type: ignore[return-value]
@@ -275,6 +290,8 @@ def batch_norm(view: _View, sqrt: Node) -> Match | None:
     axis = rank - len(bshape) + channels
     if axis not in (1, rank - 1) or len(bshape) > rank:
         return None
+    if not view.private(view.out(sub)):
+        return None  # the shift is read elsewhere too: it must stay
     shift_use = add[0] if add[1] is view.out(sub) else g.producer(add[1]) if add[1] is not None else None
     shifted = _bn_broadcast(view, shift_use, view.out(sub))
     if shifted is None or shifted[3] != k or shifted[1] is not add[0]:
@@ -318,8 +335,10 @@ def _bn_broadcast(view: _View, use: Node | None,
         axes = view.const(ins[1]) if len(ins) > 1 else np.asarray(use.attr("axes", []))
         if axes is None or list(axes.reshape(-1)) != list(range(1, 1 + axes.size)):
             return None
+        if not view.private(view.out(use)):
+            return None
         nxt = view.g.consumers(view.out(use))
-        if len(nxt) != 1 or nxt[0][0].op_type not in ("Mul", "Add"):
+        if nxt[0][0].op_type not in ("Mul", "Add"):
             return None
         data = [v for v in view.operands(nxt[0][0]) if v is not view.out(use)]
         return [use], nxt[0][0], data[0] if data else None, int(axes.size)

@@ -93,19 +93,26 @@ def _reshape_as_unsqueeze(graph: Graph, node: Node, report: PassReport) -> None:
 
 def _transposed_unsqueeze(graph: Graph, node: Node, report: PassReport) -> None:
     """Transpose(Unsqueeze(v)) that only moves the inserted 1s is Unsqueeze(v) at other axes
-    (Keras' squeeze-excite: pooled (N, C) -> (N, 1, 1, C) -> NCHW)."""
+    (Keras' squeeze-excite: pooled (N, C) -> (N, 1, 1, C) -> NCHW).
+
+    Decided on the axes, not the shapes: with equal dims (heads == tokens in a relative
+    position bias (1, N, N, H) -> (1, H, N, N)) the shapes match while the data moves."""
     u = graph.node_inputs(node)[0]
     unsq = graph.producer(u) if u is not None else None
     y = graph.node_outputs(node)[0]
-    if unsq is None or unsq.op_type != "Unsqueeze" or y is None or len(graph.consumers(u)) != 1:  # type: ignore[arg-type]
+    if unsq is None or unsq.op_type != "Unsqueeze" or unsq.domain or y is None or u is None:
+        return
+    if len(graph.consumers(u)) != 1 or u in graph.outputs:
         return
     v = graph.node_inputs(unsq)[0]
-    perm = list(node.attr("perm") or [])
-    if v is None or u is None or u.shape is None or len(perm) != len(u.shape):
+    perm = [int(p) for p in node.attr("perm") or []]
+    inserted = _unsqueeze_axes(graph, unsq, len(perm))
+    if v is None or inserted is None or sorted(perm) != list(range(len(perm))):
         return
-    axes = inserted_axes(v.shape, tuple(u.shape[p] for p in perm))
-    if axes is None:
-        return
+    kept = [p for p in perm if p not in inserted]  # v's dims, in the order the output has them
+    if kept != sorted(kept):
+        return  # the Transpose moves v's own dims
+    axes = [k for k, p in enumerate(perm) if p in inserted]
     const = graph.add_constant(f"{node.name}_axes", np.array(axes, np.int64))
     (new,) = graph.add_op("Unsqueeze", [v, const], name=f"{node.name}_unsqueeze", provenance=node.provenance,
                           output_types=[y.type])
@@ -115,6 +122,19 @@ def _transposed_unsqueeze(graph: Graph, node: Node, report: PassReport) -> None:
     graph.remove(unsq)
     graph.rename(new, name)
     report.note(f"Transpose {node.name} of Unsqueeze -> Unsqueeze{axes}")
+
+
+def _unsqueeze_axes(graph: Graph, unsq: Node, rank: int) -> set[int] | None:
+    """The (non-negative) axes Unsqueeze ``unsq`` inserts into its rank-``rank`` output."""
+    ins = graph.node_inputs(unsq)
+    if len(ins) > 1 and ins[1] is not None:
+        if not ins[1].is_const:
+            return None
+        axes = [int(a) for a in np.asarray(ins[1].const_array()).reshape(-1)]
+    else:
+        axes = [int(a) for a in unsq.attr("axes") or []]
+    norm = {a + rank if a < 0 else a for a in axes}
+    return norm if axes and len(norm) == len(axes) and all(0 <= a < rank for a in norm) else None
 
 
 def _cast_target(node: Node) -> object:

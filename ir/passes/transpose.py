@@ -456,8 +456,51 @@ def _optimize(graph: Graph, report: PassReport) -> None:
                 ctx.cache.clear()
                 changed = True
         if not changed:
-            return
-    report.details.append(f"stopped after {_MAX_SWEEPS} sweeps in graph {graph.name!r}")
+            break
+    else:
+        report.details.append(f"stopped after {_MAX_SWEEPS} sweeps in graph {graph.name!r}")
+    _tie_relaid_copies(ctx)
+
+
+def _named(v: Value) -> bool:
+    return v.role is not Role.CONSTANT or bool(v.source_name)
+
+
+def _reshaped(ctx: _Ctx, x: Value, shape: tuple[int, ...], like: Node) -> Value:
+    g = ctx.graph
+    target = g.add_constant(f"{x.name}_shape", np.array(shape, np.int64))
+    (y,) = g.add_op("Reshape", [x, target], name=f"{like.name}_reshape", provenance=like.provenance,
+                    output_types=[TensorType(x.dtype, shape) if x.dtype is not None else None])
+    return y
+
+
+def _tie_relaid_copies(ctx: _Ctx) -> None:
+    """A named weight that other ops still read in its own layout keeps one identity: its
+    re-laid-out copy becomes layout ops on it (an anonymous copy would be a second, frozen
+    tensor in a migrated model, apart from the parameter that trains)."""
+    g = ctx.graph
+    for key, new in list(ctx.relaid.items()):
+        old, p, _ = key
+        if new.role is not Role.CONSTANT or new.source_name or not old.is_const or not _named(old):
+            continue
+        alive = g.has_value(old.name) and g.value(old.name) is old
+        if not alive or _cached(ctx, key) is None or not g.is_used(new):
+            continue
+        user = g.consumers(new)[0][0]
+        shape = tuple(int(d) for d in np.shape(old.const_array()))
+        shape = (1,) * (len(p) - len(shape)) + shape  # broadcast: read with leading 1s
+        final = tuple(int(d) for d in np.shape(new.const_array()))
+        moved = [a for a in _inverse(p) if shape[a] != 1]
+        if moved == sorted(moved):  # only 1s move (a per-channel vector): a Reshape does it
+            x = _reshaped(ctx, old, final, user)
+        else:
+            x = _reshaped(ctx, old, shape, user) if len(shape) != len(np.shape(old.const_array())) else old
+            x = _add_transpose(ctx, x, _inverse(p), user)
+            if tuple(shape[i] for i in _inverse(p)) != final:  # the leading 1s dropped again
+                x = _reshaped(ctx, x, final, user)
+        g.replace_all_uses(new, x)
+        g.remove(new)
+        ctx.report.note(f"{old.name} re-laid out by ops, not copied: other ops read it as it is")
 
 
 def optimize_transposes(graph: Graph) -> PassReport:

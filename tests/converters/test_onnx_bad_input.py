@@ -108,7 +108,7 @@ def test_external_data_loads_lazily_and_round_trips(tmp_path):
     g = to_ir(p)
     np.testing.assert_array_equal(tb.run(g, np.ones(2, np.float32))[0], [11.0, 21.0])
     out = tb.save(g, tmp_path / "again.onnx", external_data=True)
-    assert (tmp_path / "again.onnx.data").is_file()
+    assert len(list(tmp_path.glob("again.onnx.*.data"))) == 1  # named after its content
     np.testing.assert_array_equal(tb.run(out, np.ones(2, np.float32))[0], [11.0, 21.0])
 
 

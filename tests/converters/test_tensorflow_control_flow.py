@@ -136,7 +136,7 @@ def test_keras_rnn_without_unroll(name):
     x, x2 = rand(2, 7, 5), rand(3, 7, 5)
     g = check_tf(model, [x], other_feeds=[x2])
     n_loops = sum(1 for n in g.nodes() if n.op_type == "Loop")
-    optimize(g, deployment=True)
+    optimize(g, "deploy")
     fused = {"LSTM": "lstm" in name or name == "stacked", "GRU": "gru" in name or name == "stacked",
              "RNN": name == "simple_rnn"}
     for op, expected in fused.items():
@@ -162,7 +162,7 @@ def test_keras_rnn_with_dynamic_time(name):
     g = check_tf(model, [x], other_feeds=[x2])
     assert all(len(n.attr("body").nodes()) and g.node_inputs(n)[0] is not None
                for n in g.nodes() if n.op_type == "Loop")  # M given: no condition per step
-    optimize(g, deployment=True)
+    optimize(g, "deploy")
     assert "Loop" not in _ops(g)
     model_proto = from_ir(g)
     for feed in ([x], [x2]):
@@ -197,7 +197,7 @@ def test_lstm_fusion_reads_gates_by_role_not_position():
 
     xs = rand(steps, 2, feat, low=-1, high=1)
     g = to_ir(f)
-    optimize(g, deployment=True)
+    optimize(g, "deploy")
     lstm = [n for n in g.nodes() if n.op_type == "LSTM"]
     assert len(lstm) == 1 and "Loop" not in _ops(g)
     assert list(lstm[0].attr("activations")) == ["Sigmoid", "Relu", "Tanh"]
@@ -234,7 +234,7 @@ def test_gru_fusion_reads_blocks_by_role():
 
     xs = rand(steps, 2, feat, low=-1, high=1)
     g = to_ir(f)
-    optimize(g, deployment=True)
+    optimize(g, "deploy")
     assert "GRU" in _ops(g) and "Loop" not in _ops(g)
     expected = [t.numpy() for t in f(tf.constant(xs))]
     assert_close(Session(g).run([xs]), expected, 1e-5, 1e-6, "tensorbridge runtime")
@@ -261,7 +261,7 @@ def test_loop_with_an_op_outside_the_cell_is_not_fused():
 
     xs = rand(steps, 2, 2, low=-1, high=1)
     g = to_ir(f)
-    optimize(g, deployment=True)
+    optimize(g, "deploy")
     assert "LSTM" not in _ops(g) and "Loop" in _ops(g)
     assert_close(Session(g).run([xs]), [f(tf.constant(xs)).numpy()], 1e-5, 1e-6, "tensorbridge runtime")
 

@@ -296,7 +296,7 @@ def test_ir_cleanup_pipeline_keeps_numerics(cnn):
 
     g = to_ir(cnn)
     before = len(g)
-    optimize(g, deployment=True)
+    optimize(g, "deploy")
     assert len(g) < before
     x = R(3, 12, 12, 3)
     np.testing.assert_allclose(Session(g).run([x])[0], cnn(x, training=False).numpy(), rtol=1e-4, atol=1e-5)

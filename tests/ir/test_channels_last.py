@@ -64,3 +64,50 @@ def test_unknown_rank_is_left_alone():
     g.set_outputs([y])
     assert to_channels_last(g).changed == 0
     verify(g)
+
+
+def test_twin_schemas_do_not_depend_on_the_first_graph_opset():
+    """onnx.defs keeps the first registration for the whole process: the twins carry every
+    version's attributes (AveragePool's dilations are from opset 19), older ones optional."""
+    import onnx.defs
+
+    from ir.passes.channels_last import register_schemas
+
+    register_schemas()
+    pool = onnx.defs.get_schema("AveragePool", 1, DOMAIN)
+    assert "dilations" in pool.attributes and not pool.attributes["dilations"].required
+    bn = onnx.defs.get_schema("BatchNormalization", 1, DOMAIN)
+    assert "consumed_inputs" in bn.attributes and not bn.attributes["consumed_inputs"].required
+    for opset in (13, 20):
+        g = Graph("pool", opset_imports={"": opset})
+        x = g.add_input("x", DType.FLOAT, (1, 2, 6, 6))
+        attrs = {"kernel_shape": [2, 2], **({"dilations": [2, 2]} if opset >= 19 else {})}
+        [y] = g.add_op("AveragePool", [x], attrs)
+        g.set_outputs([y])
+        assert to_channels_last(g).changed == 1
+        verify(g)
+
+
+def test_rank_through_untyped_values_is_the_data_rank():
+    """BatchNormalization after a depthwise conv and a (C, 1, 1) bias Add, nothing typed: the
+    data rank is 4, not the bias' 3 (the rank search took the larger of the Add's operand
+    ranks even when one of them was unknown)."""
+    from tests.ir import pass_harness as H
+
+    g = Graph("dw_bn", opset_imports={"": 20})
+    x = g.add_input("x", DType.FLOAT, (1, 2, 5, 4))
+
+    def param(name: str, *shape: int) -> object:
+        return g.add_constant(name, RNG.standard_normal(shape).astype(np.float32), role=Role.PARAMETER,
+                              source_name=name)
+
+    [y] = g.add_op("Conv", [x, param("dw.weight", 4, 1, 1, 1)], {"group": 2, "strides": [2, 2]})
+    [y] = g.add_op("Add", [y, param("dw.bias", 4, 1, 1)])
+    var = g.add_constant("bn.var", np.ones(4, np.float32), role=Role.BUFFER, source_name="bn.var")
+    [y] = g.add_op("BatchNormalization", [y, param("bn.weight", 4), param("bn.bias", 4), param("bn.mean", 4), var])
+    g.set_outputs([y])
+    feeds = {"x": RNG.standard_normal((1, 2, 5, 4)).astype(np.float32)}
+    assert H.check(H.PASSES["to_channels_last"], g, feeds) is None
+    to_channels_last(g)
+    bn = next(n for n in g.nodes() if n.op_type == "BatchNormalization")
+    assert bn.domain == DOMAIN and list(g.producer(g.node_inputs(bn)[0]).attr("perm")) == [0, 2, 3, 1]

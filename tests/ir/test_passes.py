@@ -83,3 +83,27 @@ def test_reshape_inserting_ones_and_its_transpose_become_one_unsqueeze():
     ops = [n.op_type for n in g.nodes()]
     assert ops == ["Unsqueeze", "Relu"], ops
     np.testing.assert_array_equal(Session(g).run([data])[0], expected)
+
+
+def test_cse_never_merges_named_weights():
+    """Equal data is not the same weight: parameters, buffers and tensors with a source key
+    keep their identity (merging three zero conv biases tied them in a migrated model);
+    only anonymous constants merge."""
+    import numpy as np
+
+    g = Graph()
+    x = g.add_input("x", DType.FLOAT, (3,))
+    zeros = np.zeros(3, np.float32)
+    weights = [g.add_constant("a.bias", zeros, role=Role.PARAMETER, source_name="a.bias"),
+               g.add_constant("b.bias", zeros, role=Role.PARAMETER, source_name="b.bias"),
+               g.add_constant("c.mean", zeros, role=Role.BUFFER, source_name="c.mean"),
+               g.add_constant("d.const", zeros, source_name="d.const"),  # a lifted tensor constant
+               g.add_constant("anon1", zeros), g.add_constant("anon2", zeros)]
+    y = x
+    for w in weights:
+        y = g.add_op("Add", [g.add_op("Relu", [y])[0], w])[0]
+    g.set_outputs([y])
+    report = eliminate_common_subexpressions(g)
+    verify(g)
+    assert report.details == ["merged constant anon2 into anon1"]
+    assert all(g.has_value(n) for n in ("a.bias", "b.bias", "c.mean", "d.const"))

@@ -223,3 +223,32 @@ def test_comparison_and_where_and_variadic() -> None:
     g.set_outputs([_t(g, s, NHWC), _t(g, _op(g, "Equal", ta, tb), NHWC)])
     optimize_checked(g)
     assert count(g) == 0
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 1), (1, 3, 1, 1), (3, 2, 1)])
+def test_shared_named_weight_is_relaid_by_ops_not_copied(shape):
+    """A parameter read inside an NHWC sandwich and, as it is, by another op (a Keras layer
+    applied twice): pushing the Transpose must not leave an anonymous re-laid-out copy (a
+    second, frozen tensor in a migrated model); the weight keeps one identity."""
+    from ir import verify
+    from ir.passes.transpose import optimize_transposes
+    from runtime.session import Session
+    from tests.ir import pass_harness as H
+
+    g = Graph("shared", opset_imports={"": 20})
+    x = g.add_input("x", DType.FLOAT, (1, 2, 1, 3) if shape == (3, 2, 1) else (1, 2, 2, 3))
+    z = g.add_input("z", DType.FLOAT, (1, 3, 2, 1) if shape == (3, 2, 1) else (1, 3, 2, 2))
+    w = g.add_constant("w", np.arange(1, 1 + np.prod(shape), dtype=np.float32).reshape(shape),
+                       role=Role.PARAMETER, source_name="layer/w")
+    y = _t(g, _op(g, "Mul", _t(g, x, NCHW), w), NHWC)
+    g.set_outputs([y, _op(g, "Sub", z, w)])
+    rng = np.random.default_rng(0)
+    feeds = {v.name: rng.standard_normal(v.shape).astype(np.float32) for v in g.inputs}
+    expected = Session(g).run(feeds)
+    assert H.check(H.PASSES["optimize_transposes"], g, feeds) is None
+    optimize_transposes(g)
+    verify(g)
+    assert [v.name for v in g.initializers() if v.dtype is DType.FLOAT] == ["w"], format_graph(g)
+    assert count(g, "Transpose") <= 1
+    for a, b in zip(Session(g).run(feeds), expected):
+        np.testing.assert_array_equal(a, b)

@@ -27,6 +27,20 @@ def run_numpy(module: IRModule, feeds: Sequence[np.ndarray]) -> list[np.ndarray]
     return [o.detach().numpy() for o in (outs if isinstance(outs, tuple) else (outs,))]
 
 
+def capture_numpy(module: IRModule, feeds: Sequence[np.ndarray],
+                  names: frozenset[str]) -> dict[str, np.ndarray]:
+    """One run on numpy inputs keeping the values ``names`` of ``module.graph`` (the IR value
+    names): what a parity check compares layer by layer with the source."""
+    import torch
+
+    plan = module._plan
+    with torch.no_grad():
+        env = module._interp.run(plan, dict(zip(plan.inputs, [torch.from_numpy(np.ascontiguousarray(x))
+                                                               for x in feeds], strict=True)),
+                                 module._static_results(), keep=names)
+    return {n: env[n].detach().numpy() for n in names if isinstance(env.get(n), torch.Tensor)}
+
+
 def save(module: IRModule, folder: str | os.PathLike[str], example_inputs: Sequence[np.ndarray],
          *, origin: str = "") -> Path:
     """``model.py`` (readable source, needs only torch) + ``model.safetensors`` in ``folder``."""
@@ -38,4 +52,4 @@ def save(module: IRModule, folder: str | os.PathLike[str], example_inputs: Seque
     return codegen.save(module, folder, examples, origin=origin)
 
 
-__all__ = ["IRModule", "from_ir", "run_numpy", "save"]
+__all__ = ["IRModule", "capture_numpy", "from_ir", "run_numpy", "save"]

@@ -53,6 +53,7 @@ def source(module: torch.nn.Module, ep: torch.export.ExportedProgram, *, origin:
     body = code.src.strip("\n").replace("def forward(self, ", "def _graph(", 1).replace(
         "def forward(self)", "def _graph()", 1)
     declared = _declarations(module, ep)
+    ties = _ties(module)
     args = []
     for spec in sig.input_specs:
         kind = spec.kind.name
@@ -73,26 +74,44 @@ def source(module: torch.nn.Module, ep: torch.export.ExportedProgram, *, origin:
         "",
         *_imports(code.globals),
         "",
-        "WEIGHTS = [  # (path, shape, dtype, trainable)",
+        "# (path, shape, dtype, kind): kind is \"parameter\", \"frozen\" (a parameter with",
+        "# requires_grad=False), \"buffer\" or \"non_persistent\" (a buffer not in the state_dict)",
+        "WEIGHTS = [",
         *(f"    {tuple(w)!r}," for w in declared),
         "]",
+        "# (path, path of the tensor it is): tied weights, one object under several names",
+        "TIES = [",
+        *(f"    {tuple(t)!r}," for t in ties),
+        "]",
+        "KINDS = {path: kind for path, _, _, kind in WEIGHTS}",
+        "KINDS.update({path: KINDS[same] for path, same in TIES})",
         "",
         "",
         "class Model(torch.nn.Module):",
+        "    constant_roots = (\"constants\", \"lifted\")  # tensorbridge's own constants, not weights",
+        "",
         "    def __init__(self) -> None:",
         "        super().__init__()",
-        "        for path, shape, dtype, trainable in WEIGHTS:",
-        "            *parents, leaf = path.split('.')",
-        "            owner = self",
-        "            for name in parents:",
-        "                if name not in owner._modules:",
-        "                    owner.add_module(name, torch.nn.Module())",
-        "                owner = owner._modules[name]",
-        "            empty = torch.empty(shape, dtype=getattr(torch, dtype))",
-        "            if trainable:",
-        "                owner.register_parameter(leaf, torch.nn.Parameter(empty))",
-        "            else:",
-        "                owner.register_buffer(leaf, empty)",
+        "        for path, shape, dtype, kind in WEIGHTS:",
+        "            tensor = torch.empty(shape, dtype=getattr(torch, dtype))",
+        "            if kind in (\"parameter\", \"frozen\"):",
+        "                tensor = torch.nn.Parameter(tensor, requires_grad=kind == \"parameter\")",
+        "            self._put(path, tensor)",
+        "        for path, same in TIES:",
+        "            self._put(path, self.get_parameter(same) if KINDS[same] in (\"parameter\", \"frozen\")",
+        "                      else self.get_buffer(same))",
+        "",
+        "    def _put(self, path, tensor):",
+        "        *parents, leaf = path.split('.')",
+        "        owner = self",
+        "        for name in parents:",
+        "            if name not in owner._modules:",
+        "                owner.add_module(name, torch.nn.Module())",
+        "            owner = owner._modules[name]",
+        "        if isinstance(tensor, torch.nn.Parameter):",
+        "            owner.register_parameter(leaf, tensor)",
+        "        else:",
+        "            owner.register_buffer(leaf, tensor, persistent=KINDS[path] != \"non_persistent\")",
         "",
         f"    def forward(self, {', '.join(user)}):",
         f"        out = _graph({', '.join(args)})",
@@ -105,7 +124,13 @@ def source(module: torch.nn.Module, ep: torch.export.ExportedProgram, *, origin:
         "",
         "    folder = os.path.dirname(os.path.abspath(__file__)) if folder is None else folder",
         "    model = Model()",
-        f'    model.load_state_dict(load_file(os.path.join(folder, "{WEIGHTS_NAME}")), strict=True)',
+        f'    state = load_file(os.path.join(folder, "{WEIGHTS_NAME}"))  # each tensor once',
+        "    state.update({path: state[same] for path, same in TIES})",
+        "    transient = {path: state.pop(path) for path, kind in KINDS.items() if kind == \"non_persistent\"}",
+        "    model.load_state_dict(state, strict=True)",
+        "    with torch.no_grad():",
+        "        for path, tensor in transient.items():",
+        "            model.get_buffer(path).copy_(tensor)",
         "    return model",
         "",
         "",
@@ -121,14 +146,33 @@ def _constant_path(name: str) -> str:
 
 
 def _declarations(module: torch.nn.Module, ep: torch.export.ExportedProgram) -> list[tuple[Any, ...]]:
-    def row(path: str, t: torch.Tensor, trainable: bool) -> tuple[Any, ...]:
-        return path, tuple(t.shape), str(t.dtype).removeprefix("torch."), trainable
+    """(path, shape, dtype, kind) of every tensor once (a tied weight under its first name)."""
+    def row(path: str, t: torch.Tensor, kind: str) -> tuple[Any, ...]:
+        return path, tuple(t.shape), str(t.dtype).removeprefix("torch."), kind
 
-    out = [row(path, p, True) for path, p in module.named_parameters()]
-    out += [row(path, b, False) for path, b in module.named_buffers()]
-    out += [row(_constant_path(name), t, False) for name, t in ep.constants.items()
-            if isinstance(t, torch.Tensor)]
+    saved = set(module.state_dict())
+    out = [row(path, p, "parameter" if p.requires_grad else "frozen") for path, p in module.named_parameters()]
+    out += [row(path, b, "buffer" if path in saved else "non_persistent") for path, b in module.named_buffers()]
+    out += [row(_constant_path(name), t, "buffer") for name, t in _lifted(ep).items()]
     return out
+
+
+def _ties(module: torch.nn.Module) -> list[tuple[str, str]]:
+    """(path, first path of the same tensor) for each further name of a tied weight."""
+    first: dict[int, str] = {}
+    out = []
+    named = [*module.named_parameters(remove_duplicate=False), *module.named_buffers(remove_duplicate=False)]
+    for path, t in named:
+        same = first.setdefault(id(t), path)
+        if same != path:
+            out.append((path, same))
+    return out
+
+
+def _lifted(ep: torch.export.ExportedProgram) -> dict[str, torch.Tensor]:
+    """The tensor constants torch.export lifted out of the module (not its buffers)."""
+    names = {s.target for s in ep.graph_signature.input_specs if s.kind.name == "CONSTANT_TENSOR"}
+    return {k: t for k, t in ep.constants.items() if k in names and isinstance(t, torch.Tensor)}
 
 
 def _imports(globals_: dict[str, Any]) -> list[str]:
@@ -156,9 +200,10 @@ def save(module: torch.nn.Module, folder: str | os.PathLike[str], example_inputs
 
     ep = export(module, example_inputs, dynamic_shapes_for(module))
     text = source(module, ep, origin=origin)
-    weights = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
-    weights.update({_constant_path(k): v.detach().contiguous() for k, v in ep.constants.items()
-                    if isinstance(v, torch.Tensor)})
+    # each tensor once (safetensors refuses tensors sharing memory): model.py re-ties them
+    tensors = [*module.named_parameters(), *module.named_buffers(), *(
+        (_constant_path(k), t) for k, t in _lifted(ep).items())]
+    weights = {k: v.detach().contiguous() for k, v in tensors}
     with atomic_folder(folder) as tmp:
         (tmp / SOURCE_NAME).write_text(text)
         save_file(weights, str(tmp / WEIGHTS_NAME), metadata={"format": "pt", "producer": "tensorbridge"})

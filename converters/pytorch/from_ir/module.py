@@ -14,11 +14,18 @@ from typing import Any
 import torch
 
 import converters.pytorch.from_ir.ops  # noqa: F401  (registers the emitters)
-from converters.emitting import Interpreter, Planner, has_framework_roles, is_setting, is_trainable
+from converters.emitting import (
+    Interpreter,
+    Planner,
+    has_framework_roles,
+    is_setting,
+    weight_kind,
+    weight_names,
+)
 from converters.pytorch.from_ir.dtypes import torch_dtype
 from converters.pytorch.from_ir.host import Host, T, host_constant, tracing
 from converters.pytorch.from_ir.registry import EMITTERS
-from converters.pytorch.from_ir.weights import WeightTable
+from converters.pytorch.from_ir.weights import CONSTANT_ROOTS, WeightTable
 from ir.graph import Graph
 from ir.node import Role, Value
 from ir.types import TensorType
@@ -28,7 +35,12 @@ LAYER = "PyTorch emitter"
 
 class IRModule(torch.nn.Module):
     """A PyTorch module computing an IR graph. ``forward`` takes the graph inputs in order
-    and returns one tensor, or a tuple when the graph has several outputs."""
+    and returns one tensor, or a tuple when the graph has several outputs. It keeps the
+    source's trainable structure: one parameter per source tensor (tied names are the same
+    ``nn.Parameter``), frozen parameters with ``requires_grad=False``, buffers as buffers."""
+
+    # submodules holding the emitter's own constants (not weights of the source)
+    constant_roots = CONSTANT_ROOTS[:1]
 
     def __init__(self, graph: Graph) -> None:
         super().__init__()
@@ -41,9 +53,8 @@ class IRModule(torch.nn.Module):
                 host = host_constant(v.const_array(), dtype, setting=is_setting(g, v))
                 if host is not None:
                     return "host", host
-            trainable = is_trainable(g, v, roles)
-            return "weight", table.add(v, trainable=trainable,
-                                       constant=v.role is Role.CONSTANT and not trainable)
+            return "weight", table.add(v, kind=weight_kind(g, v, roles), names=weight_names(g, v),
+                                       persistent=g.weight_of(v).persistent)
 
         planner = Planner(EMITTERS, classify)
         self._plan = planner.build(graph, "IR -> PyTorch")
@@ -53,7 +64,8 @@ class IRModule(torch.nn.Module):
         self.output_names = list(self._plan.outputs)
         self.input_types = [v.shape for v in graph.inputs]
         self.graph = graph
-        self.frozen_weights = list(table.frozen)
+        self.frozen_weights = list(table.frozen)  # trainable in the source, not a float here
+        self.weight_aliases = dict(table.aliases)  # a tied weight's other path -> its path
 
     def _static_results(self) -> dict[str, Any] | None:
         """Results of the weight-only steps (re-laid-out RNN weights, folded transposes...),

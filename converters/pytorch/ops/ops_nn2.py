@@ -92,7 +92,10 @@ def _layer_norm(ctx: Ctx, x: Value, normalized_shape: Sequence[int], weight: Val
     ns = [int(d) for d in normalized_shape]
     scale = _or_fill(ctx, weight, ns, 1.0, ctx.dtype(x))
     inputs = [x, scale] + ([bias] if bias is not None else [])
-    return ctx.op("LayerNormalization", inputs, {"axis": -len(ns), "epsilon": float(eps)}, n_outputs=n_outputs)
+    attrs: dict[str, Any] = {"axis": -len(ns), "epsilon": float(eps)}
+    if ctx.dtype(x) is DType.DOUBLE:  # torch keeps float64 statistics; ONNX's default stash is float32
+        attrs["stash_type"] = int(DType.DOUBLE)
+    return ctx.op("LayerNormalization", inputs, attrs, n_outputs=n_outputs)
 
 
 @aten("aten::layer_norm.default")

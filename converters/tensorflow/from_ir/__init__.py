@@ -22,8 +22,37 @@ def run_numpy(module: IRTFModule, feeds: Sequence[np.ndarray]) -> list[np.ndarra
     """Run the module on numpy inputs; numpy outputs."""
     import tensorflow as tf
 
-    outs = module(*[tf.constant(x) for x in feeds])
+    outs = module.serve(*[tf.constant(x) for x in feeds])
     return [o.numpy() for o in (outs if isinstance(outs, tuple) else (outs,))]
+
+
+def capture_numpy(module: IRTFModule, feeds: Sequence[np.ndarray],
+                  names: frozenset[str]) -> dict[str, np.ndarray]:
+    """One eager run on numpy inputs keeping the values ``names`` of ``module.graph`` (the IR
+    value names): what a parity check compares layer by layer with the source."""
+    import tensorflow as tf
+
+    plan = module._plan
+    env = module._interp.run(plan, dict(zip(plan.inputs, [tf.constant(x) for x in feeds], strict=True)),
+                             keep=names)
+    return {n: env[n].numpy() for n in names if isinstance(env.get(n), tf.Tensor | tf.Variable)}
+
+
+class SavedModule:
+    """A SavedModel folder written by :func:`save`, loaded back (``serve`` is its signature)."""
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        import tensorflow as tf
+
+        from ir.errors import ModelLoadError
+
+        try:
+            self.loaded = tf.saved_model.load(str(folder))
+        except Exception as e:  # TF raises many unrelated types here
+            raise ModelLoadError(str(folder), f"the SavedModel does not load back ({type(e).__name__}: "
+                                 f"{str(e)[:200]})", "Convert again; the folder may be incomplete") from e
+        self.serve = self.loaded.serve
+        self.trainable_variables = list(getattr(self.loaded, "trainable_variables", []) or [])
 
 
 def save(module: IRTFModule, folder: str | os.PathLike[str]) -> Path:
@@ -38,4 +67,4 @@ def save(module: IRTFModule, folder: str | os.PathLike[str]) -> Path:
     return Path(folder)
 
 
-__all__ = ["IRTFModule", "from_ir", "run_numpy", "save"]
+__all__ = ["IRTFModule", "SavedModule", "capture_numpy", "from_ir", "run_numpy", "save"]

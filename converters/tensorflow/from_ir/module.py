@@ -1,7 +1,9 @@
 """IR -> ``tf.Module``: weights become ``tf.Variable``s named after the source weights
-(trainable where the source's were), and ``__call__`` is a ``tf.function`` with the graph's
-input signature (symbolic dims as ``None``) that runs the graph's ops through the
-registered emitters. Savable with ``tf.saved_model.save`` and reloadable."""
+(trainable where the source's were; one variable per source tensor, so tied weights stay
+one variable, found under their other names in ``weight_aliases``), and ``__call__`` is a
+``tf.function`` with the graph's input signature (symbolic dims as ``None``) that runs the
+graph's ops through the registered emitters. Savable with ``tf.saved_model.save`` and
+reloadable."""
 
 from __future__ import annotations
 
@@ -13,17 +15,20 @@ import numpy as np
 import tensorflow as tf
 
 import converters.tensorflow.from_ir.ops  # noqa: F401  (registers the emitters)
-from converters.emitting import Interpreter, Planner, has_framework_roles, is_trainable
+from converters.emitting import Interpreter, Planner, has_framework_roles, weight_kind, weight_names
 from converters.tensorflow.from_ir.dtypes import tf_dtype
 from converters.tensorflow.from_ir.registry import EMITTERS
 from ir.graph import Graph
-from ir.node import Role, Value
+from ir.node import Value
 from ir.types import TensorType
 
 LAYER = "TensorFlow emitter"
 
 
-def _var_name(name: str) -> str:
+def variable_name(name: str) -> str:
+    """The variable name a source weight name becomes: a ``:0`` suffix dropped, characters
+    other than letters, digits and ``_ . - /`` as ``_``, and a ``w`` in front when the name
+    does not start with a letter, digit or ``.``. Names that then collide get ``_1``, ``_2``."""
     name = re.sub(r":\d+$", "", name)
     name = re.sub(r"[^A-Za-z0-9_.\-/]", "_", name)
     return name if re.match(r"[A-Za-z0-9.]", name) else "w" + name
@@ -36,28 +41,38 @@ class IRTFModule(tf.Module):
     def __init__(self, graph: Graph, name: str | None = None) -> None:
         super().__init__(name=re.sub(r"\W", "_", name or graph.name or "model"))
         roles = has_framework_roles(graph)
+        # one variable per source weight, by its name; a tied weight's other names lead to the
+        # same variable; the source's named constants (not weights) apart. All three are
+        # variables, so a SavedModel restores them (plain strings it would drop).
         self.weights: dict[str, tf.Variable] = {}
-        self.frozen_weights: list[str] = []
+        self.weight_aliases: dict[str, tf.Variable] = {}
+        self.constants: dict[str, tf.Variable] = {}
+        self.frozen_weights: list[str] = []  # trainable in the source, not a float here
         # weights of the source that the graph does not read (kept so the model carries them all)
         self.unused_weights: list[str] = []
 
         def classify(g: Graph, v: Value) -> tuple[str, Any]:
             data = v.const_array()
-            trainable = is_trainable(g, v, roles)
-            if v.role is Role.CONSTANT and not trainable and not v.source_name:
+            kind = weight_kind(g, v, roles)
+            if kind == "constant" and not v.source_name:
                 return "host", tf.constant(data, dtype=tf_dtype(v.dtype) if v.dtype else None)
-            key = self._unique(_var_name(v.source_name or v.name))
+            names = weight_names(g, v)
+            key = self._unique(variable_name(names[0]))
+            trainable = kind == "parameter"
             if trainable and not np.issubdtype(data.dtype, np.floating):
                 self.frozen_weights.append(key)
                 trainable = False
-            self.weights[key] = tf.Variable(data, name=key, trainable=trainable)
-            if not g.is_used(v):
+            var = tf.Variable(data, name=key, trainable=trainable)
+            (self.constants if kind == "constant" else self.weights)[key] = var
+            for alias in names[1:]:
+                self.weight_aliases[self._unique(variable_name(alias))] = var
+            if not g.is_used(v) and kind != "constant":
                 self.unused_weights.append(key)
             return "weight", key
 
         planner = Planner(EMITTERS, classify)
         self._plan = planner.build(graph, "IR -> TensorFlow")
-        self._interp = Interpreter(planner, LAYER, self.weights.__getitem__, _describe)
+        self._interp = Interpreter(planner, LAYER, self._variable, _describe)
         if self.frozen_weights:
             warnings.warn(f"{len(self.frozen_weights)} weight(s) trainable in the source are not "
                           f"floating point and stay non-trainable variables in TensorFlow: "
@@ -66,7 +81,7 @@ class IRTFModule(tf.Module):
         self.output_names = list(self._plan.outputs)
         self.graph = graph
         signature = [tf.TensorSpec(_spec_shape(v.type), tf_dtype(v.dtype) if v.dtype else tf.float32,
-                                   name=_var_name(v.name).replace("/", "_").replace(".", "_"))
+                                   name=variable_name(v.name).replace("/", "_").replace(".", "_"))
                      for v in graph.inputs]
         # the traced, savable entry point (a SavedModel's serving signature)
         self.serve = tf.function(self._call, input_signature=signature, autograph=False)
@@ -76,9 +91,12 @@ class IRTFModule(tf.Module):
 
     def _unique(self, key: str) -> str:
         base, i = key, 1
-        while key in self.weights:
+        while key in self.weights or key in self.weight_aliases or key in self.constants:
             key, i = f"{base}_{i}", i + 1
         return key
+
+    def _variable(self, key: str) -> tf.Variable:
+        return self.weights[key] if key in self.weights else self.constants[key]
 
     def _call(self, *args: Any) -> Any:
         plan = self._plan

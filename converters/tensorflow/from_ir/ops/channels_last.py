@@ -75,8 +75,11 @@ def batch_normalization_channels_last(X: Any, scale: Any, B: Any, input_mean: An
     if training_mode:
         raise UnsupportedOpError("TensorFlow emitter", "BatchNormalization", hint="training_mode=1 "
                                  "is not emitted channels-last; the layout pass only rewrites inference BN")
-    inv = tf.math.rsqrt(input_var + tf.cast(epsilon, input_var.dtype)) * scale
-    return X * tf.cast(inv, X.dtype) + tf.cast(B - input_mean * inv, X.dtype)
+    # the statistics in float32 for the half types, as the NCHW emitter and the runtime do
+    ct = tf.float32 if input_var.dtype in (tf.float16, tf.bfloat16) else input_var.dtype
+    s, b, m, v = (tf.cast(t, ct) for t in (scale, B, input_mean, input_var))
+    inv = tf.math.rsqrt(v + tf.cast(epsilon, ct)) * s
+    return X * tf.cast(inv, X.dtype) + tf.cast(b - m * inv, X.dtype)
 
 
 for _op, _weights in OPS.items():

@@ -41,11 +41,28 @@ def _channel(v: Any, rank: int, dtype: Any) -> Any:
     return tf.reshape(tf.cast(v, dtype), [-1, *([1] * (rank - 2))])
 
 
+def _moments(x: Any, axes: Sequence[int]) -> tuple[Any, Any, Any]:
+    """(mean, variance, x - mean) over ``axes``, the statistics keeping their axes.
+
+    Not ``tf.nn.moments``: with oneDNN on (TensorFlow's CPU default), grappler's remapper
+    recognises its SquaredDifference form followed by ``* rsqrt(var + eps) * gamma + beta``
+    when the normalised tensor is one row of static shape (a batch-1 2-D input, a pooled
+    feature vector, a one-token sequence) and substitutes ``_MklLayerNorm`` at Keras'
+    default epsilon 1e-3, not the node's (1e-2 to 4e-1 off after a LayerNorm with 1e-5).
+    The centred difference is computed once and reused: no remapper pattern (TF 2.21)
+    matches that, and with two consumers grappler does not fuse Sub + Square back into
+    SquaredDifference. tests/converters/test_migrate_numerics.py pins it."""
+    mean = tf.reduce_mean(x, axis=list(axes), keepdims=True)
+    centred = x - mean
+    var = tf.reduce_mean(centred * centred, axis=list(axes), keepdims=True)
+    return mean, var, centred
+
+
 def _standardize(x: Any, axes: Sequence[int], epsilon: float) -> tuple[Any, Any, Any]:
     """((x - mean) * inv_std, mean, inv_std) over ``axes`` (statistics keep their axes)."""
-    mean, var = tf.nn.moments(x, axes=list(axes), keepdims=True)
+    mean, var, centred = _moments(x, axes)
     inv = tf.math.rsqrt(var + tf.cast(epsilon, x.dtype))
-    return (x - mean) * inv, mean, inv
+    return centred * inv, mean, inv
 
 
 # ------------------------------------------------------------------------------ batch norm
@@ -71,9 +88,9 @@ def _bn_training(X: Any, scale: Any, B: Any, mean: Any, var: Any, epsilon: float
     batch_mean, batch_var) with the running values blended by ``momentum``."""
     x = _work(X)
     axes = [0] if not spatial else [0, *range(2, x.shape.rank)]
-    bm, bv = tf.nn.moments(x, axes=axes, keepdims=True)
+    bm, bv, centred = _moments(x, axes)
     s, b = (_bn_stat(t, x, spatial) for t in (scale, B))
-    y = tf.cast(s * (x - bm) * tf.math.rsqrt(bv + tf.cast(epsilon, x.dtype)) + b, X.dtype)
+    y = tf.cast(s * centred * tf.math.rsqrt(bv + tf.cast(epsilon, x.dtype)) + b, X.dtype)
     bm, bv = tf.reshape(bm, tf.shape(mean)), tf.reshape(bv, tf.shape(var))
     run_m = tf.cast(tf.cast(mean, x.dtype) * momentum + bm * (1 - momentum), mean.dtype)
     run_v = tf.cast(tf.cast(var, x.dtype) * momentum + bv * (1 - momentum), var.dtype)
@@ -243,9 +260,9 @@ def lrn(X: Any, *, alpha: float = 1e-4, beta: float = 0.75, bias: float = 1.0,
 def mean_variance_normalization(X: Any, *, axes: tuple[int, ...] = (0, 2, 3)) -> Any:
     """MeanVarianceNormalization-9/13: (X - E[X]) / (sqrt(Var[X]) + 1e-9) over ``axes``."""
     x = _work(X)
-    mean, var = tf.nn.moments(x, axes=[a % x.shape.rank for a in axes], keepdims=True)
+    _, var, centred = _moments(x, [a % x.shape.rank for a in axes])
     # 1e-9 is the epsilon of the op's function body
-    return tf.cast((x - mean) / (tf.sqrt(var) + 1e-9), X.dtype)
+    return tf.cast(centred / (tf.sqrt(var) + 1e-9), X.dtype)
 
 
 @emits("LpNormalization", since=1)

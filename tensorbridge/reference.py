@@ -1,0 +1,315 @@
+"""The two sides a validation compares: the source run in its own framework
+(:class:`Reference`) and what the conversion produced (:class:`Runners`), plus the
+noise-floor tolerance and first-divergence localization they share."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from ir.errors import TensorbridgeError
+from ir.graph import Graph
+from runtime.parity.compare import default_tolerance
+from runtime.parity.report import ParityReport, Tolerance
+from tensorbridge.inputs import example_from_graph
+from tensorbridge.route import Conversion
+
+FRAMEWORKS = ("pytorch", "tensorflow")
+
+
+class Reference:
+    """The source as its own framework runs it (an ONNX source: onnxruntime, or the built-in
+    runtime where onnxruntime cannot load it)."""
+
+    def __init__(self, conv: Conversion) -> None:
+        self.kind, self.source, self.graph = conv.kind, conv.source, conv.graph
+        self._ort: Any = None
+        self._session: Any = None
+        self.name = {"pytorch": "pytorch eager", "tensorflow": "tensorflow eager"}.get(conv.kind, "")
+        if conv.kind == "onnx":
+            self.name = self._open_ort()
+        elif conv.kind == "ir":
+            self.name = "tensorbridge runtime (source graph)"
+
+    def _open_ort(self) -> str:
+        from tensorbridge.ort import ort_session
+
+        try:
+            self._ort = ort_session(self.source)
+            return "onnxruntime"
+        except ImportError:
+            return "tensorbridge runtime (onnxruntime is not installed)"
+        except Exception as e:  # onnxruntime raises its own exception types
+            first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+            return f"tensorbridge runtime (onnxruntime cannot load the source: {first})"
+
+    def _eager(self) -> Any:
+        if self.kind == "pytorch":
+            from converters.pytorch.eager import eager_outputs
+        else:
+            from converters.tensorflow.eager import eager_outputs  # type: ignore[assignment]
+        return eager_outputs
+
+    def base_feeds(self, given: Any) -> list[np.ndarray]:
+        """The base input set as numpy arrays in graph-input order. A source that carries no
+        example inputs (.keras, SavedModel, .onnx) gets inputs generated from its types."""
+        if given is None and self.kind != "pytorch":
+            given = example_from_graph(self.graph)
+        if isinstance(given, dict):
+            names = [v.name for v in self.graph.inputs if not v.role.is_initializer]
+            unknown = sorted(set(given) - set(names))
+            if unknown:
+                raise TensorbridgeError(f"inputs: {unknown} are not inputs of the model; it takes {names}")
+            missing = [n for n in names if n not in given]
+            if missing:
+                raise TensorbridgeError(f"inputs: missing {missing}; the model takes {names}")
+            given = [given[n] for n in names]
+        if self.kind in FRAMEWORKS:
+            arrays, _ = self._eager()(self.source, given)
+            return arrays
+        return [np.asarray(x) for x in (given if isinstance(given, list | tuple) else [given])]
+
+    def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+        if self.kind in FRAMEWORKS:
+            return self._eager()(self.source, feeds)[1]
+        if self._ort is not None:
+            names = [i.name for i in self._ort.get_inputs()]
+            return self._ort.run(None, dict(zip(names, feeds)))
+        if self._session is None:
+            from runtime.session import Session
+
+            self._session = Session(self.graph if self.kind == "onnx" else self.source)
+        return self._session.run(feeds)
+
+
+class Runners:
+    """What was produced, as the user gets it: the IR graph on the built-in runtime (and the
+    ONNX bytes on onnxruntime), or the emitted framework module. Built once per validation."""
+
+    def __init__(self, graph: Graph | None = None, emitted: Any = None,
+                 onnx_model: bytes | str | None = None) -> None:
+        self.graph, self.emitted, self.onnx_model = graph, emitted, onnx_model
+        self._session: Any = None
+        self._ort: Any = None
+
+    @classmethod
+    def for_artifact(cls, conv: Conversion, report: ParityReport) -> Runners:
+        """ONNX: the artifact (a ModelProto, or the path of a written file with its external
+        data) must pass onnx.checker's full check, then is re-read into the graph that runs.
+        A migration: the emitted module (or the saved folder loaded back)."""
+        if conv.target != "onnx":
+            return cls(emitted=conv.artifact)
+        import onnx
+
+        from converters.onnx import to_ir
+
+        t0 = time.perf_counter()
+        artifact = conv.artifact
+        model: bytes | str = str(artifact) if isinstance(artifact, str | os.PathLike) \
+            else artifact.SerializeToString()
+        try:
+            onnx.checker.check_model(model, full_check=True)
+        except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
+            report.ok = False
+            report.errors.append(f"onnx.checker (full_check) refuses the produced model: "
+                                 f"{str(e).strip().splitlines()[0][:300]}")
+        graph: Graph | None = None
+        try:
+            graph = to_ir(model if isinstance(model, str) else onnx.ModelProto.FromString(model))
+        except TensorbridgeError as e:
+            report.ok = False
+            report.errors.append(f"the produced ONNX does not load back: {e}")
+        report.timings["onnx_check_s"] = time.perf_counter() - t0
+        return cls(graph=graph, onnx_model=model)
+
+    def ir(self, feeds: list[Any]) -> list[Any]:
+        if self._session is None:
+            from runtime.session import Session
+
+            self._session = Session(self.graph)
+        return self._session.run(feeds)
+
+    def ort(self, feeds: list[Any]) -> list[np.ndarray]:
+        from tensorbridge.ort import ort_session
+
+        try:
+            if self._ort is None:
+                self._ort = ort_session(self.onnx_model)
+            names = [i.name for i in self._ort.get_inputs()]
+            return self._ort.run(None, dict(zip(names, feeds)))
+        except Exception as e:  # onnxruntime raises its own exception types
+            raise TensorbridgeError(f"onnxruntime failed: {e}") from e
+
+    def emitted_run(self, feeds: list[Any]) -> list[Any]:
+        from tensorbridge.migrate import run_emitted
+
+        try:
+            return run_emitted(self.emitted, feeds)
+        except TensorbridgeError:
+            raise
+        except Exception as e:  # the framework's own errors
+            raise TensorbridgeError(f"the emitted model failed: {type(e).__name__}: {e}") from e
+
+    def runs(self, feeds: list[np.ndarray], report: ParityReport, *,
+             second_runtime: bool) -> list[tuple[str, list[Any]]]:
+        """(runtime name, outputs) of every runner on ``feeds``; failures go to the report."""
+        if self.emitted is not None:
+            from tensorbridge.migrate import emitted_kind
+
+            runs = [(f"{emitted_kind(self.emitted)} (emitted)", lambda: self.emitted_run(feeds))]
+        else:
+            runs = [("tensorbridge", lambda: self.ir(feeds))]
+            if second_runtime and self.onnx_model is not None and _has_ort():
+                runs.append(("onnxruntime", lambda: self.ort(feeds)))
+        results = []
+        for name, fn in runs:
+            t = time.perf_counter()
+            try:
+                results.append((name, fn()))
+            except TensorbridgeError as e:
+                report.errors.append(f"{name}: {e}")
+                report.ok = False
+            report.timings[f"{name}_s"] = report.timings.get(f"{name}_s", 0.0) + time.perf_counter() - t
+        return results
+
+    def can_localize(self, conv: Conversion) -> bool:
+        return conv.kind in FRAMEWORKS and (self.graph is not None or self.emitted is not None)
+
+    def localize(self, report: ParityReport, source: Any, feeds: list[np.ndarray]) -> None:
+        """Name the first source layer whose output the produced model gets wrong."""
+        t = time.perf_counter()
+        kind = "pytorch" if _is_torch(source) else "tensorflow"
+        if self.emitted is not None:
+            _localize_emitted(report, kind, source, self.emitted, feeds)
+        elif kind == "pytorch":
+            _localize_streaming(report, source, self.graph, feeds)  # type: ignore[arg-type]
+        else:
+            _localize_captured(report, source, self.graph, feeds)  # type: ignore[arg-type]
+        report.timings["localize_s"] = report.timings.get("localize_s", 0.0) + time.perf_counter() - t
+
+
+def _is_torch(source: Any) -> bool:
+    from tensorbridge.sources import kind_of
+
+    return kind_of(source) == "pytorch"
+
+
+def _localize_captured(report: ParityReport, source: Any, graph: Graph, feeds: list[np.ndarray]) -> None:
+    from converters.tensorflow.eager import eager_layer_records
+    from runtime.parity.divergence import locate, values_to_capture
+    from runtime.session import Session
+
+    records = eager_layer_records(source, feeds)
+    session = Session(graph, fuse=False)
+    session.run(feeds, capture=values_to_capture(graph, records))
+    report.layers, report.first_divergence = locate(graph, records, session.captured, report.tolerance)
+
+
+def _localize_streaming(report: ParityReport, source: Any, graph: Graph, feeds: list[np.ndarray]) -> None:
+    """Eager and runtime advance together: each module's record, as its call finishes,
+    pulls the IR values it maps to from a streaming run, is compared, and both are dropped
+    once no later module needs them (memory: the live sets, not every intermediate)."""
+    from converters.pytorch.eager import eager_stream
+    from runtime.parity.divergence import Localizer, StreamedValues
+    from runtime.session import Session
+
+    loc = Localizer(graph, report.tolerance)
+    refs = Counter(n for module in loc.bounds for n in loc.needed(module))
+    values = StreamedValues(Session(graph, fuse=False).stream(feeds, set(refs)), dict(refs))
+
+    def on_record(record: Any) -> None:
+        need = loc.needed(record.module)
+        values.pull(need)
+        loc.feed(record, values)
+        values.release(need)
+
+    eager_stream(source, feeds, on_record)
+    report.layers, report.first_divergence = loc.layers, loc.first
+
+
+def _localize_emitted(report: ParityReport, kind: str, source: Any, module: Any,
+                      feeds: list[np.ndarray]) -> None:
+    """The emitted module's values (named as in its IR graph) against the source's layers.
+    Values a layout rewrite changed (TensorFlow's channels-last) do not match by shape and
+    are skipped."""
+    from runtime.parity.divergence import locate, values_to_capture
+
+    if kind == "pytorch":
+        from converters.pytorch.eager import eager_trace
+
+        records = eager_trace(source, feeds)[1]
+    else:
+        from converters.tensorflow.eager import eager_layer_records
+
+        records = eager_layer_records(source, feeds)
+    from tensorbridge.migrate import capture_emitted
+
+    names = frozenset(values_to_capture(module.graph, records))
+    captured = capture_emitted(module, feeds, names)
+    report.layers, report.first_divergence = locate(module.graph, records, captured, report.tolerance)
+
+
+# A correct float32 conversion differs from its source by about the float32 rounding noise
+# of each side; 20x the measured noise floor leaves room for that, yet a wrong formula (an
+# approximate GELU moves BERT's output by ~1e-4) stands out. Clamped to [1e-6, 1e-3].
+NOISE_FACTOR, MIN_TOL, MAX_TOL = 20.0, 1e-6, 1e-3
+
+
+def noise_tolerance(runners: Runners, feeds: list[np.ndarray], rtol: float | None,
+                    atol: float | None) -> Tolerance:
+    """The tolerance of a float32 graph: a multiple of its own float32 rounding noise."""
+    if rtol is not None:
+        return Tolerance(rtol, atol if atol is not None else rtol / 10, "given")
+    graph = runners.graph
+    if graph is None:
+        return default_tolerance("float32")
+    floats = [str(v.dtype.np_dtype) for v in graph.outputs if v.dtype is not None and v.dtype.is_float]
+    dtype = floats[0] if floats else "float32"
+    if dtype != "float32":
+        return default_tolerance(dtype)
+    noise = _noise_floor(graph, feeds, runners)
+    if noise is None:
+        tol = default_tolerance(dtype)
+        tol.reason += "; float64 calibration run failed"
+    else:
+        t = float(np.clip(NOISE_FACTOR * noise, MIN_TOL, MAX_TOL))
+        tol = Tolerance(t, t, f"{NOISE_FACTOR:g} x the float32 noise floor {noise:.1e} "
+                               "(runtime float32 vs float64), clamped to [1e-6, 1e-3]")
+    if atol is not None:
+        tol = Tolerance(tol.rtol, atol, tol.reason + "; atol given")
+    return tol
+
+
+def _noise_floor(graph: Graph, feeds: list[np.ndarray], runners: Runners) -> float | None:
+    """max over outputs of max|f32 - f64| / max|f64| on the runtime."""
+    from converters.onnx import from_ir, to_ir
+    from ir.passes.widen import widen_float32
+    from runtime.session import Session
+
+    try:
+        wide = to_ir(from_ir(graph))
+        widen_float32(wide)
+        wide_feeds = [x.astype(np.float64) if x.dtype == np.float32 else x for x in feeds]
+        narrow_out = runners.ir(feeds)
+        wide_out = Session(wide).run(wide_feeds)
+    except TensorbridgeError:
+        return None
+    worst = 0.0
+    for a, b in zip(narrow_out, wide_out):
+        b = np.asarray(b)
+        if b.dtype.kind != "f" or not b.size:
+            continue
+        scale = float(np.max(np.abs(b[np.isfinite(b)]), initial=0.0)) or 1.0
+        diff = np.abs(np.asarray(a, np.float64) - b)
+        worst = max(worst, float(np.nanmax(np.where(np.isfinite(diff), diff, 0.0))) / scale)
+    return worst
+
+
+def _has_ort() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
