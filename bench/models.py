@@ -73,6 +73,9 @@ def _bert4_inputs() -> list[np.ndarray]:
 
 
 def _bert4_module():
+    from bench.torchvision_ops import declare_torchvision_ops
+
+    declare_torchvision_ops()  # transformers imports torchvision when it is installed
     import torch
     from transformers import BertConfig, BertModel
 

@@ -113,12 +113,19 @@ def _with_external_data(proto: onnx.ModelProto, target: Path, external: bool, *,
 
 
 def run(model: Any, *inputs: Any) -> list[np.ndarray]:
-    """Run a Graph, ModelProto or .onnx path on the built-in numpy runtime."""
+    """Run a Graph, ModelProto or .onnx path on the built-in numpy runtime: inputs in graph
+    order (``tb.run(g, x, mask)``), or one dict by input name (``tb.run(g, {"x": x})``)."""
     from runtime.session import Session
 
     graph = load(model)
-    # lists are sequences and None an empty optional: pass them through untouched
-    return Session(graph).run([x if x is None or isinstance(x, list) else np.asarray(x) for x in inputs])
+    if len(inputs) == 1 and isinstance(inputs[0], dict):
+        return Session(graph).run({k: _feed(x) for k, x in inputs[0].items()})
+    return Session(graph).run([_feed(x) for x in inputs])
+
+
+def _feed(x: Any) -> Any:
+    # lists are sequences and None an empty optional: passed through untouched
+    return x if x is None or isinstance(x, list) else np.asarray(x)
 
 
 __all__ = ["TARGETS", "ModelLoadError", "TensorbridgeError", "UnsupportedSourceError", "convert", "load",

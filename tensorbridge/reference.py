@@ -29,6 +29,7 @@ class Reference:
         self.kind, self.source, self.graph = conv.kind, conv.source, conv.graph
         self._ort: Any = None
         self._session: Any = None
+        self._base: tuple[list[np.ndarray], list[np.ndarray]] | None = None  # (feeds, outputs)
         self.name = {"pytorch": "pytorch eager", "tensorflow": "tensorflow eager"}.get(conv.kind, "")
         if conv.kind == "onnx":
             self.name = self._open_ort()
@@ -69,11 +70,14 @@ class Reference:
                 raise TensorbridgeError(f"inputs: missing {missing}; the model takes {names}")
             given = [given[n] for n in names]
         if self.kind in FRAMEWORKS:
-            arrays, _ = self._eager()(self.source, given)
+            arrays, outs = self._eager()(self.source, given)
+            self._base = (arrays, outs)  # the base set's reference run is not repeated
             return arrays
         return [np.asarray(x) for x in (given if isinstance(given, list | tuple) else [given])]
 
     def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+        if self._base is not None and same_arrays(feeds, self._base[0]):
+            return self._base[1]
         if self.kind in FRAMEWORKS:
             return self._eager()(self.source, feeds)[1]
         if self._ort is not None:
@@ -95,6 +99,7 @@ class Runners:
         self.graph, self.emitted, self.onnx_model = graph, emitted, onnx_model
         self._session: Any = None
         self._ort: Any = None
+        self._last: tuple[list[Any], list[Any]] | None = None  # (feeds, outputs) of the last IR run
 
     @classmethod
     def for_artifact(cls, conv: Conversion, report: ParityReport) -> Runners:
@@ -119,7 +124,7 @@ class Runners:
                                  f"{str(e).strip().splitlines()[0][:300]}")
         graph: Graph | None = None
         try:
-            graph = to_ir(model if isinstance(model, str) else onnx.ModelProto.FromString(model))
+            graph = to_ir(model if isinstance(model, str) else artifact)  # the proto those bytes are
         except TensorbridgeError as e:
             report.ok = False
             report.errors.append(f"the produced ONNX does not load back: {e}")
@@ -127,11 +132,17 @@ class Runners:
         return cls(graph=graph, onnx_model=model)
 
     def ir(self, feeds: list[Any]) -> list[Any]:
+        """The graph on the built-in runtime (the noise-floor calibration's float32 run of
+        the base set is the comparison's run too)."""
+        if self._last is not None and same_arrays(feeds, self._last[0]):
+            return self._last[1]
         if self._session is None:
             from runtime.session import Session
 
             self._session = Session(self.graph)
-        return self._session.run(feeds)
+        outs = self._session.run(feeds)
+        self._last = (list(feeds), outs)
+        return outs
 
     def ort(self, feeds: list[Any]) -> list[np.ndarray]:
         from tensorbridge.ort import ort_session
@@ -286,12 +297,13 @@ def noise_tolerance(runners: Runners, feeds: list[np.ndarray], rtol: float | Non
 
 def _noise_floor(graph: Graph, feeds: list[np.ndarray], runners: Runners) -> float | None:
     """max over outputs of max|f32 - f64| / max|f64| on the runtime."""
-    from converters.onnx import from_ir, to_ir
+    import copy
+
     from ir.passes.widen import widen_float32
     from runtime.session import Session
 
     try:
-        wide = to_ir(from_ir(graph))
+        wide = copy.deepcopy(graph)
         widen_float32(wide)
         wide_feeds = [x.astype(np.float64) if x.dtype == np.float32 else x for x in feeds]
         narrow_out = runners.ir(feeds)
@@ -307,6 +319,11 @@ def _noise_floor(graph: Graph, feeds: list[np.ndarray], runners: Runners) -> flo
         diff = np.abs(np.asarray(a, np.float64) - b)
         worst = max(worst, float(np.nanmax(np.where(np.isfinite(diff), diff, 0.0))) / scale)
     return worst
+
+
+def same_arrays(a: list[Any], b: list[Any]) -> bool:
+    """The same input objects (an input set that is the base set), not just equal values."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
 
 
 def _has_ort() -> bool:

@@ -27,28 +27,13 @@ def fixtures_dir() -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _declare_torchvision_ops()
-
-
-def _declare_torchvision_ops() -> None:
-    """PyPI's torchvision wheels are CUDA builds whose C++ ops do not load beside the CPU
-    torch; its pure-Python models (and timm, and transformers, which imports it when
-    present) import once the ``torchvision::nms`` / ``qnms`` schemas exist."""
+    # one copy of the torchvision work-around, shared with the benchmarks (bench/ is not an
+    # installed package: loaded by path)
     import importlib.util
+    import sys
 
-    if importlib.util.find_spec("torchvision") is None or importlib.util.find_spec("torch") is None:
-        return
-    import torch
-
-    try:
-        torch.ops.torchvision.nms  # noqa: B018  (a real build registers it)
-        return
-    except (AttributeError, RuntimeError):
-        pass
-    lib = torch.library.Library("torchvision", "DEF")  # noqa: TID251
-    lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    _KEEP.append(lib)  # the schemas live as long as the Library object
-
-
-_KEEP: list = []
+    spec = importlib.util.spec_from_file_location("_tb_torchvision_ops", ROOT / "bench" / "torchvision_ops.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]  (its Library must stay alive)
+    module.declare_torchvision_ops()

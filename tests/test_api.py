@@ -80,3 +80,13 @@ def test_cli_reports_errors_without_traceback(tmp_path, capsys):
     assert cli(["inspect", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.onnx" in err and "Traceback" not in err
+
+
+def test_run_takes_inputs_by_name(fixtures_dir):
+    g = tb.load(fixtures_dir / "tiny_cnn.onnx")
+    name = g.inputs[0].name
+    x = np.random.default_rng(0).standard_normal(
+        [d if isinstance(d, int) else 2 for d in g.inputs[0].shape]).astype(np.float32)
+    np.testing.assert_array_equal(tb.run(g, {name: x})[0], tb.run(g, x)[0])
+    with pytest.raises(tb.TensorbridgeError, match="unknown input name"):
+        tb.run(g, {"nope": x})
