@@ -37,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from tensorbridge import __version__
+
     p = argparse.ArgumentParser(prog="tensorbridge", description=__doc__)
+    p.add_argument("--version", action="version", version=f"tensorbridge {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     ins = sub.add_parser("inspect", help="summarize a model: ops, inputs/outputs, parameters, opset")
     ins.add_argument("model", help="a .onnx file")
@@ -88,6 +91,7 @@ def _coverage(args: argparse.Namespace, console: Console) -> int:
 
 def _inspect(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
+    from rich.text import Text
 
     import tensorbridge as tb
     from tensorbridge.summary import summarize
@@ -104,9 +108,9 @@ def _inspect(args: argparse.Namespace, console: Console) -> int:
     io.add_column("name")
     io.add_column("type")
     for name, t in s.inputs:
-        io.add_row("input", name, t)
+        io.add_row("input", Text(name), Text(t))  # Text: "[batch,3,32,32]" is not markup
     for name, t in s.outputs:
-        io.add_row("output", name, t)
+        io.add_row("output", Text(name), Text(t))
     console.print(io)
     ops = Table(title="op histogram")
     ops.add_column("op")
@@ -178,6 +182,7 @@ def _reloaded(conv: Any, out: Path) -> Any:
 def _run(args: argparse.Namespace, console: Console) -> int:
     import numpy as np
     from rich.table import Table
+    from rich.text import Text
 
     import tensorbridge as tb
     from runtime.session import Session
@@ -196,7 +201,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     for v, y in zip(graph.outputs, outs):
         arr = np.asarray(y)
         mean = f"{arr.astype(np.float64).mean():.6g}" if arr.dtype.kind in "fiub" and arr.size else "-"
-        table.add_row(v.name, str(arr.dtype), str(list(arr.shape)), mean)
+        table.add_row(Text(v.name), str(arr.dtype), Text(str(list(arr.shape))), mean)
     console.print(table)
     if args.output:
         np.savez(args.output, **{v.name: np.asarray(y) for v, y in zip(graph.outputs, outs)})

@@ -199,3 +199,13 @@ def test_float64_layer_norm_keeps_float64_statistics(to):
     report = tb.check(m, (torch.randn(2, 5, 16, dtype=torch.float64),), to=to, generated=False)
     assert report.ok, report
     assert report.tolerance.rtol <= 1e-9
+
+
+def test_cli_version_and_inspect_show_symbolic_dims(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0 and tb.__version__ in capsys.readouterr().out
+    m = tb.convert(Net().eval(), (torch.randn(4, 6),), dynamic_shapes={"x": {0: "batch"}})
+    onnx.save(m, str(tmp_path / "net.onnx"))
+    assert cli.main(["inspect", str(tmp_path / "net.onnx")]) == 0
+    assert "[batch,6]" in capsys.readouterr().out
