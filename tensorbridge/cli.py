@@ -27,13 +27,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args, console))
     except TensorbridgeError as e:
-        from rich.text import Text
-
-        # the message as text (provenance like "[pytorch conv1]" is not markup), unwrapped so
-        # that paths in it stay whole
-        Console(stderr=True).print(Text.assemble(("error: ", "bold red"), str(e)), soft_wrap=True,
-                                   highlight=False)
+        if args.debug:
+            raise
+        _error(str(e))
         return 2
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as e:  # a bug of ours, not the user's: one line, the traceback on --debug
+        if args.debug:
+            raise
+        _error(f"internal error: {type(e).__name__}: {str(e)[:300]}. This is a tensorbridge bug; "
+               "rerun with --debug for the traceback and please report it")
+        return 3
+
+
+def _error(message: str) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    # the message as text (provenance like "[pytorch conv1]" is not markup), unwrapped so
+    # that paths in it stay whole
+    Console(stderr=True).print(Text.assemble(("error: ", "bold red"), message), soft_wrap=True,
+                               highlight=False)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = argparse.ArgumentParser(prog="tensorbridge", description=__doc__)
     p.add_argument("--version", action="version", version=f"tensorbridge {__version__}")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks of errors")
     sub = p.add_subparsers(dest="command", required=True)
     ins = sub.add_parser("inspect", help="summarize a model: ops, inputs/outputs, parameters, opset")
     ins.add_argument("model", help="a .onnx file")

@@ -44,7 +44,7 @@ def channels_last(graph: Graph) -> Graph:
     name_weights(graph)  # an ONNX graph's weights stay named (and trainable) through the folds
     if to_channels_last(graph).changed:
         fold_constants(graph, evaluate_node, relayout_weights=False)
-        optimize_transposes(graph)
+        optimize_transposes(graph, keep_weight_layout=True)
         remove_no_ops(graph)
         eliminate_dead_code(graph, keep_weights=True)
     verify(graph)

@@ -209,3 +209,20 @@ def test_cli_version_and_inspect_show_symbolic_dims(tmp_path, capsys):
     onnx.save(m, str(tmp_path / "net.onnx"))
     assert cli.main(["inspect", str(tmp_path / "net.onnx")]) == 0
     assert "[batch,6]" in capsys.readouterr().out
+
+
+def test_cli_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    assert cli.main(["inspect", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err
+    with pytest.raises(tb.TensorbridgeError):
+        cli.main(["--debug", "inspect", str(bad)])
+
+    def broken(*_a, **_k):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr("tensorbridge.summary.summarize", broken)
+    assert cli.main(["inspect", str(ROOT / "fixtures" / "tiny_cnn.onnx")]) == 3
+    assert "internal error: ZeroDivisionError: boom" in " ".join(capsys.readouterr().err.split())

@@ -48,7 +48,7 @@ def run_pipeline(graph: Graph, name: str, evaluate: Evaluate) -> list[PassReport
         fold_constants(graph, evaluate, relayout_weights=not keep_weights),
         fuse_rnn_loops(graph, keep_weights=keep_weights),  # reads the folded weights
         remove_no_ops(graph),  # also Reshapes that only insert 1s -> Unsqueeze, which transposes cross
-        optimize_transposes(graph),
+        optimize_transposes(graph, keep_weight_layout=keep_weights),
         fuse_conv_bias(graph),  # after the transposes: a TF BiasAdd is per-channel only then
         fuse_pad_into_conv(graph),
     ]

@@ -81,6 +81,7 @@ class _Ctx:
     dead: set[Node] = field(default_factory=set)
     cache: dict[tuple[Value, Perm, int], int] = field(default_factory=dict)
     relaid: dict[tuple[Value, Perm, bool], Value] = field(default_factory=dict)
+    keep_weight_layout: bool = False  # named weights keep their shapes (a migration)
 
 
 def _perm(ctx: _Ctx, node: Node) -> Perm | None:
@@ -301,8 +302,8 @@ def _rewire(ctx: _Ctx, node: Node, plan: _Plan, broadcast: bool) -> None:
                 done[old] = op.value
         g.set_input(node, i, done[old])
     for old, new in done.items():
-        if old.is_const and new.is_const and new is not old:
-            _adopt(ctx, old, new)
+        if old.is_const and new.is_const and new is not old and not (ctx.keep_weight_layout and _named(old)):
+            _adopt(ctx, old, new)  # (kept layouts: _tie_relaid_copies turns the copy into ops)
 
 
 def _apply(ctx: _Ctx, node: Node, plan: _Plan) -> None:
@@ -443,12 +444,12 @@ def _frozen(graph: Graph, outer: set[str]) -> set[Node]:
     return frozen
 
 
-def _optimize(graph: Graph, report: PassReport) -> None:
+def _optimize(graph: Graph, report: PassReport, keep_weight_layout: bool = False) -> None:
     for node in graph.nodes():
         for sub in node.subgraphs():
-            _optimize(sub, report)
+            _optimize(sub, report, keep_weight_layout)
     outer = _outer_names(graph)
-    ctx = _Ctx(graph, report, outer, _frozen(graph, outer))
+    ctx = _Ctx(graph, report, outer, _frozen(graph, outer), keep_weight_layout=keep_weight_layout)
     for _ in range(_MAX_SWEEPS):
         changed = False
         for node in graph.nodes():
@@ -503,12 +504,14 @@ def _tie_relaid_copies(ctx: _Ctx) -> None:
         ctx.report.note(f"{old.name} re-laid out by ops, not copied: other ops read it as it is")
 
 
-def optimize_transposes(graph: Graph) -> PassReport:
+def optimize_transposes(graph: Graph, *, keep_weight_layout: bool = False) -> PassReport:
     """Cancel, merge and sink Transposes in ``graph`` (in place) and its subgraphs.
 
     Transposes move below layout-agnostic ops (``RULES``) when that adds none; pairs that
     undo each other cancel, consecutive ones merge, identities go. Numerics and the graph's
-    input/output names and shapes are kept."""
+    input/output names and shapes are kept. A constant a pushed Transpose crosses is
+    re-laid out; a named weight takes the new layout unless ``keep_weight_layout`` (a
+    migration), which reads it through layout ops instead."""
     report = PassReport("optimize_transposes")
-    _optimize(graph, report)
+    _optimize(graph, report, keep_weight_layout)
     return report

@@ -43,7 +43,7 @@ def _negative(x: np.ndarray) -> np.ndarray:
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-x)) in x's (wide) type; exp overflow to inf correctly yields 0."""
     with np.errstate(over="ignore"):
-        e = np.exp(np.negative(x))
+        e = np.asarray(np.exp(np.negative(x)))  # a 0-d input gives a numpy scalar: no out= for it
     e += 1
     return np.reciprocal(e, out=e)
 

@@ -489,3 +489,26 @@ def test_structure_of_a_graph_is_its_weights():
     assert [(w.names, w.kind) for w in structure.weights if w.names[0] == "emb.weight"] == [
         (("emb.weight", "head.weight"), "parameter")]
     assert compare_structure(TiedFrozen(), g) == []
+
+
+class _PatchEmbed(torch.nn.Module):
+    """A ViT stem: conv patches -> flatten(2).transpose(1, 2) + positions -> LayerNorm.
+    The transpose pass pushes the Transpose below the Add of ``pos_embed`` (which it used
+    to re-lay out to (C, N)); a migration must hold ``pos_embed`` in its own shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Conv2d(3, 8, 4, stride=4)
+        self.pos_embed = torch.nn.Parameter(torch.randn(1, 4, 8))
+        self.norm = torch.nn.LayerNorm(8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(self.proj(x).flatten(2).transpose(1, 2) + self.pos_embed)
+
+
+@pytest.mark.parametrize("to", ["torch", "tensorflow"])
+def test_pushed_transposes_keep_weight_shapes(to):
+    torch.manual_seed(0)
+    model = _PatchEmbed().eval()
+    x = torch.randn(2, 3, 8, 8)
+    assert compare_structure(model, tb.convert(model, (x,), to=to)) == []

@@ -129,6 +129,8 @@ PASSES: dict[str, PassSpec] = {s.name: s for s in [
     PassSpec("fuse_rnn_loops(keep_weights)", functools.partial(fuse_rnn_loops, keep_weights=True)),
     PassSpec("remove_no_ops", remove_no_ops),
     PassSpec("optimize_transposes", optimize_transposes),
+    PassSpec("optimize_transposes(keep_weight_layout)",
+             functools.partial(optimize_transposes, keep_weight_layout=True)),
     PassSpec("fuse_conv_bias", fuse_conv_bias),
     PassSpec("fuse_pad_into_conv", fuse_pad_into_conv),
     PassSpec("fuse_conv_batchnorm", fuse_conv_batchnorm),
@@ -143,7 +145,7 @@ PASSES: dict[str, PassSpec] = {s.name: s for s in [
              skip_ops=frozenset({"BitCast", "DynamicQuantizeLinear", "QuantizeLinear"})),
 ]}
 PIPELINES: dict[str, PassSpec] = {s.name: s for s in [
-    *(PassSpec(f"pipeline {name}", functools.partial(_pipeline, name), keeps_weights=name == "migrate")
+    *(PassSpec(f"pipeline_{name}", functools.partial(_pipeline, name), keeps_weights=name == "migrate")
       for name in ("clean", "deploy", "migrate")),
     PassSpec("migrate.channels_last", _channels_last, lower=lower_channels_last),
 ]}

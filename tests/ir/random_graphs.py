@@ -134,7 +134,7 @@ class _Builder:
             self.arrays[v] = a
             if not (self.untyped and self.chance(0.3)):
                 self.declare(v, a)
-            if pool and a.dtype == np.float32 and a.size <= 4096:
+            if pool and a.dtype == np.float32 and 0 < a.size <= 4096:  # empty ones: a dead end
                 self.pool.append(v)
         return outs
 
