@@ -43,6 +43,7 @@ def ar(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     ("unsqueeze_neg", lambda x: (x.unsqueeze(-1), x.unsqueeze(0), x[None, :, None]), (R(2, 3),)),
     ("expand_minus1_new_dims", lambda x: x.expand(2, 3, -1, 4), (R(1, 2, 1),)),
     ("expand_as_int", lambda x, y: x.expand_as(y), (ar(3, 1, dtype=I64), R(2, 3, 4))),
+    ("reshape_as_and_view_as", lambda x, y: (x.reshape_as(y) * 2, x.view_as(y) + 1), (R(2, 6), R(3, 4))),
     ("repeat_new_leading_dims", lambda x: x.repeat(2, 1, 3), (R(2, 1),)),
     ("repeat_bool", lambda x: x.repeat(2, 2), (torch.tensor([[True, False]]),)),
     ("cat_skips_legacy_empty", lambda x, y, e: torch.cat([x, e, y], 1), (R(2, 1), R(2, 3), torch.empty(0))),

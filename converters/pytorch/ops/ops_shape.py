@@ -255,6 +255,14 @@ def aten_expand_as(ctx: Ctx, self: Value, other: Value) -> Value:
     return ctx.op("Expand", [self, ctx.shape_of(other)])
 
 
+@aten("aten::reshape_as.default", "aten::view_as.default")
+def aten_reshape_as(ctx: Ctx, self: Value, other: Value) -> Value:
+    """reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)"""
+    if same_shape(self, other):
+        return self
+    return ctx.op("Reshape", [self, ctx.shape_of(other)])
+
+
 @aten("aten::repeat.default")
 def aten_repeat(ctx: Ctx, self: Value, repeats: Sequence[Any]) -> Value:
     """repeat(Tensor self, SymInt[] repeats) -> Tensor"""
