@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -100,6 +101,7 @@ class Runners:
         self._session: Any = None
         self._ort: Any = None
         self._last: tuple[list[Any], list[Any]] | None = None  # (feeds, outputs) of the last IR run
+        self._tmp: Any = None  # a temporary folder the artifact was written to (big models)
 
     @classmethod
     def for_artifact(cls, conv: Conversion, report: ParityReport) -> Runners:
@@ -114,6 +116,8 @@ class Runners:
 
         t0 = time.perf_counter()
         artifact = conv.artifact
+        if not isinstance(artifact, str | os.PathLike) and _too_big_for_one_proto(artifact):
+            return cls._for_big_artifact(conv, report)
         model: bytes | str = str(artifact) if isinstance(artifact, str | os.PathLike) \
             else artifact.SerializeToString()
         try:
@@ -130,6 +134,21 @@ class Runners:
             report.errors.append(f"the produced ONNX does not load back: {e}")
         report.timings["onnx_check_s"] = time.perf_counter() - t0
         return cls(graph=graph, onnx_model=model)
+
+    @classmethod
+    def _for_big_artifact(cls, conv: Conversion, report: ParityReport) -> Runners:
+        """A model over protobuf's 2 GiB cannot be serialized as one message: it is checked
+        as tb.save writes it (external data), from a temporary folder."""
+        import dataclasses
+        import tempfile
+
+        from tensorbridge.api import save
+
+        tmp = tempfile.TemporaryDirectory(prefix="tensorbridge-check-")
+        path = save(conv.artifact, Path(tmp.name) / "model.onnx", external_data=True)
+        runners = cls.for_artifact(dataclasses.replace(conv, artifact=path), report)
+        runners._tmp = tmp  # removed with the runners (the graph maps the data file)
+        return runners
 
     def ir(self, feeds: list[Any]) -> list[Any]:
         """The graph on the built-in runtime (the noise-floor calibration's float32 run of
@@ -319,6 +338,13 @@ def _noise_floor(graph: Graph, feeds: list[np.ndarray], runners: Runners) -> flo
         diff = np.abs(np.asarray(a, np.float64) - b)
         worst = max(worst, float(np.nanmax(np.where(np.isfinite(diff), diff, 0.0))) / scale)
     return worst
+
+
+def _too_big_for_one_proto(model: Any) -> bool:
+    from converters.onnx.external import total_initializer_bytes
+    from tensorbridge.api import EXTERNAL_DATA_THRESHOLD
+
+    return total_initializer_bytes(model) > EXTERNAL_DATA_THRESHOLD
 
 
 def same_arrays(a: list[Any], b: list[Any]) -> bool:

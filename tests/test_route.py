@@ -226,3 +226,12 @@ def test_cli_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, capsys,
     monkeypatch.setattr("tensorbridge.summary.summarize", broken)
     assert cli.main(["inspect", str(ROOT / "fixtures" / "tiny_cnn.onnx")]) == 3
     assert "internal error: ZeroDivisionError: boom" in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_model_over_the_protobuf_limit_is_checked_with_external_data(net, monkeypatch):
+    """Over 2 GiB a ModelProto cannot be serialized as one message: validation checks it as
+    tb.save writes it (external data). The limit is lowered here to exercise that path."""
+    monkeypatch.setattr("tensorbridge.api.EXTERNAL_DATA_THRESHOLD", 0)
+    report = tb.check(*net, generated=False)
+    assert report.ok, report
+    assert "onnx_check_s" in report.timings
