@@ -25,6 +25,13 @@ def ar(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     return torch.arange(n, dtype=dtype).reshape(shape)
 
 
+def _slice_assign(x: torch.Tensor) -> torch.Tensor:
+    """An in-place slice assignment (torchvision Swin's attention mask): slice_scatter once exported."""
+    y = x.clone()
+    y[:, 1:3] = y[:, 4:6] * 2
+    return y
+
+
 @pytest.mark.parametrize("name,fn,inputs", [
     ("view_minus1", lambda x: x.view(-1, 6), (R(4, 3, 2),)),
     ("reshape_to_0d", lambda x: x.reshape(()), (R(1, 1),)),
@@ -43,6 +50,9 @@ def ar(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     ("unsqueeze_neg", lambda x: (x.unsqueeze(-1), x.unsqueeze(0), x[None, :, None]), (R(2, 3),)),
     ("expand_minus1_new_dims", lambda x: x.expand(2, 3, -1, 4), (R(1, 2, 1),)),
     ("expand_as_int", lambda x, y: x.expand_as(y), (ar(3, 1, dtype=I64), R(2, 3, 4))),
+    ("slice_scatter_step", lambda x, y: torch.slice_scatter(x, y, 1, 1, 5, 2), (R(2, 6, 3), R(2, 2, 3))),
+    ("slice_scatter_neg_open", lambda x, y: torch.slice_scatter(x, y, -1, -2), (R(2, 6, 3), R(2, 6, 2))),
+    ("slice_assign", _slice_assign, (R(2, 6, 3),)),
     ("reshape_as_and_view_as", lambda x, y: (x.reshape_as(y) * 2, x.view_as(y) + 1), (R(2, 6), R(3, 4))),
     ("repeat_new_leading_dims", lambda x: x.repeat(2, 1, 3), (R(2, 1),)),
     ("repeat_bool", lambda x: x.repeat(2, 2), (torch.tensor([[True, False]]),)),

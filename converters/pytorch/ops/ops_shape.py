@@ -365,6 +365,24 @@ def aten_slice(ctx: Ctx, self: Value, dim: int = 0, start: Any = None, end: Any 
     return slice_(ctx, self, [start], [end], [d], [step])
 
 
+@aten("aten::slice_scatter.default")
+def aten_slice_scatter(ctx: Ctx, self: Value, src: Value, dim: int = 0, start: Any = None, end: Any = None,
+                       step: Any = 1) -> Value:
+    """slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor"""
+    rank = ctx.rank(self)
+    d = norm_dim(dim, rank)
+    # the positions the slice covers, clamped exactly as the slice itself: Slice of a Range
+    size = ctx.op("Gather", [ctx.shape_of(self), ctx.const(np.int64(d))])
+    positions = ctx.op("Range", [ctx.const(np.int64(0)), size, ctx.const(np.int64(1))])
+    positions = slice_(ctx, positions, [0 if start is None else start], [INT64_MAX if end is None else end],
+                       [0], [step])
+    along = [1] * rank
+    along[d] = -1
+    index = ctx.op("Reshape", [positions, ctx.const(np.array(along, np.int64))])
+    index = ctx.op("Expand", [index, ctx.shape_of(src)])
+    return ctx.op("ScatterElements", [self, index, ctx.cast(src, ctx.dtype(self))], {"axis": d})
+
+
 @aten("aten::select.int", "aten::select_copy.int")
 def aten_select(ctx: Ctx, self: Value, dim: int, index: Any) -> Value:
     """select.int(Tensor(a) self, int dim, SymInt index) -> Tensor(a)"""
