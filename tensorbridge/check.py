@@ -69,8 +69,7 @@ def validate(conv: Conversion, given: Any = None, *, generated: bool = False, lo
     base = reference.base_feeds(given)
     sets = input_sets(conv.graph, base) if generated else {"example": base}
     report = ParityReport(conv.name, conv.target, reference.name, True, Tolerance(0, 0, ""),
-                          input_sets=list(sets), op_histogram=_histogram(conv.graph),
-                          timings=dict(conv.timings))
+                          input_sets=list(sets), op_histogram=_histogram(conv.graph))
     if tolerance is not None:
         report.tolerance = tolerance
     if conv.target != "onnx" and conv.artifact is None:  # the IR, before emission may consume it
@@ -94,7 +93,7 @@ def validate(conv: Conversion, given: Any = None, *, generated: bool = False, lo
         if progress is not None:
             progress("locating the first divergence", len(sets), len(sets) + 1)
         failing = next((c.input_set for c in report.comparisons if not c.ok), "example")
-        runners.localize(report, reference.source, sets[failing])
+        runners.localize(report, conv.kind, reference.source, sets[failing])
     report.timings.update(conv.timings)  # emission happened above
     report.timings["convert_s"] = conv.timings.get("lower_s", 0.0) + conv.timings.get("emit_s", 0.0)
     report.timings["validate_s"] = time.perf_counter() - t0 - emit_s
@@ -119,7 +118,7 @@ def _compare_ir(report: ParityReport, reference: Reference, ir: Runners, feeds: 
     report.errors.append("the IR already differs from the source before emission: a front-end "
                          "translation or an IR pass is wrong, not the emitter")
     if localize and conv.kind in ("pytorch", "tensorflow"):
-        ir.localize(report, reference.source, feeds)
+        ir.localize(report, conv.kind, reference.source, feeds)
 
 
 def _compare_sets(report: ParityReport, reference: Reference, runners: Runners,

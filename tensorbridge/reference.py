@@ -209,10 +209,10 @@ class Runners:
     def can_localize(self, conv: Conversion) -> bool:
         return conv.kind in FRAMEWORKS and (self.graph is not None or self.emitted is not None)
 
-    def localize(self, report: ParityReport, source: Any, feeds: list[np.ndarray]) -> None:
-        """Name the first source layer whose output the produced model gets wrong."""
+    def localize(self, report: ParityReport, kind: str, source: Any, feeds: list[np.ndarray]) -> None:
+        """Name the first layer of ``source`` (a ``kind`` = 'pytorch' / 'tensorflow' model)
+        whose output the produced model gets wrong."""
         t = time.perf_counter()
-        kind = "pytorch" if _is_torch(source) else "tensorflow"
         if self.emitted is not None:
             _localize_emitted(report, kind, source, self.emitted, feeds)
         elif kind == "pytorch":
@@ -220,12 +220,6 @@ class Runners:
         else:
             _localize_captured(report, source, self.graph, feeds)  # type: ignore[arg-type]
         report.timings["localize_s"] = report.timings.get("localize_s", 0.0) + time.perf_counter() - t
-
-
-def _is_torch(source: Any) -> bool:
-    from tensorbridge.sources import kind_of
-
-    return kind_of(source) == "pytorch"
 
 
 def _localize_captured(report: ParityReport, source: Any, graph: Graph, feeds: list[np.ndarray]) -> None:
