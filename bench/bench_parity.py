@@ -31,10 +31,10 @@ RUNS = 5
 
 def main() -> None:
     import tensorbridge as tb
-    from converters.pytorch.eager import eager_outputs, eager_trace
-    from runtime.parity.compare import default_tolerance
-    from runtime.parity.divergence import locate, values_to_capture
-    from runtime.session import Session
+    from tensorbridge.converters.pytorch.eager import eager_outputs, eager_trace
+    from tensorbridge.runtime.parity.compare import default_tolerance
+    from tensorbridge.runtime.parity.divergence import locate, values_to_capture
+    from tensorbridge.runtime.session import Session
 
     torch.set_num_threads(1)
     factory, inputs = torch_models()["bert4"]
@@ -44,8 +44,8 @@ def main() -> None:
     t_eager = median_time(lambda: eager_outputs(module, inputs), RUNS)[0]
     t_runtime = median_time(lambda: session.run(inputs), RUNS)[0]
 
-    from runtime.parity.report import ParityReport
     from tensorbridge.check import _localize_streaming
+    from tensorbridge.runtime.parity.report import ParityReport
 
     def localise() -> None:  # what tb.check runs on a mismatch: eager and runtime in lockstep
         report = ParityReport("bert4", "onnx", "pytorch eager", False, default_tolerance("float32"))

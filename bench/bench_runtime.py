@@ -42,8 +42,8 @@ def make_runner(name: str, path: Path):
     import onnx
 
     if name == "tensorbridge":
-        from converters.onnx import to_ir
-        from runtime.session import Session
+        from tensorbridge.converters.onnx import to_ir
+        from tensorbridge.runtime.session import Session
 
         sess = Session(to_ir(path))
         return lambda feeds: sess.run(feeds)
@@ -82,8 +82,8 @@ def peak_memory(model: str, runtime: str) -> float:
 def memory_child(model: str, rt: str) -> None:
     import onnx  # noqa: F401
 
-    import converters.onnx  # noqa: F401
-    import runtime.session  # noqa: F401
+    import tensorbridge.converters.onnx  # noqa: F401
+    import tensorbridge.runtime.session  # noqa: F401
 
     if rt == "onnxruntime":
         import onnxruntime  # noqa: F401

@@ -9,17 +9,17 @@ from typing import Any
 
 import numpy as np
 
-from ir.dtypes import DType
-from ir.errors import UnsupportedOpError
-from ir.graph import Graph
-from ir.node import Provenance, Value
-from ir.types import TensorType
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Provenance, Value
+from tensorbridge.ir.types import TensorType
 
 
 def check_opset(framework: str, opset: int | None, default: int, minimum: int) -> int:
     """The ai.onnx opset to build at: ``default`` when not given; refuses one outside
     ``minimum``..newest the onnx package knows."""
-    from ir import schemas
+    from tensorbridge.ir import schemas
 
     latest = schemas.latest_opset()
     if opset is None:

@@ -11,11 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from ir.errors import ConversionError, KernelError, TensorbridgeError, UnsupportedOpError
-from ir.graph import Graph
-from ir.node import Node, Role, Value
-from ir.op_registry import OpRegistry
-from ir.types import TensorType, ValueType
+from tensorbridge.ir.errors import (
+    ConversionError,
+    KernelError,
+    TensorbridgeError,
+    UnsupportedOpError,
+)
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Node, Role, Value
+from tensorbridge.ir.op_registry import OpRegistry
+from tensorbridge.ir.types import TensorType, ValueType
 
 
 @dataclass(frozen=True)
@@ -241,7 +246,7 @@ _SETTINGS = frozenset({"roi", "scales", "sizes", "shape", "axes", "pads", "repea
 
 def is_setting(graph: Graph, value: Value) -> bool:
     """Every use of ``value`` is a settings input (Resize scales, Pad pads, Clip min...)."""
-    from ir import schemas
+    from tensorbridge.ir import schemas
 
     uses = graph.consumers(value)
     for node, port in uses:

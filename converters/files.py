@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ir.errors import TensorbridgeError
+from tensorbridge.ir.errors import TensorbridgeError
 
 try:
     import fcntl

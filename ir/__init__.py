@@ -1,7 +1,7 @@
 """tensorbridge's common graph IR (numpy + networkx + onnx.defs only)."""
 
-from ir.dtypes import DType
-from ir.errors import (
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import (
     ConversionError,
     KernelError,
     ModelLoadError,
@@ -9,10 +9,10 @@ from ir.errors import (
     UnsupportedOpError,
     VerificationError,
 )
-from ir.graph import Function, Graph, ModelInfo, NameAuthority, WeightInfo
-from ir.node import Attr, AttrKind, LazyTensor, Node, Provenance, Role, Value
-from ir.printer import format_graph
-from ir.types import (
+from tensorbridge.ir.graph import Function, Graph, ModelInfo, NameAuthority, WeightInfo
+from tensorbridge.ir.node import Attr, AttrKind, LazyTensor, Node, Provenance, Role, Value
+from tensorbridge.ir.printer import format_graph
+from tensorbridge.ir.types import (
     Dim,
     MapType,
     OptionalType,
@@ -21,8 +21,8 @@ from ir.types import (
     TensorType,
     ValueType,
 )
-from ir.values import SparseTensor
-from ir.verify import verify
+from tensorbridge.ir.values import SparseTensor
+from tensorbridge.ir.verify import verify
 
 __all__ = [
     "Attr", "AttrKind", "ConversionError", "DType", "Dim", "Function", "Graph", "KernelError",

@@ -16,11 +16,20 @@ from typing import Any, cast
 import networkx as nx
 import numpy as np
 
-from ir import schemas
-from ir.dtypes import DType
-from ir.node import Attr, AttrKind, ConstData, LazyTensor, Node, Provenance, Role, Value
-from ir.types import ShapeT, SparseTensorType, TensorType, ValueType
-from ir.values import SparseTensor
+from tensorbridge.ir import schemas
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.node import (
+    Attr,
+    AttrKind,
+    ConstData,
+    LazyTensor,
+    Node,
+    Provenance,
+    Role,
+    Value,
+)
+from tensorbridge.ir.types import ShapeT, SparseTensorType, TensorType, ValueType
+from tensorbridge.ir.values import SparseTensor
 
 
 class NameAuthority:

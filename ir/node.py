@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ir.dtypes import DType
-from ir.types import (
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.types import (
     MapType,
     OptionalType,
     SequenceType,
@@ -20,10 +20,10 @@ from ir.types import (
     TensorType,
     ValueType,
 )
-from ir.values import SparseTensor
+from tensorbridge.ir.values import SparseTensor
 
 if TYPE_CHECKING:
-    from ir.graph import Graph
+    from tensorbridge.ir.graph import Graph
 
 
 class Role(enum.Enum):
@@ -180,7 +180,7 @@ class Attr:
 
 
 def _guess_kind(value: Any) -> AttrKind:
-    from ir.graph import Graph  # local: graph imports this module
+    from tensorbridge.ir.graph import Graph  # local: graph imports this module
 
     if isinstance(value, bool | int | np.integer):
         return AttrKind.INT

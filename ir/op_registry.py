@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ir.errors import UnsupportedOpError
+from tensorbridge.ir.errors import UnsupportedOpError
 
 OpFn = Callable[..., Any]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Attr, AttrKind, Node, Value
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Attr, AttrKind, Node, Value
 
 
 def format_graph(graph: Graph, indent: str = "") -> str:

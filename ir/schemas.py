@@ -8,7 +8,7 @@ from typing import SupportsInt, cast
 
 import onnx.defs
 
-from ir.node import AttrKind
+from tensorbridge.ir.node import AttrKind
 
 STANDARD_DOMAINS = ("", "ai.onnx.ml", "ai.onnx.preview.training", "ai.onnx.preview")
 

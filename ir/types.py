@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ir.dtypes import DType
+from tensorbridge.ir.dtypes import DType
 
 Dim = int | str | None
 ShapeT = tuple[Dim, ...] | None

@@ -12,11 +12,17 @@ from typing import SupportsInt, cast
 import networkx as nx
 import onnx.defs
 
-from ir import schemas
-from ir.errors import VerificationError
-from ir.graph import Graph
-from ir.node import AttrKind, Node, Role, Value
-from ir.types import OptionalType, SequenceType, SparseTensorType, TensorType, ValueType
+from tensorbridge.ir import schemas
+from tensorbridge.ir.errors import VerificationError
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import AttrKind, Node, Role, Value
+from tensorbridge.ir.types import (
+    OptionalType,
+    SequenceType,
+    SparseTensorType,
+    TensorType,
+    ValueType,
+)
 
 _Formal = onnx.defs.OpSchema.FormalParameterOption
 

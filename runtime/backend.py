@@ -1,7 +1,7 @@
 """``onnx.backend.base.Backend`` over the numpy runtime, so onnx's backend test harness
 (and anyone used to that interface) can drive it:
 
-    from runtime.backend import TensorbridgeBackend
+    from tensorbridge.runtime.backend import TensorbridgeBackend
     outputs = TensorbridgeBackend.run_model(model_proto, [x])
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import onnx.backend.base as base
 
-from runtime.session import Session
+from tensorbridge.runtime.session import Session
 
 
 class TensorbridgeBackendRep(base.BackendRep):
@@ -30,7 +30,9 @@ class TensorbridgeBackendRep(base.BackendRep):
 class TensorbridgeBackend(base.Backend):
     @classmethod
     def prepare(cls, model: onnx.ModelProto, device: str = "CPU", **kwargs: Any) -> TensorbridgeBackendRep:
-        from converters.onnx import to_ir  # runtime stays free of converters at import time
+        from tensorbridge.converters.onnx import (
+            to_ir,  # runtime stays free of converters at import time
+        )
 
         return TensorbridgeBackendRep(Session(to_ir(model)))
 
@@ -39,7 +41,7 @@ class TensorbridgeBackend(base.Backend):
                  outputs_info: Sequence[tuple[np.dtype, tuple[int, ...]]] | None = None,
                  **kwargs: Any) -> tuple[Any, ...]:
         opset = int(kwargs.get("opset_version", onnx.defs.onnx_opset_version()))
-        from ir.dtypes import DType
+        from tensorbridge.ir.dtypes import DType
 
         names = [n for n in node.input if n]
         ins = [onnx.helper.make_tensor_value_info(n, int(DType.from_numpy(np.asarray(x).dtype)), None)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import runtime.kernels  # noqa: F401  (registers every kernel)
-from ir.schemas import schema_history
-from runtime.registry import KERNELS
+import tensorbridge.runtime.kernels  # noqa: F401  (registers every kernel)
+from tensorbridge.ir.schemas import schema_history
+from tensorbridge.runtime.registry import KERNELS
 
 DOMAINS = {"": "ai.onnx", "ai.onnx.ml": "ai.onnx.ml", "ai.onnx.preview.training": "ai.onnx.preview.training",
            "ai.onnx.preview": "ai.onnx.preview"}

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import runtime.kernels  # noqa: F401  (registers every kernel)
-from ir.graph import Graph
-from ir.node import Node
-from runtime.registry import KERNELS, KernelContext
+import tensorbridge.runtime.kernels  # noqa: F401  (registers every kernel)
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Node
+from tensorbridge.runtime.registry import KERNELS, KernelContext
 
 
 def evaluate_node(graph: Graph, node: Node, inputs: Sequence[Any]) -> list[Any] | None:

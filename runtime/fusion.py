@@ -20,14 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Node, Value
-from ir.passes.patterns import _View, find_matches
-from runtime.erf import gelu_exact_f32
-from runtime.kernels.activation import gelu
-from runtime.kernels.math import _softmax_inplace
-from runtime.kernels.norm import layer_norm
-from runtime.registry import KERNELS, KernelContext
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Node, Value
+from tensorbridge.ir.passes.patterns import _View, find_matches
+from tensorbridge.runtime.erf import gelu_exact_f32
+from tensorbridge.runtime.kernels.activation import gelu
+from tensorbridge.runtime.kernels.math import _softmax_inplace
+from tensorbridge.runtime.kernels.norm import layer_norm
+from tensorbridge.runtime.registry import KERNELS, KernelContext
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ir.op_registry import OpRegistry, OpSpec
+from tensorbridge.ir.op_registry import OpRegistry, OpSpec
 
 KernelFn = Callable[..., Any]
 

@@ -16,14 +16,14 @@ from typing import Any
 
 import numpy as np
 
-import runtime.kernels  # noqa: F401  (registers every kernel)
-from ir.errors import KernelError, TensorbridgeError, UnsupportedOpError
-from ir.graph import Graph
-from ir.node import Attr, AttrKind, Node, Role, Value
-from ir.types import TensorType
-from runtime.dedupe import Dedupe
-from runtime.fusion import find_fusions
-from runtime.registry import KERNELS, KernelContext, KernelSpec
+import tensorbridge.runtime.kernels  # noqa: F401  (registers every kernel)
+from tensorbridge.ir.errors import KernelError, TensorbridgeError, UnsupportedOpError
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Attr, AttrKind, Node, Role, Value
+from tensorbridge.ir.types import TensorType
+from tensorbridge.runtime.dedupe import Dedupe
+from tensorbridge.runtime.fusion import find_fusions
+from tensorbridge.runtime.registry import KERNELS, KernelContext, KernelSpec
 
 _NONE = -1
 _RANDOM = frozenset({
@@ -125,7 +125,7 @@ class Session:
         if errors:
             if len(errors) == 1:
                 raise errors[0]
-            from ir.errors import ConversionError
+            from tensorbridge.ir.errors import ConversionError
             raise ConversionError(f"runtime: planning graph {g.name!r}", errors)
         if dedup is not None and dedup.alias:
             # a duplicate's name reads its canonical slot: capture, stream, subgraphs' outer

@@ -8,7 +8,9 @@ and check numerically that the converted model computes the same thing.
     ys = tb.run(g, x)                  # built-in numpy runtime
 """
 
-from ir.errors import (
+from tensorbridge.api import UnsupportedSourceError, convert, load, run, save
+from tensorbridge.check import ParityError, ParityReport, check
+from tensorbridge.ir.errors import (
     ConversionError,
     KernelError,
     ModelLoadError,
@@ -16,8 +18,6 @@ from ir.errors import (
     UnsupportedOpError,
     VerificationError,
 )
-from tensorbridge.api import UnsupportedSourceError, convert, load, run, save
-from tensorbridge.check import ParityError, ParityReport, check
 
 __version__ = "0.1.0"
 

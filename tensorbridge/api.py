@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ir.errors import ModelLoadError, TensorbridgeError
-from ir.graph import Graph
+from tensorbridge.ir.errors import ModelLoadError, TensorbridgeError
+from tensorbridge.ir.graph import Graph
 from tensorbridge.route import TARGETS, UnsupportedSourceError, build, emit_target, lower
 from tensorbridge.sources import kind_of
 
@@ -87,14 +87,14 @@ def save(model: Any, path: str | os.PathLike[str], *, external_data: bool | None
     folder, each replaced in one step. Returns the path written."""
     import onnx
 
-    from converters.onnx import from_ir
+    from tensorbridge.converters.onnx import from_ir
     from tensorbridge.migrate import emitted_kind, save_emitted
 
     if emitted_kind(model) is not None:
         return save_emitted(model, path)
     if not isinstance(model, Graph | onnx.ModelProto):
         raise TensorbridgeError(f"save: expected an ir.Graph or onnx.ModelProto, got {type(model).__name__}")
-    from converters.files import check_file_target
+    from tensorbridge.converters.files import check_file_target
 
     target = Path(path)
     check_file_target(target)  # before the (possibly long) serialization
@@ -107,7 +107,7 @@ def save(model: Any, path: str | os.PathLike[str], *, external_data: bool | None
 
 def _with_external_data(proto: onnx.ModelProto, target: Path, external: bool, *, owned: bool) -> Path:
     """``proto`` written to ``target`` as one atomic unit with its data file (if ``external``)."""
-    from converters.onnx.external import save_model
+    from tensorbridge.converters.onnx.external import save_model
 
     return save_model(proto, target, external=external, owned=owned)
 
@@ -115,7 +115,7 @@ def _with_external_data(proto: onnx.ModelProto, target: Path, external: bool, *,
 def run(model: Any, *inputs: Any) -> list[np.ndarray]:
     """Run a Graph, ModelProto or .onnx path on the built-in numpy runtime: inputs in graph
     order (``tb.run(g, x, mask)``), or one dict by input name (``tb.run(g, {"x": x})``)."""
-    from runtime.session import Session
+    from tensorbridge.runtime.session import Session
 
     graph = load(model)
     if len(inputs) == 1 and isinstance(inputs[0], dict):

@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from ir.errors import TensorbridgeError
-from ir.graph import Graph
-from runtime.parity.compare import compare_output, default_tolerance
-from runtime.parity.report import ParityReport, Tolerance
 from tensorbridge.inputs import input_sets
+from tensorbridge.ir.errors import TensorbridgeError
+from tensorbridge.ir.graph import Graph
 from tensorbridge.reference import Reference, Runners, noise_tolerance
 from tensorbridge.route import Conversion, build, emit_target
+from tensorbridge.runtime.parity.compare import compare_output, default_tolerance
+from tensorbridge.runtime.parity.report import ParityReport, Tolerance
 
 Progress = Callable[[str, int, int], None]
 

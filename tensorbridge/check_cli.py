@@ -20,7 +20,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from ir.errors import TensorbridgeError
+from tensorbridge.ir.errors import TensorbridgeError
 
 
 def add_parser(sub: Any) -> None:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ir.errors import TensorbridgeError
+from tensorbridge.ir.errors import TensorbridgeError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -95,13 +95,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _coverage(args: argparse.Namespace, console: Console) -> int:
     if args.layer == "pytorch":
-        from converters.pytorch.coverage import coverage_markdown
+        from tensorbridge.converters.pytorch.coverage import coverage_markdown
     elif args.layer == "tensorflow":
-        from converters.tensorflow.coverage import coverage_markdown  # type: ignore[assignment]
+        from tensorbridge.converters.tensorflow.coverage import coverage_markdown  # type: ignore[assignment]
     elif args.layer == "emitters":
         from tensorbridge.emit_coverage import coverage_markdown  # type: ignore[assignment]
     else:
-        from runtime.coverage import coverage_markdown  # type: ignore[assignment]
+        from tensorbridge.runtime.coverage import coverage_markdown  # type: ignore[assignment]
     print(coverage_markdown())
     return 0
 
@@ -176,7 +176,7 @@ def _convert(args: argparse.Namespace, console: Console) -> int:
 
 
 def _check_output(out: Path, to: str) -> None:
-    from converters.files import check_file_target
+    from tensorbridge.converters.files import check_file_target
 
     if to == "onnx":
         check_file_target(out)
@@ -202,11 +202,11 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     from rich.text import Text
 
     import tensorbridge as tb
-    from runtime.session import Session
     from tensorbridge.check_cli import npz_inputs
+    from tensorbridge.runtime.session import Session
 
     if args.output:
-        from converters.files import check_file_target
+        from tensorbridge.converters.files import check_file_target
 
         check_file_target(Path(args.output))
     graph = tb.load(args.model)

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 import tensorbridge as tb
-from ir.verify import verify
+from tensorbridge.ir.verify import verify
 from tensorbridge.summary import summarize
 
 ROOT = Path(__file__).resolve().parents[1]

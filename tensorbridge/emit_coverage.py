@@ -16,10 +16,10 @@ def _sinces(registry: Any) -> dict[tuple[str, str], list[int]]:
 
 
 def coverage_markdown() -> str:
-    from converters.pytorch.from_ir.module import EMITTERS as TORCH
-    from converters.tensorflow.from_ir.module import EMITTERS as TF
-    from runtime.coverage import schema_versions
-    from runtime.registry import KERNELS
+    from tensorbridge.converters.pytorch.from_ir.module import EMITTERS as TORCH
+    from tensorbridge.converters.tensorflow.from_ir.module import EMITTERS as TF
+    from tensorbridge.runtime.coverage import schema_versions
+    from tensorbridge.runtime.registry import KERNELS
 
     torch_, tf_, rt = _sinces(TORCH), _sinces(TF), _sinces(KERNELS)
     ops = sorted(op for d, op in schema_versions() if d == "")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Value
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Value
 
 SEEDS = (1, 2)
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from ir.errors import TensorbridgeError
-from ir.graph import Graph
-from runtime.parity.compare import default_tolerance
-from runtime.parity.report import ParityReport, Tolerance
 from tensorbridge.inputs import example_from_graph
+from tensorbridge.ir.errors import TensorbridgeError
+from tensorbridge.ir.graph import Graph
 from tensorbridge.route import Conversion
+from tensorbridge.runtime.parity.compare import default_tolerance
+from tensorbridge.runtime.parity.report import ParityReport, Tolerance
 
 FRAMEWORKS = ("pytorch", "tensorflow")
 
@@ -51,9 +51,9 @@ class Reference:
 
     def _eager(self) -> Any:
         if self.kind == "pytorch":
-            from converters.pytorch.eager import eager_outputs
+            from tensorbridge.converters.pytorch.eager import eager_outputs
         else:
-            from converters.tensorflow.eager import eager_outputs  # type: ignore[assignment]
+            from tensorbridge.converters.tensorflow.eager import eager_outputs  # type: ignore[assignment]
         return eager_outputs
 
     def base_feeds(self, given: Any) -> list[np.ndarray]:
@@ -85,7 +85,7 @@ class Reference:
             names = [i.name for i in self._ort.get_inputs()]
             return self._ort.run(None, dict(zip(names, feeds)))
         if self._session is None:
-            from runtime.session import Session
+            from tensorbridge.runtime.session import Session
 
             self._session = Session(self.graph if self.kind == "onnx" else self.source)
         return self._session.run(feeds)
@@ -112,7 +112,7 @@ class Runners:
             return cls(emitted=conv.artifact)
         import onnx
 
-        from converters.onnx import to_ir
+        from tensorbridge.converters.onnx import to_ir
 
         t0 = time.perf_counter()
         artifact = conv.artifact
@@ -156,7 +156,7 @@ class Runners:
         if self._last is not None and same_arrays(feeds, self._last[0]):
             return self._last[1]
         if self._session is None:
-            from runtime.session import Session
+            from tensorbridge.runtime.session import Session
 
             self._session = Session(self.graph)
         outs = self._session.run(feeds)
@@ -223,9 +223,9 @@ class Runners:
 
 
 def _localize_captured(report: ParityReport, source: Any, graph: Graph, feeds: list[np.ndarray]) -> None:
-    from converters.tensorflow.eager import eager_layer_records
-    from runtime.parity.divergence import locate, values_to_capture
-    from runtime.session import Session
+    from tensorbridge.converters.tensorflow.eager import eager_layer_records
+    from tensorbridge.runtime.parity.divergence import locate, values_to_capture
+    from tensorbridge.runtime.session import Session
 
     records = eager_layer_records(source, feeds)
     session = Session(graph, fuse=False)
@@ -237,9 +237,9 @@ def _localize_streaming(report: ParityReport, source: Any, graph: Graph, feeds: 
     """Eager and runtime advance together: each module's record, as its call finishes,
     pulls the IR values it maps to from a streaming run, is compared, and both are dropped
     once no later module needs them (memory: the live sets, not every intermediate)."""
-    from converters.pytorch.eager import eager_stream
-    from runtime.parity.divergence import Localizer, StreamedValues
-    from runtime.session import Session
+    from tensorbridge.converters.pytorch.eager import eager_stream
+    from tensorbridge.runtime.parity.divergence import Localizer, StreamedValues
+    from tensorbridge.runtime.session import Session
 
     loc = Localizer(graph, report.tolerance)
     refs = Counter(n for module in loc.bounds for n in loc.needed(module))
@@ -260,14 +260,14 @@ def _localize_emitted(report: ParityReport, kind: str, source: Any, module: Any,
     """The emitted module's values (named as in its IR graph) against the source's layers.
     Values a layout rewrite changed (TensorFlow's channels-last) do not match by shape and
     are skipped."""
-    from runtime.parity.divergence import locate, values_to_capture
+    from tensorbridge.runtime.parity.divergence import locate, values_to_capture
 
     if kind == "pytorch":
-        from converters.pytorch.eager import eager_trace
+        from tensorbridge.converters.pytorch.eager import eager_trace
 
         records = eager_trace(source, feeds)[1]
     else:
-        from converters.tensorflow.eager import eager_layer_records
+        from tensorbridge.converters.tensorflow.eager import eager_layer_records
 
         records = eager_layer_records(source, feeds)
     from tensorbridge.migrate import capture_emitted
@@ -312,8 +312,8 @@ def _noise_floor(graph: Graph, feeds: list[np.ndarray], runners: Runners) -> flo
     """max over outputs of max|f32 - f64| / max|f64| on the runtime."""
     import copy
 
-    from ir.passes.widen import widen_float32
-    from runtime.session import Session
+    from tensorbridge.ir.passes.widen import widen_float32
+    from tensorbridge.runtime.session import Session
 
     try:
         wide = copy.deepcopy(graph)
@@ -335,8 +335,8 @@ def _noise_floor(graph: Graph, feeds: list[np.ndarray], runners: Runners) -> flo
 
 
 def _too_big_for_one_proto(model: Any) -> bool:
-    from converters.onnx.external import total_initializer_bytes
     from tensorbridge.api import EXTERNAL_DATA_THRESHOLD
+    from tensorbridge.converters.onnx.external import total_initializer_bytes
 
     return total_initializer_bytes(model) > EXTERNAL_DATA_THRESHOLD
 

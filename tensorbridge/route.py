@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ir.errors import TensorbridgeError
-from ir.graph import Graph
-from ir.passes import PassReport
-from ir.verify import verify
+from tensorbridge.ir.errors import TensorbridgeError
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.passes import PassReport
+from tensorbridge.ir.verify import verify
 from tensorbridge.sources import kind_of
 
 TARGETS = ("onnx", "torch", "tensorflow")
@@ -68,11 +68,11 @@ def lower(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None, *
         verify(source)
         return source
     if kind == "onnx":
-        from converters.onnx import to_ir
+        from tensorbridge.converters.onnx import to_ir
 
         return to_ir(source)
     if kind == "pytorch":
-        from converters.pytorch.to_ir import to_ir as torch_to_ir
+        from tensorbridge.converters.pytorch.to_ir import to_ir as torch_to_ir
 
         return torch_to_ir(source, example_inputs, dynamic_shapes=dynamic_shapes, opset=opset,
                            strict_shapes=strict_shapes, keep_weight_layout=keep_weight_layout)
@@ -80,7 +80,7 @@ def lower(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None, *
         if dynamic_shapes is not None:
             raise UnsupportedSourceError("dynamic_shapes is for PyTorch; TensorFlow takes dynamic dims "
                                          "from the input signature (None dims)")
-        from converters.tensorflow.to_ir import to_ir as tf_to_ir
+        from tensorbridge.converters.tensorflow.to_ir import to_ir as tf_to_ir
 
         return tf_to_ir(source, example_inputs, opset=opset, keep_weight_layout=keep_weight_layout)
     if isinstance(source, str | os.PathLike) and Path(source).is_dir():
@@ -100,11 +100,11 @@ def read_source(source: Any, kind: str) -> Any:
     if not isinstance(source, str | os.PathLike):
         return source
     if kind == "pytorch":
-        from converters.pytorch.capture import load_pt2
+        from tensorbridge.converters.pytorch.capture import load_pt2
 
         return load_pt2(Path(source))
     if kind == "tensorflow":
-        from converters.tensorflow.capture import load_source
+        from tensorbridge.converters.tensorflow.capture import load_source
 
         return load_source(source)
     return source
@@ -136,7 +136,7 @@ def emit_target(conv: Conversion) -> Any:
     t0 = time.perf_counter()
     own = conv.kind in ("pytorch", "tensorflow")  # a graph we made, not the user's
     if conv.target == "onnx":
-        from converters.onnx import from_ir
+        from tensorbridge.converters.onnx import from_ir
 
         conv.artifact = from_ir(conv.graph, opset=conv.opset, release_weights=own)
     else:

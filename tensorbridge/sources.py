@@ -9,7 +9,7 @@ from typing import Any
 
 def kind_of(source: Any) -> str:
     """'ir', 'onnx', 'pytorch', 'tensorflow', or 'unknown'."""
-    from ir.graph import Graph
+    from tensorbridge.ir.graph import Graph
 
     if isinstance(source, Graph):
         return "ir"
@@ -17,17 +17,17 @@ def kind_of(source: Any) -> str:
     if type(source).__name__ == "ModelProto" and module.startswith("onnx"):
         return "onnx"
     if isinstance(source, str | os.PathLike):
-        from converters.tensorflow import is_tensorflow_path
+        from tensorbridge.converters.tensorflow import is_tensorflow_path
 
         if is_tensorflow_path(source):  # a .keras file or a SavedModel directory
             return "tensorflow"
         suffix = Path(source).suffix.lower()
         return {".onnx": "onnx", ".pt2": "pytorch"}.get(suffix, "onnx" if not Path(source).is_dir() else "unknown")
-    from converters.pytorch import is_pytorch_model
+    from tensorbridge.converters.pytorch import is_pytorch_model
 
     if is_pytorch_model(source):
         return "pytorch"
-    from converters.tensorflow import is_tensorflow_model
+    from tensorbridge.converters.tensorflow import is_tensorflow_model
 
     if is_tensorflow_model(source):
         return "tensorflow"

@@ -47,8 +47,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ir.errors import TensorbridgeError
-from ir.graph import Graph
+from tensorbridge.ir.errors import TensorbridgeError
+from tensorbridge.ir.graph import Graph
 
 # kinds of weight: "parameter" trains; "frozen" is a parameter that does not (requires_grad
 # False, a frozen Keras layer); "buffer" is state (running statistics, masks);
@@ -110,7 +110,7 @@ def trainable_structure(obj: Any, example_inputs: Any = None) -> Structure:
         return trainable_structure(_read_path(Path(obj)), example_inputs)
     kind = type(obj).__module__ or ""
     if type(obj).__name__ == "ModelProto" and kind.startswith("onnx"):
-        from converters.onnx import to_ir
+        from tensorbridge.converters.onnx import to_ir
 
         return _graph_structure(to_ir(obj))
     if hasattr(obj, "graph_signature") and hasattr(obj, "state_dict"):
@@ -226,11 +226,11 @@ def _numel(shape: tuple[int, ...] | None) -> int:
 
 def _renamer(framework: str) -> Callable[[str], str]:
     if framework == "torch":
-        from converters.pytorch.from_ir.weights import module_path
+        from tensorbridge.converters.pytorch.from_ir.weights import module_path
 
         return module_path
     if framework == "tensorflow":
-        from converters.tensorflow.from_ir.module import variable_name
+        from tensorbridge.converters.tensorflow.from_ir.module import variable_name
 
         return variable_name
     return lambda name: name
@@ -318,7 +318,7 @@ def _is_concrete_function(obj: Any) -> bool:
 
 
 def _keras_structure(model: Any) -> Structure:
-    from converters.tensorflow.capture import model_weights
+    from tensorbridge.converters.tensorflow.capture import model_weights
 
     groups = _Groups()
     for var, handle, w in model_weights(None, model):
@@ -328,7 +328,7 @@ def _keras_structure(model: Any) -> Structure:
 
 
 def _function_structure(fn: Any, example_inputs: Any) -> Structure:
-    from converters.tensorflow.capture import traced_functions
+    from tensorbridge.converters.tensorflow.capture import traced_functions
 
     funcs = traced_functions(fn, example_inputs)
     return _variables_structure(v for f in funcs for v in f.variables)
@@ -338,7 +338,7 @@ def _variables_structure(variables: Iterable[Any], *, non_trainable: str = "buff
     """Variables (deduplicated) named as the converter names them (``model_weights``)."""
     from types import SimpleNamespace
 
-    from converters.tensorflow.capture import model_weights
+    from tensorbridge.converters.tensorflow.capture import model_weights
 
     unique = list({id(v.handle): v for v in variables}.values())
     groups = _Groups()
@@ -356,7 +356,7 @@ def _tf_module_structure(obj: Any) -> Structure:
         return _emitted_tf_structure(obj, weights)
     signatures = getattr(obj, "signatures", None)
     if signatures is not None and len(signatures):
-        from converters.tensorflow.capture import serving_signature
+        from tensorbridge.converters.tensorflow.capture import serving_signature
 
         return _variables_structure(serving_signature(signatures, type(obj).__name__).variables)
     return _variables_structure(list(obj.variables), non_trainable="non_trainable")
@@ -376,7 +376,7 @@ def _emitted_tf_structure(obj: Any, weights: Any) -> Structure:
 # ---------------------------------------------------------------- IR / ONNX
 def _graph_structure(graph: Graph) -> Structure:
     """The weights an emitter makes of ``graph``'s initializers (constants left out)."""
-    from converters.emitting import has_framework_roles, weight_kind, weight_names
+    from tensorbridge.converters.emitting import has_framework_roles, weight_kind, weight_names
 
     roles = has_framework_roles(graph)
     groups = _Groups()
@@ -399,15 +399,15 @@ def _read_path(path: Path) -> Any:
 
     kind = kind_of(path)
     if kind == "pytorch":
-        from converters.pytorch.capture import load_pt2
+        from tensorbridge.converters.pytorch.capture import load_pt2
 
         return load_pt2(path)
     if kind == "tensorflow":
-        from converters.tensorflow.capture import load_source
+        from tensorbridge.converters.tensorflow.capture import load_source
 
         return load_source(path)
     if kind == "onnx":
-        from converters.onnx import to_ir
+        from tensorbridge.converters.onnx import to_ir
 
         return to_ir(str(path))
     raise TensorbridgeError(f"trainable_structure: {path} is not a model file tensorbridge reads "

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ir.graph import Graph
+from tensorbridge.ir.graph import Graph
 
 
 @dataclass

@@ -18,14 +18,26 @@ LAZY_OPTIONAL = {"PIL"}
 FRAMEWORKS = {"torch", "tensorflow", "keras"}
 
 
+LAYERS = ("ir", "runtime", "converters")
+
+
+def _layer_name(module: str) -> str:
+    """``tensorbridge.ir.graph`` -> ``ir.graph``: the layers live in the repository's top-level
+    folders and are imported under the one installed name."""
+    head, _, rest = module.partition(".")
+    if head == "tensorbridge" and rest.split(".")[0] in LAYERS:
+        return rest
+    return module
+
+
 def _imports(path: Path, top_level_only: bool = False) -> set[str]:
     out = set()
     tree = ast.parse(path.read_text())
     for node in (tree.body if top_level_only else ast.walk(tree)):
         if isinstance(node, ast.Import):
-            out |= {a.name for a in node.names}
+            out |= {_layer_name(a.name) for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            out.add(node.module)
+            out.add(_layer_name(node.module))
     return out
 
 

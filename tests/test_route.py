@@ -61,7 +61,7 @@ def _wrong_relu(X, *, consumed_inputs=None):
 
 
 def test_a_wrong_torch_emitter_raises_naming_the_layer(net, monkeypatch):
-    from converters.pytorch.from_ir.registry import EMITTERS
+    from tensorbridge.converters.pytorch.from_ir.registry import EMITTERS
 
     _swap(monkeypatch, EMITTERS, "Relu", _wrong_relu)
     with pytest.raises(tb.ParityError) as info:
@@ -76,7 +76,7 @@ def test_a_wrong_torch_emitter_raises_naming_the_layer(net, monkeypatch):
 
 
 def test_a_wrong_tensorflow_emitter_raises(net, monkeypatch):
-    from converters.tensorflow.from_ir.registry import EMITTERS
+    from tensorbridge.converters.tensorflow.from_ir.registry import EMITTERS
 
     _swap(monkeypatch, EMITTERS, "Relu", _wrong_relu)
     with pytest.raises(tb.ParityError) as info:
@@ -88,7 +88,7 @@ def test_a_wrong_tensorflow_emitter_raises(net, monkeypatch):
 def test_a_wrong_ir_is_blamed_before_emission(net, monkeypatch):
     """The runtime runs the IR before a migration is emitted: a front-end or pass bug is
     told apart from an emitter bug."""
-    from runtime.registry import KERNELS
+    from tensorbridge.runtime.registry import KERNELS
 
     _swap(monkeypatch, KERNELS, "Relu", _wrong_relu)
     with pytest.raises(tb.ParityError, match="the IR already differs") as info:
@@ -112,7 +112,7 @@ def test_convert_validates_by_default_and_check_takes_the_same_route(net):
 
 
 def test_full_validation_adds_generated_inputs(net, monkeypatch):
-    from converters.pytorch.from_ir.registry import EMITTERS
+    from tensorbridge.converters.pytorch.from_ir.registry import EMITTERS
 
     calls: list[int] = []
     real = EMITTERS._by_op[("", "Relu")][0].fn
@@ -132,7 +132,7 @@ def test_full_validation_adds_generated_inputs(net, monkeypatch):
 def test_an_onnx_file_that_onnx_checker_refuses_is_not_returned(net):
     """A stale intermediate shape (what a pass that forgets to update shapes leaves) fails
     onnx.checker's full check: the conversion raises instead of returning it."""
-    from ir.types import TensorType
+    from tensorbridge.ir.types import TensorType
 
     g = tb.load(*net)
     inner = next(v for v in g.values() if v.role.name == "INTERMEDIATE" and v.shape == (4, 8))
@@ -177,7 +177,7 @@ def test_cli_convert_check_checks_the_written_file(net, tmp_path, monkeypatch, c
 
 
 def test_cli_convert_refuses_to_write_a_wrong_model(net, tmp_path, monkeypatch):
-    from converters.pytorch.from_ir.registry import EMITTERS
+    from tensorbridge.converters.pytorch.from_ir.registry import EMITTERS
 
     ep = torch.export.export(*net)
     pt2 = tmp_path / "net.pt2"

@@ -1,6 +1,6 @@
 """ONNX <-> IR, both directions."""
 
-from converters.onnx.from_ir import from_ir
-from converters.onnx.to_ir import load_model_proto, to_ir
+from tensorbridge.converters.onnx.from_ir import from_ir
+from tensorbridge.converters.onnx.to_ir import load_model_proto, to_ir
 
 __all__ = ["from_ir", "load_model_proto", "to_ir"]

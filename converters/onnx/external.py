@@ -15,10 +15,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from converters.onnx.protos import check_tensor, show, storage_bytes
-from ir.dtypes import DType
-from ir.errors import ModelLoadError, TensorbridgeError
-from ir.node import LazyTensor
+from tensorbridge.converters.onnx.protos import check_tensor, show, storage_bytes
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import ModelLoadError, TensorbridgeError
+from tensorbridge.ir.node import LazyTensor
 
 # Protobuf cannot serialize a message of 2 GiB or more.
 PROTOBUF_LIMIT = 2**31 - 1
@@ -157,7 +157,7 @@ def save_model(proto: onnx.ModelProto, target: Path, *, external: bool, owned: b
     one rename - the commit point; then data files the previous model used are removed. A
     kill at any moment leaves ``target`` reading the old data or the new, never a mix.
     ``owned``: ``proto`` may be consumed (its weights move out of it)."""
-    from converters import files
+    from tensorbridge.converters import files
 
     files.check_file_target(target)
     folder = target.parent

@@ -13,13 +13,19 @@ import numpy as np
 import onnx
 from onnx import AttributeProto, helper
 
-from converters.onnx.protos import PROV_KEYS, fill_raw, from_array, raw_data, type_to_proto
-from ir import schemas
-from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
-from ir.graph import Function, Graph
-from ir.node import Attr, AttrKind, LazyTensor, Node, Role, Value
-from ir.values import SparseTensor
-from ir.verify import verify
+from tensorbridge.converters.onnx.protos import (
+    PROV_KEYS,
+    fill_raw,
+    from_array,
+    raw_data,
+    type_to_proto,
+)
+from tensorbridge.ir import schemas
+from tensorbridge.ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
+from tensorbridge.ir.graph import Function, Graph
+from tensorbridge.ir.node import Attr, AttrKind, LazyTensor, Node, Role, Value
+from tensorbridge.ir.values import SparseTensor
+from tensorbridge.ir.verify import verify
 
 DEFAULT_PRODUCER = "tensorbridge"
 # metadata_props on nodes needs IR version 10

@@ -16,9 +16,16 @@ import numpy as np
 import onnx
 from onnx import TensorProto, numpy_helper
 
-from ir.dtypes import DType
-from ir.errors import ModelLoadError
-from ir.types import MapType, OptionalType, SequenceType, SparseTensorType, TensorType, ValueType
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import ModelLoadError
+from tensorbridge.ir.types import (
+    MapType,
+    OptionalType,
+    SequenceType,
+    SparseTensorType,
+    TensorType,
+    ValueType,
+)
 
 INT64_MAX = 2**63 - 1
 # No stored tensor is larger than this: a bigger claim is a broken or hostile file, refused

@@ -24,16 +24,22 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import AttributeProto
 
-from converters.onnx import external
-from converters.onnx.protos import PROV_KEYS, checked_dims, show, to_array, type_from_proto
-from ir import schemas
-from ir.dtypes import DType
-from ir.errors import ModelLoadError, TensorbridgeError, VerificationError
-from ir.graph import Function, Graph
-from ir.node import Attr, AttrKind, LazyTensor, Provenance, Role, Value
-from ir.types import ValueType
-from ir.values import SparseTensor
-from ir.verify import verify
+from tensorbridge.converters.onnx import external
+from tensorbridge.converters.onnx.protos import (
+    PROV_KEYS,
+    checked_dims,
+    show,
+    to_array,
+    type_from_proto,
+)
+from tensorbridge.ir import schemas
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import ModelLoadError, TensorbridgeError, VerificationError
+from tensorbridge.ir.graph import Function, Graph
+from tensorbridge.ir.node import Attr, AttrKind, LazyTensor, Provenance, Role, Value
+from tensorbridge.ir.types import ValueType
+from tensorbridge.ir.values import SparseTensor
+from tensorbridge.ir.verify import verify
 
 _SHOWN = 4  # problems listed after the first one; the rest are counted
 _PROBLEM_CHARS = 360  # one problem's share of a message (names in it can be huge)

@@ -7,7 +7,7 @@ from typing import Any
 
 def to_ir(source: Any, example_inputs: Any = None, **kwargs: Any) -> Any:
     """PyTorch model -> ir.Graph; see converters.pytorch.to_ir.to_ir."""
-    from converters.pytorch.to_ir import to_ir as _to_ir
+    from tensorbridge.converters.pytorch.to_ir import to_ir as _to_ir
 
     return _to_ir(source, example_inputs, **kwargs)
 

@@ -35,8 +35,13 @@ import zipfile
 from collections.abc import Callable, Iterator
 from typing import IO, Any, NoReturn
 
-from converters.pytorch.sym_grammar import SAFE_KEY, GrammarError, parse_guard, parse_sym_expr
-from ir.errors import ModelLoadError
+from tensorbridge.converters.pytorch.sym_grammar import (
+    SAFE_KEY,
+    GrammarError,
+    parse_guard,
+    parse_sym_expr,
+)
+from tensorbridge.ir.errors import ModelLoadError
 
 HINT = ("The archive may be hostile: tensorbridge loads only what torch.export.save writes for a "
         "plain program (graph JSON, raw tensor data, tensor-only sample inputs). Re-export it "

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch.export import Dim, ExportedProgram
 
-from converters.pytorch.archive import HINT, check_pt2
-from ir.errors import ModelLoadError, TensorbridgeError
+from tensorbridge.converters.pytorch.archive import HINT, check_pt2
+from tensorbridge.ir.errors import ModelLoadError, TensorbridgeError
 
 
 class CaptureError(TensorbridgeError):

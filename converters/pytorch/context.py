@@ -8,10 +8,10 @@ from typing import Any
 
 import torch
 
-from converters.builder import GraphBuilder, TranslationError
-from ir.dtypes import DType
-from ir.errors import UnsupportedOpError
-from ir.graph import Graph
+from tensorbridge.converters.builder import GraphBuilder, TranslationError
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
+from tensorbridge.ir.graph import Graph
 
 __all__ = ["Ctx", "TranslationError", "to_dtype"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from converters.pytorch import ops  # noqa: F401  (registers every translation)
-from converters.pytorch.registry import ATEN, op_key
+from tensorbridge.converters.pytorch import ops  # noqa: F401  (registers every translation)
+from tensorbridge.converters.pytorch.registry import ATEN, op_key
 
 
 def core_aten_overloads() -> list[torch._ops.OpOverload]:

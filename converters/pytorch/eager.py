@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from converters.pytorch.capture import load_pt2
+from tensorbridge.converters.pytorch.capture import load_pt2
 
 
 def eager_outputs(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -48,7 +48,7 @@ def eager_stream(source: Any, feeds: Any, on_record: Callable[[Any], None]) -> l
     """One eager run with forward hooks calling ``on_record(LayerRecord)`` as each module
     call finishes (children before parents; the root, named "", last); nothing is kept. An
     ExportedProgram (or .pt2) is unflattened back into its module hierarchy first."""
-    from runtime.parity.divergence import LayerRecord
+    from tensorbridge.runtime.parity.divergence import LayerRecord
 
     module, args = _callable(source, feeds)
 

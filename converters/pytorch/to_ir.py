@@ -18,17 +18,17 @@ import torch
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind, OutputKind
 
-from converters.builder import check_opset
-from converters.pytorch import ops  # noqa: F401  (registers every translation)
-from converters.pytorch.capture import capture
-from converters.pytorch.context import Ctx, TranslationError, to_dtype
-from converters.pytorch.registry import ATEN, op_key
-from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
-from ir.graph import Graph, WeightInfo
-from ir.node import Provenance, Role, Value
-from ir.passes.dce import eliminate_dead_code
-from ir.types import TensorType
-from ir.verify import verify
+from tensorbridge.converters.builder import check_opset
+from tensorbridge.converters.pytorch import ops  # noqa: F401  (registers every translation)
+from tensorbridge.converters.pytorch.capture import capture
+from tensorbridge.converters.pytorch.context import Ctx, TranslationError, to_dtype
+from tensorbridge.converters.pytorch.registry import ATEN, op_key
+from tensorbridge.ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
+from tensorbridge.ir.graph import Graph, WeightInfo
+from tensorbridge.ir.node import Provenance, Role, Value
+from tensorbridge.ir.passes.dce import eliminate_dead_code
+from tensorbridge.ir.types import TensorType
+from tensorbridge.ir.verify import verify
 
 DEFAULT_OPSET = 20  # what torch.onnx.export emits by default; onnxruntime >= 1.17 runs it
 MIN_OPSET = 17

@@ -11,7 +11,7 @@ from typing import Any
 
 def to_ir(source: Any, example_inputs: Any = None, **kwargs: Any) -> Any:
     """TensorFlow/Keras model -> ir.Graph; see converters.tensorflow.to_ir.to_ir."""
-    from converters.tensorflow.to_ir import to_ir as _to_ir
+    from tensorbridge.converters.tensorflow.to_ir import to_ir as _to_ir
 
     return _to_ir(source, example_inputs, **kwargs)
 

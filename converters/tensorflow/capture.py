@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from converters.tensorflow.context import to_dtype
-from converters.tensorflow.inline import inline_calls
-from converters.tensorflow.shapes import symbolic_shapes
-from ir.dtypes import DType
-from ir.errors import ModelLoadError, TensorbridgeError
+from tensorbridge.converters.tensorflow.context import to_dtype
+from tensorbridge.converters.tensorflow.inline import inline_calls
+from tensorbridge.converters.tensorflow.shapes import symbolic_shapes
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import ModelLoadError, TensorbridgeError
 
 
 class CaptureError(TensorbridgeError):

@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from converters.builder import GraphBuilder, TranslationError
-from converters.tensorflow.control import FunctionLibrary, LoopFrame
-from ir.dtypes import DType
-from ir.errors import UnsupportedOpError
-from ir.graph import Graph
-from ir.node import Provenance, Value
-from ir.types import TensorType
+from tensorbridge.converters.builder import GraphBuilder, TranslationError
+from tensorbridge.converters.tensorflow.control import FunctionLibrary, LoopFrame
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Provenance, Value
+from tensorbridge.ir.types import TensorType
 
 __all__ = ["TfCtx", "TranslationError", "decode_attr", "to_dtype"]
 
@@ -187,7 +187,7 @@ class TfCtx(GraphBuilder):
         if self.graph_def is None:
             return None
         if self._session is None:
-            from converters.tensorflow.capture import import_graph
+            from tensorbridge.converters.tensorflow.capture import import_graph
 
             self._session = tf.compat.v1.Session(graph=import_graph(self.graph_def))
         try:

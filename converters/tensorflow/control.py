@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ir.dtypes import DType
-from ir.errors import TensorbridgeError
-from ir.graph import Graph
-from ir.node import Value
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import TensorbridgeError
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Value
 
 
 class FunctionFailed(TensorbridgeError):

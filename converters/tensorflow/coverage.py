@@ -4,8 +4,8 @@ tensorflow``."""
 
 from __future__ import annotations
 
-from converters.tensorflow import ops  # noqa: F401  (registers every translation)
-from converters.tensorflow.registry import TF_OPS
+from tensorbridge.converters.tensorflow import ops  # noqa: F401  (registers every translation)
+from tensorbridge.converters.tensorflow.registry import TF_OPS
 
 
 def coverage_markdown() -> str:

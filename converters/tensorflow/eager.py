@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from converters.tensorflow.capture import load_source, serving_signature
-from ir.errors import TensorbridgeError
+from tensorbridge.converters.tensorflow.capture import load_source, serving_signature
+from tensorbridge.ir.errors import TensorbridgeError
 
 
 def eager_outputs(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -56,7 +56,7 @@ def eager_layer_records(source: Any, feeds: Any) -> list[Any]:
     sources give no layer records)."""
     import keras
 
-    from runtime.parity.divergence import LayerRecord
+    from tensorbridge.runtime.parity.divergence import LayerRecord
 
     model = load_source(source)
     if not isinstance(model, keras.Model):

@@ -15,7 +15,7 @@ import tensorflow as tf
 from tensorflow.core.framework import graph_pb2
 from tensorflow.python.framework.function_def_to_graph import function_def_to_graph_def
 
-from ir.errors import TensorbridgeError
+from tensorbridge.ir.errors import TensorbridgeError
 
 CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 MAX_DEPTH = 32

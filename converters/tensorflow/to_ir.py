@@ -16,19 +16,19 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from converters.builder import check_opset
-from converters.tensorflow import ops  # noqa: F401  (registers every translation)
-from converters.tensorflow.capture import Captured, Weight, capture, import_graph
-from converters.tensorflow.context import TfCtx, TranslationError, to_dtype
-from converters.tensorflow.control import Body, FunctionFailed, LoopFrame
-from converters.tensorflow.inline import inline_calls
-from converters.tensorflow.registry import TF_OPS
-from ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
-from ir.graph import Graph, WeightInfo
-from ir.node import Provenance, Role, Value
-from ir.passes.dce import eliminate_dead_code
-from ir.types import TensorType
-from ir.verify import verify
+from tensorbridge.converters.builder import check_opset
+from tensorbridge.converters.tensorflow import ops  # noqa: F401  (registers every translation)
+from tensorbridge.converters.tensorflow.capture import Captured, Weight, capture, import_graph
+from tensorbridge.converters.tensorflow.context import TfCtx, TranslationError, to_dtype
+from tensorbridge.converters.tensorflow.control import Body, FunctionFailed, LoopFrame
+from tensorbridge.converters.tensorflow.inline import inline_calls
+from tensorbridge.converters.tensorflow.registry import TF_OPS
+from tensorbridge.ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
+from tensorbridge.ir.graph import Graph, WeightInfo
+from tensorbridge.ir.node import Provenance, Role, Value
+from tensorbridge.ir.passes.dce import eliminate_dead_code
+from tensorbridge.ir.types import TensorType
+from tensorbridge.ir.verify import verify
 
 DEFAULT_OPSET = 20  # same as the PyTorch front-end; onnxruntime >= 1.17 runs it
 MIN_OPSET = 17

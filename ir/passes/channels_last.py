@@ -14,12 +14,12 @@ from __future__ import annotations
 import numpy as np
 import onnx.defs
 
-from ir.graph import Graph
-from ir.node import Node, Value
-from ir.passes.base import PassReport
-from ir.passes.patterns import _View
-from ir.passes.transpose_rules import _permuted_type
-from ir.types import TensorType
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Node, Value
+from tensorbridge.ir.passes.base import PassReport
+from tensorbridge.ir.passes.patterns import _View
+from tensorbridge.ir.passes.transpose_rules import _permuted_type
+from tensorbridge.ir.types import TensorType
 
 DOMAIN = "tensorbridge.nhwc"
 # op -> the input indices holding a weight laid out (O, I, spatial...) / (I, O, spatial...)

@@ -8,9 +8,9 @@ from collections.abc import Hashable
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Attr, AttrKind, Node, Role, Value
-from ir.passes.base import PassReport
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Attr, AttrKind, Node, Role, Value
+from tensorbridge.ir.passes.base import PassReport
 
 _NONDETERMINISTIC = frozenset({
     "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli",

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from ir.graph import Graph
-from ir.node import Role
-from ir.passes.base import PassReport
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Role
+from tensorbridge.ir.passes.base import PassReport
 
 # ops whose effect is not only their outputs: never dropped even when unused
 _SIDE_EFFECTS: frozenset[str] = frozenset()

@@ -13,9 +13,9 @@ from typing import Any, cast
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Node, Role, Value
-from ir.passes.base import PassReport
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Node, Role, Value
+from tensorbridge.ir.passes.base import PassReport
 
 Evaluate = Callable[[Graph, Node, Sequence[Any]], Sequence[Any] | None]
 

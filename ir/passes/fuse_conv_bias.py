@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Node, Value
-from ir.passes.base import PassReport
-from ir.passes.patterns import _View
-from ir.types import TensorType
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Node, Value
+from tensorbridge.ir.passes.base import PassReport
+from tensorbridge.ir.passes.patterns import _View
+from tensorbridge.ir.types import TensorType
 
 
 def fuse_conv_bias(graph: Graph) -> PassReport:

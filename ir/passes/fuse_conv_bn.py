@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir.dtypes import DType
-from ir.graph import Graph
-from ir.node import LazyTensor, Node, Role, Value
-from ir.passes.base import PassReport
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import LazyTensor, Node, Role, Value
+from tensorbridge.ir.passes.base import PassReport
 
 
 def fuse_conv_batchnorm(graph: Graph) -> PassReport:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Attr, AttrKind, Node
-from ir.passes.base import PassReport
-from ir.passes.patterns import _View
-from ir.passes.transpose_rules import _permuted_type
-from ir.types import TensorType, ValueType
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Attr, AttrKind, Node
+from tensorbridge.ir.passes.base import PassReport
+from tensorbridge.ir.passes.patterns import _View
+from tensorbridge.ir.passes.transpose_rules import _permuted_type
+from tensorbridge.ir.types import TensorType, ValueType
 
 
 def fuse_pad_into_conv(graph: Graph) -> PassReport:

@@ -8,12 +8,12 @@ import dataclasses
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Value
-from ir.passes.base import PassReport
-from ir.passes.patterns import Match, _View, find_matches
-from ir.passes.transpose_rules import _permuted_type
-from ir.types import TensorType
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Value
+from tensorbridge.ir.passes.base import PassReport
+from tensorbridge.ir.passes.patterns import Match, _View, find_matches
+from tensorbridge.ir.passes.transpose_rules import _permuted_type
+from tensorbridge.ir.types import TensorType
 
 MIN_OPSET = {"Gelu": 20, "RMSNormalization": 23, "BatchNormalization": 15}
 

@@ -23,10 +23,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Node, Value
-from ir.passes.base import PassReport
-from ir.passes.rnn_cells import (
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Node, Value
+from tensorbridge.ir.passes.base import PassReport
+from tensorbridge.ir.passes.rnn_cells import (
     Cell,
     LoopBody,
     Part,
@@ -36,7 +36,7 @@ from ir.passes.rnn_cells import (
     lstm_cell,
     rnn_cell,
 )
-from ir.types import TensorType
+from tensorbridge.ir.types import TensorType
 
 _GATES = {"LSTM": ("i", "o", "f", "c"), "GRU": ("z", "r", "h"), "RNN": ("i",)}
 _DEFAULT_ACTIVATIONS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"], "RNN": ["Tanh"]}

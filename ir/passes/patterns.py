@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Node, Value
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Node, Value
 
 # ops whose output rank is their first input's (or, broadcasting, the larger of the first two)
 SAME_RANK = frozenset({

@@ -17,20 +17,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ir.errors import TensorbridgeError
-from ir.graph import Graph
-from ir.passes.base import PassReport
-from ir.passes.cse import eliminate_common_subexpressions
-from ir.passes.dce import eliminate_dead_code
-from ir.passes.fold_constants import fold_constants
-from ir.passes.fuse_conv_bias import fuse_conv_bias
-from ir.passes.fuse_conv_bn import fuse_conv_batchnorm
-from ir.passes.fuse_pad import fuse_pad_into_conv
-from ir.passes.fuse_patterns import fuse_patterns
-from ir.passes.fuse_rnn_loop import fuse_rnn_loops
-from ir.passes.simplify import remove_no_ops
-from ir.passes.transpose import optimize_transposes
-from ir.verify import verify
+from tensorbridge.ir.errors import TensorbridgeError
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.passes.base import PassReport
+from tensorbridge.ir.passes.cse import eliminate_common_subexpressions
+from tensorbridge.ir.passes.dce import eliminate_dead_code
+from tensorbridge.ir.passes.fold_constants import fold_constants
+from tensorbridge.ir.passes.fuse_conv_bias import fuse_conv_bias
+from tensorbridge.ir.passes.fuse_conv_bn import fuse_conv_batchnorm
+from tensorbridge.ir.passes.fuse_pad import fuse_pad_into_conv
+from tensorbridge.ir.passes.fuse_patterns import fuse_patterns
+from tensorbridge.ir.passes.fuse_rnn_loop import fuse_rnn_loops
+from tensorbridge.ir.passes.simplify import remove_no_ops
+from tensorbridge.ir.passes.transpose import optimize_transposes
+from tensorbridge.ir.verify import verify
 
 PIPELINES = ("clean", "deploy", "migrate")
 

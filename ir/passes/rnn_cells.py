@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Node, Role, Value
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Node, Role, Value
 
 ACTIVATIONS = {"Sigmoid": "Sigmoid", "Tanh": "Tanh", "Relu": "Relu"}
 

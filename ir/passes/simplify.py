@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Node, Value
-from ir.passes.base import PassReport
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Node, Value
+from tensorbridge.ir.passes.base import PassReport
 
 
 def remove_no_ops(graph: Graph) -> PassReport:
@@ -138,7 +138,7 @@ def _unsqueeze_axes(graph: Graph, unsq: Node, rank: int) -> set[int] | None:
 
 
 def _cast_target(node: Node) -> object:
-    from ir.dtypes import DType
+    from tensorbridge.ir.dtypes import DType
 
     to = node.attr("to")
     return DType(to) if to is not None else None

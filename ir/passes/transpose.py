@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import LazyTensor, Node, Role, Value
-from ir.passes.base import PassReport
-from ir.passes.transpose_rules import (
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import LazyTensor, Node, Role, Value
+from tensorbridge.ir.passes.base import PassReport
+from tensorbridge.ir.passes.transpose_rules import (
     RULES,
     Perm,
     _compose,
@@ -35,7 +35,7 @@ from ir.passes.transpose_rules import (
     _permuted_type,
     _Rewrite,
 )
-from ir.types import TensorType
+from tensorbridge.ir.types import TensorType
 
 _LOOKAHEAD = 4  # ops a push may look through for the Transposes it will cancel
 _MAX_SWEEPS = 64  # a guard: sweeps normally reach the fixed point in two or three

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Attr, AttrKind, Node, Value
-from ir.types import TensorType, ValueType
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Attr, AttrKind, Node, Value
+from tensorbridge.ir.types import TensorType, ValueType
 
 Perm = tuple[int, ...]
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import onnx.defs
 
-from ir import schemas
-from ir.dtypes import DType
-from ir.graph import Graph
-from ir.node import Attr, AttrKind, LazyTensor, Node, Value
-from ir.passes.base import PassReport
-from ir.types import TensorType
+from tensorbridge.ir import schemas
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Attr, AttrKind, LazyTensor, Node, Value
+from tensorbridge.ir.passes.base import PassReport
+from tensorbridge.ir.types import TensorType
 
 _DTYPE_ATTRS = ("to", "dtype", "output_datatype")
 # ops whose output type is an attribute that defaults to float32: set it, or the twin

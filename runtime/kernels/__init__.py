@@ -1,7 +1,7 @@
 """Numpy kernels for the ONNX operator set, grouped by family. Importing this package
 registers every kernel in :data:`runtime.registry.KERNELS`."""
 
-from runtime.kernels import (  # noqa: F401  (imported for their registrations)
+from tensorbridge.runtime.kernels import (  # noqa: F401  (imported for their registrations)
     activation,
     attention,
     attention_state,

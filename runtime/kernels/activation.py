@@ -16,8 +16,8 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from runtime.erf import erf, gelu_exact_f32
-from runtime.registry import kernel
+from tensorbridge.runtime.erf import erf, gelu_exact_f32
+from tensorbridge.runtime.registry import kernel
 
 _NARROW = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ir.dtypes import DType
-from runtime.kernels import attention_state  # noqa: F401  (registers the state/cache ops)
-from runtime.registry import KernelContext, kernel
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.runtime.kernels import attention_state  # noqa: F401  (registers the state/cache ops)
+from tensorbridge.runtime.registry import KernelContext, kernel
 
 Array = np.ndarray
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from ir.dtypes import DType
-from runtime.registry import kernel
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.runtime.registry import kernel
 
 _FLOAT8 = frozenset(
     np.dtype(t) for t in (ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e4m3fnuz,

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.types import TensorType
-from runtime.registry import KernelContext, kernel
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.types import TensorType
+from tensorbridge.runtime.registry import KernelContext, kernel
 
 
 def _subgraph_runner(ctx: KernelContext) -> Any:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.kernels._spatial import (
+from tensorbridge.runtime.kernels._spatial import (
     Window,
     compute_dtype,
     im2col_view,
@@ -26,7 +26,7 @@ from runtime.kernels._spatial import (
     prod,
     tap_view,
 )
-from runtime.registry import kernel
+from tensorbridge.runtime.registry import kernel
 
 
 def _check_shapes(x: np.ndarray, w: np.ndarray, group: int, op: str) -> None:

@@ -19,8 +19,8 @@ from functools import reduce
 import ml_dtypes
 import numpy as np
 
-from runtime.erf import erf
-from runtime.registry import kernel
+from tensorbridge.runtime.erf import erf
+from tensorbridge.runtime.registry import kernel
 
 # --------------------------------------------------------------------------------------
 # Unary math

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from runtime.registry import kernel
+from tensorbridge.runtime.registry import kernel
 
 # Pillow format names for the containers ImageDecoder-20 lists; "PPM" is Pillow's plugin for
 # the whole PBM/PGM/PPM/PNM family. Other formats Pillow knows (GIF, ICO, ...) are refused so

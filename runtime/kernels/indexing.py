@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from runtime.registry import kernel
+from tensorbridge.runtime.registry import kernel
 
 
 @kernel("Gather", since=1)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from runtime.registry import kernel
+from tensorbridge.runtime.registry import kernel
 
 ML = "ai.onnx.ml"
 

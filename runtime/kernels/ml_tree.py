@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from runtime.kernels.ml import (
+from tensorbridge.runtime.kernels.ml import (
     ML,
     POST_TRANSFORMS,
     apply_post_transform,
     apply_post_transform_f32,
 )
-from runtime.registry import kernel
+from tensorbridge.runtime.registry import kernel
 
 LEAF = 7
 _MODES = {"BRANCH_LEQ": 0, "BRANCH_LT": 1, "BRANCH_GTE": 2, "BRANCH_GT": 3, "BRANCH_EQ": 4,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.registry import kernel
+from tensorbridge.runtime.registry import kernel
 
 
 def _corners(boxes: np.ndarray, center_point_box: int) -> np.ndarray:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir.dtypes import DType
-from runtime.kernels._spatial import compute_dtype
-from runtime.registry import KernelContext, kernel
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.runtime.kernels._spatial import compute_dtype
+from tensorbridge.runtime.registry import KernelContext, kernel
 
 # ----------------------------------------------------------------------------- batch norm
 

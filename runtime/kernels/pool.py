@@ -14,7 +14,7 @@ from typing import cast
 
 import numpy as np
 
-from runtime.kernels._spatial import (
+from tensorbridge.runtime.kernels._spatial import (
     Window,
     compute_dtype,
     make_window,
@@ -22,7 +22,7 @@ from runtime.kernels._spatial import (
     pad_spatial,
     prod,
 )
-from runtime.registry import KernelContext, kernel
+from tensorbridge.runtime.registry import KernelContext, kernel
 
 
 def _window(x: np.ndarray, kernel_shape: list[int] | None, strides: list[int] | None,

@@ -14,10 +14,10 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from ir.dtypes import DType
-from runtime.kernels.cast import cast_array, onnx_dtype
-from runtime.kernels.math import int_matmul
-from runtime.registry import kernel
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.runtime.kernels.cast import cast_array, onnx_dtype
+from tensorbridge.runtime.kernels.math import int_matmul
+from tensorbridge.runtime.registry import kernel
 
 _F32 = np.dtype(np.float32)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir.dtypes import DType
-from runtime.registry import KernelContext, kernel
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.runtime.registry import KernelContext, kernel
 
 
 def _generator(seed: float | None, ctx: KernelContext) -> np.random.Generator:

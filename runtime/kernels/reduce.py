@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ir.dtypes import DType
-from runtime.registry import kernel
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.runtime.registry import kernel
 
 Axes = tuple[int, ...] | None  # None: all axes
 Body = Callable[[np.ndarray, Axes, bool], np.ndarray]

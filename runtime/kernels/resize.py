@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.kernels._spatial import compute_dtype, pad_spatial
-from runtime.registry import kernel
+from tensorbridge.runtime.kernels._spatial import compute_dtype, pad_spatial
+from tensorbridge.runtime.registry import kernel
 
 _COORD_MODES_11 = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
                    "tf_half_pixel_for_nn", "tf_crop_and_resize")

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ir.rnn_activations import bind_activations
-from ir.rnn_math import gru_update, lstm_update
-from runtime.registry import kernel
+from tensorbridge.ir.rnn_activations import bind_activations
+from tensorbridge.ir.rnn_math import gru_update, lstm_update
+from tensorbridge.runtime.registry import kernel
 
 Array = np.ndarray
 # (xw_t, state) -> new state; state[0] is the hidden state H.

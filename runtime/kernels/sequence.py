@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ir.dtypes import DType
-from runtime.registry import kernel
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.runtime.registry import kernel
 
 
 def _position(pos: np.ndarray | None, length: int, default: int, *, inserting: bool) -> int:

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ir.dtypes import DType
-from runtime.registry import KernelContext, kernel
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.runtime.registry import KernelContext, kernel
 
 
 def _ints(x: np.ndarray | list[int]) -> list[int]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir.dtypes import DType
-from runtime.registry import kernel
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.runtime.registry import kernel
 
 
 def _fft_dtype(dtype: np.dtype) -> np.dtype:

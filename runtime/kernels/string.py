@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from runtime.registry import kernel
+from tensorbridge.runtime.registry import kernel
 
 
 def _strings(values: list[str], shape: tuple[int, ...]) -> np.ndarray:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from runtime.registry import kernel
+from tensorbridge.runtime.registry import kernel
 
 _DOMAIN = "ai.onnx.preview.training"
 

@@ -2,7 +2,7 @@
 source layers to IR values through provenance, locating the first divergence, and the
 report (terminal, JSON, HTML). The frameworks' own runs live in converters/<fw>/eager.py."""
 
-from runtime.parity.report import (
+from tensorbridge.runtime.parity.report import (
     Divergence,
     LayerComparison,
     OutputComparison,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.parity.report import OutputComparison, Tolerance
+from tensorbridge.runtime.parity.report import OutputComparison, Tolerance
 
 # Defaults by dtype. float32: re-associating sums in a deep network moves results by ~1e-6
 # relative (measured: float32 vs float64 runs of the runtime on BERT differ by 2e-6), so

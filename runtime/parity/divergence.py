@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ir.graph import Graph
-from ir.node import Node, Value
-from runtime.parity.compare import errors
-from runtime.parity.mapping import Boundary, module_boundaries
-from runtime.parity.report import Divergence, LayerComparison, Tolerance
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Node, Value
+from tensorbridge.runtime.parity.compare import errors
+from tensorbridge.runtime.parity.mapping import Boundary, module_boundaries
+from tensorbridge.runtime.parity.report import Divergence, LayerComparison, Tolerance
 
 
 @dataclass

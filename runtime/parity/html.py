@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import math
 
-from runtime.parity.report import OutputComparison, ParityReport
+from tensorbridge.runtime.parity.report import OutputComparison, ParityReport
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}

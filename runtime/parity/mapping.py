@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ir.graph import Graph
-from ir.node import Node, Value
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Node, Value
 
 
 @dataclass

@@ -93,7 +93,7 @@ class ParityReport:
         return text
 
     def to_html(self, path: str | Path | None = None) -> str:
-        from runtime.parity.html import render
+        from tensorbridge.runtime.parity.html import render
 
         page = render(self)
         if path is not None:

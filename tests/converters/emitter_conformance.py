@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 import tensorbridge as tb
-from runtime.compare import compare
+from tensorbridge.runtime.compare import compare
 from tests.runtime.test_conformance import _arrays
 
 
@@ -24,9 +24,9 @@ def _op_types(graph: Any) -> set[tuple[str, str]]:
 
 def registry(target: str) -> Any:
     if target == "torch":
-        from converters.pytorch.from_ir.module import EMITTERS
+        from tensorbridge.converters.pytorch.from_ir.module import EMITTERS
     else:
-        from converters.tensorflow.from_ir.module import EMITTERS
+        from tensorbridge.converters.tensorflow.from_ir.module import EMITTERS
     return EMITTERS
 
 
@@ -41,7 +41,7 @@ def run_emitted(case: Any, target: str) -> None:
     if target == "torch":
         import torch
 
-        from converters.pytorch.from_ir import from_ir
+        from tensorbridge.converters.pytorch.from_ir import from_ir
 
         module = from_ir(graph)
         for inputs, expected in case.data_sets:
@@ -52,7 +52,7 @@ def run_emitted(case: Any, target: str) -> None:
                 compare(e, _numpy(g))
     elif target == "tf":
 
-        from converters.tensorflow.from_ir import from_ir as tf_from_ir
+        from tensorbridge.converters.tensorflow.from_ir import from_ir as tf_from_ir
 
         tf_module = tf_from_ir(graph)
         for inputs, expected in case.data_sets:
@@ -67,7 +67,7 @@ def run_emitted(case: Any, target: str) -> None:
 def _torch_value(x: Any) -> Any:
     """A conformance input as the emitted module takes it: tensors (bfloat16 included),
     sequences as lists of tensors, an empty optional as None."""
-    from converters.pytorch.from_ir.dtypes import to_torch
+    from tensorbridge.converters.pytorch.from_ir.dtypes import to_torch
 
     if x is None:
         return None

@@ -15,8 +15,8 @@ from tensorbridge.migrate import run_emitted
 
 def assert_emittable(graph: Any) -> None:
     """Every op of ``graph`` (and its subgraphs) has a PyTorch and a TensorFlow emitter."""
-    from converters.pytorch.from_ir.module import EMITTERS as TORCH
-    from converters.tensorflow.from_ir.module import EMITTERS as TF
+    from tensorbridge.converters.pytorch.from_ir.module import EMITTERS as TORCH
+    from tensorbridge.converters.tensorflow.from_ir.module import EMITTERS as TF
 
     missing = sorted({f"{reg.layer}: {n.domain + '::' if n.domain else ''}{n.op_type}"
                       for n in _all_nodes(graph) for reg in (TORCH, TF) if (n.domain, n.op_type) not in reg})

@@ -9,12 +9,12 @@ import numpy as np
 import onnx
 import torch
 
-from converters.onnx import from_ir
-from converters.pytorch.eager import flatten_outputs as flat_outputs
-from converters.pytorch.to_ir import to_ir
-from ir import Graph, verify
-from runtime.session import Session
+from tensorbridge.converters.onnx import from_ir
+from tensorbridge.converters.pytorch.eager import flatten_outputs as flat_outputs
+from tensorbridge.converters.pytorch.to_ir import to_ir
+from tensorbridge.ir import Graph, verify
 from tensorbridge.ort import ort_run
+from tensorbridge.runtime.session import Session
 from tests.converters.migrate_harness import assert_emittable
 
 

@@ -15,11 +15,11 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from converters.onnx import from_ir  # noqa: E402
-from converters.tensorflow.to_ir import to_ir  # noqa: E402
-from ir import Graph, verify  # noqa: E402
-from runtime.session import Session  # noqa: E402
+from tensorbridge.converters.onnx import from_ir  # noqa: E402
+from tensorbridge.converters.tensorflow.to_ir import to_ir  # noqa: E402
+from tensorbridge.ir import Graph, verify  # noqa: E402
 from tensorbridge.ort import ort_run  # noqa: E402
+from tensorbridge.runtime.session import Session  # noqa: E402
 from tests.converters.migrate_harness import assert_emittable  # noqa: E402
 
 RNG = np.random.default_rng(0)

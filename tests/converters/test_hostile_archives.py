@@ -30,9 +30,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from torch.export import Dim  # noqa: E402
 
-from converters.pytorch.capture import _check_call_targets, load_pt2  # noqa: E402
-from converters.pytorch.sym_grammar import GrammarError, parse_guard, parse_sym_expr  # noqa: E402
-from ir.errors import ModelLoadError  # noqa: E402
+from tensorbridge.converters.pytorch.capture import _check_call_targets, load_pt2  # noqa: E402
+from tensorbridge.converters.pytorch.sym_grammar import GrammarError, parse_guard, parse_sym_expr  # noqa: E402
+from tensorbridge.ir.errors import ModelLoadError  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
@@ -508,7 +508,7 @@ def test_legitimate_transformer_archives_load_and_convert(tmp_path):
 
 # ---------------------------------------------------------------- .keras
 def _keras_load(path: Path) -> Any:
-    from converters.tensorflow.capture import load_source
+    from tensorbridge.converters.tensorflow.capture import load_source
 
     return load_source(path)
 

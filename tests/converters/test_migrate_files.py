@@ -19,10 +19,10 @@ import pytest  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 import tensorbridge as tb  # noqa: E402
-from ir.dtypes import DType  # noqa: E402
-from ir.errors import ConversionError  # noqa: E402
-from ir.graph import Graph  # noqa: E402
-from ir.node import Role  # noqa: E402
+from tensorbridge.ir.dtypes import DType  # noqa: E402
+from tensorbridge.ir.errors import ConversionError  # noqa: E402
+from tensorbridge.ir.graph import Graph  # noqa: E402
+from tensorbridge.ir.node import Role  # noqa: E402
 from tensorbridge.migrate import run_emitted  # noqa: E402
 from tests.converters.migrate_harness import assert_close, train_step, trainable_count  # noqa: E402
 
@@ -114,9 +114,9 @@ def _graph_with(op_types: list[str]) -> Graph:
 @pytest.mark.parametrize("to", ["torch", "tensorflow"])
 def test_ops_without_emitter_are_all_reported(to, monkeypatch):
     if to == "torch":
-        from converters.pytorch.from_ir.registry import EMITTERS
+        from tensorbridge.converters.pytorch.from_ir.registry import EMITTERS
     else:
-        from converters.tensorflow.from_ir.registry import EMITTERS
+        from tensorbridge.converters.tensorflow.from_ir.registry import EMITTERS
     for op in ("Relu", "Sigmoid"):  # pretend two ops have no emitter
         monkeypatch.delitem(EMITTERS._by_op, ("", op))
     with pytest.raises(ConversionError) as err:

@@ -104,7 +104,7 @@ def test_exported_program_file_keeps_ties(tmp_path):
 
 
 def test_saved_torch_module_keeps_ties_and_flags(tmp_path):
-    from converters.pytorch.from_ir.codegen import load
+    from tensorbridge.converters.pytorch.from_ir.codegen import load
 
     model = TiedFrozen().eval()
     x = _ids()
@@ -202,7 +202,7 @@ def test_tensorflow_front_end_keeps_variable_shapes(to):
     Keras model holds it, its other layouts computed by ops. Lowered and emitted without
     the pass pipeline, and (TensorFlow) without convolutions, whose channels-last rewrite
     folds layouts into the kernels: test_keras_views_keep_their_shapes is the whole route."""
-    from converters.tensorflow.to_ir import to_ir
+    from tensorbridge.converters.tensorflow.to_ir import to_ir
     from tensorbridge.migrate import emit
     from tests.converters.tensorflow_harness import rand, tf_eager
 

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import tensorbridge as tb
-from converters.files import TMP_PREFIX, atomic_folder, sweep
+from tensorbridge.converters.files import TMP_PREFIX, atomic_folder, sweep
 
 # The child builds y = x @ W + b with every weight equal to ``fill`` and saves it with
 # external data; for x = ones(n) each output is n * fill + fill, so a model reading W of
@@ -31,9 +31,9 @@ CHILD = textwrap.dedent("""
     import os, signal, sys, time
     import numpy as np
     import tensorbridge as tb
-    from ir.dtypes import DType
-    from ir.graph import Graph
-    from ir.types import TensorType
+    from tensorbridge.ir.dtypes import DType
+    from tensorbridge.ir.graph import Graph
+    from tensorbridge.ir.types import TensorType
 
     n, fill, path, die_after = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     g = Graph("m")
@@ -156,7 +156,7 @@ def test_kill_at_the_worst_points(tmp_path, die_after, expect):
 
 
 def test_sweep_keeps_the_temporaries_of_live_saves(tmp_path):
-    from converters.files import temporary
+    from tensorbridge.converters.files import temporary
 
     target = tmp_path / "m.onnx"
     with temporary(target) as live:
@@ -184,7 +184,7 @@ def test_folder_replaced_in_one_step(tmp_path):
 
 FOLDER_CHILD = textwrap.dedent("""
     import os, sys
-    from converters.files import atomic_folder
+    from tensorbridge.converters.files import atomic_folder
     target, text = sys.argv[1], sys.argv[2]
     print("ready", flush=True)
     with atomic_folder(target) as work:
@@ -267,7 +267,7 @@ def test_no_temporaries_after_a_failed_save(tmp_path, monkeypatch):
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("converters.files.fsync", full_disk)
+    monkeypatch.setattr("tensorbridge.converters.files.fsync", full_disk)
     with pytest.raises(OSError, match="No space"):
         tb.save(tb.load(_tiny(5.0)), tmp_path / "m.onnx", external_data=True)
     monkeypatch.undo()

@@ -8,7 +8,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import tensorbridge as tb
-from converters.onnx import to_ir
+from tensorbridge.converters.onnx import to_ir
 
 
 def _model(nodes, inputs=("x",), outputs=("y",), inits=(), opset=18) -> onnx.ModelProto:

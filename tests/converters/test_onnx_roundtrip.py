@@ -11,9 +11,9 @@ import onnx
 import pytest
 from onnx.reference import ReferenceEvaluator
 
-from converters.onnx import from_ir, to_ir
-from ir import verify
-from runtime.compare import compare
+from tensorbridge.converters.onnx import from_ir, to_ir
+from tensorbridge.ir import verify
+from tensorbridge.runtime.compare import compare
 from tests.conftest import conformance_cases
 
 # The original model already fails the full checker (onnx's own function-body inference bug).
@@ -124,7 +124,7 @@ def test_functions_metadata_sparse_and_sequence_types():
     onnx.checker.check_model(out, full_check=True)
     assert out.functions[0].name == "Twice" and out.metadata_props[0].value == "me"
     assert out.graph.sparse_initializer[0].values.name == "sv"  # unused, kept as written
-    from runtime.session import Session
+    from tensorbridge.runtime.session import Session
 
     (seq,) = Session(g).run([np.arange(4, dtype=np.float32)])
     np.testing.assert_array_equal(seq[1], [1, 2, 4, 8])

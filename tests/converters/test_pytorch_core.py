@@ -34,8 +34,8 @@ class TwoLayer(torch.nn.Module):
 
 
 def test_weights_keep_state_dict_names_and_ops_carry_provenance():
-    from converters.onnx import from_ir
-    from ir import Role
+    from tensorbridge.converters.onnx import from_ir
+    from tensorbridge.ir import Role
 
     g = check_module(TwoLayer(), (R(3, 4),))
     inits = {v.name: v for v in g.initializers()}
@@ -55,7 +55,7 @@ class Dyn(torch.nn.Module):
 
 
 def test_dynamic_batch_becomes_named_dim_param():
-    from converters.onnx import from_ir
+    from tensorbridge.converters.onnx import from_ir
 
     g = check_module(Dyn(), (R(2, 3, 4),), dynamic_shapes={"x": {0: "batch"}}, other_inputs=(R(5, 3, 4),))
     assert g.inputs[0].shape == ("batch", 3, 4)
@@ -71,7 +71,7 @@ class ForcesStatic(torch.nn.Module):
 
 
 def test_specialised_dynamic_dim_is_loud():
-    from converters.pytorch.to_ir import ShapeSpecializationError, to_ir
+    from tensorbridge.converters.pytorch.to_ir import ShapeSpecializationError, to_ir
 
     with pytest.raises(ShapeSpecializationError, match=r"input 'x' dim 0 \('batch'\) was specialised to 2"):
         to_ir(ForcesStatic(), (R(2, 3, 4),), dynamic_shapes={"x": {0: "batch"}})
@@ -88,8 +88,8 @@ class Unsupported(torch.nn.Module):
 
 
 def test_all_unsupported_ops_reported_at_once_with_source_lines():
-    from converters.pytorch.to_ir import to_ir
-    from ir import ConversionError
+    from tensorbridge.converters.pytorch.to_ir import to_ir
+    from tensorbridge.ir import ConversionError
 
     with pytest.raises(ConversionError) as e:
         to_ir(Unsupported(), (R(3),))
@@ -106,8 +106,8 @@ class DataDependent(torch.nn.Module):
 
 
 def test_capture_failure_is_short_and_hints():
-    from converters.pytorch.capture import CaptureError
-    from converters.pytorch.to_ir import to_ir
+    from tensorbridge.converters.pytorch.capture import CaptureError
+    from tensorbridge.converters.pytorch.to_ir import to_ir
 
     with pytest.raises(CaptureError) as e:
         to_ir(DataDependent(), (R(3),))
@@ -116,8 +116,8 @@ def test_capture_failure_is_short_and_hints():
 
 
 def test_opset_range_and_unmeetable_request():
-    from converters.pytorch.to_ir import to_ir
-    from ir import UnsupportedOpError
+    from tensorbridge.converters.pytorch.to_ir import to_ir
+    from tensorbridge.ir import UnsupportedOpError
 
     with pytest.raises(UnsupportedOpError, match="opsets 17"):
         to_ir(TwoLayer(), (R(3, 4),), opset=13)
@@ -149,7 +149,7 @@ def test_pt2_file_convert_and_check_cli(tmp_path, capsys):
 
 def test_tb_check_catches_a_wrong_conversion(monkeypatch):
     import tensorbridge as tb
-    from converters.pytorch.registry import ATEN
+    from tensorbridge.converters.pytorch.registry import ATEN
 
     rep = tb.check(TwoLayer(), (R(3, 4),))
     assert rep.ok and {c.runtime for c in rep.comparisons} == {"tensorbridge", "onnxruntime"}
@@ -164,7 +164,7 @@ def test_pt2_loading_refuses_pickled_globals():
     import os
     import pickle
 
-    from converters.pytorch.capture import (
+    from tensorbridge.converters.pytorch.capture import (
         UnsafePickleError,
         _SafePickleModule,
         no_arbitrary_unpickling,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from converters.pytorch.coverage import coverage_markdown
+from tensorbridge.converters.pytorch.coverage import coverage_markdown
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "pytorch-coverage.md"
 
@@ -17,7 +17,7 @@ def test_docs_table_is_current():
 def test_duplicate_translation_raises():
     import pytest
 
-    from converters.pytorch.registry import AtenRegistry
+    from tensorbridge.converters.pytorch.registry import AtenRegistry
 
     reg = AtenRegistry()
     reg.register("aten::foo.default")(lambda ctx, x: x)

@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import converters.pytorch.ops.ops_math  # noqa: F401  (registers before ops/__init__ lists it)
-import converters.pytorch.ops.ops_math2  # noqa: F401
-from ir.errors import ConversionError
+import tensorbridge.converters.pytorch.ops.ops_math  # noqa: F401  (registers before ops/__init__ lists it)
+import tensorbridge.converters.pytorch.ops.ops_math2  # noqa: F401
+from tensorbridge.ir.errors import ConversionError
 from tests.converters.pytorch_harness import Fn, check_module
 
 torch.manual_seed(0)

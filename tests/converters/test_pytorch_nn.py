@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import converters.pytorch.ops.ops_nn  # noqa: F401  (registers translations until ops/__init__ lists them)
-import converters.pytorch.ops.ops_nn2  # noqa: F401
-import converters.pytorch.ops.ops_nn3  # noqa: F401
-import converters.pytorch.ops.ops_rnn  # noqa: F401
-from ir.errors import ConversionError
+import tensorbridge.converters.pytorch.ops.ops_nn  # noqa: F401  (registers translations until ops/__init__ lists them)
+import tensorbridge.converters.pytorch.ops.ops_nn2  # noqa: F401
+import tensorbridge.converters.pytorch.ops.ops_nn3  # noqa: F401
+import tensorbridge.converters.pytorch.ops.ops_rnn  # noqa: F401
+from tensorbridge.ir.errors import ConversionError
 from tests.converters.pytorch_harness import Fn, check_module
 
 R = torch.randn

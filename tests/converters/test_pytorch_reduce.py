@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-import converters.pytorch.ops.ops_reduce  # noqa: F401  (registrations; until ops/__init__ lists them)
-import converters.pytorch.ops.ops_shape  # noqa: F401
+import tensorbridge.converters.pytorch.ops.ops_reduce  # noqa: F401  (registrations; until ops/__init__ lists them)
+import tensorbridge.converters.pytorch.ops.ops_shape  # noqa: F401
 from tests.converters.pytorch_harness import Fn, check_module
 
 R = torch.randn

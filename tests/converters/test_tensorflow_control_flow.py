@@ -13,12 +13,12 @@ import onnx  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from converters.onnx import from_ir  # noqa: E402
-from converters.tensorflow.to_ir import to_ir  # noqa: E402
-from ir.errors import ConversionError  # noqa: E402
-from runtime.session import Session  # noqa: E402
+from tensorbridge.converters.onnx import from_ir  # noqa: E402
+from tensorbridge.converters.tensorflow.to_ir import to_ir  # noqa: E402
+from tensorbridge.ir.errors import ConversionError  # noqa: E402
 from tensorbridge.ort import ort_run  # noqa: E402
 from tensorbridge.pipeline import optimize  # noqa: E402
+from tensorbridge.runtime.session import Session  # noqa: E402
 from tests.converters.tensorflow_harness import _randomize, assert_close, check_tf, rand, tf_eager  # noqa: E402
 
 L = keras.layers

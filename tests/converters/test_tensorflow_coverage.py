@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from converters.tensorflow.coverage import coverage_markdown  # noqa: E402
+from tensorbridge.converters.tensorflow.coverage import coverage_markdown  # noqa: E402
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "tensorflow-coverage.md"
 

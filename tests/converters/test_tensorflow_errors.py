@@ -16,8 +16,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from converters.tensorflow.to_ir import to_ir  # noqa: E402
-from ir.errors import ConversionError, ModelLoadError, TensorbridgeError, UnsupportedOpError  # noqa: E402
+from tensorbridge.converters.tensorflow.to_ir import to_ir  # noqa: E402
+from tensorbridge.ir.errors import (  # noqa: E402
+    ConversionError,
+    ModelLoadError,
+    TensorbridgeError,
+    UnsupportedOpError,
+)
 from tests.converters.tensorflow_harness import rand  # noqa: E402
 
 L = keras.layers
@@ -118,7 +123,7 @@ def test_inputs_as_nchw_unknown_name():
 
 
 def test_duplicate_translation_raises():
-    from converters.tensorflow.registry import TfOpRegistry
+    from tensorbridge.converters.tensorflow.registry import TfOpRegistry
 
     reg = TfOpRegistry()
     reg.register("Foo")(lambda ctx, x: x)
@@ -127,7 +132,7 @@ def test_duplicate_translation_raises():
 
 
 def test_unknown_op_lists_close_matches():
-    from converters.tensorflow.registry import TF_OPS
+    from tensorbridge.converters.tensorflow.registry import TF_OPS
 
     assert "Conv2D" in TF_OPS.close_matches("Conv2d")
     err = UnsupportedOpError("tensorflow", "Conv2d", node="n", close=TF_OPS.close_matches("Conv2d"))
@@ -135,8 +140,8 @@ def test_unknown_op_lists_close_matches():
 
 
 def test_coverage_table_lists_every_translation():
-    from converters.tensorflow.coverage import coverage_markdown
-    from converters.tensorflow.registry import TF_OPS
+    from tensorbridge.converters.tensorflow.coverage import coverage_markdown
+    from tensorbridge.converters.tensorflow.registry import TF_OPS
 
     table = coverage_markdown()
     assert all(f"`{k}`" in table for k in TF_OPS.keys())
@@ -144,7 +149,7 @@ def test_coverage_table_lists_every_translation():
 
 
 def test_is_tensorflow_model_and_path(tmp_path):
-    from converters.tensorflow import is_tensorflow_model, is_tensorflow_path
+    from tensorbridge.converters.tensorflow import is_tensorflow_model, is_tensorflow_path
 
     model = keras.Sequential([keras.Input((2,)), L.Dense(1)])
     fn = tf.function(lambda x: x, input_signature=[tf.TensorSpec([1], tf.float32)])
@@ -163,7 +168,7 @@ def test_package_import_does_not_import_tensorflow():
 
 
 def test_eager_outputs_reference(tmp_path):
-    from converters.tensorflow.eager import eager_outputs
+    from tensorbridge.converters.tensorflow.eager import eager_outputs
 
     model = keras.Sequential([keras.Input((3,)), L.Dense(2)])
     x = rand(4, 3)

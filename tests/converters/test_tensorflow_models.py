@@ -15,8 +15,8 @@ import onnx  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from converters.onnx import from_ir  # noqa: E402
-from ir import Role  # noqa: E402
+from tensorbridge.converters.onnx import from_ir  # noqa: E402
+from tensorbridge.ir import Role  # noqa: E402
 from tests.converters.tensorflow_harness import check_tf, rand  # noqa: E402
 
 L = keras.layers
@@ -117,7 +117,7 @@ def test_dict_inputs_and_outputs():
     g = check_tf(model, (R(2, 2), R(2, 3)))
     assert [v.name for v in g.inputs] == ["alpha", "zeta"]  # tf.nest order: sorted keys
     assert [v.name for v in g.outputs] == ["emb", "score"]
-    from converters.tensorflow.eager import eager_outputs
+    from tensorbridge.converters.tensorflow.eager import eager_outputs
 
     _, outs = eager_outputs(model, (R(1, 2), R(1, 3)))
     assert [o.shape for o in outs] == [(1, 8), (1, 1)]
@@ -180,7 +180,7 @@ def test_subclassed_model_with_example_inputs():
 
     model = Block()
     with pytest.raises(Exception, match="pass example_inputs"):
-        from converters.tensorflow.to_ir import to_ir
+        from tensorbridge.converters.tensorflow.to_ir import to_ir
 
         to_ir(model)
     x = R(2, 4)
@@ -216,7 +216,7 @@ def test_saved_model_directory(saved_dir, two_inputs):
 
 
 def check_outputs(g, feeds):
-    from runtime.session import Session
+    from tensorbridge.runtime.session import Session
 
     return Session(g).run(list(feeds))
 
@@ -229,7 +229,7 @@ def test_grouped_conv_xla_call_is_inlined():
     x = L.LayerNormalization(epsilon=1e-6)(x)
     x = L.Dense(16, activation="gelu")(x)
     model = _randomized(keras.Model(inp, L.Dense(8)(x) + inp, name="convnext_block"))
-    from converters.tensorflow.capture import capture
+    from tensorbridge.converters.tensorflow.capture import capture
 
     cap = capture(model)
     assert not [n.name for n in cap.graph_def.node if n.op.endswith("PartitionedCall")]
@@ -250,14 +250,14 @@ def test_shared_layer_weights_are_stored_once():
 
 
 def test_same_model_same_bytes(cnn):
-    from converters.tensorflow.to_ir import to_ir
+    from tensorbridge.converters.tensorflow.to_ir import to_ir
 
     first, second = (from_ir(to_ir(cnn)).SerializeToString(deterministic=True) for _ in range(2))
     assert first == second
 
 
 def test_graph_names():
-    from converters.tensorflow.to_ir import to_ir
+    from tensorbridge.converters.tensorflow.to_ir import to_ir
 
     @tf.function(input_signature=[tf.TensorSpec([2], tf.float32)])
     def serve(x):
@@ -267,8 +267,8 @@ def test_graph_names():
 
 
 def test_inputs_as_nchw(cnn):
-    from converters.tensorflow.to_ir import to_ir
-    from runtime.session import Session
+    from tensorbridge.converters.tensorflow.to_ir import to_ir
+    from tensorbridge.runtime.session import Session
 
     g = to_ir(cnn, inputs_as_nchw=["input"])
     assert g.inputs[0].shape == ("batch", 3, 12, 12)
@@ -279,8 +279,8 @@ def test_inputs_as_nchw(cnn):
 
 
 def test_opset_choice_and_range(mlp):
-    from converters.tensorflow.to_ir import to_ir
-    from ir.errors import UnsupportedOpError
+    from tensorbridge.converters.tensorflow.to_ir import to_ir
+    from tensorbridge.ir.errors import UnsupportedOpError
 
     check_tf(mlp, (R(2, 16),), opset=17)
     assert to_ir(mlp, opset=18).opset() == 18
@@ -290,9 +290,9 @@ def test_opset_choice_and_range(mlp):
 
 def test_ir_cleanup_pipeline_keeps_numerics(cnn):
     """What tb.load/convert run after the front-end (folding, CSE, DCE, Conv+BN fusion)."""
-    from converters.tensorflow.to_ir import to_ir
-    from runtime.session import Session
+    from tensorbridge.converters.tensorflow.to_ir import to_ir
     from tensorbridge.pipeline import optimize
+    from tensorbridge.runtime.session import Session
 
     g = to_ir(cnn)
     before = len(g)

@@ -10,11 +10,11 @@ import math
 import numpy as np
 import pytest
 
-from ir import DType, Graph, verify
+from tensorbridge.ir import DType, Graph, verify
 
 tf = pytest.importorskip("tensorflow")
 
-from converters.tensorflow.from_ir import from_ir  # noqa: E402
+from tensorbridge.converters.tensorflow.from_ir import from_ir  # noqa: E402
 
 N = 200_000  # samples per check: a standard error of the mean is ~0.22% of the std
 SIGMAS = 5.0  # tolerance in standard errors (a false failure has probability ~6e-7)

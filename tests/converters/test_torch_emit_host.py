@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ir import DType, Graph, TensorType, verify
+from tensorbridge.ir import DType, Graph, TensorType, verify
 
 pytest.importorskip("torch")
 
 import torch  # noqa: E402
 
-from converters.pytorch.from_ir import from_ir  # noqa: E402
+from tensorbridge.converters.pytorch.from_ir import from_ir  # noqa: E402
 
 
 def reshape_by_own_shape() -> Graph:

@@ -10,13 +10,13 @@ import math
 import numpy as np
 import pytest
 
-from ir import DType, Graph, verify
+from tensorbridge.ir import DType, Graph, verify
 
 pytest.importorskip("torch")
 
 import torch  # noqa: E402
 
-from converters.pytorch.from_ir import from_ir  # noqa: E402
+from tensorbridge.converters.pytorch.from_ir import from_ir  # noqa: E402
 
 N = 200_000  # samples per check: a standard error of the mean is ~0.22% of the std
 SIGMAS = 5.0  # tolerance in standard errors (a false failure has probability ~6e-7)

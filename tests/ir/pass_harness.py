@@ -21,21 +21,21 @@ from typing import Any
 
 import numpy as np
 
-from ir import DType, Graph, Node, Role, TensorType, Value, format_graph, verify
-from ir.passes import eliminate_common_subexpressions, eliminate_dead_code
-from ir.passes.channels_last import DEPTHWISE, DOMAIN, to_channels_last
-from ir.passes.fold_constants import fold_constants
-from ir.passes.fuse_conv_bias import fuse_conv_bias
-from ir.passes.fuse_conv_bn import fuse_conv_batchnorm
-from ir.passes.fuse_pad import fuse_pad_into_conv
-from ir.passes.fuse_patterns import fuse_patterns
-from ir.passes.fuse_rnn_loop import fuse_rnn_loops
-from ir.passes.patterns import _View
-from ir.passes.simplify import remove_no_ops
-from ir.passes.transpose import optimize_transposes
-from ir.passes.widen import widen_float32
-from runtime.evaluate import evaluate_node
-from runtime.session import Session
+from tensorbridge.ir import DType, Graph, Node, Role, TensorType, Value, format_graph, verify
+from tensorbridge.ir.passes import eliminate_common_subexpressions, eliminate_dead_code
+from tensorbridge.ir.passes.channels_last import DEPTHWISE, DOMAIN, to_channels_last
+from tensorbridge.ir.passes.fold_constants import fold_constants
+from tensorbridge.ir.passes.fuse_conv_bias import fuse_conv_bias
+from tensorbridge.ir.passes.fuse_conv_bn import fuse_conv_batchnorm
+from tensorbridge.ir.passes.fuse_pad import fuse_pad_into_conv
+from tensorbridge.ir.passes.fuse_patterns import fuse_patterns
+from tensorbridge.ir.passes.fuse_rnn_loop import fuse_rnn_loops
+from tensorbridge.ir.passes.patterns import _View
+from tensorbridge.ir.passes.simplify import remove_no_ops
+from tensorbridge.ir.passes.transpose import optimize_transposes
+from tensorbridge.ir.passes.widen import widen_float32
+from tensorbridge.runtime.evaluate import evaluate_node
+from tensorbridge.runtime.session import Session
 
 Feeds = dict[str, Any]
 RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
@@ -56,7 +56,7 @@ class PassSpec:
 
 
 def _pipeline(name: str, graph: Graph) -> Any:
-    from ir.passes.pipeline import run_pipeline
+    from tensorbridge.ir.passes.pipeline import run_pipeline
 
     return run_pipeline(graph, name, evaluate_node)
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ir import Graph
+from tensorbridge.ir import Graph
 from tests.conftest import FIXTURES, conformance_cases
 from tests.ir.random_graphs import random_case
 
@@ -31,7 +31,7 @@ def conformance(fast: bool = False) -> list[Case]:
     """The node conformance models with their first data set's inputs. ``fast``: every
     other model with more than one op (expanded functions: where passes act) and every
     16th one-op model, about 300."""
-    from converters.onnx import to_ir
+    from tensorbridge.converters.onnx import to_ir
     from tests.runtime.test_conformance import _arrays
 
     out = []

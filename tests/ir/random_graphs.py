@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ir import DType, Graph, Role, TensorType, Value, verify
-from runtime.evaluate import evaluate_node
+from tensorbridge.ir import DType, Graph, Role, TensorType, Value, verify
+from tensorbridge.runtime.evaluate import evaluate_node
 
 DIMS = (1, 2, 2, 3, 3, 4)
 BATCH = 5  # a graph with a symbolic batch declares every dim of this size as "batch"

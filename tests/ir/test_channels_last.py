@@ -10,14 +10,14 @@ from collections import Counter
 
 import numpy as np
 
-from ir.dtypes import DType
-from ir.graph import Graph
-from ir.node import Role
-from ir.passes.channels_last import DOMAIN, to_channels_last
-from ir.passes.fold_constants import fold_constants
-from ir.passes.transpose import optimize_transposes
-from ir.verify import verify
-from runtime.evaluate import evaluate_node
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Role
+from tensorbridge.ir.passes.channels_last import DOMAIN, to_channels_last
+from tensorbridge.ir.passes.fold_constants import fold_constants
+from tensorbridge.ir.passes.transpose import optimize_transposes
+from tensorbridge.ir.verify import verify
+from tensorbridge.runtime.evaluate import evaluate_node
 
 RNG = np.random.default_rng(0)
 
@@ -71,7 +71,7 @@ def test_twin_schemas_do_not_depend_on_the_first_graph_opset():
     version's attributes (AveragePool's dilations are from opset 19), older ones optional."""
     import onnx.defs
 
-    from ir.passes.channels_last import register_schemas
+    from tensorbridge.ir.passes.channels_last import register_schemas
 
     register_schemas()
     pool = onnx.defs.get_schema("AveragePool", 1, DOMAIN)

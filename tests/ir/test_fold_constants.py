@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir import DType, Graph, Role, verify
-from ir.passes.fold_constants import fold_constants
-from runtime.evaluate import evaluate_node
-from runtime.session import Session
+from tensorbridge.ir import DType, Graph, Role, verify
+from tensorbridge.ir.passes.fold_constants import fold_constants
+from tensorbridge.runtime.evaluate import evaluate_node
+from tensorbridge.runtime.session import Session
 
 
 def _run(g: Graph, *feeds: np.ndarray) -> list[np.ndarray]:

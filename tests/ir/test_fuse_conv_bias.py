@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ir.dtypes import DType
-from ir.graph import Graph
-from ir.node import Role
-from ir.passes.fold_constants import fold_constants
-from ir.passes.fuse_conv_bias import fuse_conv_bias
-from ir.verify import verify
-from runtime.evaluate import evaluate_node
-from runtime.session import Session
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Role
+from tensorbridge.ir.passes.fold_constants import fold_constants
+from tensorbridge.ir.passes.fuse_conv_bias import fuse_conv_bias
+from tensorbridge.ir.verify import verify
+from tensorbridge.runtime.evaluate import evaluate_node
+from tensorbridge.runtime.session import Session
 
 RNG = np.random.default_rng(0)
 
@@ -54,7 +54,7 @@ def test_per_channel_add_becomes_the_bias(shape, fused):
     ([0, 0, 1, 1, 0, 0, 1, 1], 1.0, False),  # not zero
 ])
 def test_zero_pad_folds_into_the_conv(pads, value, fused):
-    from ir.passes.fuse_pad import fuse_pad_into_conv
+    from tensorbridge.ir.passes.fuse_pad import fuse_pad_into_conv
 
     g = Graph("pad_conv", opset_imports={"": 20})
     x = g.add_input("x", DType.FLOAT, (2, 3, 6, 6))
@@ -73,7 +73,7 @@ def test_zero_pad_folds_into_the_conv(pads, value, fused):
 
 
 def test_nhwc_zero_pad_folds_through_the_layout_transpose():
-    from ir.passes.fuse_pad import fuse_pad_into_conv
+    from tensorbridge.ir.passes.fuse_pad import fuse_pad_into_conv
 
     g = Graph("pad_t_conv", opset_imports={"": 20})
     x = g.add_input("x", DType.FLOAT, (2, 6, 6, 3))

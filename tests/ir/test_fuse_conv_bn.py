@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ir import DType, Graph, Role, Value, verify
-from ir.passes import eliminate_common_subexpressions, eliminate_dead_code
-from ir.passes.fuse_conv_bn import fuse_conv_batchnorm
-from runtime.session import Session
+from tensorbridge.ir import DType, Graph, Role, Value, verify
+from tensorbridge.ir.passes import eliminate_common_subexpressions, eliminate_dead_code
+from tensorbridge.ir.passes.fuse_conv_bn import fuse_conv_batchnorm
+from tensorbridge.runtime.session import Session
 
 RNG = np.random.default_rng(0)
 

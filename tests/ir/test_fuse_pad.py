@@ -11,10 +11,10 @@ import numpy as np
 import onnx
 import pytest
 
-from converters.onnx import from_ir
-from ir import DType, Graph, TensorType, verify
-from ir.passes.fuse_pad import fuse_pad_into_conv
-from runtime.session import Session
+from tensorbridge.converters.onnx import from_ir
+from tensorbridge.ir import DType, Graph, TensorType, verify
+from tensorbridge.ir.passes.fuse_pad import fuse_pad_into_conv
+from tensorbridge.runtime.session import Session
 from tests.ir import pass_harness as H
 
 RNG = np.random.default_rng(0)

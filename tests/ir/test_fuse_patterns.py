@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from ir import DType, Graph, Role, Value, verify
-from ir.passes.fuse_patterns import fuse_patterns
-from runtime.session import Session
+from tensorbridge.ir import DType, Graph, Role, Value, verify
+from tensorbridge.ir.passes.fuse_patterns import fuse_patterns
+from tensorbridge.runtime.session import Session
 
 RNG = np.random.default_rng(0)
 

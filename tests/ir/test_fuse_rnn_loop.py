@@ -9,11 +9,11 @@ import copy
 import numpy as np
 import pytest
 
-from ir import verify
-from ir.passes.fold_constants import fold_constants
-from ir.passes.fuse_rnn_loop import fuse_rnn_loops
-from runtime.evaluate import evaluate_node
-from runtime.session import Session
+from tensorbridge.ir import verify
+from tensorbridge.ir.passes.fold_constants import fold_constants
+from tensorbridge.ir.passes.fuse_rnn_loop import fuse_rnn_loops
+from tensorbridge.runtime.evaluate import evaluate_node
+from tensorbridge.runtime.session import Session
 from tests.ir import pass_harness as H
 from tests.ir import pass_sources as S
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import ir
-from ir import Attr, AttrKind, DType, Graph, Role, TensorType, format_graph, verify
+import tensorbridge.ir as ir
+from tensorbridge.ir import Attr, AttrKind, DType, Graph, Role, TensorType, format_graph, verify
 
 
 def small_graph() -> tuple[Graph, dict[str, ir.Value]]:

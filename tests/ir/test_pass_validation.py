@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ir import DType, Graph, Role
+from tensorbridge.ir import DType, Graph, Role
 from tests.ir import pass_harness as H
 from tests.ir import pass_sources as S
 from tests.ir.random_graphs import random_case
@@ -97,7 +97,7 @@ def test_pass_keeps_many_random_graphs(spec):
 
 # ------------------------------------------------------------------ the harness itself
 def test_random_graphs_are_deterministic_and_varied():
-    from ir import format_graph
+    from tensorbridge.ir import format_graph
 
     a, b = random_case(7), random_case(7)
     assert format_graph(a.graph) == format_graph(b.graph)
@@ -138,7 +138,7 @@ def test_harness_catches_stale_declared_shapes():
     g.set_outputs([g.add_op("Relu", [x], output_types=[None])[0]])
 
     def stale(graph: Graph) -> None:
-        from ir import TensorType
+        from tensorbridge.ir import TensorType
 
         graph.outputs[0].type = TensorType(DType.FLOAT, (2, 4))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir import DType, Graph, Role, verify
-from ir.passes import eliminate_common_subexpressions, eliminate_dead_code
-from runtime.session import Session
+from tensorbridge.ir import DType, Graph, Role, verify
+from tensorbridge.ir.passes import eliminate_common_subexpressions, eliminate_dead_code
+from tensorbridge.runtime.session import Session
 
 
 def _graph() -> Graph:
@@ -62,12 +62,12 @@ def test_reshape_inserting_ones_and_its_transpose_become_one_unsqueeze():
     Unsqueeze at axes (2, 3); numbers unchanged."""
     import numpy as np
 
-    from ir.dtypes import DType
-    from ir.graph import Graph
-    from ir.passes.simplify import remove_no_ops
-    from ir.types import TensorType
-    from ir.verify import verify
-    from runtime.session import Session
+    from tensorbridge.ir.dtypes import DType
+    from tensorbridge.ir.graph import Graph
+    from tensorbridge.ir.passes.simplify import remove_no_ops
+    from tensorbridge.ir.types import TensorType
+    from tensorbridge.ir.verify import verify
+    from tensorbridge.runtime.session import Session
 
     g = Graph("se", opset_imports={"": 20})
     x = g.add_input("x", DType.FLOAT, ("batch", 4))

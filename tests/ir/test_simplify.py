@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ir import DType, Graph, TensorType, Value, verify
-from ir.passes.simplify import remove_no_ops
-from runtime.session import Session
+from tensorbridge.ir import DType, Graph, TensorType, Value, verify
+from tensorbridge.ir.passes.simplify import remove_no_ops
+from tensorbridge.runtime.session import Session
 
 RNG = np.random.default_rng(0)
 

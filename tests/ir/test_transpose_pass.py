@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from ir import DType, Graph, Role, Value, format_graph
+from tensorbridge.ir import DType, Graph, Role, Value, format_graph
 from tests.ir.transpose_helpers import (
     NCHW,
     NHWC,
@@ -230,9 +230,9 @@ def test_shared_named_weight_is_relaid_by_ops_not_copied(shape):
     """A parameter read inside an NHWC sandwich and, as it is, by another op (a Keras layer
     applied twice): pushing the Transpose must not leave an anonymous re-laid-out copy (a
     second, frozen tensor in a migrated model); the weight keeps one identity."""
-    from ir import verify
-    from ir.passes.transpose import optimize_transposes
-    from runtime.session import Session
+    from tensorbridge.ir import verify
+    from tensorbridge.ir.passes.transpose import optimize_transposes
+    from tensorbridge.runtime.session import Session
     from tests.ir import pass_harness as H
 
     g = Graph("shared", opset_imports={"": 20})

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from ir import DType, Graph, Value, format_graph
-from ir.passes.transpose import RULES
+from tensorbridge.ir import DType, Graph, Value, format_graph
+from tensorbridge.ir.passes.transpose import RULES
 from tests.ir.transpose_helpers import (
     NCHW,
     NHWC,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ir import Attr, AttrKind, DType, Graph, VerificationError, verify
+from tensorbridge.ir import Attr, AttrKind, DType, Graph, VerificationError, verify
 
 
 def _graph() -> tuple[Graph, object]:
@@ -64,7 +64,7 @@ def test_type_constraint_mismatch():
 
 
 def test_unproduced_intermediate_and_cycle():
-    from ir.node import Value
+    from tensorbridge.ir.node import Value
 
     g, x = _graph()
     node = g.add_node("Add", [x, x])

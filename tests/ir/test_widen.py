@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir import DType, Graph, TensorType
-from ir.passes.widen import widen_float32
-from runtime.session import Session
+from tensorbridge.ir import DType, Graph, TensorType
+from tensorbridge.ir.passes.widen import widen_float32
+from tensorbridge.runtime.session import Session
 
 
 def test_twin_is_float64_and_computes_the_same():

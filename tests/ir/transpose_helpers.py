@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ir import DType, Graph, Node, TensorType, Value, verify
-from ir.passes.base import PassReport
-from ir.passes.transpose import optimize_transposes
-from runtime.session import Session
+from tensorbridge.ir import DType, Graph, Node, TensorType, Value, verify
+from tensorbridge.ir.passes.base import PassReport
+from tensorbridge.ir.passes.transpose import optimize_transposes
+from tensorbridge.runtime.session import Session
 
 NCHW = (0, 3, 1, 2)  # NHWC -> NCHW
 NHWC = (0, 2, 3, 1)  # NCHW -> NHWC

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-import converters.pytorch.ops  # noqa: F401  (translations registered before tests patch them)
 import tensorbridge as tb
-from converters.pytorch.registry import ATEN
+import tensorbridge.converters.pytorch.ops  # noqa: F401  (translations registered before tests patch them)
+from tensorbridge.converters.pytorch.registry import ATEN
 
 
 class Block(nn.Module):
@@ -145,7 +145,7 @@ def test_keras_injected_wrong_translation_is_named(monkeypatch):
     keras = pytest.importorskip("keras")
     import numpy as np
 
-    from converters.tensorflow.registry import TF_OPS
+    from tensorbridge.converters.tensorflow.registry import TF_OPS
 
     keras.utils.set_random_seed(0)
     inp = keras.Input((6,))
@@ -171,10 +171,10 @@ def test_keras_injected_wrong_translation_is_named(monkeypatch):
 def test_streaming_localisation_matches_the_full_capture_and_holds_little(monkeypatch):
     """Hundreds of modules: the streamed comparison gives the same per-layer errors as
     capturing everything, while holding only a handful of IR values at a time."""
-    from converters.pytorch.eager import eager_stream, eager_trace
-    from runtime.parity import divergence
-    from runtime.parity.compare import default_tolerance
-    from runtime.session import Session
+    from tensorbridge.converters.pytorch.eager import eager_stream, eager_trace
+    from tensorbridge.runtime.parity import divergence
+    from tensorbridge.runtime.parity.compare import default_tolerance
+    from tensorbridge.runtime.session import Session
 
     torch.manual_seed(0)
     model = nn.Sequential(*[Block() for _ in range(40)]).eval()  # 201 modules

@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-import converters.pytorch.ops  # noqa: F401  (translations registered before tests patch them)
 import tensorbridge as tb
-from converters.pytorch.registry import ATEN
+import tensorbridge.converters.pytorch.ops  # noqa: F401  (translations registered before tests patch them)
+from tensorbridge.converters.pytorch.registry import ATEN
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

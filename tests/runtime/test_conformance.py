@@ -11,7 +11,7 @@ import pytest
 from onnx import numpy_helper
 
 import tensorbridge as tb
-from runtime.compare import compare
+from tensorbridge.runtime.compare import compare
 from tests.conftest import conformance_cases
 
 # Random-output ops: values cannot match the generator onnx used; checked by shape, dtype

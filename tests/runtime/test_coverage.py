@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.coverage import coverage_markdown, schema_versions
-from runtime.registry import KERNELS
+from tensorbridge.runtime.coverage import coverage_markdown, schema_versions
+from tensorbridge.runtime.registry import KERNELS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "runtime-coverage.md"
 
@@ -24,7 +24,7 @@ def test_every_ai_onnx_operator_has_a_kernel():
 def test_duplicate_registration_raises():
     import pytest
 
-    from ir.op_registry import OpRegistry
+    from tensorbridge.ir.op_registry import OpRegistry
 
     reg = OpRegistry("runtime")
     reg.register("Foo", since=1)(lambda x: x)

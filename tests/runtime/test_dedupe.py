@@ -10,10 +10,10 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from ir import DType, Graph, verify
-from ir.printer import format_graph
-from runtime.dedupe import SMALL_BYTES, Dedupe
-from runtime.session import Session
+from tensorbridge.ir import DType, Graph, verify
+from tensorbridge.ir.printer import format_graph
+from tensorbridge.runtime.dedupe import SMALL_BYTES, Dedupe
+from tensorbridge.runtime.session import Session
 
 X = np.array([[0.5, -1.0, 2.0], [1.5, 0.0, -0.25]], np.float32)
 C = np.array([1.0, 2.0, 3.0], np.float32)

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from ir import DType, Graph
-from runtime.session import Session
+from tensorbridge.ir import DType, Graph
+from tensorbridge.runtime.session import Session
 
 
 def _gelu_graph(extra_use: bool = False) -> Graph:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from onnx.backend.test.case.node import _image_decoder_data as frozen
 
-from ir import DType, Graph
-from runtime.session import Session
+from tensorbridge.ir import DType, Graph
+from tensorbridge.runtime.session import Session
 
 CASES = sorted(n for n in dir(frozen) if n.startswith("image_decoder_decode_"))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ir import DType, Graph
-from runtime.session import Session
+from tensorbridge.ir import DType, Graph
+from tensorbridge.runtime.session import Session
 
 N = 200_000
 

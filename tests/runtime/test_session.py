@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ir import DType, Graph, KernelError, UnsupportedOpError
-from runtime.session import Session
+from tensorbridge.ir import DType, Graph, KernelError, UnsupportedOpError
+from tensorbridge.runtime.session import Session
 
 
 def _chain() -> Graph:
@@ -82,7 +82,7 @@ def test_missing_kernel_lists_all_nodes():
 def test_backend_interface_runs_a_model():
     from onnx import TensorProto, helper
 
-    from runtime.backend import TensorbridgeBackend
+    from tensorbridge.runtime.backend import TensorbridgeBackend
 
     node = helper.make_node("Relu", ["x"], ["y"])
     (out,) = TensorbridgeBackend.run_node(node, [np.array([-1.0, 2.0], np.float32)], opset_version=18)
@@ -95,7 +95,7 @@ def test_backend_interface_runs_a_model():
 
 
 def test_inputs_are_checked_against_declared_types():
-    from runtime.session import InputError
+    from tensorbridge.runtime.session import InputError
 
     s = Session(_chain())  # x: float[4]
     with pytest.raises(InputError, match=r"input 'x'.*dtype float64, expected float32"):

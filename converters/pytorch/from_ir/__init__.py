@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.pytorch.from_ir.module import IRModule, module_class
-from ir.graph import Graph
+from tensorbridge.converters.pytorch.from_ir.module import IRModule, module_class
+from tensorbridge.ir.graph import Graph
 
 
 def from_ir(graph: Graph) -> IRModule:
@@ -46,7 +46,7 @@ def save(module: IRModule, folder: str | os.PathLike[str], example_inputs: Seque
     """``model.py`` (readable source, needs only torch) + ``model.safetensors`` in ``folder``."""
     import torch
 
-    from converters.pytorch.from_ir import codegen
+    from tensorbridge.converters.pytorch.from_ir import codegen
 
     examples = tuple(torch.from_numpy(np.ascontiguousarray(x)) for x in example_inputs)
     return codegen.save(module, folder, examples, origin=origin)

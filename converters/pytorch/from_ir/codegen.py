@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from converters.files import atomic_folder
-from ir.errors import TensorbridgeError
+from tensorbridge.converters.files import atomic_folder
+from tensorbridge.ir.errors import TensorbridgeError
 
 SOURCE_NAME = "model.py"
 WEIGHTS_NAME = "model.safetensors"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from converters.pytorch.context import TORCH_TO_DTYPE
-from ir.dtypes import DType
-from ir.errors import UnsupportedOpError
+from tensorbridge.converters.pytorch.context import TORCH_TO_DTYPE
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
 
 DTYPE_TO_TORCH: dict[DType, torch.dtype] = {d: t for t, d in TORCH_TO_DTYPE.items()}
 

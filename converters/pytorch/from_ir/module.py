@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-import converters.pytorch.from_ir.ops  # noqa: F401  (registers the emitters)
-from converters.emitting import (
+import tensorbridge.converters.pytorch.from_ir.ops  # noqa: F401  (registers the emitters)
+from tensorbridge.converters.emitting import (
     Interpreter,
     Planner,
     has_framework_roles,
@@ -22,13 +22,13 @@ from converters.emitting import (
     weight_kind,
     weight_names,
 )
-from converters.pytorch.from_ir.dtypes import torch_dtype
-from converters.pytorch.from_ir.host import Host, T, host_constant, tracing
-from converters.pytorch.from_ir.registry import EMITTERS
-from converters.pytorch.from_ir.weights import CONSTANT_ROOTS, WeightTable
-from ir.graph import Graph
-from ir.node import Role, Value
-from ir.types import TensorType
+from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
+from tensorbridge.converters.pytorch.from_ir.host import Host, T, host_constant, tracing
+from tensorbridge.converters.pytorch.from_ir.registry import EMITTERS
+from tensorbridge.converters.pytorch.from_ir.weights import CONSTANT_ROOTS, WeightTable
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Role, Value
+from tensorbridge.ir.types import TensorType
 
 LAYER = "PyTorch emitter"
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import torch
 
-from converters.pytorch.from_ir.dtypes import to_torch
-from ir.node import Value
+from tensorbridge.converters.pytorch.from_ir.dtypes import to_torch
+from tensorbridge.ir.node import Value
 
 # the emitted module's own roots: constants (and, in a saved model.py, lifted tensors)
 CONSTANT_ROOTS = ("constants", "lifted")

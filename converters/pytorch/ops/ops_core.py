@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from converters.pytorch.context import Ctx
-from converters.pytorch.registry import aten
-from ir.dtypes import DType
-from ir.node import Value
+from tensorbridge.converters.pytorch.context import Ctx
+from tensorbridge.converters.pytorch.registry import aten
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.node import Value
 
 
 def unary(ctx: Ctx, op: str, x: Value, attrs: dict[str, object] | None = None) -> Value:

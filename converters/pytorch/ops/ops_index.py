@@ -10,12 +10,18 @@ from typing import Any
 
 import numpy as np
 
-from converters.pytorch.context import Ctx
-from converters.pytorch.ops.ops_shape import INT64_MAX, norm_dim, same_shape, shape_part, transpose
-from converters.pytorch.registry import aten
-from ir.dtypes import DType
-from ir.node import Value
-from ir.types import TensorType
+from tensorbridge.converters.pytorch.context import Ctx
+from tensorbridge.converters.pytorch.ops.ops_shape import (
+    INT64_MAX,
+    norm_dim,
+    same_shape,
+    shape_part,
+    transpose,
+)
+from tensorbridge.converters.pytorch.registry import aten
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.node import Value
+from tensorbridge.ir.types import TensorType
 
 
 # ---------------------------------------------------------------- advanced indexing

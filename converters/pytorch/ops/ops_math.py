@@ -12,12 +12,12 @@ from typing import Any
 
 import torch
 
-from converters.pytorch.context import TORCH_TO_DTYPE, Ctx, to_dtype
-from converters.pytorch.ops.ops_core import binary as _bin
-from converters.pytorch.ops.ops_core import unary as _unary
-from converters.pytorch.registry import aten
-from ir.dtypes import DType
-from ir.node import Value
+from tensorbridge.converters.pytorch.context import TORCH_TO_DTYPE, Ctx, to_dtype
+from tensorbridge.converters.pytorch.ops.ops_core import binary as _bin
+from tensorbridge.converters.pytorch.ops.ops_core import unary as _unary
+from tensorbridge.converters.pytorch.registry import aten
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.node import Value
 
 _FROM_DTYPE = {v: k for k, v in TORCH_TO_DTYPE.items()}
 

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from converters.pytorch.context import Ctx
-from converters.pytorch.registry import aten
-from ir.dtypes import DType
-from ir.node import Value
+from tensorbridge.converters.pytorch.context import Ctx
+from tensorbridge.converters.pytorch.registry import aten
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.node import Value
 
 # onnxruntime's CPU Gemm only has float kernels; other dtypes use MatMul (+ Add)
 _GEMM_DTYPES = (DType.FLOAT, DType.DOUBLE)

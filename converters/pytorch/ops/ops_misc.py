@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from converters.pytorch.context import Ctx
-from converters.pytorch.ops.ops_core import unary as _unary
-from converters.pytorch.registry import aten
-from ir.node import Value
+from tensorbridge.converters.pytorch.context import Ctx
+from tensorbridge.converters.pytorch.ops.ops_core import unary as _unary
+from tensorbridge.converters.pytorch.registry import aten
+from tensorbridge.ir.node import Value
 
 
 @aten("aten::_weight_norm_interface.default")

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from converters.pytorch.context import Ctx
-from converters.pytorch.registry import aten
-from ir.node import Value
+from tensorbridge.converters.pytorch.context import Ctx
+from tensorbridge.converters.pytorch.registry import aten
+from tensorbridge.ir.node import Value
 
 
 # ---------------------------------------------------------------- shared helpers

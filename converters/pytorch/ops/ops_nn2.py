@@ -12,11 +12,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from converters.pytorch.context import Ctx
-from converters.pytorch.ops.ops_nn import channel_view, output_used, require_unused, static_shape
-from converters.pytorch.registry import aten
-from ir.dtypes import DType
-from ir.node import Value
+from tensorbridge.converters.pytorch.context import Ctx
+from tensorbridge.converters.pytorch.ops.ops_nn import (
+    channel_view,
+    output_used,
+    require_unused,
+    static_shape,
+)
+from tensorbridge.converters.pytorch.registry import aten
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.node import Value
 
 
 def _or_fill(ctx: Ctx, v: Value | None, shape: Sequence[int], fill: float, dtype: DType) -> Value:

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from converters.pytorch.context import Ctx
-from converters.pytorch.ops.ops_nn import n_spatial_from_name as _n_spatial
-from converters.pytorch.registry import aten
-from ir.node import Value
+from tensorbridge.converters.pytorch.context import Ctx
+from tensorbridge.converters.pytorch.ops.ops_nn import n_spatial_from_name as _n_spatial
+from tensorbridge.converters.pytorch.registry import aten
+from tensorbridge.ir.node import Value
 
 # torch interpolation mode -> Resize (mode, coordinate_transformation_mode, nearest_mode)
 _NEAREST = ("nearest", "asymmetric", "floor")  # src = floor(dst * in / out)

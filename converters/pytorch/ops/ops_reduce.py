@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from converters.pytorch.context import Ctx
-from converters.pytorch.ops.ops_shape import dim_size, norm_dim, norm_dims, static_dim
-from converters.pytorch.registry import aten
-from ir.dtypes import DType
-from ir.node import Value
+from tensorbridge.converters.pytorch.context import Ctx
+from tensorbridge.converters.pytorch.ops.ops_shape import dim_size, norm_dim, norm_dims, static_dim
+from tensorbridge.converters.pytorch.registry import aten
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.node import Value
 
 Dims = int | Sequence[int] | None
 

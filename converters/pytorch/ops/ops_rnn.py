@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from converters.pytorch.context import Ctx
-from converters.pytorch.ops.ops_nn import static_shape
-from converters.pytorch.registry import aten
-from ir.dtypes import DType
-from ir.node import LazyTensor, Value
+from tensorbridge.converters.pytorch.context import Ctx
+from tensorbridge.converters.pytorch.ops.ops_nn import static_shape
+from tensorbridge.converters.pytorch.registry import aten
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.node import LazyTensor, Value
 
 # ONNX gate k takes torch gate _GATE_ORDER[op][k]
 _GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from converters.pytorch.context import Ctx
-from converters.pytorch.registry import aten
-from ir.dtypes import DType
-from ir.node import Value
-from ir.types import TensorType
+from tensorbridge.converters.pytorch.context import Ctx
+from tensorbridge.converters.pytorch.registry import aten
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.node import Value
+from tensorbridge.ir.types import TensorType
 
 INT64_MAX = 2**63 - 1  # torch's "to the end" sentinel (x[1:] exports end=INT64_MAX)
 INT64_MIN = -(2**63)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from converters.tensorflow.from_ir.module import IRTFModule
-from ir.graph import Graph
+from tensorbridge.converters.tensorflow.from_ir.module import IRTFModule
+from tensorbridge.ir.graph import Graph
 
 
 def from_ir(graph: Graph) -> IRTFModule:
@@ -44,7 +44,7 @@ class SavedModule:
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         import tensorflow as tf
 
-        from ir.errors import ModelLoadError
+        from tensorbridge.ir.errors import ModelLoadError
 
         try:
             self.loaded = tf.saved_model.load(str(folder))
@@ -59,7 +59,7 @@ def save(module: IRTFModule, folder: str | os.PathLike[str]) -> Path:
     """A SavedModel in ``folder`` (serving signature: the module's input signature)."""
     import tensorflow as tf
 
-    from converters.files import atomic_folder
+    from tensorbridge.converters.files import atomic_folder
 
     with atomic_folder(folder) as tmp:
         tf.saved_model.save(module, str(tmp),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from ir.dtypes import DType
-from ir.errors import UnsupportedOpError
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
 
 _SPECIAL = {DType.STRING: tf.string, DType.BFLOAT16: tf.bfloat16, DType.BOOL: tf.bool}
 

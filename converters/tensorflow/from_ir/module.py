@@ -14,13 +14,19 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-import converters.tensorflow.from_ir.ops  # noqa: F401  (registers the emitters)
-from converters.emitting import Interpreter, Planner, has_framework_roles, weight_kind, weight_names
-from converters.tensorflow.from_ir.dtypes import tf_dtype
-from converters.tensorflow.from_ir.registry import EMITTERS
-from ir.graph import Graph
-from ir.node import Value
-from ir.types import TensorType
+import tensorbridge.converters.tensorflow.from_ir.ops  # noqa: F401  (registers the emitters)
+from tensorbridge.converters.emitting import (
+    Interpreter,
+    Planner,
+    has_framework_roles,
+    weight_kind,
+    weight_names,
+)
+from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
+from tensorbridge.converters.tensorflow.from_ir.registry import EMITTERS
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Value
+from tensorbridge.ir.types import TensorType
 
 LAYER = "TensorFlow emitter"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from converters.emitting import EmitContext
-from ir.op_registry import OpRegistry
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.ir.op_registry import OpRegistry
 
 EMITTERS = OpRegistry("TensorFlow emitter")
 emits = EMITTERS.register
@@ -20,7 +20,7 @@ emits = EMITTERS.register
 
 def out_dtype(ctx: EmitContext, i: int = 0) -> Any:
     """The tf dtype of output ``i`` (None when the IR does not know it)."""
-    from converters.tensorflow.from_ir.dtypes import tf_dtype
+    from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
 
     t = ctx.output_type(i)
     return tf_dtype(t.dtype) if t is not None and t.dtype is not None else None

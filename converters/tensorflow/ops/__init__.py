@@ -1,6 +1,6 @@
 """TF op translations, one module per op family. Importing this package registers them all."""
 
-from converters.tensorflow.ops import (  # noqa: F401  (imported for their registrations)
+from tensorbridge.converters.tensorflow.ops import (  # noqa: F401  (imported for their registrations)
     ops_control,
     ops_image,
     ops_index,

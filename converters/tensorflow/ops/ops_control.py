@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from converters.tensorflow.context import TfCtx, decode_attr
-from converters.tensorflow.control import (
+from tensorbridge.converters.tensorflow.context import TfCtx, decode_attr
+from tensorbridge.converters.tensorflow.control import (
     Body,
     FunctionLibrary,
     LoopFrame,
@@ -28,11 +28,11 @@ from converters.tensorflow.control import (
     ScanSlot,
     StackedList,
 )
-from converters.tensorflow.registry import tf_op
-from ir.dtypes import DType
-from ir.graph import Graph
-from ir.node import Role, Value
-from ir.types import TensorType
+from tensorbridge.converters.tensorflow.registry import tf_op
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.node import Role, Value
+from tensorbridge.ir.types import TensorType
 
 
 # ---------------------------------------------------------------- If

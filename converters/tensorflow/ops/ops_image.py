@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from converters.tensorflow.context import TfCtx
-from converters.tensorflow.registry import tf_op
-from ir.dtypes import DType
-from ir.node import Value
+from tensorbridge.converters.tensorflow.context import TfCtx
+from tensorbridge.converters.tensorflow.registry import tf_op
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.node import Value
 
 
 # ---------------------------------------------------------------- resize

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from converters.tensorflow.context import INT64_MAX, INT64_MIN, TfCtx
-from converters.tensorflow.registry import tf_op
-from ir.dtypes import DType
-from ir.node import Value
+from tensorbridge.converters.tensorflow.context import INT64_MAX, INT64_MIN, TfCtx
+from tensorbridge.converters.tensorflow.registry import tf_op
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.node import Value
 
 Item = int | Value  # a static int, or a 1-element int64 tensor
 

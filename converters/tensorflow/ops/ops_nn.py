@@ -9,9 +9,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from converters.tensorflow.context import TfCtx
-from converters.tensorflow.registry import tf_op
-from ir.node import Value
+from tensorbridge.converters.tensorflow.context import TfCtx
+from tensorbridge.converters.tensorflow.registry import tf_op
+from tensorbridge.ir.node import Value
 
 
 def channels_last(data_format: str) -> bool:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from converters.tensorflow.context import TfCtx
-from converters.tensorflow.registry import tf_op
-from ir.dtypes import DType
-from ir.node import Value
+from tensorbridge.converters.tensorflow.context import TfCtx
+from tensorbridge.converters.tensorflow.registry import tf_op
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.node import Value
 
 
 def _reduce(ctx: TfCtx, op_type: str, x: Value, axes: Value, keepdims: bool) -> Value:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from converters.tensorflow.context import TfCtx
-from converters.tensorflow.registry import tf_op
-from ir.node import Value
+from tensorbridge.converters.tensorflow.context import TfCtx
+from tensorbridge.converters.tensorflow.registry import tf_op
+from tensorbridge.ir.node import Value
 
 
 # ---------------------------------------------------------------- one ONNX op each

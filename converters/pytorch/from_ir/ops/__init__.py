@@ -1,6 +1,6 @@
 """PyTorch emitters, one module per op family. Importing this package registers them all."""
 
-from converters.pytorch.from_ir.ops import (  # noqa: F401  (imported for their registrations)
+from tensorbridge.converters.pytorch.from_ir.ops import (  # noqa: F401  (imported for their registrations)
     activation,
     cast,
     control_flow,

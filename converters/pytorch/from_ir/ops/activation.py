@@ -11,10 +11,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from converters.emitting import EmitContext
-from converters.pytorch.from_ir.host import T
-from converters.pytorch.from_ir.ops.cast import dtype_of, known_dtype
-from converters.pytorch.from_ir.registry import emits
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.from_ir.host import T
+from tensorbridge.converters.pytorch.from_ir.ops.cast import dtype_of, known_dtype
+from tensorbridge.converters.pytorch.from_ir.registry import emits
 
 _SELU_ALPHA = 1.67326319217681884765625
 _SELU_GAMMA = 1.05070102214813232421875

@@ -19,14 +19,14 @@ from typing import Any
 
 import torch
 
-from converters.emitting import EmitContext
-from converters.pytorch.context import to_dtype
-from converters.pytorch.from_ir.dtypes import torch_dtype
-from converters.pytorch.from_ir.host import Host, T, host_unary
-from converters.pytorch.from_ir.registry import emits
-from ir.dtypes import DType
-from ir.errors import UnsupportedOpError
-from ir.types import TensorType
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.context import to_dtype
+from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
+from tensorbridge.converters.pytorch.from_ir.host import Host, T, host_unary
+from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
+from tensorbridge.ir.types import TensorType
 
 LAYER = "PyTorch emitter"
 UNSIGNED = (torch.uint16, torch.uint32, torch.uint64)

@@ -14,13 +14,19 @@ from typing import Any
 
 import torch
 
-from converters.emitting import EmitContext
-from converters.pytorch.from_ir.dtypes import torch_dtype
-from converters.pytorch.from_ir.host import Host, T, scalar
-from converters.pytorch.from_ir.ops.shape import dims_of, is_traced, norm_axis, pack, rank_of
-from converters.pytorch.from_ir.registry import emits
-from ir.graph import Graph
-from ir.types import TensorType
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
+from tensorbridge.converters.pytorch.from_ir.host import Host, T, scalar
+from tensorbridge.converters.pytorch.from_ir.ops.shape import (
+    dims_of,
+    is_traced,
+    norm_axis,
+    pack,
+    rank_of,
+)
+from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.types import TensorType
 
 Runner = Callable[[Graph, list[Any]], list[Any]]
 

@@ -18,9 +18,16 @@ from typing import Any
 
 import torch
 
-from converters.emitting import EmitContext
-from converters.pytorch.from_ir.host import Host, T, all_host, host_binary, host_unary, int_div
-from converters.pytorch.from_ir.ops.cast import (
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.from_ir.host import (
+    Host,
+    T,
+    all_host,
+    host_binary,
+    host_unary,
+    int_div,
+)
+from tensorbridge.converters.pytorch.from_ir.ops.cast import (
     UNSIGNED,
     dtype_of,
     from_ordered,
@@ -29,8 +36,8 @@ from converters.pytorch.from_ir.ops.cast import (
     ordering,
     wrapping,
 )
-from converters.pytorch.from_ir.registry import emits
-from ir.errors import UnsupportedOpError
+from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "PyTorch emitter"
 _SIGN = -(2**63)  # the int64 sign bit

@@ -10,13 +10,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from converters.emitting import EmitContext
-from converters.pytorch.from_ir.dtypes import to_torch, torch_dtype
-from converters.pytorch.from_ir.host import HOST_LIMIT, Host, host_constant, ints, scalar
-from converters.pytorch.from_ir.ops.shape import dims_of
-from converters.pytorch.from_ir.registry import emits, out_dtype
-from ir.dtypes import DType
-from ir.errors import UnsupportedOpError
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.from_ir.dtypes import to_torch, torch_dtype
+from tensorbridge.converters.pytorch.from_ir.host import (
+    HOST_LIMIT,
+    Host,
+    host_constant,
+    ints,
+    scalar,
+)
+from tensorbridge.converters.pytorch.from_ir.ops.shape import dims_of
+from tensorbridge.converters.pytorch.from_ir.registry import emits, out_dtype
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "PyTorch emitter"
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import torch
 
-from converters.emitting import EmitContext
-from converters.pytorch.from_ir.host import Host, T, index_list, scalar
-from converters.pytorch.from_ir.ops.shape import dims_of, norm_axis, pack, rank_of
-from converters.pytorch.from_ir.registry import emits
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.from_ir.host import Host, T, index_list, scalar
+from tensorbridge.converters.pytorch.from_ir.ops.shape import dims_of, norm_axis, pack, rank_of
+from tensorbridge.converters.pytorch.from_ir.registry import emits
 
 # ONNX reduction -> torch.scatter_reduce's name
 _REDUCE = {"add": "sum", "mul": "prod", "max": "amax", "min": "amin"}

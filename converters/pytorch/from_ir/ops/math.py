@@ -17,9 +17,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from converters.emitting import EmitContext
-from converters.pytorch.from_ir.host import Host, T, ints, scalar
-from converters.pytorch.from_ir.ops.cast import (
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.from_ir.host import Host, T, ints, scalar
+from tensorbridge.converters.pytorch.from_ir.ops.cast import (
     UNSIGNED,
     dtype_of,
     from_ordered,
@@ -28,7 +28,7 @@ from converters.pytorch.from_ir.ops.cast import (
     ordering,
     wrapping,
 )
-from converters.pytorch.from_ir.registry import emits
+from tensorbridge.converters.pytorch.from_ir.registry import emits
 
 Dims = list[int] | None  # None: every axis
 

@@ -16,13 +16,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from converters.emitting import EmitContext
-from converters.pytorch.from_ir.dtypes import torch_dtype
-from converters.pytorch.from_ir.host import T, ints
-from converters.pytorch.from_ir.ops.nn import _check_rank, info, make_window, pad_arg
-from converters.pytorch.from_ir.registry import emits
-from ir.dtypes import DType
-from ir.errors import UnsupportedOpError
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
+from tensorbridge.converters.pytorch.from_ir.host import T, ints
+from tensorbridge.converters.pytorch.from_ir.ops.nn import _check_rank, info, make_window, pad_arg
+from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "PyTorch emitter"
 _HALF = (torch.float16, torch.bfloat16)

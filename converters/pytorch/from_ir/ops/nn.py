@@ -15,11 +15,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from converters.emitting import EmitContext
-from converters.pytorch.from_ir.host import T, ints
-from converters.pytorch.from_ir.ops.elementwise import dtype_of
-from converters.pytorch.from_ir.registry import emits
-from ir.errors import UnsupportedOpError
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.from_ir.host import T, ints
+from tensorbridge.converters.pytorch.from_ir.ops.elementwise import dtype_of
+from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "PyTorch emitter"
 Kernel = Callable[..., Any]

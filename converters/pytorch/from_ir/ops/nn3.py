@@ -17,11 +17,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from converters.emitting import EmitContext
-from converters.pytorch.from_ir.host import Host, T, ints
-from converters.pytorch.from_ir.ops.nn import Info, info
-from converters.pytorch.from_ir.registry import emits
-from ir.errors import UnsupportedOpError
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.from_ir.host import Host, T, ints
+from tensorbridge.converters.pytorch.from_ir.ops.nn import Info, info
+from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "PyTorch emitter"
 _COORD_11 = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",

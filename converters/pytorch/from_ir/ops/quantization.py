@@ -15,15 +15,15 @@ from typing import Any
 
 import torch
 
-from converters.emitting import EmitContext
-from converters.pytorch.context import to_dtype
-from converters.pytorch.from_ir.dtypes import torch_dtype
-from converters.pytorch.from_ir.host import T
-from converters.pytorch.from_ir.ops.cast import cast_to, dtype_of, known_dtype
-from converters.pytorch.from_ir.ops.nn import conv, info
-from converters.pytorch.from_ir.registry import emits
-from ir.dtypes import DType
-from ir.errors import UnsupportedOpError
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.context import to_dtype
+from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
+from tensorbridge.converters.pytorch.from_ir.host import T
+from tensorbridge.converters.pytorch.from_ir.ops.cast import cast_to, dtype_of, known_dtype
+from tensorbridge.converters.pytorch.from_ir.ops.nn import conv, info
+from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "PyTorch emitter"
 _FLOAT8 = (torch.float8_e4m3fn, torch.float8_e5m2, torch.float8_e4m3fnuz, torch.float8_e5m2fnuz)

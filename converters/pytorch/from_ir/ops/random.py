@@ -13,13 +13,13 @@ from typing import Any
 
 import torch
 
-from converters.emitting import EmitContext
-from converters.pytorch.from_ir.dtypes import torch_dtype
-from converters.pytorch.from_ir.host import T
-from converters.pytorch.from_ir.ops.cast import known_dtype
-from converters.pytorch.from_ir.registry import emits
-from ir.dtypes import DType
-from ir.errors import UnsupportedOpError
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
+from tensorbridge.converters.pytorch.from_ir.host import T
+from tensorbridge.converters.pytorch.from_ir.ops.cast import known_dtype
+from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "PyTorch emitter"
 

@@ -17,13 +17,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from converters.emitting import EmitContext
-from converters.pytorch.from_ir.host import T, tracing
-from converters.pytorch.from_ir.ops.nn import info
-from converters.pytorch.from_ir.registry import emits
-from ir.errors import UnsupportedOpError
-from ir.rnn_activations import bind_activations
-from ir.rnn_math import gru_update, lstm_update
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.from_ir.host import T, tracing
+from tensorbridge.converters.pytorch.from_ir.ops.nn import info
+from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.errors import UnsupportedOpError
+from tensorbridge.ir.rnn_activations import bind_activations
+from tensorbridge.ir.rnn_math import gru_update, lstm_update
 
 LAYER = "PyTorch emitter"
 Act = Callable[[Any], Any]

@@ -11,11 +11,11 @@ from typing import Any
 
 import torch
 
-from converters.emitting import EmitContext
-from converters.pytorch.from_ir.dtypes import torch_dtype
-from converters.pytorch.from_ir.host import Host, T, ints, scalar
-from converters.pytorch.from_ir.ops.shape import dims_of, norm_axis, rank_of
-from converters.pytorch.from_ir.registry import emits
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
+from tensorbridge.converters.pytorch.from_ir.host import Host, T, ints, scalar
+from tensorbridge.converters.pytorch.from_ir.ops.shape import dims_of, norm_axis, rank_of
+from tensorbridge.converters.pytorch.from_ir.registry import emits
 
 
 def _position(pos: Any, length: int, default: int, *, inserting: bool) -> int:

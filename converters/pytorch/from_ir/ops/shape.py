@@ -14,9 +14,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from converters.emitting import EmitContext
-from converters.pytorch.from_ir.host import Host, T, all_host, ints, scalar
-from converters.pytorch.from_ir.registry import emits
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.pytorch.from_ir.host import Host, T, all_host, ints, scalar
+from tensorbridge.converters.pytorch.from_ir.registry import emits
 
 
 def rank_of(x: Any, ctx: EmitContext | None, i: int = 0) -> int:

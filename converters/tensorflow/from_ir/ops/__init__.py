@@ -1,6 +1,6 @@
 """TensorFlow emitters, one module per op family. Importing this package registers them all."""
 
-from converters.tensorflow.from_ir.ops import (  # noqa: F401  (imported for their registrations)
+from tensorbridge.converters.tensorflow.from_ir.ops import (  # noqa: F401  (imported for their registrations)
     activation,
     channels_last,
     control_flow,

@@ -10,8 +10,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from converters.tensorflow.from_ir.ops.elementwise import wide
-from converters.tensorflow.from_ir.registry import emits
+from tensorbridge.converters.tensorflow.from_ir.ops.elementwise import wide
+from tensorbridge.converters.tensorflow.from_ir.registry import emits
 
 
 def _back(y: Any, like: Any) -> Any:

@@ -16,11 +16,11 @@ from typing import Any
 
 import tensorflow as tf
 
-from converters.tensorflow.from_ir.ops import nn, nn2, shape  # noqa: F401  (register the ops wrapped here)
-from converters.tensorflow.from_ir.ops.nn import to_channels_first, to_channels_last
-from converters.tensorflow.from_ir.registry import EMITTERS
-from ir.errors import UnsupportedOpError
-from ir.passes.channels_last import DOMAIN, OPS
+from tensorbridge.converters.tensorflow.from_ir.ops import nn, nn2, shape  # noqa: F401  (register the ops wrapped here)
+from tensorbridge.converters.tensorflow.from_ir.ops.nn import to_channels_first, to_channels_last
+from tensorbridge.converters.tensorflow.from_ir.registry import EMITTERS
+from tensorbridge.ir.errors import UnsupportedOpError
+from tensorbridge.ir.passes.channels_last import DOMAIN, OPS
 
 _NEWEST = 10_000  # the twins take the attributes of the newest standard version
 

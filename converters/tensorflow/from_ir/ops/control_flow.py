@@ -14,8 +14,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from converters.emitting import EmitContext
-from converters.tensorflow.from_ir.ops.shape import (
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.tensorflow.from_ir.ops.shape import (
     I64,
     LAYER,
     as_tensor,
@@ -24,9 +24,9 @@ from converters.tensorflow.from_ir.ops.shape import (
     results,
     static,
 )
-from converters.tensorflow.from_ir.registry import emits, out_dtype
-from ir.errors import UnsupportedOpError
-from ir.graph import Graph
+from tensorbridge.converters.tensorflow.from_ir.registry import emits, out_dtype
+from tensorbridge.ir.errors import UnsupportedOpError
+from tensorbridge.ir.graph import Graph
 
 Runner = Callable[[Graph, Sequence[Any]], list[Any]]
 

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from converters.tensorflow.from_ir.dtypes import tf_dtype
-from converters.tensorflow.from_ir.registry import emits
-from ir.dtypes import DType
-from ir.errors import UnsupportedOpError
+from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
+from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "TensorFlow emitter"
 _NARROW = (tf.float16, tf.bfloat16)

@@ -10,8 +10,8 @@ from typing import Any
 
 import tensorflow as tf
 
-from converters.emitting import EmitContext
-from converters.tensorflow.from_ir.ops.shape import (
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.tensorflow.from_ir.ops.shape import (
     I64,
     LAYER,
     axis_of,
@@ -20,8 +20,8 @@ from converters.tensorflow.from_ir.ops.shape import (
     rank_of,
     results,
 )
-from converters.tensorflow.from_ir.registry import emits
-from ir.errors import UnsupportedOpError
+from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.errors import UnsupportedOpError
 
 
 @emits("Gather", since=1)

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from converters.emitting import EmitContext
-from converters.tensorflow.from_ir.ops.elementwise import wide
-from converters.tensorflow.from_ir.registry import emits
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.tensorflow.from_ir.ops.elementwise import wide
+from tensorbridge.converters.tensorflow.from_ir.registry import emits
 
 # MatMul/Einsum kernels exist for floats and int32/int64 only. Products and sums wrap the
 # same way in a wider integer type, so the low bits the cast back keeps are exact.

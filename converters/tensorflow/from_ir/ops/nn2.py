@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from converters.emitting import EmitContext
-from converters.tensorflow.from_ir.dtypes import tf_dtype
-from converters.tensorflow.from_ir.registry import emits, out_dtype
-from ir.dtypes import DType
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
+from tensorbridge.converters.tensorflow.from_ir.registry import emits, out_dtype
+from tensorbridge.ir.dtypes import DType
 
 
 def _require(ok: bool, message: str) -> None:

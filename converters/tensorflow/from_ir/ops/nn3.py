@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from converters.tensorflow.from_ir.ops.nn import to_channels_first, to_channels_last
-from converters.tensorflow.from_ir.registry import emits
+from tensorbridge.converters.tensorflow.from_ir.ops.nn import to_channels_first, to_channels_last
+from tensorbridge.converters.tensorflow.from_ir.registry import emits
 
 F64 = tf.float64
 

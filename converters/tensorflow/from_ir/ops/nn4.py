@@ -14,10 +14,10 @@ from typing import Any
 
 import tensorflow as tf
 
-from converters.emitting import EmitContext
-from converters.tensorflow.from_ir.dtypes import tf_dtype
-from converters.tensorflow.from_ir.registry import emits
-from ir.dtypes import DType
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
+from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.dtypes import DType
 
 _HALF = (tf.float16, tf.bfloat16)
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import tensorflow as tf
 
-from converters.emitting import EmitContext
-from converters.tensorflow.from_ir.dtypes import tf_dtype
-from converters.tensorflow.from_ir.ops.elementwise import cast_to
-from converters.tensorflow.from_ir.ops.nn import conv
-from converters.tensorflow.from_ir.registry import emits, out_dtype
-from ir.dtypes import DType
-from ir.errors import UnsupportedOpError
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
+from tensorbridge.converters.tensorflow.from_ir.ops.elementwise import cast_to
+from tensorbridge.converters.tensorflow.from_ir.ops.nn import conv
+from tensorbridge.converters.tensorflow.from_ir.registry import emits, out_dtype
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
 
 # TensorFlow names these types but has no Cast (nor Bitcast) kernels to produce or read them.
 _NO_KERNELS = frozenset(("int4", "uint4", "int2", "uint2", "float4_e2m1fn", "float8_e4m3fnuz",

@@ -14,9 +14,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from converters.tensorflow.from_ir.dtypes import tf_dtype
-from converters.tensorflow.from_ir.registry import emits
-from ir.dtypes import DType
+from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
+from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.dtypes import DType
 
 
 def _out(dtype: int | None, like: Any, op: str) -> Any:

@@ -14,10 +14,10 @@ from typing import Any
 
 import tensorflow as tf
 
-from converters.emitting import EmitContext
-from converters.tensorflow.from_ir.registry import emits
-from ir.rnn_activations import bind_activations
-from ir.rnn_math import gru_update, lstm_update
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.rnn_activations import bind_activations
+from tensorbridge.ir.rnn_math import gru_update, lstm_update
 
 Fn = Callable[[Any], Any]
 # (xw_t, state) -> new state; state[0] is the hidden state H.

@@ -12,9 +12,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from converters.emitting import EmitContext
-from converters.tensorflow.from_ir.ops.control_flow import runner
-from converters.tensorflow.from_ir.ops.shape import (
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.tensorflow.from_ir.ops.control_flow import runner
+from tensorbridge.converters.tensorflow.from_ir.ops.shape import (
     I64,
     LAYER,
     dims,
@@ -24,10 +24,10 @@ from converters.tensorflow.from_ir.ops.shape import (
     static,
     static_ints,
 )
-from converters.tensorflow.from_ir.registry import emits
-from ir.dtypes import DType
-from ir.errors import UnsupportedOpError
-from ir.graph import Graph
+from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
+from tensorbridge.ir.graph import Graph
 
 
 def _position(pos: Any, length: int, default: int, *, inserting: bool) -> int | Any:

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from converters.emitting import EmitContext
-from converters.tensorflow.from_ir.registry import emits
-from ir.errors import UnsupportedOpError
+from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "TensorFlow emitter"
 I64 = tf.int64

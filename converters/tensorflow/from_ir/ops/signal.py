@@ -13,9 +13,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from converters.tensorflow.from_ir.dtypes import tf_dtype
-from converters.tensorflow.from_ir.registry import emits
-from ir.dtypes import DType
+from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
+from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.dtypes import DType
 
 LAYER = "TensorFlow emitter"
 
