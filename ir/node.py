@@ -22,8 +22,15 @@ from tensorbridge.ir.types import (
 )
 from tensorbridge.ir.values import SparseTensor
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: graph.py imports this module
     from tensorbridge.ir.graph import Graph
+
+
+class GraphBase:
+    """The base class of :class:`tensorbridge.ir.graph.Graph`: lets an attribute recognise a
+    subgraph value without importing graph.py (which imports this module)."""
+
+    __slots__ = ()
 
 
 class Role(enum.Enum):
@@ -180,8 +187,6 @@ class Attr:
 
 
 def _guess_kind(value: Any) -> AttrKind:
-    from tensorbridge.ir.graph import Graph  # local: graph imports this module
-
     if isinstance(value, bool | int | np.integer):
         return AttrKind.INT
     if isinstance(value, float | np.floating):
@@ -192,7 +197,7 @@ def _guess_kind(value: Any) -> AttrKind:
         return AttrKind.TENSOR
     if isinstance(value, SparseTensor):
         return AttrKind.SPARSE_TENSOR
-    if isinstance(value, Graph):
+    if isinstance(value, GraphBase):
         return AttrKind.GRAPH
     if isinstance(value, Sequence) and value:
         first = _guess_kind(value[0])

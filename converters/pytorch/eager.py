@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from tensorbridge.converters.pytorch.call_inputs import CallArgs, bind
 from tensorbridge.converters.pytorch.capture import load_pt2
+from tensorbridge.ir.records import LayerRecord
 
 
 def eager_outputs(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(inputs as numpy, outputs as numpy) of the eager model on ``feeds``. For an
     ExportedProgram or .pt2 the eager callable is ``ep.module()``; feeds default to the
     program's example inputs."""
-    module, args = _callable(source, feeds)
+    module, call = _callable(source, feeds)
     with torch.no_grad():
-        out = module(*args)
-    arrays = [a.detach().numpy() if isinstance(a, torch.Tensor) else np.asarray(a) for a in args]
+        out = module(*call.args, **call.kwargs)
+    arrays = [a.detach().numpy() if isinstance(a, torch.Tensor) else np.asarray(a) for a in call.leaves()]
     return arrays, flatten_outputs(out)
 
 
@@ -48,9 +51,7 @@ def eager_stream(source: Any, feeds: Any, on_record: Callable[[Any], None]) -> l
     """One eager run with forward hooks calling ``on_record(LayerRecord)`` as each module
     call finishes (children before parents; the root, named "", last); nothing is kept. An
     ExportedProgram (or .pt2) is unflattened back into its module hierarchy first."""
-    from tensorbridge.runtime.parity.divergence import LayerRecord
-
-    module, args = _callable(source, feeds)
+    module, call = _callable(source, feeds)
 
     def hook(name: str) -> Any:
         def fn(_mod: Any, inputs: Any, output: Any) -> None:
@@ -61,24 +62,52 @@ def eager_stream(source: Any, feeds: Any, on_record: Callable[[Any], None]) -> l
     handles = [m.register_forward_hook(hook(name)) for name, m in module.named_modules()]
     try:
         with torch.no_grad():
-            out = module(*args)
+            out = module(*call.args, **call.kwargs)
     finally:
         for h in handles:
             h.remove()
     return flatten_outputs(out)
 
 
-def _callable(source: Any, feeds: Any) -> tuple[Any, tuple[Any, ...]]:
-    if isinstance(source, str | os.PathLike):
-        source = load_pt2(Path(source))
-    if isinstance(source, torch.export.ExportedProgram):
+@dataclass(frozen=True)
+class BoundModel:
+    """A model with the call its example inputs make: flat feeds (the graph's inputs, in
+    order) are passed the way the example passed them (positionally or by keyword)."""
+
+    model: Any  # nn.Module or ExportedProgram
+    call: CallArgs
+
+
+def bind_source(source: Any, example: Any) -> BoundModel:
+    """``source`` bound to ``example`` (a tuple, dict, CallArgs, or None: an
+    ExportedProgram's own example inputs)."""
+    model, template = _unbound(source)
+    return BoundModel(model, _bind(model, example, template))
+
+
+def _unbound(source: Any) -> tuple[Any, CallArgs | None]:
+    model, template = (source.model, source.call) if isinstance(source, BoundModel) else (source, None)
+    if isinstance(model, str | os.PathLike):
+        model = load_pt2(Path(model))
+    return model, template
+
+
+def _bind(model: Any, feeds: Any, template: CallArgs | None) -> CallArgs:
+    """The call ``feeds`` make: flat feeds follow ``template``'s structure."""
+    if feeds is None and template is not None:
+        return template
+    if template is not None and isinstance(feeds, list | tuple):
+        return template.with_leaves(list(feeds))
+    if isinstance(model, torch.export.ExportedProgram):
         if feeds is None:
-            feeds = source.example_inputs[0] if source.example_inputs else None
-        return torch.export.unflatten(source), _as_tuple(feeds)
-    return source.eval(), _as_tuple(feeds)
+            args, kwargs = model.example_inputs or ((), {})
+            return CallArgs(tuple(args), dict(kwargs)).as_torch()
+        return bind(None, feeds)  # the unflattened module takes what export was given
+    return bind(model, feeds)
 
 
-def _as_tuple(feeds: Any) -> tuple[Any, ...]:
-    """Feeds as a tuple of torch tensors (numpy arrays are converted)."""
-    items = tuple(feeds) if isinstance(feeds, tuple | list) else (feeds,)
-    return tuple(torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x for x in items)
+def _callable(source: Any, feeds: Any) -> tuple[Any, CallArgs]:
+    model, template = _unbound(source)
+    call = _bind(model, feeds, template)
+    module = torch.export.unflatten(model) if isinstance(model, torch.export.ExportedProgram) else model.eval()
+    return module, call

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from tensorbridge.converters.builder import GraphBuilder, TranslationError
 from tensorbridge.converters.tensorflow.control import FunctionLibrary, LoopFrame
+from tensorbridge.converters.tensorflow.dtypes import to_dtype
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.errors import UnsupportedOpError
 from tensorbridge.ir.graph import Graph
@@ -23,21 +24,6 @@ __all__ = ["TfCtx", "TranslationError", "decode_attr", "to_dtype"]
 
 INT64_MAX = np.iinfo(np.int64).max
 INT64_MIN = np.iinfo(np.int64).min
-
-
-def to_dtype(dt: Any) -> DType:
-    """A TF dtype (DType, enum code or numpy type) as an IR DType."""
-    tdt = tf.as_dtype(dt)
-    if tdt == tf.string:
-        return DType.STRING
-    if tdt == tf.bfloat16:
-        return DType.BFLOAT16
-    try:
-        return DType.from_numpy(tdt.as_numpy_dtype)
-    except (TypeError, ValueError, KeyError):  # KeyError: variant and resource have no numpy type
-        raise UnsupportedOpError("tensorflow", f"dtype {tdt.name}",
-                                 hint="this dtype has no ONNX equivalent (resources and variants "
-                                      "must be frozen or removed before conversion)") from None
 
 
 def decode_attr(value: Any) -> Any:

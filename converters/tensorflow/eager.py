@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tensorbridge.converters.tensorflow.capture import load_source, serving_signature
 from tensorbridge.ir.errors import TensorbridgeError
+from tensorbridge.ir.records import LayerRecord
 
 
 def eager_outputs(source: Any, feeds: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -55,8 +56,6 @@ def eager_layer_records(source: Any, feeds: Any) -> list[Any]:
     the model that returns all layer outputs (Keras functional and Sequential models; other
     sources give no layer records)."""
     import keras
-
-    from tensorbridge.runtime.parity.divergence import LayerRecord
 
     model = load_source(source)
     if not isinstance(model, keras.Model):

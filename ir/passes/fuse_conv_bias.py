@@ -11,13 +11,13 @@ import numpy as np
 from tensorbridge.ir.graph import Graph
 from tensorbridge.ir.node import Node, Value
 from tensorbridge.ir.passes.base import PassReport
-from tensorbridge.ir.passes.patterns import _View
+from tensorbridge.ir.passes.patterns import GraphView
 from tensorbridge.ir.types import TensorType
 
 
 def fuse_conv_bias(graph: Graph) -> PassReport:
     report = PassReport("fuse_conv_bias")
-    view = _View(graph)
+    view = GraphView(graph)
     for node in graph.nodes():
         if node.op_type not in ("Conv", "ConvTranspose") or node.domain or len(graph.node_inputs(node)) > 2:
             continue
@@ -28,7 +28,7 @@ def fuse_conv_bias(graph: Graph) -> PassReport:
     return report
 
 
-def _bias_add(graph: Graph, view: _View, conv: Node) -> tuple[Node, Value, int] | None:
+def _bias_add(graph: Graph, view: GraphView, conv: Node) -> tuple[Node, Value, int] | None:
     """(the Add, the per-channel tensor, C) when the conv's only use adds a bias to it."""
     y = graph.node_outputs(conv)[0]
     if y is None or len(graph.consumers(y)) != 1 or y in graph.outputs:

@@ -8,14 +8,14 @@ import numpy as np
 from tensorbridge.ir.graph import Graph
 from tensorbridge.ir.node import Attr, AttrKind, Node
 from tensorbridge.ir.passes.base import PassReport
-from tensorbridge.ir.passes.patterns import _View
-from tensorbridge.ir.passes.transpose_rules import _permuted_type
+from tensorbridge.ir.passes.patterns import GraphView
+from tensorbridge.ir.passes.transpose_rules import permuted_type
 from tensorbridge.ir.types import TensorType, ValueType
 
 
 def fuse_pad_into_conv(graph: Graph) -> PassReport:
     report = PassReport("fuse_pad_into_conv")
-    view = _View(graph)
+    view = GraphView(graph)
     for pad in graph.nodes():
         if pad.op_type != "Pad" or pad.domain or graph.opset() < 11:
             continue
@@ -45,7 +45,7 @@ def fuse_pad_into_conv(graph: Graph) -> PassReport:
 def _unpadded_type(x: ValueType | None, old: ValueType | None, perm: list[int]) -> ValueType | None:
     """The Transpose's output type once it reads the unpadded ``x``: permuted from ``x``'s
     when known, else the old dtype with the shape dropped (never the stale padded dims)."""
-    new = _permuted_type(x, tuple(perm))
+    new = permuted_type(x, tuple(perm))
     if isinstance(new, TensorType) and new.shape is not None and len(new.shape) == len(perm):
         return new
     return TensorType(old.dtype) if isinstance(old, TensorType) else None
@@ -55,7 +55,7 @@ def _ints(values: list[int]) -> Attr:
     return Attr(AttrKind.INTS, tuple(int(v) for v in values))
 
 
-def _spatial_pads(graph: Graph, view: _View, pad: Node, perm: list[int] | None = None) -> list[int] | None:
+def _spatial_pads(graph: Graph, view: GraphView, pad: Node, perm: list[int] | None = None) -> list[int] | None:
     """The Conv-style (begin..., end...) pads of the spatial axes when ``pad`` zero-pads only
     those, by non-negative amounts (seen through the Transpose ``perm`` when given); else None."""
     ins = graph.node_inputs(pad)

@@ -11,8 +11,8 @@ import numpy as np
 from tensorbridge.ir.graph import Graph
 from tensorbridge.ir.node import Value
 from tensorbridge.ir.passes.base import PassReport
-from tensorbridge.ir.passes.patterns import Match, _View, find_matches
-from tensorbridge.ir.passes.transpose_rules import _permuted_type
+from tensorbridge.ir.passes.patterns import GraphView, Match, find_matches
+from tensorbridge.ir.passes.transpose_rules import permuted_type
 from tensorbridge.ir.types import TensorType
 
 MIN_OPSET = {"Gelu": 20, "RMSNormalization": 23, "BatchNormalization": 15}
@@ -60,15 +60,15 @@ def _apply(graph: Graph, m: Match) -> Value | None:
     if m.op_type == "BatchNormalization":
         _bn_vectors(graph, inputs)
     name, was_output, vtype = m.output.name, m.output in graph.outputs, m.output.type
-    rank = _View(graph).rank(inputs[0])
+    rank = GraphView(graph).rank(inputs[0])
     if m.channels_last:  # the op wants channels on axis 1: Transposes the transpose pass can cancel
         perm = (0, rank - 1, *range(1, rank - 1))
         (inputs[0],) = graph.add_op("Transpose", [inputs[0]], {"perm": perm}, name=f"{m.nodes[0].name}_to_nchw",
-                                    output_types=[_permuted_type(inputs[0].type, perm)])
+                                    output_types=[permuted_type(inputs[0].type, perm)])
     (new,) = graph.add_op(m.op_type, inputs, m.attrs, provenance=m.nodes[0].provenance,
                           name=f"{m.nodes[0].name}_{m.op_type.lower()}")
     if m.channels_last:
-        new.type = _permuted_type(vtype, perm)
+        new.type = permuted_type(vtype, perm)
         (new,) = graph.add_op("Transpose", [new], {"perm": [0, *range(2, rank), 1]},
                               name=f"{m.nodes[0].name}_to_nhwc")
     new.type = vtype

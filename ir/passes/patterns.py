@@ -36,7 +36,7 @@ class Match:
     channels_last: bool = False  # the data's channel axis is its last (wrap the op in Transposes)
 
 
-class _View:
+class GraphView:
     """Small graph queries for pattern matching."""
 
     def __init__(self, graph: Graph) -> None:
@@ -117,7 +117,7 @@ class _View:
 
 def find_matches(graph: Graph) -> list[Match]:
     """Every non-overlapping match in ``graph`` (not its subgraphs)."""
-    view, found = _View(graph), []
+    view, found = GraphView(graph), []
     taken: set[Node] = set()
     for node in graph.nodes():
         if node.domain or node in taken:
@@ -137,7 +137,7 @@ def find_matches(graph: Graph) -> list[Match]:
     return found
 
 
-def _times_half(view: _View, v: Value, x: Value) -> tuple[list[Node], Value] | None:
+def _times_half(view: GraphView, v: Value, x: Value) -> tuple[list[Node], Value] | None:
     """``v * x * 0.5`` in either association: Mul(Mul(x, v), 0.5) or Mul(Mul(x, 0.5), v)."""
     step = view.user(v, "Mul")
     if step is None:
@@ -156,7 +156,7 @@ def _times_half(view: _View, v: Value, x: Value) -> tuple[list[Node], Value] | N
     return None
 
 
-def gelu_erf(view: _View, erf: Node) -> Match | None:
+def gelu_erf(view: GraphView, erf: Node) -> Match | None:
     """0.5 * x * (1 + erf(x / sqrt(2)))  (also x * (1/sqrt(2)) inside)."""
     (u,) = view.operands(erf)
     scale = view.made_by(u, "Div") or view.made_by(u, "Mul")
@@ -176,7 +176,7 @@ def gelu_erf(view: _View, erf: Node) -> Match | None:
     return Match("Gelu", tuple(_ordered(view, nodes)), (x,), tail[1], {"approximate": "none"})
 
 
-def gelu_tanh(view: _View, tanh: Node) -> Match | None:
+def gelu_tanh(view: GraphView, tanh: Node) -> Match | None:
     """0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))."""
     (u,) = view.operands(tanh)
     outer = view.made_by(u, "Mul")
@@ -203,7 +203,7 @@ def gelu_tanh(view: _View, tanh: Node) -> Match | None:
     return None
 
 
-def _cube_times(view: _View, v: Value | None, x: Value | None) -> list[Node] | None:
+def _cube_times(view: GraphView, v: Value | None, x: Value | None) -> list[Node] | None:
     """``0.044715 * x**3`` -> its nodes."""
     mul = view.made_by(v, "Mul")
     if mul is None:
@@ -218,7 +218,7 @@ def _cube_times(view: _View, v: Value | None, x: Value | None) -> list[Node] | N
     return [pw, mul]
 
 
-def rms_norm(view: _View, mean: Node) -> Match | None:
+def rms_norm(view: GraphView, mean: Node) -> Match | None:
     """w * (x * 1/sqrt(mean(x^2, last axis, keepdims) + eps)); w optional."""
     ins = view.operands(mean)
     axes = view.const(ins[1]) if len(ins) > 1 else np.asarray(mean.attr("axes", []))
@@ -248,7 +248,7 @@ def rms_norm(view: _View, mean: Node) -> Match | None:
                  {"axis": -1, "epsilon": float(eps)})
 
 
-def batch_norm(view: _View, sqrt: Node) -> Match | None:
+def batch_norm(view: GraphView, sqrt: Node) -> Match | None:
     """Inference batch norm spelled out, as TF/Keras lower it:
     ``m = gamma / sqrt(var + eps)``; ``y = x * m + (beta - mean * m)``, with m and the shift
     broadcast over the channel axis (1); gamma and beta may be missing (scale / center off)."""
@@ -310,11 +310,11 @@ def _channel_vector(v: Value | None) -> int | None:
     return big[0] if len(big) == 1 else None
 
 
-def _is_vector(view: _View, v: Value | None, like: Value) -> bool:
+def _is_vector(view: GraphView, v: Value | None, like: Value) -> bool:
     return v is not None and v.shape is not None and tuple(v.shape) == tuple(like.shape or ())
 
 
-def _bn_shift(view: _View, mean_m: Value) -> tuple[Node, Value | None] | None:
+def _bn_shift(view: GraphView, mean_m: Value) -> tuple[Node, Value | None] | None:
     """``beta - mean*m`` (Sub) or ``-(mean*m)`` (Neg): (the node, beta)."""
     sub = view.user(mean_m, "Sub")
     if sub is not None and view.operands(sub[0])[1] is mean_m:
@@ -323,7 +323,7 @@ def _bn_shift(view: _View, mean_m: Value) -> tuple[Node, Value | None] | None:
     return (neg[0], None) if neg is not None else None
 
 
-def _bn_broadcast(view: _View, use: Node | None,
+def _bn_broadcast(view: GraphView, use: Node | None,
                   vec: Value) -> tuple[list[Node], Node, Value | None, int] | None:
     """``vec`` (per channel) reaching a Mul/Add with the data: directly (2-D data), or through
     one Unsqueeze to (C, 1, ..., 1). Returns (unsqueeze nodes, the Mul/Add, the data, the
@@ -348,6 +348,6 @@ def _bn_broadcast(view: _View, use: Node | None,
     return None
 
 
-def _ordered(view: _View, nodes: list[Node]) -> list[Node]:
+def _ordered(view: GraphView, nodes: list[Node]) -> list[Node]:
     order = {n: i for i, n in enumerate(view.g.nodes())}
     return sorted(nodes, key=order.__getitem__)

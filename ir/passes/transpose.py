@@ -27,13 +27,13 @@ from tensorbridge.ir.passes.base import PassReport
 from tensorbridge.ir.passes.transpose_rules import (
     RULES,
     Perm,
-    _compose,
-    _input,
-    _ints,
-    _inverse,
-    _is_identity,
-    _permuted_type,
-    _Rewrite,
+    Rewrite,
+    compose_perms,
+    ints_attr,
+    inverse_perm,
+    is_identity_perm,
+    optional_input,
+    permuted_type,
 )
 from tensorbridge.ir.types import TensorType
 
@@ -66,7 +66,7 @@ class _Operand:
 class _Plan:
     perm: Perm
     operands: dict[int, _Operand]
-    rewrite: _Rewrite
+    rewrite: Rewrite
     delta: int = 0  # Transposes added minus removed at the inputs
     removes: bool = False  # an input Transpose disappears
     inserts: bool = False  # an input Transpose is added
@@ -137,7 +137,7 @@ def _operand(ctx: _Ctx, v: Value, p: Perm, broadcast: bool,
     if v.shape is None or len(v.shape) != len(p):
         return None
     for user in _users(ctx, v):
-        if _perm(ctx, user) == _inverse(p) and _out(ctx, user) is not None:
+        if _perm(ctx, user) == inverse_perm(p) and _out(ctx, user) is not None:
             return _Operand(_Kind.REUSE, _out(ctx, user))  # type: ignore[arg-type]
     return _Operand(_Kind.INSERT, v)
 
@@ -183,7 +183,7 @@ def _est(ctx: _Ctx, v: Value, q: Perm, depth: int) -> int:
     """Estimated change in the Transpose count when ``v`` becomes ``Transpose(v', q)``:
     Transposes using it merge with it (and vanish when they undo it), users that accept it
     may take it further, and it is materialised once if anything else needs it."""
-    if _is_identity(q):
+    if is_identity_perm(q):
         return 0
     key = (v, q, depth)
     if key not in ctx.cache:
@@ -192,7 +192,7 @@ def _est(ctx: _Ctx, v: Value, q: Perm, depth: int) -> int:
             if user.op_type == "Transpose" and not user.domain:
                 r = _perm(ctx, user)
                 need = need or r is None or user in ctx.frozen
-                merged -= r is not None and user not in ctx.frozen and _is_identity(_compose(q, r))
+                merged -= r is not None and user not in ctx.frozen and is_identity_perm(compose_perms(q, r))
                 continue
             plan = _plan(ctx, user, q, {v: q}) if depth > 0 else None
             if plan is None:
@@ -213,18 +213,18 @@ def _drop_if_dead(ctx: _Ctx, t: Node) -> None:
 
 
 def _add_transpose(ctx: _Ctx, x: Value, p: Perm, like: Node) -> Value:
-    (y,) = ctx.graph.add_op("Transpose", [x], {"perm": _ints(p)}, name=f"{like.name}_transpose",
+    (y,) = ctx.graph.add_op("Transpose", [x], {"perm": ints_attr(p)}, name=f"{like.name}_transpose",
                             provenance=like.provenance)
-    y.type = _permuted_type(x.type, p)
+    y.type = permuted_type(x.type, p)
     return y
 
 
 def _transpose_output(ctx: _Ctx, node: Node, o: Value, q: Perm) -> None:
     """Put ``Transpose(q)`` after output ``o`` of a pushed op, for its users."""
-    if _is_identity(q):
+    if is_identity_perm(q):
         return
     g, old_type, interface = ctx.graph, o.type, _implicit(ctx, o)
-    o.type = _permuted_type(old_type, _inverse(q))
+    o.type = permuted_type(old_type, inverse_perm(q))
     y = _add_transpose(ctx, o, q, node)
     y.type = old_type
     g.replace_all_uses(o, y)
@@ -259,7 +259,7 @@ def _unsqueezed(ctx: _Ctx, v: Value, p: Perm, like: Node) -> Value:
     if new is None:
         axes = list(range(1, n + 1))
         ins = [v, g.add_constant(f"{v.name}_axes", np.array(axes, np.int64))] if g.opset() >= 13 else [v]
-        (new,) = g.add_op("Unsqueeze", ins, {} if g.opset() >= 13 else {"axes": _ints(axes)},
+        (new,) = g.add_op("Unsqueeze", ins, {} if g.opset() >= 13 else {"axes": ints_attr(axes)},
                           name=f"{like.name}_unsqueeze", provenance=like.provenance)
         if isinstance(v.type, TensorType) and v.type.shape is not None:
             new.type = TensorType(v.type.dtype, v.type.shape + (1,) * n)
@@ -274,7 +274,7 @@ def _relaid(ctx: _Ctx, old: Value, p: Perm, broadcast: bool) -> Value:
     new = _cached(ctx, key)
     if new is None:
         data = np.asarray(old.const_array())
-        data = np.transpose(data.reshape((1,) * (len(p) - data.ndim) + data.shape), _inverse(p))
+        data = np.transpose(data.reshape((1,) * (len(p) - data.ndim) + data.shape), inverse_perm(p))
         while broadcast and data.ndim and data.shape[0] == 1:
             data = data[0]
         new = ctx.graph.add_constant(f"{old.name}_relaid", np.ascontiguousarray(data))
@@ -295,7 +295,7 @@ def _rewire(ctx: _Ctx, node: Node, plan: _Plan, broadcast: bool) -> None:
             if op.kind is _Kind.CONST:
                 done[old] = _relaid(ctx, old, plan.perm, broadcast)
             elif op.kind is _Kind.INSERT:
-                done[old] = _add_transpose(ctx, old, _inverse(plan.perm), node)
+                done[old] = _add_transpose(ctx, old, inverse_perm(plan.perm), node)
             elif op.kind is _Kind.VECTOR:
                 done[old] = _unsqueezed(ctx, old, plan.perm, node)
             else:
@@ -311,7 +311,7 @@ def _apply(ctx: _Ctx, node: Node, plan: _Plan) -> None:
     rule = RULES.get(node.op_type)
     _rewire(ctx, node, plan, rule.broadcast if rule is not None else True)
     for i, data in plan.rewrite.consts.items():
-        old = _input(g, node, i)
+        old = optional_input(g, node, i)
         new = g.add_constant(f"{old.name if old is not None else node.name + '_axes'}_relaid", data)
         g.set_input(node, i, new)
         if old is not None and old.role is Role.CONSTANT and not old.source_name:
@@ -368,14 +368,14 @@ def _visit_transpose(ctx: _Ctx, t: Node) -> bool:
     src = _transposed(ctx, x)
     if src is not None:
         first, q = src
-        p, x = _compose(q, p), g.node_inputs(first)[0]
+        p, x = compose_perms(q, p), g.node_inputs(first)[0]
         g.set_input(t, 0, x)
-        t.attrs["perm"] = _ints(p)
+        t.attrs["perm"] = ints_attr(p)
         _drop_if_dead(ctx, first)
         ctx.report.note(f"merged Transpose {first.name} into {t.name}")
     if x is None:
         return src is not None
-    if _is_identity(p):
+    if is_identity_perm(p):
         ctx.report.note(f"removed identity Transpose {t.name}")
         _bypass(ctx, t, x)
         return True
@@ -491,13 +491,13 @@ def _tie_relaid_copies(ctx: _Ctx) -> None:
         shape = tuple(int(d) for d in np.shape(old.const_array()))
         shape = (1,) * (len(p) - len(shape)) + shape  # broadcast: read with leading 1s
         final = tuple(int(d) for d in np.shape(new.const_array()))
-        moved = [a for a in _inverse(p) if shape[a] != 1]
+        moved = [a for a in inverse_perm(p) if shape[a] != 1]
         if moved == sorted(moved):  # only 1s move (a per-channel vector): a Reshape does it
             x = _reshaped(ctx, old, final, user)
         else:
             x = _reshaped(ctx, old, shape, user) if len(shape) != len(np.shape(old.const_array())) else old
-            x = _add_transpose(ctx, x, _inverse(p), user)
-            if tuple(shape[i] for i in _inverse(p)) != final:  # the leading 1s dropped again
+            x = _add_transpose(ctx, x, inverse_perm(p), user)
+            if tuple(shape[i] for i in inverse_perm(p)) != final:  # the leading 1s dropped again
                 x = _reshaped(ctx, x, final, user)
         g.replace_all_uses(new, x)
         g.remove(new)

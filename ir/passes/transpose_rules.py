@@ -16,23 +16,23 @@ from tensorbridge.ir.types import TensorType, ValueType
 Perm = tuple[int, ...]
 
 # --------------------------------------------------------------------------- permutations
-def _inverse(p: Perm) -> Perm:
+def inverse_perm(p: Perm) -> Perm:
     inv = [0] * len(p)
     for i, a in enumerate(p):
         inv[a] = i
     return tuple(inv)
 
 
-def _compose(first: Perm, then: Perm) -> Perm:
+def compose_perms(first: Perm, then: Perm) -> Perm:
     """The perm of ``Transpose(Transpose(x, first), then)``."""
     return tuple(first[i] for i in then)
 
 
-def _is_identity(p: Perm) -> bool:
+def is_identity_perm(p: Perm) -> bool:
     return all(i == a for i, a in enumerate(p))
 
 
-def _permuted_type(t: ValueType | None, p: Perm) -> ValueType | None:
+def permuted_type(t: ValueType | None, p: Perm) -> ValueType | None:
     """The type of ``Transpose(x, p)`` for ``x`` of type ``t``."""
     if not isinstance(t, TensorType) or t.shape is None or len(t.shape) != len(p):
         return t
@@ -54,19 +54,19 @@ def _removed_perm(p: Perm, removed: Iterable[int]) -> Perm:
     return tuple(order.index(p[i]) for i in kept)
 
 
-def _ints(values: Iterable[int]) -> Attr:
+def ints_attr(values: Iterable[int]) -> Attr:
     return Attr(AttrKind.INTS, tuple(int(v) for v in values))
 
 
 # --------------------------------------------------------------------------- op rules
 @dataclass
-class _Rewrite:  # how an op changes when its layout inputs arrive un-transposed
+class Rewrite:  # how an op changes when its layout inputs arrive un-transposed
     out_perms: list[Perm]  # the Transpose each output then needs
     attrs: dict[str, Attr] = field(default_factory=dict)
     consts: dict[int, np.ndarray] = field(default_factory=dict)  # new constant inputs
 
 
-RewriteFn = Callable[[Graph, Node, Perm], _Rewrite | None]
+RewriteFn = Callable[[Graph, Node, Perm], Rewrite | None]
 
 
 @dataclass(frozen=True)
@@ -112,8 +112,8 @@ _REDUCE = (
 
 @RULES.register(_BROADCASTING, layout=None)
 @RULES.register(_UNARY)
-def _elementwise(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
-    return _Rewrite([p])
+def _elementwise(graph: Graph, node: Node, p: Perm) -> Rewrite | None:
+    return Rewrite([p])
 
 
 _SOFTMAX = ("Softmax", "LogSoftmax", "Hardmax")
@@ -122,7 +122,7 @@ _SOFTMAX = ("Softmax", "LogSoftmax", "Hardmax")
 @RULES.register(("Concat",), layout=None, broadcast=False)
 @RULES.register(("Split", "ArgMax", "ArgMin"))
 @RULES.register(_SOFTMAX)
-def _one_axis(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
+def _one_axis(graph: Graph, node: Node, p: Perm) -> Rewrite | None:
     softmax = node.op_type in _SOFTMAX
     if softmax and graph.opset() < 13:  # before 13 they flatten to 2-D at `axis`
         return None
@@ -130,17 +130,17 @@ def _one_axis(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
     if axes is None:
         return None
     out = p if node.attr("keepdims", 1) else _removed_perm(p, axes)  # ArgMax/ArgMin
-    return _Rewrite([out] * node.n_outputs, {"axis": Attr(AttrKind.INT, p[axes[0]])})
+    return Rewrite([out] * node.n_outputs, {"axis": Attr(AttrKind.INT, p[axes[0]])})
 
 
-def _input(graph: Graph, node: Node, index: int) -> Value | None:
+def optional_input(graph: Graph, node: Node, index: int) -> Value | None:
     ins = graph.node_inputs(node)
     return ins[index] if index < len(ins) else None
 
 
 def _const_ints(graph: Graph, node: Node, index: int) -> list[int] | None:
     """The constant integers on input ``index``; None when absent or not constant."""
-    v = _input(graph, node, index)
+    v = optional_input(graph, node, index)
     if v is None or not v.is_const or v in graph.inputs:
         return None
     return [int(a) for a in np.asarray(v.const_array()).reshape(-1)]
@@ -148,7 +148,7 @@ def _const_ints(graph: Graph, node: Node, index: int) -> list[int] | None:
 
 def _ints_like(graph: Graph, node: Node, index: int, values: Iterable[int]) -> np.ndarray:
     """``values`` in the integer type of input ``index`` (int64 when unknown)."""
-    v = _input(graph, node, index)
+    v = optional_input(graph, node, index)
     dtype = v.dtype.np_dtype if v is not None and v.dtype is not None else np.int64
     return np.array(list(values), dtype)
 
@@ -156,7 +156,7 @@ def _ints_like(graph: Graph, node: Node, index: int, values: Iterable[int]) -> n
 def _axes_of(graph: Graph, node: Node, index: int) -> tuple[list[int] | None, bool]:
     """(axes, given_as_input) from the ``axes`` attribute or input ``index``; a
     non-constant input gives (None, True)."""
-    if _input(graph, node, index) is not None:
+    if optional_input(graph, node, index) is not None:
         return _const_ints(graph, node, index), True
     axes = node.attr("axes")
     return (None if axes is None else list(axes)), False
@@ -164,31 +164,31 @@ def _axes_of(graph: Graph, node: Node, index: int) -> tuple[list[int] | None, bo
 
 @RULES.register(_REDUCE)
 @RULES.register(("Squeeze",))
-def _reduce(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
+def _reduce(graph: Graph, node: Node, p: Perm) -> Rewrite | None:
     axes, as_input = _axes_of(graph, node, 1)
     squeeze = node.op_type == "Squeeze"
     if (as_input and axes is None) or (squeeze and not axes):  # squeeze-all: shape-dependent
         return None
     if not axes:
         if node.attr("noop_with_empty_axes", 0):
-            return _Rewrite([p])
+            return Rewrite([p])
         # all reduced: a scalar, or all-ones dims that no perm changes
-        return _Rewrite([tuple(range(len(p))) if node.attr("keepdims", 1) else ()])
+        return Rewrite([tuple(range(len(p))) if node.attr("keepdims", 1) else ()])
     norm = _axes(axes, len(p))
     if norm is None:
         return None
     out = p if node.attr("keepdims", 1) and not squeeze else _removed_perm(p, norm)
     new_axes = sorted(p[a] for a in norm)
-    rw = _Rewrite([out])
+    rw = Rewrite([out])
     if as_input:
         rw.consts[1] = _ints_like(graph, node, 1, new_axes)
     else:
-        rw.attrs["axes"] = _ints(new_axes)
+        rw.attrs["axes"] = ints_attr(new_axes)
     return rw
 
 
 @RULES.register(("Unsqueeze",))
-def _unsqueeze(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
+def _unsqueeze(graph: Graph, node: Node, p: Perm) -> Rewrite | None:
     axes, _ = _axes_of(graph, node, 1)
     rank = len(p) + len(axes or ())
     norm = _axes(axes, rank) if axes else None
@@ -199,45 +199,45 @@ def _unsqueeze(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
     out = list(range(rank))
     for m, k in enumerate(old):
         out[k] = old[p[m]]
-    return _Rewrite([tuple(out)])
+    return Rewrite([tuple(out)])
 
 
 def _moved_axes(graph: Graph, node: Node, p: Perm, axes: Iterable[int] | None,
-                like: int) -> _Rewrite | None:
+                like: int) -> Rewrite | None:
     """The op reads the same region once its ``axes`` input (input 3) names NCHW axes."""
     norm = None if axes is None else _axes(axes, len(p))
     new = None if norm is None else _ints_like(graph, node, like, [p[a] for a in norm])
-    return None if new is None else _Rewrite([p], consts={3: new})
+    return None if new is None else Rewrite([p], consts={3: new})
 
 
 @RULES.register(("Slice",))
-def _slice(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
-    starts = _input(graph, node, 1)
+def _slice(graph: Graph, node: Node, p: Perm) -> Rewrite | None:
+    starts = optional_input(graph, node, 1)
     if starts is None:  # Slice-1: attributes
         norm = _axes(node.attr("axes") or range(len(node.attr("starts") or ())), len(p))
-        return None if norm is None else _Rewrite([p], {"axes": _ints(p[a] for a in norm)})
-    if _input(graph, node, 3) is not None:
+        return None if norm is None else Rewrite([p], {"axes": ints_attr(p[a] for a in norm)})
+    if optional_input(graph, node, 3) is not None:
         return _moved_axes(graph, node, p, _const_ints(graph, node, 3), 1)
     n = starts.shape[0] if starts.shape and len(starts.shape) == 1 else None
     return _moved_axes(graph, node, p, range(n) if isinstance(n, int) else None, 1)
 
 
 @RULES.register(("Pad",))
-def _pad(graph: Graph, node: Node, p: Perm) -> _Rewrite | None:
-    if _input(graph, node, 1) is None:  # Pad-1/2: the pads attribute
+def _pad(graph: Graph, node: Node, p: Perm) -> Rewrite | None:
+    if optional_input(graph, node, 1) is None:  # Pad-1/2: the pads attribute
         pads = node.attr("pads")
         ok = pads is not None and len(pads) == 2 * len(p)
-        return _Rewrite([p], {"pads": _ints(_permuted_pads(list(pads), p))}) if ok else None
-    if _input(graph, node, 3) is not None:  # Pad-18 axes: the pads stay, the axes move
+        return Rewrite([p], {"pads": ints_attr(_permuted_pads(list(pads), p))}) if ok else None
+    if optional_input(graph, node, 3) is not None:  # Pad-18 axes: the pads stay, the axes move
         return _moved_axes(graph, node, p, _const_ints(graph, node, 3), 3)
     pads = _const_ints(graph, node, 1)
     if pads is None or len(pads) != 2 * len(p):
         return None
-    return _Rewrite([p], consts={1: np.array(_permuted_pads(pads, p), np.int64)})
+    return Rewrite([p], consts={1: np.array(_permuted_pads(pads, p), np.int64)})
 
 
 def _permuted_pads(pads: list[int], p: Perm) -> list[int]:
-    r, inv = len(p), _inverse(p)
+    r, inv = len(p), inverse_perm(p)
     return [pads[inv[j]] for j in range(r)] + [pads[r + inv[j]] for j in range(r)]
 
 

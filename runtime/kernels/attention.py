@@ -19,6 +19,17 @@ from typing import Any
 
 import numpy as np
 
+from tensorbridge.ir.attention_math import (
+    attention_bias,
+    attention_body,
+    check_qk_mode,
+    default_scale,
+    kv_group_size,
+    needs_split,
+    precision,
+    query_offset,
+    safe_softmax,
+)
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.runtime.kernels import attention_state  # noqa: F401  (registers the state/cache ops)
 from tensorbridge.runtime.registry import KernelContext, kernel
@@ -35,24 +46,66 @@ def _work_dtype(*xs: Array) -> np.dtype:
 _HALF_TYPES = (np.dtype(np.float16), DType.BFLOAT16.np_dtype)
 
 
-def _safe_softmax(x: Array) -> Array:
-    """Softmax over the last axis; a row that is entirely -inf yields zeros instead of NaN."""
-    m = x.max(axis=-1, keepdims=True)
-    m = np.where(np.isneginf(m), 0, m)
-    e = np.exp(x - m)
-    s = e.sum(axis=-1, keepdims=True)
-    return e / np.where(s == 0, 1, s)
+class _NumpyOps:
+    """:class:`AttentionOps` for numpy arrays."""
+
+    def arange(self, n: Any) -> Array:
+        return np.arange(n)
+
+    def reshape(self, x: Any, shape: list[int]) -> Array:
+        return np.reshape(x, shape)
+
+    def to_int64(self, x: Any) -> Array:
+        return np.asarray(x).astype(np.int64)
+
+    def cast(self, x: Array, dt: np.dtype) -> Array:
+        return x.astype(dt, copy=False)
+
+    def const(self, value: float, dt: np.dtype) -> Any:
+        return dt.type(value)
+
+    def pad_keys(self, mask: Array, short: int, fill: Any) -> Array:
+        pad = np.full(mask.shape[:-1] + (short,), fill, dtype=mask.dtype)
+        return np.concatenate((mask, pad), axis=-1)
+
+    def blocked(self, allowed: Array, dt: np.dtype) -> Array:
+        return np.where(allowed, dt.type(0), dt.type(-np.inf))
+
+    where = staticmethod(np.where)
+    isneginf = staticmethod(np.isneginf)
+    exp = staticmethod(np.exp)
+    tanh = staticmethod(np.tanh)
+
+    def row_max(self, x: Array) -> Array:
+        return x.max(axis=-1, keepdims=True)
+
+    def row_sum(self, x: Array) -> Array:
+        return x.sum(axis=-1, keepdims=True)
+
+    def swap_last(self, x: Array) -> Array:
+        return x.swapaxes(-1, -2)
+
+    def sqrt_scale(self, scale: float, dt: np.dtype) -> Any:
+        return dt.type(np.sqrt(np.float32(scale)))
+
+    def matmul(self, a: Array, b: Array, heads: tuple[int, int]) -> Array:
+        return _grouped_matmul(a, b)
+
+    def half_matmul(self, a: Array, b: Array, heads: tuple[int, int], dt: np.dtype) -> Array:
+        return _half_matmul(a, b, dt)
+
+
+OPS = _NumpyOps()
 
 
 def _grouped_matmul(a: Array, b: Array) -> Array:
-    """a[B, Hq, L, X] @ b[B, Hkv, X, Y] with query head h using K/V head h // (Hq // Hkv)."""
+    """a[B, Hq, L, X] @ b[B, Hkv, X, Y] with query head h using K/V head h // (Hq // Hkv):
+    the query heads of a group fold into its rows, so K/V are never repeated."""
     batch, hq, rows, inner = a.shape
     hkv = b.shape[1]
     if hq == hkv:
         return a @ b
-    if hkv == 0 or hq % hkv:
-        raise ValueError(f"q_num_heads ({hq}) must be a multiple of kv_num_heads ({hkv})")
-    out = a.reshape(batch, hkv, (hq // hkv) * rows, inner) @ b
+    out = a.reshape(batch, hkv, kv_group_size(hq, hkv) * rows, inner) @ b
     return out.reshape(batch, hq, rows, b.shape[-1])
 
 
@@ -63,82 +116,13 @@ def _half_matmul(a: Array, b: Array, out: np.dtype) -> Array:
     return _grouped_matmul(a.astype(work), b.astype(work, copy=False)).astype(out)
 
 
-def _qk_scores(q: Array, k: Array, scale: float, dt: np.dtype, half: bool) -> Array:
-    """Scaled Q·K^T [B, Hq, L, S] in dtype dt."""
-    kt = k.astype(dt, copy=False).swapaxes(-1, -2)
-    if half:
-        # The function body scales Q and K each by sqrt(scale) (computed in float32, cast to
-        # T) before the MatMul, so both scaled operands are rounded to T.
-        s = dt.type(np.sqrt(np.float32(scale)))
-        return _half_matmul(q * s, kt * s, dt)
-    # Scaling Q (L*D values) is cheaper than scaling the L*S scores, and equivalent.
-    return _grouped_matmul(q.astype(dt) * dt.type(scale), kt)
-
-
 def _to_4d(x: Array, num_heads: int | None, name: str) -> Array:
     """[B, S, H*D] -> [B, H, S, D]; 4-D inputs pass through."""
-    if x.ndim == 4:
+    if not needs_split(x.ndim, num_heads, x.shape[-1], name):
         return x
-    if x.ndim != 3 or not num_heads or x.shape[2] % num_heads:
-        raise ValueError(f"Attention {name} must be 4-D, or 3-D with a hidden size divisible by "
-                         f"the head count attribute; got shape {x.shape}, heads={num_heads}")
     b, s, hidden = x.shape
+    assert num_heads is not None
     return x.reshape(b, s, num_heads, hidden // num_heads).transpose(0, 2, 1, 3)
-
-
-def _pad_mask(mask: Array, total: int) -> Array:
-    """Pad the key axis of a mask shorter than the key count with 'not attended'."""
-    short = total - mask.shape[-1]
-    if short <= 0:
-        return mask
-    fill = False if mask.dtype == np.bool_ else -np.inf
-    pad = np.full(mask.shape[:-1] + (short,), fill, dtype=mask.dtype)
-    return np.concatenate((mask, pad), axis=-1)
-
-
-def _attention_bias(mask: Array | None, q_len: int, kv_len: int, offset: int | Array,
-                    is_causal: int, left: int, right: int, nonpad: Array | None,
-                    dt: np.dtype) -> Array | None:
-    """Additive bias broadcastable to [B, Hq, L, S]: the float mask plus -inf wherever the
-    boolean mask, causal frontier, sliding window or key padding disallows a key."""
-    bias = allowed = None
-    if mask is not None:
-        if mask.ndim > 4:
-            raise ValueError(f"Attention attn_mask must have rank <= 4, got shape {mask.shape}")
-        mask = _pad_mask(mask, kv_len)
-        if mask.dtype == np.bool_:
-            allowed = mask
-        else:
-            bias = mask.astype(dt, copy=False)
-    j = np.arange(kv_len)
-    # Absolute position of each query row: rows come after `offset` valid keys.
-    pos = np.arange(q_len)[:, None] + (np.asarray(offset).reshape(-1, 1, 1, 1) if np.ndim(offset) else offset)
-    rules = []
-    if is_causal:
-        rules.append(j <= pos)
-    if left >= 0:
-        rules.append(j >= pos - left)
-    if right >= 0:
-        rules.append(j <= pos + right)
-    if nonpad is not None:
-        rules.append(j < nonpad.reshape(-1, 1, 1, 1))
-    for rule in rules:
-        allowed = rule if allowed is None else allowed & rule
-    if allowed is not None:
-        blocked = np.where(allowed, dt.type(0), dt.type(-np.inf))
-        bias = blocked if bias is None else bias + blocked
-    return bias
-
-
-def _query_offset(past_key: Array | None, nonpad_kv_seqlen: Array | None,
-                  q_len: int) -> int | Array:
-    """Number of keys that precede the query block: the internal cache, or (per batch) the
-    valid part of an external cache minus the queries themselves."""
-    if past_key is not None:
-        return past_key.shape[2]
-    if nonpad_kv_seqlen is not None:
-        return nonpad_kv_seqlen.astype(np.int64) - q_len
-    return 0
 
 
 def _with_past(k: Array, v: Array, past_key: Array | None,
@@ -151,6 +135,10 @@ def _with_past(k: Array, v: Array, past_key: Array | None,
     return np.concatenate((past_key, k), axis=2), np.concatenate((past_value, v), axis=2)
 
 
+def _np_type(t: DType | None, input_type: np.dtype) -> np.dtype:
+    return input_type if t is None else t.np_dtype
+
+
 def _attention(Q: Array, K: Array, V: Array, attn_mask: Array | None, past_key: Array | None,
                past_value: Array | None, nonpad_kv_seqlen: Array | None, *, is_causal: int,
                kv_num_heads: int | None, q_num_heads: int | None, qk_matmul_output_mode: int,
@@ -158,44 +146,26 @@ def _attention(Q: Array, K: Array, V: Array, attn_mask: Array | None, past_key: 
                left_window_size: int, right_window_size: int,
                n_outputs: int) -> tuple[Array, Array, Array, Array | None]:
     """Shared body of every Attention version (older versions pass the neutral values)."""
-    is_3d = Q.ndim == 3
+    check_qk_mode(qk_matmul_output_mode)
     q = _to_4d(Q, q_num_heads, "Q")
     k, v = _with_past(_to_4d(K, kv_num_heads, "K"), _to_4d(V, kv_num_heads, "V"), past_key, past_value)
-    # Half precision: elementwise steps run in T itself (numpy rounds each op to T);
-    # otherwise the work precision is never below float32.
     half = Q.dtype in _HALF_TYPES
-    dt = Q.dtype if half else _work_dtype(Q, K, V)
-    sm_dt = DType(softmax_precision).np_dtype if softmax_precision is not None else dt
-    if not half and sm_dt == np.float64:
-        dt = sm_dt  # only a DOUBLE softmax_precision raises a float32 work precision
+    work, soft = precision(half, np.float64 in (Q.dtype, K.dtype, V.dtype), softmax_precision)
+    dt, sm_dt = _np_type(work, Q.dtype), _np_type(soft, Q.dtype)
     q_len, kv_len = q.shape[2], k.shape[2]
-    if scale is None:
-        scale = 1.0 / np.sqrt(q.shape[-1])
-    scores = _qk_scores(q, k, scale, dt, half)
-    stages = [scores]
-    if softcap > 0:
-        scores = dt.type(softcap) * np.tanh(scores / dt.type(softcap))
-    stages.append(scores)
-    offset = _query_offset(past_key, nonpad_kv_seqlen, q_len)
-    bias = _attention_bias(attn_mask, q_len, kv_len, offset, is_causal, left_window_size,
-                           right_window_size, nonpad_kv_seqlen, dt)
-    if bias is not None:
-        scores = scores + bias
-    stages.append(scores)
-    if half:
-        # Softmax in softmax_precision (default T, then each op and, for bfloat16, each
-        # partial row sum is rounded to T, as in the reference), cast back to T for P·V.
-        probs = _safe_softmax(scores.astype(sm_dt, copy=False))
-        y = _half_matmul(probs.astype(dt, copy=False), v, dt)
-    else:
-        probs = _safe_softmax(scores)
-        y = _grouped_matmul(probs, v.astype(dt, copy=False))
-    stages.append(probs)
-    if is_3d:
+    if attn_mask is not None and attn_mask.ndim > 4:
+        raise ValueError(f"Attention attn_mask must have rank <= 4, got shape {attn_mask.shape}")
+    offset = query_offset(None if past_key is None else past_key.shape[2], nonpad_kv_seqlen,
+                          q_len, OPS)
+    bias = attention_bias(attn_mask, None if attn_mask is None else attn_mask.shape[-1],
+                          attn_mask is not None and attn_mask.dtype == np.bool_, q_len, kv_len,
+                          offset, is_causal, left_window_size, right_window_size,
+                          nonpad_kv_seqlen, dt, OPS)
+    y, stages = attention_body(q, k, v, bias, default_scale(q.shape[-1]) if scale is None
+                               else scale, softcap, (q.shape[1], k.shape[1]), dt, sm_dt, half, OPS)
+    if Q.ndim == 3:
         b, h, s, d = y.shape
         y = y.transpose(0, 2, 1, 3).reshape(b, s, h * d)
-    if not 0 <= qk_matmul_output_mode <= 3:
-        raise ValueError(f"Attention qk_matmul_output_mode must be 0..3, got {qk_matmul_output_mode}")
     qk = stages[qk_matmul_output_mode].astype(Q.dtype, copy=False) if n_outputs >= 4 else None
     return y.astype(Q.dtype, copy=False), k, v, qk
 
@@ -264,11 +234,11 @@ def flex_attention(Q: Array, K: Array, V: Array, *, prob_mod: Any = None, scale:
     else:
         dt = np.dtype(np.float64) if Q.dtype == np.float64 else np.dtype(np.float32)
     if scale is None:
-        scale = 1.0 / np.sqrt(Q.shape[-1])
+        scale = default_scale(Q.shape[-1])
     scores = _grouped_matmul(Q.astype(dt), K.astype(dt).swapaxes(-1, -2)) * dt.type(scale)
     if score_mod is not None:
         scores = _run_modifier(score_mod, scores, ctx, "score_mod")
-    probs = _safe_softmax(scores)
+    probs = safe_softmax(scores, OPS)
     if prob_mod is not None:
         probs = _run_modifier(prob_mod, probs, ctx, "prob_mod")
     return _grouped_matmul(probs, V.astype(dt)).astype(Q.dtype, copy=False)

@@ -1,4 +1,4 @@
-"""Kernels: convolutions (Conv, ConvInteger, QLinearConv, DeformConv, ConvTranspose, Col2Im).
+"""Kernels: convolutions (Conv, DeformConv, ConvTranspose, Col2Im).
 
 Every convolution is im2col on a strided view of the padded input followed by one batched
 GEMM per image (``np.matmul`` over the group axis goes to BLAS). 1x1 kernels skip im2col:
@@ -29,7 +29,8 @@ from tensorbridge.runtime.kernels._spatial import (
 from tensorbridge.runtime.registry import kernel
 
 
-def _check_shapes(x: np.ndarray, w: np.ndarray, group: int, op: str) -> None:
+def check_conv_shapes(x: np.ndarray, w: np.ndarray, group: int, op: str) -> None:
+    """Raise unless X (N, C, ...) and W (M, C/group, ...) fit together for ``op``."""
     if x.ndim < 3 or w.ndim != x.ndim:
         raise ValueError(f"{op}: X {x.shape} and W {w.shape} must both be (N, C, spatial...) "
                          "tensors of the same rank >= 3")
@@ -38,9 +39,10 @@ def _check_shapes(x: np.ndarray, w: np.ndarray, group: int, op: str) -> None:
                          f"{group}; need C == W.shape[1] * group and W.shape[0] % group == 0")
 
 
-def _window_for(x: np.ndarray, w: np.ndarray, kernel_shape: list[int] | None,
+def conv_window(x: np.ndarray, w: np.ndarray, kernel_shape: list[int] | None,
                 strides: list[int] | None, dilations: list[int] | None,
                 pads: list[int] | None, auto_pad: str) -> Window:
+    """The sliding window of a conv-like op: W's spatial shape over X's spatial dims."""
     kshape = tuple(w.shape[2:])
     if kernel_shape and tuple(kernel_shape) != kshape:
         raise ValueError(f"kernel_shape {kernel_shape} does not match W's spatial shape {kshape}")
@@ -73,7 +75,8 @@ def conv_nd(x: np.ndarray, w: np.ndarray, win: Window, group: int) -> np.ndarray
     return _gemm_conv(pad_for_window(x, win, 0), w, win, group)
 
 
-def _add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+def add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """Add a per-output-channel bias B (M,) to y (N, M, ...) in place; None adds nothing."""
     if b is not None:
         if b.shape != (y.shape[1],):
             raise ValueError(f"bias B must have shape ({y.shape[1]},), got {b.shape}")
@@ -87,73 +90,22 @@ def conv(X: np.ndarray, W: np.ndarray, B: np.ndarray | None = None, *,
          kernel_shape: list[int] | None = None, pads: list[int] | None = None,
          strides: list[int] | None = None) -> np.ndarray:
     """Conv-1/11/22: Y = conv(X, W) + B; SAME_* pads give out = ceil(in / stride)."""
-    _check_shapes(X, W, group, "Conv")
-    win = _window_for(X, W, kernel_shape, strides, dilations, pads, auto_pad)
+    check_conv_shapes(X, W, group, "Conv")
+    win = conv_window(X, W, kernel_shape, strides, dilations, pads, auto_pad)
     ct = compute_dtype(X.dtype)
     y = conv_nd(X.astype(ct, copy=False), W.astype(ct, copy=False), win, group)
-    return _add_bias(y, B).astype(X.dtype, copy=False)
+    return add_bias(y, B).astype(X.dtype, copy=False)
 
 
-def _zero_point(zp: np.ndarray | None, what: str, channels: int | None = None) -> np.ndarray:
-    """A zero point (or scale) as a float64 vector: one value, or one per output channel."""
-    if zp is None:
-        return np.zeros(1)
-    z = np.asarray(zp, dtype=np.float64)
-    if z.size == 1:
-        return z.reshape(1)
-    if channels is not None and z.shape == (channels,):
-        return z
-    allowed = "a scalar" if channels is None else f"a scalar or shape ({channels},)"
-    raise ValueError(f"{what} must be {allowed}, got shape {z.shape}")
-
-
-def _integer_conv(x: np.ndarray, w: np.ndarray, x_zp: np.ndarray | None,
-                  w_zp: np.ndarray | None, win: Window, group: int) -> np.ndarray:
-    """sum((x - x_zp) * (w - w_zp)) exactly, as float64 (exact below 2**53, i.e. any
-    realistic 8-bit conv) so the GEMM still runs in BLAS."""
-    m = w.shape[0]
-    xs = x.astype(np.float64) - _zero_point(x_zp, "x_zero_point")[0]
-    wz = _zero_point(w_zp, "w_zero_point", m).reshape(-1, *([1] * (w.ndim - 1)))
-    ws = w.astype(np.float64) - wz
-    # Padding with 0 after subtracting the zero point is padding x with x_zero_point.
-    return conv_nd(xs, ws, win, group)
-
-
-@kernel("ConvInteger", since=10)
-def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None = None,
-                 w_zero_point: np.ndarray | None = None, *, auto_pad: str = "NOTSET",
-                 dilations: list[int] | None = None, group: int = 1,
-                 kernel_shape: list[int] | None = None, pads: list[int] | None = None,
-                 strides: list[int] | None = None) -> np.ndarray:
-    """ConvInteger-10: y = conv(x - x_zero_point, w - w_zero_point) as int32."""
-    _check_shapes(x, w, group, "ConvInteger")
-    win = _window_for(x, w, kernel_shape, strides, dilations, pads, auto_pad)
-    y = _integer_conv(x, w, x_zero_point, w_zero_point, win, group)
-    return np.rint(y).astype(np.int32)
-
-
-@kernel("QLinearConv", since=10)
-def qlinear_conv(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarray, w: np.ndarray,
-                 w_scale: np.ndarray, w_zero_point: np.ndarray, y_scale: np.ndarray,
-                 y_zero_point: np.ndarray, B: np.ndarray | None = None, *,
-                 auto_pad: str = "NOTSET", dilations: list[int] | None = None,
-                 group: int = 1, kernel_shape: list[int] | None = None,
-                 pads: list[int] | None = None,
-                 strides: list[int] | None = None) -> np.ndarray:
-    """QLinearConv-10: y = saturate(round(x_s * w_s / y_s * (conv_int + B)) + y_zp)."""
-    _check_shapes(x, w, group, "QLinearConv")
-    win = _window_for(x, w, kernel_shape, strides, dilations, pads, auto_pad)
-    acc = _integer_conv(x, w, x_zero_point, w_zero_point, win, group)
-    if B is not None:
-        acc = _add_bias(acc, B.astype(np.float64))
-    m = w.shape[0]
-    w_s = _zero_point(w_scale, "w_scale", m).reshape(1, -1, *([1] * (x.ndim - 2)))
-    x_s = float(np.asarray(x_scale).reshape(-1)[0])
-    scale = x_s * w_s / float(np.asarray(y_scale).reshape(-1)[0])
-    out_t = np.asarray(y_zero_point).dtype
-    info = np.iinfo(out_t)
-    y = np.rint(acc * scale) + float(np.asarray(y_zero_point).reshape(-1)[0])
-    return np.clip(y, info.min, info.max).astype(out_t)
+def conv_into(X: np.ndarray, W: np.ndarray, B: np.ndarray | None = None, *,
+              auto_pad: str = "NOTSET", dilations: list[int] | None = None, group: int = 1,
+              kernel_shape: list[int] | None = None, pads: list[int] | None = None,
+              strides: list[int] | None = None) -> np.ndarray:
+    """Conv as the kernel computes it, for fused chains that keep working in the result: a
+    fresh buffer (never a view of X or W) in X's dtype."""
+    y = conv(X, W, B, auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
+             pads=pads, strides=strides)
+    return y if y.base is None or y.base is not X else y.copy()
 
 
 def _sample_positions(win: Window, offset: np.ndarray, n_groups: int) -> list[np.ndarray]:
@@ -206,11 +158,11 @@ def deform_conv(X: np.ndarray, W: np.ndarray, offset: np.ndarray, B: np.ndarray 
                 group: int = 1, kernel_shape: list[int] | None = None, offset_group: int = 1,
                 pads: list[int] | None = None, strides: list[int] | None = None) -> np.ndarray:
     """DeformConv-19/22: conv whose taps sample X at learned offsets (N-D, multilinear)."""
-    _check_shapes(X, W, group, "DeformConv")
+    check_conv_shapes(X, W, group, "DeformConv")
     if offset_group < 1 or X.shape[1] % offset_group:
         raise ValueError(f"DeformConv: C={X.shape[1]} is not divisible by "
                          f"offset_group={offset_group}")
-    win = _window_for(X, W, kernel_shape, strides, dilations, pads, "NOTSET")
+    win = conv_window(X, W, kernel_shape, strides, dilations, pads, "NOTSET")
     n, nsp, taps = X.shape[0], X.ndim - 2, prod(win.kernel)
     expect = (n, offset_group * taps * nsp, *win.out_shape)
     if offset.shape != expect:
@@ -224,7 +176,7 @@ def deform_conv(X: np.ndarray, W: np.ndarray, offset: np.ndarray, B: np.ndarray 
     m = W.shape[0]
     wg = W.astype(ct, copy=False).reshape(group, m // group, -1)
     y = np.matmul(wg, cols.reshape(n, group, -1, prod(win.out_shape)))
-    y = _add_bias(y.reshape(n, m, *win.out_shape), B)
+    y = add_bias(y.reshape(n, m, *win.out_shape), B)
     return y.astype(X.dtype, copy=False)
 
 

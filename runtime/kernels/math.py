@@ -1,8 +1,9 @@
 """Kernels: matrix products, Einsum, cumulative ops, Det, Softmax family, TopK, Trilu.
 
-Float products go straight to ``np.matmul`` (BLAS). numpy has no BLAS path for float16,
-bfloat16 or integers, so those are computed in float32/float64 and converted back, which is
-also how accelerated runtimes accumulate them.
+Float products go straight to ``np.matmul`` (BLAS). numpy has no BLAS path for float16 or
+bfloat16, so those are computed in float32 and converted back, which is also how
+accelerated runtimes accumulate them. The integer products (MatMulInteger) are in
+:mod:`quantization`.
 """
 
 from __future__ import annotations
@@ -21,17 +22,6 @@ def _matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     if A.dtype in _NARROW:
         return np.matmul(A.astype(np.float32), B.astype(np.float32)).astype(A.dtype)
     return np.matmul(A, B)
-
-
-def int_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Integer product accumulated in int32 (wrapping on overflow, as the spec allows).
-
-    numpy's integer matmul has no BLAS path; float64 BLAS is exact while every partial sum
-    stays below 2**31, which the bound below guarantees."""
-    bound = float(np.abs(A).max(initial=0)) * float(np.abs(B).max(initial=0)) * A.shape[-1]
-    if bound < 2**31 - 1:
-        return np.matmul(A.astype(np.float64), B.astype(np.float64)).astype(np.int32)
-    return np.matmul(A.astype(np.int64), B.astype(np.int64)).astype(np.int32)
 
 
 @kernel("MatMul", since=1)
@@ -74,26 +64,6 @@ def gemm(A: np.ndarray, B: np.ndarray, C: np.ndarray | None = None, *, alpha: fl
          beta: float = 1.0, transA: int = 0, transB: int = 0) -> np.ndarray:
     """Gemm-7/9/11/13: Y = alpha * A' @ B' + beta * C (C optional from 11)."""
     return _gemm(A, B, C, alpha, beta, transA, transB)
-
-
-def _row_zero_point(zp: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """A's zero point: scalar, or one per row ((M,) for 2-D A, (..., M, 1) otherwise)."""
-    if zp.ndim == 1 and zp.size > 1 and X.ndim >= 2:
-        return zp.reshape(-1, 1)
-    return zp
-
-
-@kernel("MatMulInteger", since=10)
-def matmul_integer(A: np.ndarray, B: np.ndarray, a_zero_point: np.ndarray | None = None,
-                   b_zero_point: np.ndarray | None = None) -> np.ndarray:
-    """MatMulInteger-10: (A - a_zero_point) @ (B - b_zero_point) accumulated in int32."""
-    a = A.astype(np.int32)
-    b = B.astype(np.int32)
-    if a_zero_point is not None:
-        a -= _row_zero_point(a_zero_point, A).astype(np.int32)
-    if b_zero_point is not None:
-        b -= b_zero_point.astype(np.int32)  # per-column (N,) broadcasts as is
-    return int_matmul(a, b)
 
 
 @kernel("Einsum", since=12)
@@ -177,7 +147,7 @@ def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
     return _normalized_exp(y, axis)
 
 
-def _softmax_inplace(y: np.ndarray, axis: int) -> np.ndarray:
+def softmax_inplace(y: np.ndarray, axis: int) -> np.ndarray:
     """Softmax of ``y`` written over ``y`` (a buffer the caller owns)."""
     y -= _shift(y, axis)
     return _normalized_exp(y, axis)

@@ -1,10 +1,10 @@
 """Kernels: sliding-window and global pooling (AveragePool, MaxPool, LpPool, Global*Pool,
-MaxUnpool, MaxRoiPool, RoiAlign).
+MaxUnpool, MaxRoiPool).
 
 The input is padded once; each kernel tap is then a strided view of the whole output grid,
 so a pool is one vectorised update per tap (a 3x3 max pool is 9 ``np.maximum`` calls
 whatever the image size). Average-pool divisors are separable, so they are computed per
-axis and broadcast instead of pooling a mask. RoI pooling loops over the boxes (a small,
+axis and broadcast instead of pooling a mask. MaxRoiPool loops over the boxes (a small,
 data-sized batch) and is vectorised over channels and bins inside each box.
 """
 
@@ -378,108 +378,3 @@ def max_roi_pool(X: np.ndarray, rois: np.ndarray, *, pooled_shape: list[int] | N
         out[:, empty] = 0
         y[r] = out
     return y
-
-
-def _sample_axis(start: float, extent: float, pooled: int, grid: int,
-                 size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bilinear taps along one axis for RoiAlign's regular sampling grid.
-
-    Returns the low and high cell of every sample, shape (pooled * grid,), and their
-    weights, shape (2, pooled * grid). Samples more than one cell outside the image get
-    zero weights; the others are clamped into it.
-    """
-    bin_size = extent / pooled
-    pos = (start + np.arange(pooled)[:, None] * bin_size
-           + (np.arange(grid)[None, :] + 0.5) * bin_size / grid).reshape(-1)
-    valid = (pos >= -1.0) & (pos <= size)
-    pos = np.clip(pos, 0.0, None)
-    low = np.floor(pos).astype(np.int64)
-    at_edge = low >= size - 1
-    low = np.where(at_edge, size - 1, low)
-    high = np.where(at_edge, size - 1, low + 1)
-    frac = np.where(at_edge, 0.0, pos - low)
-    return low, high, np.stack([(1.0 - frac) * valid, frac * valid])
-
-
-def _roi_align_one(img: np.ndarray, box: np.ndarray, out_hw: tuple[int, int], ratio: int,
-                   half_pixel: bool, mode: str) -> np.ndarray:
-    """RoiAlign of one box over img (C, H, W) -> (C, out_h, out_w)."""
-    oh, ow = out_hw
-    c, h, w = img.shape
-    shift = 0.5 if half_pixel else 0.0
-    x1, y1, x2, y2 = (float(v) for v in box)
-    x1, y1, x2, y2 = x1 - shift, y1 - shift, x2 - shift, y2 - shift
-    rh, rw = y2 - y1, x2 - x1
-    if not half_pixel:  # the legacy mode forces boxes to be at least one cell
-        rh, rw = max(rh, 1.0), max(rw, 1.0)
-    gh = ratio if ratio > 0 else int(np.ceil(rh / oh))
-    gw = ratio if ratio > 0 else int(np.ceil(rw / ow))
-    gh, gw = max(gh, 1), max(gw, 1)
-    ylo, yhi, wy = _sample_axis(y1, rh, oh, gh, h)
-    xlo, xhi, wx = _sample_axis(x1, rw, ow, gw, w)
-    if mode == "avg":
-        # Bilinear sampling is separable: one (oh*gh, H) and one (ow*gw, W) weight matrix.
-        ay = np.zeros((oh * gh, h))
-        np.add.at(ay, (np.arange(oh * gh), ylo), wy[0])
-        np.add.at(ay, (np.arange(oh * gh), yhi), wy[1])
-        ax = np.zeros((ow * gw, w))
-        np.add.at(ax, (np.arange(ow * gw), xlo), wx[0])
-        np.add.at(ax, (np.arange(ow * gw), xhi), wx[1])
-        ay = ay.reshape(oh, gh, h).sum(axis=1) / (gh * gw)
-        ax = ax.reshape(ow, gw, w).sum(axis=1)
-        ct = img.dtype
-        return np.einsum("ph,chw,qw->cpq", ay.astype(ct), img, ax.astype(ct), optimize=True)
-    # max: the maximum over samples of the largest weighted corner (onnxruntime's rule,
-    # which the ONNX conformance data follows), not of the interpolated value.
-    rows = np.stack([ylo, yhi])  # (2, oh*gh)
-    cols = np.stack([xlo, xhi])  # (2, ow*gw)
-    vals = img[:, rows[:, :, None, None], cols[None, None, :, :]]  # (C, 2, oh*gh, 2, ow*gw)
-    wts = wy[:, :, None, None] * wx[None, None, :, :]
-    corner = (vals * wts.astype(img.dtype)).max(axis=(1, 3))  # (C, oh*gh, ow*gw)
-    return corner.reshape(c, oh, gh, ow, gw).max(axis=(2, 4))
-
-
-def _roi_align(X: np.ndarray, rois: np.ndarray, batch_indices: np.ndarray, mode: str,
-               output_height: int, output_width: int, sampling_ratio: int,
-               spatial_scale: float, half_pixel: bool) -> np.ndarray:
-    if X.ndim != 4 or rois.ndim != 2 or rois.shape[1] != 4:
-        raise ValueError(f"RoiAlign: X must be (N, C, H, W) and rois (R, 4), got {X.shape} "
-                         f"and {rois.shape}")
-    if batch_indices.shape != (rois.shape[0],):
-        raise ValueError(f"RoiAlign: batch_indices must have shape ({rois.shape[0]},), got "
-                         f"{batch_indices.shape}")
-    if mode not in ("avg", "max"):
-        raise ValueError(f"RoiAlign: mode must be 'avg' or 'max', got {mode!r}")
-    ct = compute_dtype(X.dtype)
-    x = X.astype(ct, copy=False)
-    y = np.empty((rois.shape[0], X.shape[1], output_height, output_width), dtype=ct)
-    boxes = rois.astype(np.float64) * spatial_scale
-    if batch_indices.size and (batch_indices.min() < 0 or batch_indices.max() >= X.shape[0]):
-        raise ValueError(f"RoiAlign: batch_indices must lie in [0, {X.shape[0]})")
-    for r in range(rois.shape[0]):
-        y[r] = _roi_align_one(x[int(batch_indices[r])], boxes[r], (output_height, output_width),
-                              sampling_ratio, half_pixel, mode)
-    return y.astype(X.dtype, copy=False)
-
-
-@kernel("RoiAlign", since=10)
-def roi_align_10(X: np.ndarray, rois: np.ndarray, batch_indices: np.ndarray, *,
-                 mode: str = "avg", output_height: int = 1, output_width: int = 1,
-                 sampling_ratio: int = 0, spatial_scale: float = 1.0) -> np.ndarray:
-    """RoiAlign-10: bilinear RoI pooling, boxes (x1, y1, x2, y2) without the half-pixel shift."""
-    return _roi_align(X, rois, batch_indices, mode, output_height, output_width,
-                      sampling_ratio, spatial_scale, half_pixel=False)
-
-
-@kernel("RoiAlign", since=16)
-def roi_align_16(X: np.ndarray, rois: np.ndarray, batch_indices: np.ndarray, *,
-                 coordinate_transformation_mode: str = "half_pixel", mode: str = "avg",
-                 output_height: int = 1, output_width: int = 1, sampling_ratio: int = 0,
-                 spatial_scale: float = 1.0) -> np.ndarray:
-    """RoiAlign-16/22: adds coordinate_transformation_mode (half_pixel by default)."""
-    if coordinate_transformation_mode not in ("half_pixel", "output_half_pixel"):
-        raise ValueError("RoiAlign: coordinate_transformation_mode must be 'half_pixel' or "
-                         f"'output_half_pixel', got {coordinate_transformation_mode!r}")
-    return _roi_align(X, rois, batch_indices, mode, output_height, output_width,
-                      sampling_ratio, spatial_scale,
-                      half_pixel=coordinate_transformation_mode == "half_pixel")

@@ -1,4 +1,6 @@
-"""Kernels: linear (de)quantization and quantized matrix products.
+"""Kernels: linear (de)quantization and the quantized and integer matrix products and
+convolutions (QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul,
+MatMulInteger, QLinearConv, ConvInteger).
 
 A scale and its zero point share one shape, which selects the granularity: a scalar (or
 1-element) is per tensor, a 1-D tensor is per ``axis``, and a tensor of the input's rank is
@@ -6,7 +8,9 @@ blocked along ``axis`` with ``block_size`` elements per scale. ``_expand`` turns
 them into an array that broadcasts against the input.
 
 Integer targets round half to even and saturate to the type's range; float8 targets use
-Cast's saturating conversion; float4e2m1 always saturates.
+Cast's saturating conversion; float4e2m1 always saturates. Integer products and
+convolutions accumulate exactly in float64 BLAS where that is exact, and the convolutions
+reuse the conv family's window geometry and im2col GEMM.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import ml_dtypes
 import numpy as np
 
 from tensorbridge.ir.dtypes import DType
+from tensorbridge.runtime.kernels._spatial import Window
 from tensorbridge.runtime.kernels.cast import cast_array, onnx_dtype
-from tensorbridge.runtime.kernels.math import int_matmul
+from tensorbridge.runtime.kernels.conv import add_bias, check_conv_shapes, conv_nd, conv_window
 from tensorbridge.runtime.registry import kernel
 
 _F32 = np.dtype(np.float32)
@@ -215,7 +220,7 @@ def qlinear_matmul(a: np.ndarray, a_scale: np.ndarray, a_zero_point: np.ndarray,
     """QLinearMatMul-10/21: quantize(dequantize(a) @ dequantize(b), y_scale, y_zero_point)."""
     if a.dtype.kind in "iu" and b.dtype.kind in "iu":
         # Exact integer accumulation, then one real-valued rescale.
-        acc = int_matmul(a.astype(np.int32) - _per_row(a_zero_point, a).astype(np.int32),
+        acc = _int_matmul(a.astype(np.int32) - _per_row(a_zero_point, a).astype(np.int32),
                          b.astype(np.int32) - b_zero_point.astype(np.int32))
         v = acc.astype(np.float32)
     else:
@@ -223,3 +228,89 @@ def qlinear_matmul(a: np.ndarray, a_scale: np.ndarray, a_zero_point: np.ndarray,
                       _as_float(b) - _as_float(b_zero_point))
     v *= _per_row(_as_float(a_scale), a) * _as_float(b_scale) / _as_float(y_scale)
     return _round_saturate(v, _as_float(y_zero_point), y_zero_point.dtype, 1)
+
+
+def _int_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Integer product accumulated in int32 (wrapping on overflow, as the spec allows).
+
+    numpy's integer matmul has no BLAS path; float64 BLAS is exact while every partial sum
+    stays below 2**31, which the bound below guarantees."""
+    bound = float(np.abs(A).max(initial=0)) * float(np.abs(B).max(initial=0)) * A.shape[-1]
+    if bound < 2**31 - 1:
+        return np.matmul(A.astype(np.float64), B.astype(np.float64)).astype(np.int32)
+    return np.matmul(A.astype(np.int64), B.astype(np.int64)).astype(np.int32)
+
+
+@kernel("MatMulInteger", since=10)
+def matmul_integer(A: np.ndarray, B: np.ndarray, a_zero_point: np.ndarray | None = None,
+                   b_zero_point: np.ndarray | None = None) -> np.ndarray:
+    """MatMulInteger-10: (A - a_zero_point) @ (B - b_zero_point) accumulated in int32."""
+    a = A.astype(np.int32)
+    b = B.astype(np.int32)
+    if a_zero_point is not None:
+        a -= _per_row(a_zero_point, A).astype(np.int32)
+    if b_zero_point is not None:
+        b -= b_zero_point.astype(np.int32)  # per-column (N,) broadcasts as is
+    return _int_matmul(a, b)
+
+
+def _zero_point(zp: np.ndarray | None, what: str, channels: int | None = None) -> np.ndarray:
+    """A zero point (or scale) as a float64 vector: one value, or one per output channel."""
+    if zp is None:
+        return np.zeros(1)
+    z = np.asarray(zp, dtype=np.float64)
+    if z.size == 1:
+        return z.reshape(1)
+    if channels is not None and z.shape == (channels,):
+        return z
+    allowed = "a scalar" if channels is None else f"a scalar or shape ({channels},)"
+    raise ValueError(f"{what} must be {allowed}, got shape {z.shape}")
+
+
+def _integer_conv(x: np.ndarray, w: np.ndarray, x_zp: np.ndarray | None,
+                  w_zp: np.ndarray | None, win: Window, group: int) -> np.ndarray:
+    """sum((x - x_zp) * (w - w_zp)) exactly, as float64 (exact below 2**53, i.e. any
+    realistic 8-bit conv) so the GEMM still runs in BLAS."""
+    m = w.shape[0]
+    xs = x.astype(np.float64) - _zero_point(x_zp, "x_zero_point")[0]
+    wz = _zero_point(w_zp, "w_zero_point", m).reshape(-1, *([1] * (w.ndim - 1)))
+    ws = w.astype(np.float64) - wz
+    # Padding with 0 after subtracting the zero point is padding x with x_zero_point.
+    return conv_nd(xs, ws, win, group)
+
+
+@kernel("ConvInteger", since=10)
+def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None = None,
+                 w_zero_point: np.ndarray | None = None, *, auto_pad: str = "NOTSET",
+                 dilations: list[int] | None = None, group: int = 1,
+                 kernel_shape: list[int] | None = None, pads: list[int] | None = None,
+                 strides: list[int] | None = None) -> np.ndarray:
+    """ConvInteger-10: y = conv(x - x_zero_point, w - w_zero_point) as int32."""
+    check_conv_shapes(x, w, group, "ConvInteger")
+    win = conv_window(x, w, kernel_shape, strides, dilations, pads, auto_pad)
+    y = _integer_conv(x, w, x_zero_point, w_zero_point, win, group)
+    return np.rint(y).astype(np.int32)
+
+
+@kernel("QLinearConv", since=10)
+def qlinear_conv(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarray, w: np.ndarray,
+                 w_scale: np.ndarray, w_zero_point: np.ndarray, y_scale: np.ndarray,
+                 y_zero_point: np.ndarray, B: np.ndarray | None = None, *,
+                 auto_pad: str = "NOTSET", dilations: list[int] | None = None,
+                 group: int = 1, kernel_shape: list[int] | None = None,
+                 pads: list[int] | None = None,
+                 strides: list[int] | None = None) -> np.ndarray:
+    """QLinearConv-10: y = saturate(round(x_s * w_s / y_s * (conv_int + B)) + y_zp)."""
+    check_conv_shapes(x, w, group, "QLinearConv")
+    win = conv_window(x, w, kernel_shape, strides, dilations, pads, auto_pad)
+    acc = _integer_conv(x, w, x_zero_point, w_zero_point, win, group)
+    if B is not None:
+        acc = add_bias(acc, B.astype(np.float64))
+    m = w.shape[0]
+    w_s = _zero_point(w_scale, "w_scale", m).reshape(1, -1, *([1] * (x.ndim - 2)))
+    x_s = float(np.asarray(x_scale).reshape(-1)[0])
+    scale = x_s * w_s / float(np.asarray(y_scale).reshape(-1)[0])
+    out_t = np.asarray(y_zero_point).dtype
+    info = np.iinfo(out_t)
+    y = np.rint(acc * scale) + float(np.asarray(y_zero_point).reshape(-1)[0])
+    return np.clip(y, info.min, info.max).astype(out_t)

@@ -9,107 +9,33 @@ from a channels-last copy of the input once per interpolation corner (2**r for l
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
+from tensorbridge.ir.resize_math import (
+    COORD_MODES_11,
+    COORD_MODES_13,
+    COORD_MODES_19,
+    LEGACY_OPTIONS,
+    NUMPY_OPS,
+    Axis,
+    Options,
+    check_coord,
+    cubic_kernel,
+    filter_kernel,
+    filter_taps,
+    legacy_axes,
+    legacy_mode,
+    nearest_index,
+    outside_mask,
+    plan_axes,
+    skip_identity_axes,
+    source_coords,
+)
 from tensorbridge.runtime.kernels._spatial import compute_dtype, pad_spatial
 from tensorbridge.runtime.registry import kernel
-
-_COORD_MODES_11 = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-                   "tf_half_pixel_for_nn", "tf_crop_and_resize")
-_COORD_MODES_13 = tuple(m for m in _COORD_MODES_11 if m != "tf_half_pixel_for_nn")
-_COORD_MODES_19 = (*_COORD_MODES_13, "half_pixel_symmetric")
-_NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple")
-
-
-@dataclass(frozen=True)
-class _Axis:
-    """How one axis is resampled: lengths, the scale the coordinate formulas divide by,
-    and the normalised RoI (used by tf_crop_and_resize only)."""
-
-    size_in: int
-    size_out: int
-    scale: float
-    roi: tuple[float, float] = (0.0, 1.0)
-
-
-def _source_coords(ax: _Axis, mode: str) -> np.ndarray:
-    """x_original for every output index (float64), per coordinate_transformation_mode."""
-    x = np.arange(ax.size_out, dtype=np.float64)
-    n_in, n_out, s = ax.size_in, ax.size_out, ax.scale
-    if mode == "half_pixel":
-        return (x + 0.5) / s - 0.5
-    if mode == "half_pixel_symmetric":
-        # Centre the sampled span when the output length was rounded down from in * scale.
-        offset = n_in / 2 * (1 - n_out / (n_in * s))
-        return offset + (x + 0.5) / s - 0.5
-    if mode == "pytorch_half_pixel":
-        return (x + 0.5) / s - 0.5 if n_out > 1 else np.zeros(n_out)
-    if mode == "align_corners":
-        return x * (n_in - 1) / (n_out - 1) if n_out > 1 else np.zeros(n_out)
-    if mode == "asymmetric":
-        return x / s
-    if mode == "tf_half_pixel_for_nn":
-        return (x + 0.5) / s
-    if mode == "tf_crop_and_resize":
-        lo, hi = ax.roi
-        if n_out == 1:
-            return np.full(1, 0.5 * (lo + hi) * (n_in - 1))
-        return lo * (n_in - 1) + x * (hi - lo) * (n_in - 1) / (n_out - 1)
-    raise ValueError(f"Resize: unknown coordinate_transformation_mode {mode!r}")
-
-
-def _nearest_index(x: np.ndarray, mode: str, downsampling: bool, size: int) -> np.ndarray:
-    if mode == "round_prefer_floor":
-        idx = np.ceil(x - 0.5)
-    elif mode == "round_prefer_ceil":
-        idx = np.floor(x + 0.5)
-    elif mode == "floor":
-        idx = np.floor(x)
-    elif mode == "ceil":
-        idx = np.ceil(x)
-    elif mode == "simple":
-        # Resize-10 / Upsample: truncate when enlarging, ceil when shrinking (onnxruntime).
-        idx = np.ceil(x) if downsampling else np.floor(x)
-    else:
-        raise ValueError(f"Resize: nearest_mode must be one of {_NEAREST_MODES[:4]}, got {mode!r}")
-    return np.clip(idx, 0, size - 1).astype(np.int64)
-
-
-def _cubic_kernel(a: float) -> Callable[[np.ndarray], np.ndarray]:
-    """Keys' cubic convolution kernel with coefficient a."""
-    def k(d: np.ndarray) -> np.ndarray:
-        d = np.abs(d)
-        near = ((a + 2) * d - (a + 3)) * d * d + 1
-        far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-        return np.where(d <= 1, near, np.where(d < 2, far, 0.0))
-    return k
-
-
-def _linear_kernel(d: np.ndarray) -> np.ndarray:
-    return np.clip(1 - np.abs(d), 0.0, None)
-
-
-def _filter_taps(x: np.ndarray, size: int, kern: Callable[[np.ndarray], np.ndarray],
-                 support: float, stretch: float,
-                 exclude_outside: int) -> tuple[np.ndarray, np.ndarray]:
-    """(indices, weights), each (len(x), taps), of a separable resampling filter.
-
-    ``stretch`` > 1 widens the filter for antialiased downsampling. Taps that fall off
-    the image read the edge value, or are dropped and the rest renormalised when
-    ``exclude_outside`` is set.
-    """
-    reach = support * stretch
-    first = np.floor(x - reach) + 1
-    taps = first[:, None] + np.arange(int(np.ceil(2 * reach)) + 1)[None, :]
-    w = kern((taps - x[:, None]) / stretch)
-    inside = (taps >= 0) & (taps <= size - 1)
-    if exclude_outside:
-        w = w * inside
-    w = w / w.sum(axis=1, keepdims=True)
-    return np.clip(taps, 0, size - 1).astype(np.int64), w
 
 
 def _resample_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -138,144 +64,45 @@ def _resample_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> 
     return out.reshape(*x.shape[:axis], idx.shape[0], *x.shape[axis + 1:])
 
 
-@dataclass(frozen=True)
-class _Options:
-    mode: str = "nearest"
-    coord: str = "half_pixel"
-    nearest: str = "round_prefer_floor"
-    cubic_a: float = -0.75
-    exclude_outside: int = 0
-    extrapolation_value: float = 0.0
-    antialias: int = 0
-
-
-def _extrapolated(axes: dict[int, _Axis], coords: dict[int, np.ndarray], ndim: int) -> np.ndarray:
-    """Broadcastable mask of outputs whose source point lies outside the input."""
-    mask = np.zeros([1] * ndim, dtype=bool)
-    for a, x in coords.items():
-        shape = [1] * ndim
-        shape[a] = -1
-        mask = mask | ((x < 0) | (x > axes[a].size_in - 1)).reshape(shape)
-    return mask
-
-
-_IDENTITY_AT_SCALE_1 = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
-                        "align_corners", "asymmetric")
-
-
-def _resize(X: np.ndarray, axes: dict[int, _Axis], opt: _Options) -> np.ndarray:
+def _resize(X: np.ndarray, axes: dict[int, Axis], opt: Options) -> np.ndarray:
     """Resample the axes in ``axes`` (others are copied through)."""
-    if opt.coord in _IDENTITY_AT_SCALE_1:
-        # x_original == x_resized on these axes: resampling them would be a costly copy.
-        axes = {a: ax for a, ax in axes.items()
-                if not (ax.size_in == ax.size_out and ax.scale == 1.0)}
+    axes = skip_identity_axes(axes, opt.coord)
     # Shrinking axes first keeps the intermediate tensors small; among equals the last
     # axis goes first, since its per-element gathers are the expensive ones.
     axes = dict(sorted(axes.items(),
                        key=lambda kv: (kv[1].size_out / max(kv[1].size_in, 1), -kv[0])))
-    coords = {a: _source_coords(ax, opt.coord) for a, ax in axes.items()}
+    coords = {a: source_coords(ax, opt.coord, NUMPY_OPS) for a, ax in axes.items()}
     if opt.mode == "nearest":
         y = X
         for a, ax in axes.items():  # one take per axis beat a single np.ix_ gather 5-10x
-            y = np.take(y, _nearest_index(coords[a], opt.nearest, ax.scale < 1, ax.size_in),
-                        axis=a)
-    elif opt.mode in ("linear", "cubic"):
-        kern = _linear_kernel if opt.mode == "linear" else _cubic_kernel(opt.cubic_a)
-        support = 1.0 if opt.mode == "linear" else 2.0
-        ct = compute_dtype(X.dtype)
-        y = X.astype(ct, copy=False)
+            y = np.take(y, nearest_index(coords[a], ax, opt.nearest, NUMPY_OPS), axis=a)
+    else:
+        filter_kernel(opt, NUMPY_OPS)  # rejects an unknown mode before any work
+        y = X.astype(compute_dtype(X.dtype), copy=False)
         for a, ax in axes.items():
-            stretch = 1.0 / ax.scale if opt.antialias and ax.scale < 1 else 1.0
-            idx, w = _filter_taps(coords[a], ax.size_in, kern, support, stretch,
-                                  opt.exclude_outside)
-            y = _resample_axis(y, a, idx, w)
+            y = _resample_axis(y, a, *filter_taps(coords[a], ax, opt, NUMPY_OPS))
         if X.dtype.kind in "iu":
             info = np.iinfo(X.dtype)
             y = np.clip(np.rint(y), info.min, info.max)
         y = y.astype(X.dtype, copy=False)
-    else:
-        raise ValueError(f"Resize: mode must be nearest, linear or cubic, got {opt.mode!r}")
-    if opt.coord == "tf_crop_and_resize":
-        fill = np.asarray(opt.extrapolation_value).astype(y.dtype)
-        y = np.where(_extrapolated(axes, coords, X.ndim), fill, y)
+    mask = outside_mask(coords, axes, X.ndim, NUMPY_OPS) if opt.coord == "tf_crop_and_resize" \
+        else None
+    if mask is not None:
+        y = np.where(mask, np.asarray(opt.extrapolation_value).astype(y.dtype), y)
     return y
 
 
-# ------------------------------------------------------------------- sizes and scales
-
-
-def _resize_axes(X: np.ndarray, roi: np.ndarray | None, scales: np.ndarray | None,
-                 sizes: np.ndarray | None, axes: list[int] | None, policy: str,
-                 coord: str) -> dict[int, _Axis]:
-    """Turn Resize's roi/scales/sizes/axes inputs into per-axis plans."""
-    r = X.ndim
-    ax_list = [a % r for a in axes] if axes else list(range(r))
-    have_scales = scales is not None and np.asarray(scales).size > 0
-    have_sizes = sizes is not None and np.asarray(sizes).size > 0
-    if have_scales == have_sizes:
-        raise ValueError("Resize: exactly one of 'scales' and 'sizes' must be given")
-    n = len(ax_list)
-    rois = [(0.0, 1.0)] * n
-    if coord == "tf_crop_and_resize" and roi is not None and np.asarray(roi).size:
-        rv = np.asarray(roi, dtype=np.float64).reshape(-1)
-        if rv.size != 2 * n:
-            raise ValueError(f"Resize: roi must have {2 * n} values, got {rv.size}")
-        rois = [(float(rv[i]), float(rv[i + n])) for i in range(n)]
-    ins = [X.shape[a] for a in ax_list]
-    if have_scales:
-        sc = np.asarray(scales, dtype=np.float64).reshape(-1)
-        if sc.size != n or np.any(sc <= 0):
-            raise ValueError(f"Resize: scales must be {n} positive values, got {sc.tolist()}")
-        # floor(in * scale) in float32, as onnxruntime computes it: 0.7f * 10 must give 7.
-        # The spec's extra (roi_end - roi_start) factor is ignored by onnxruntime and by
-        # the ONNX reference alike, so it is ignored here too.
-        outs = [int(np.floor(np.float32(s) * np.float32(i))) for i, s in zip(ins, sc, strict=True)]
-        scale_list = [float(s) for s in sc]
-    else:
-        sz = np.asarray(sizes, dtype=np.int64).reshape(-1)
-        if sz.size != n:
-            raise ValueError(f"Resize: sizes must have {n} values, got {sz.tolist()}")
-        outs, scale_list = _apply_policy(ins, [int(v) for v in sz], policy)
-    plans = zip(ax_list, ins, outs, scale_list, rois, strict=True)
-    return {a: _Axis(i, o, s, rv) for a, i, o, s, rv in plans}
-
-
-def _apply_policy(ins: list[int], sizes: list[int], policy: str) -> tuple[list[int], list[float]]:
-    """Output sizes and scales for a ``sizes`` input under keep_aspect_ratio_policy."""
-    if policy == "stretch":
-        return sizes, [o / i for o, i in zip(sizes, ins, strict=True)]
-    ratios = [o / i for o, i in zip(sizes, ins, strict=True)]
-    if policy == "not_larger":
-        s = min(ratios)
-    elif policy == "not_smaller":
-        s = max(ratios)
-    else:
-        raise ValueError(f"Resize: keep_aspect_ratio_policy must be stretch, not_larger or "
-                         f"not_smaller, got {policy!r}")
-    # round half up, as the spec's round_int
-    return [int(np.floor(s * i + 0.5)) for i in ins], [s] * len(ins)
-
-
-def _check_coord(coord: str, allowed: tuple[str, ...]) -> None:
-    if coord not in allowed:
-        raise ValueError(f"Resize: coordinate_transformation_mode must be one of {allowed} at "
-                         f"this opset, got {coord!r}")
+def _values(v: np.ndarray | None, kind: type) -> list[Any]:
+    """An optional 1-D input as a list of Python numbers (empty when absent)."""
+    return [] if v is None else [kind(e) for e in np.asarray(v).reshape(-1)]
 
 
 def _legacy_resize(X: np.ndarray, scales: np.ndarray | list[float], mode: str) -> np.ndarray:
     """Resize-10 / Upsample: asymmetric coordinates, nearest truncates (ceil when
     shrinking), linear clamps at the edges."""
-    sc = np.asarray(scales, dtype=np.float64).reshape(-1)
-    if sc.size != X.ndim or np.any(sc <= 0):
-        raise ValueError(f"scales must be {X.ndim} positive values, got {sc.tolist()}")
-    if mode == "bilinear":  # Upsample-1's spelling
-        mode = "linear"
-    if mode not in ("nearest", "linear"):
-        raise ValueError(f"mode must be 'nearest' or 'linear', got {mode!r}")
-    axes = {a: _Axis(n, int(np.floor(np.float32(s) * np.float32(n))), float(s))
-            for a, (n, s) in enumerate(zip(X.shape, sc, strict=True))
-            if s != 1.0}
-    return _resize(X, axes, _Options(mode=mode, coord="asymmetric", nearest="simple"))
+    mode = legacy_mode(mode)
+    axes = legacy_axes(X.shape, _values(np.asarray(scales), float), NUMPY_OPS)
+    return _resize(X, axes, replace(LEGACY_OPTIONS, mode=mode))
 
 
 @kernel("Resize", since=10)
@@ -285,10 +112,12 @@ def resize_10(X: np.ndarray, scales: np.ndarray, *, mode: str = "nearest") -> np
 
 
 def _resize_11_plus(X: np.ndarray, roi: np.ndarray | None, scales: np.ndarray | None,
-                    sizes: np.ndarray | None, opt: _Options, allowed: tuple[str, ...],
+                    sizes: np.ndarray | None, opt: Options, allowed: tuple[str, ...],
                     axes: list[int] | None = None, policy: str = "stretch") -> np.ndarray:
-    _check_coord(opt.coord, allowed)
-    return _resize(X, _resize_axes(X, roi, scales, sizes, axes, policy, opt.coord), opt)
+    check_coord(opt.coord, allowed)
+    plans = plan_axes(X.shape, _values(roi, float), _values(scales, float),
+                      _values(sizes, int), axes, policy, opt.coord, NUMPY_OPS)
+    return _resize(X, plans, opt)
 
 
 @kernel("Resize", since=11)
@@ -299,9 +128,9 @@ def resize_11(X: np.ndarray, roi: np.ndarray | None, scales: np.ndarray | None,
               extrapolation_value: float = 0.0, mode: str = "nearest",
               nearest_mode: str = "round_prefer_floor") -> np.ndarray:
     """Resize-11: roi/scales/sizes inputs, coordinate modes incl. tf_half_pixel_for_nn."""
-    opt = _Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
+    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
                    exclude_outside, extrapolation_value)
-    return _resize_11_plus(X, roi, scales, sizes, opt, _COORD_MODES_11)
+    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_11)
 
 
 @kernel("Resize", since=13)
@@ -312,9 +141,9 @@ def resize_13(X: np.ndarray, roi: np.ndarray | None = None, scales: np.ndarray |
               extrapolation_value: float = 0.0, mode: str = "nearest",
               nearest_mode: str = "round_prefer_floor") -> np.ndarray:
     """Resize-13: roi and scales become optional; tf_half_pixel_for_nn is gone."""
-    opt = _Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
+    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
                    exclude_outside, extrapolation_value)
-    return _resize_11_plus(X, roi, scales, sizes, opt, _COORD_MODES_13)
+    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_13)
 
 
 @kernel("Resize", since=18)
@@ -326,9 +155,9 @@ def resize_18(X: np.ndarray, roi: np.ndarray | None = None, scales: np.ndarray |
               extrapolation_value: float = 0.0, keep_aspect_ratio_policy: str = "stretch",
               mode: str = "nearest", nearest_mode: str = "round_prefer_floor") -> np.ndarray:
     """Resize-18: adds antialias, axes and keep_aspect_ratio_policy."""
-    opt = _Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
+    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
                    exclude_outside, extrapolation_value, antialias)
-    return _resize_11_plus(X, roi, scales, sizes, opt, _COORD_MODES_13, axes,
+    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_13, axes,
                            keep_aspect_ratio_policy)
 
 
@@ -341,9 +170,9 @@ def resize_19(X: np.ndarray, roi: np.ndarray | None = None, scales: np.ndarray |
               extrapolation_value: float = 0.0, keep_aspect_ratio_policy: str = "stretch",
               mode: str = "nearest", nearest_mode: str = "round_prefer_floor") -> np.ndarray:
     """Resize-19: adds the half_pixel_symmetric coordinate mode."""
-    opt = _Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
+    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
                    exclude_outside, extrapolation_value, antialias)
-    return _resize_11_plus(X, roi, scales, sizes, opt, _COORD_MODES_19, axes,
+    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_19, axes,
                            keep_aspect_ratio_policy)
 
 
@@ -432,7 +261,7 @@ def _grid_taps(x: np.ndarray, size: int, mode: str, padding: str,
         offsets, weights = [0, 1], [1 - (x - base), x - base]
     else:
         base = np.floor(x)
-        k = _cubic_kernel(-0.75)
+        k = cubic_kernel(-0.75, NUMPY_OPS)
         offsets = [-1, 0, 1, 2]
         weights = [k(x - (base + o)) for o in offsets]
     taps = []

@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 
 import tensorbridge as tb
-from tensorbridge.runtime.compare import compare
-from tests.runtime.test_conformance import _arrays
+from tests.conformance import as_arrays, compare
 
 
 def _op_types(graph: Any) -> set[tuple[str, str]]:
@@ -46,9 +45,9 @@ def run_emitted(case: Any, target: str) -> None:
         module = from_ir(graph)
         for inputs, expected in case.data_sets:
             with torch.no_grad():
-                outs = module(*[_torch_value(x) for x in _arrays(inputs)])
+                outs = module(*[_torch_value(x) for x in as_arrays(inputs)])
             outs = outs if isinstance(outs, tuple) else (outs,)
-            for e, g in zip(_arrays(expected), outs, strict=True):
+            for e, g in zip(as_arrays(expected), outs, strict=True):
                 compare(e, _numpy(g))
     elif target == "tf":
 
@@ -56,9 +55,9 @@ def run_emitted(case: Any, target: str) -> None:
 
         tf_module = tf_from_ir(graph)
         for inputs, expected in case.data_sets:
-            outs = tf_module(*[_tf_value(x) for x in _arrays(inputs)])
+            outs = tf_module(*[_tf_value(x) for x in as_arrays(inputs)])
             outs = outs if isinstance(outs, tuple) else (outs,)
-            for e, g in zip(_arrays(expected), outs, strict=True):
+            for e, g in zip(as_arrays(expected), outs, strict=True):
                 compare(e, _numpy(g))
     else:
         raise ValueError(f"unknown emitter target {target!r}")
@@ -73,6 +72,8 @@ def _torch_value(x: Any) -> Any:
         return None
     if isinstance(x, list):
         return [_torch_value(v) for v in x]
+    if np.asarray(x).dtype == object:  # strings: torch has none, the emitter takes numpy str arrays
+        return np.asarray(x)
     return to_torch(np.asarray(x))
 
 
@@ -101,4 +102,7 @@ def _numpy(t: Any) -> Any:
         if t.dtype in (torch.float8_e4m3fn, torch.float8_e5m2, torch.float8_e4m3fnuz, torch.float8_e5m2fnuz):  # numpy has no float8: view the bits
             return t.detach().view(torch.uint8).numpy().view(getattr(ml_dtypes, str(t.dtype)[6:]))
         return t.detach().numpy()
-    return t.numpy()
+    out = t.numpy()
+    if getattr(t, "dtype", None) is not None and t.dtype.name == "string":  # tf.string: UTF-8 bytes
+        return np.vectorize(lambda b: b.decode("utf-8"), otypes=[object])(out) if out.size else out.astype(object)
+    return out

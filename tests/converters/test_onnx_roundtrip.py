@@ -13,7 +13,7 @@ from onnx.reference import ReferenceEvaluator
 
 from tensorbridge.converters.onnx import from_ir, to_ir
 from tensorbridge.ir import verify
-from tensorbridge.runtime.compare import compare
+from tests.conformance import compare
 from tests.conftest import conformance_cases
 
 # The original model already fails the full checker (onnx's own function-body inference bug).

@@ -7,8 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import tensorbridge.converters.pytorch.ops.ops_cast  # noqa: F401
+import tensorbridge.converters.pytorch.ops.ops_generators  # noqa: F401
+import tensorbridge.converters.pytorch.ops.ops_linalg  # noqa: F401
 import tensorbridge.converters.pytorch.ops.ops_math  # noqa: F401  (registers before ops/__init__ lists it)
-import tensorbridge.converters.pytorch.ops.ops_math2  # noqa: F401
+import tensorbridge.converters.pytorch.ops.ops_select  # noqa: F401
 from tensorbridge.ir.errors import ConversionError
 from tests.converters.pytorch_harness import Fn, check_module
 

@@ -10,9 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import tensorbridge.converters.pytorch.ops.ops_attention  # noqa: F401
+import tensorbridge.converters.pytorch.ops.ops_embedding  # noqa: F401
 import tensorbridge.converters.pytorch.ops.ops_nn  # noqa: F401  (registers translations until ops/__init__ lists them)
-import tensorbridge.converters.pytorch.ops.ops_nn2  # noqa: F401
-import tensorbridge.converters.pytorch.ops.ops_nn3  # noqa: F401
+import tensorbridge.converters.pytorch.ops.ops_norm  # noqa: F401
+import tensorbridge.converters.pytorch.ops.ops_pad  # noqa: F401
+import tensorbridge.converters.pytorch.ops.ops_resize  # noqa: F401
 import tensorbridge.converters.pytorch.ops.ops_rnn  # noqa: F401
 from tensorbridge.ir.errors import ConversionError
 from tests.converters.pytorch_harness import Fn, check_module

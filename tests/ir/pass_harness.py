@@ -30,7 +30,7 @@ from tensorbridge.ir.passes.fuse_conv_bn import fuse_conv_batchnorm
 from tensorbridge.ir.passes.fuse_pad import fuse_pad_into_conv
 from tensorbridge.ir.passes.fuse_patterns import fuse_patterns
 from tensorbridge.ir.passes.fuse_rnn_loop import fuse_rnn_loops
-from tensorbridge.ir.passes.patterns import _View
+from tensorbridge.ir.passes.patterns import GraphView
 from tensorbridge.ir.passes.simplify import remove_no_ops
 from tensorbridge.ir.passes.transpose import optimize_transposes
 from tensorbridge.ir.passes.widen import widen_float32
@@ -109,10 +109,10 @@ def _twin_rank(graph: Graph, original: Graph, node: Node) -> int:
         if v is not None and v.shape is not None:
             return len(v.shape)
     kernel = node.attr("kernel_shape", None)
-    rank = _View(graph).rank(ins[0]) or (len(kernel) + 2 if kernel else 0)
+    rank = GraphView(graph).rank(ins[0]) or (len(kernel) + 2 if kernel else 0)
     source = node.name.removesuffix("_nhwc")
     if not rank and source in {n.name for n in original.nodes()}:
-        rank = _View(original).rank(original.node_inputs(original.node(source))[0])
+        rank = GraphView(original).rank(original.node_inputs(original.node(source))[0])
     assert rank, f"lower_channels_last: rank of {node.name} unknown"
     return rank
 

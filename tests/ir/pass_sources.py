@@ -32,7 +32,7 @@ def conformance(fast: bool = False) -> list[Case]:
     other model with more than one op (expanded functions: where passes act) and every
     16th one-op model, about 300."""
     from tensorbridge.converters.onnx import to_ir
-    from tests.runtime.test_conformance import _arrays
+    from tests.conformance import as_arrays
 
     out = []
     multi = single = 0
@@ -50,7 +50,7 @@ def conformance(fast: bool = False) -> list[Case]:
             g = to_ir(case.model)
         except Exception:
             continue  # the importer's own tests cover what it rejects
-        inputs = _arrays(case.data_sets[0][0]) if case.data_sets else []
+        inputs = as_arrays(case.data_sets[0][0]) if case.data_sets else []
         out.append((case.name, g, {v.name: x for v, x in zip(g.inputs, inputs)}))
     return out
 

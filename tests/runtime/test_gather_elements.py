@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 
-from tensorbridge.runtime.kernels.indexing import gather_elements
+from tensorbridge.runtime.kernels.index import gather_elements
 
 
 def test_indices_smaller_than_data_off_axis():

@@ -1,6 +1,6 @@
-"""Neural-network layers (1/3): convolution and pooling -> ONNX Conv, ConvTranspose,
-MaxPool, AveragePool and the Global* pools. Also the small helpers the other nn modules
-(``ops_nn2``, ``ops_rnn``) share. Each function's docstring is the ATen schema."""
+"""Neural-network layers: convolution and pooling -> ONNX Conv, ConvTranspose, MaxPool,
+AveragePool and the Global* pools. Also the small helpers the other layer modules
+(``ops_norm``, ``ops_resize``, ``ops_rnn``) share. Each function's docstring is the ATen schema."""
 
 from __future__ import annotations
 

@@ -1,15 +1,20 @@
 """Conformance cases the torch emitters of this family cannot pass, with the reason."""
 
-_RANDOM_DROPOUT = ("training-mode Dropout draws a random mask; the stored data come from numpy's "
-                   "seeded MT19937 stream, which torch's generator does not reproduce")
-_BF16_SOFTMAX = ("the stored data round every partial softmax row sum to bfloat16 (numpy's "
-                 "sequential bf16 reduction); torch accumulates bf16 sums in float32, so "
-                 "results differ by one bf16 ulp (0.4%), above rtol 1e-3")
-_FRACTIONAL_LENGTH = ("the stored data put the fractional output length (in * scale) into the "
-                      "align_corners formula; the spec text, onnxruntime, PyTorch and our "
-                      "runtime use the integer output length (the runtime xfails it too)")
+from tests.converters.emit_xfail import VALUES_DIFFER, Xfail
 
-EXPECTED: dict[str, str] = {
+_RANDOM_DROPOUT = Xfail("training-mode Dropout draws a random mask; the stored data come from "
+                        "numpy's seeded MT19937 stream, which torch's generator does not "
+                        "reproduce", AssertionError, VALUES_DIFFER)
+_BF16_SOFTMAX = Xfail("the stored data round every partial softmax row sum to bfloat16 (numpy's "
+                      "sequential bf16 reduction); torch accumulates bf16 sums in float32, so "
+                      "results differ by one bf16 ulp (0.4%), above rtol 1e-3", AssertionError,
+                      VALUES_DIFFER)
+_FRACTIONAL_LENGTH = Xfail("the stored data put the fractional output length (in * scale) into "
+                           "the align_corners formula; the spec text, onnxruntime, PyTorch and "
+                           "our runtime use the integer output length (the runtime xfails it "
+                           "too)", AssertionError, VALUES_DIFFER)
+
+EXPECTED: dict[str, Xfail] = {
     "test_training_dropout": _RANDOM_DROPOUT,
     "test_training_dropout_mask": _RANDOM_DROPOUT,
     "test_training_dropout_default": _RANDOM_DROPOUT,

@@ -1,3 +1,5 @@
 """Conformance cases the torch emitters of this family cannot pass, with the reason."""
 
-EXPECTED: dict[str, str] = {}
+from tests.converters.emit_xfail import Xfail
+
+EXPECTED: dict[str, Xfail] = {}

@@ -1,4 +1,4 @@
-"""Activation emitters (Relu family, sigmoids, Gelu, Swish, Shrink...). Each uses the
+"""Activation emitters (Relu family, sigmoids, Gelu, Swish, SwiGLU, Shrink...). Each uses the
 ``torch.nn.functional`` call of the same function when its attributes make the two
 identical (``F.silu`` for Swish with alpha 1, ``F.hardshrink`` for Shrink without bias...)
 and spells the formula out otherwise."""
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.pytorch.from_ir.host import T
-from tensorbridge.converters.pytorch.from_ir.ops.cast import dtype_of, known_dtype
+from tensorbridge.converters.pytorch.from_ir.ops.cast import dtype_of, known_dtype, work_dtype
 from tensorbridge.converters.pytorch.from_ir.registry import emits
 
 _SELU_ALPHA = 1.67326319217681884765625
@@ -164,3 +164,13 @@ def shrink(input: Any, *, bias: float = 0.0, lambd: float = 0.5, ctx: EmitContex
     zero = torch.zeros_like(w)
     y = torch.where(w < -lambd, w + bias, torch.where(w > lambd, w - bias, zero))
     return y.to(dtype)
+
+
+@emits("SwiGLU", since=28)
+def swiglu(A: Any, B: Any, *, alpha: float = 1.0, ctx: EmitContext | None = None) -> Any:
+    """SwiGLU-28: Swish_alpha(A) * B, A and B of identical shape."""
+    a = T(A)
+    dtype = dtype_of(ctx, 0, a)
+    aw = a.to(work_dtype(dtype))
+    gate = F.silu(aw) if alpha == 1.0 else aw * torch.sigmoid(aw * alpha)
+    return (gate * T(B).to(aw.dtype)).to(dtype)

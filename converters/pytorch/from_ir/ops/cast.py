@@ -1,4 +1,4 @@
-"""Cast emitters (Cast, CastLike) and the dtype plumbing the emitter families share.
+"""Cast emitters (Cast, CastLike, BitCast) and the dtype plumbing the emitter families share.
 
 Plain conversions are ``Tensor.to``; float8 targets saturate by default (torch's own
 conversion saturates float8e4m3fn and overflows float8e5m2 to inf, so both modes are
@@ -31,6 +31,7 @@ from tensorbridge.ir.types import TensorType
 LAYER = "PyTorch emitter"
 UNSIGNED = (torch.uint16, torch.uint32, torch.uint64)
 _SIGN = -(2**63)  # the int64 sign bit
+_HALF = (torch.float16, torch.bfloat16)
 
 
 def dtype_of(ctx: EmitContext | None, i: int, x: Any) -> torch.dtype | None:
@@ -41,6 +42,11 @@ def dtype_of(ctx: EmitContext | None, i: int, x: Any) -> torch.dtype | None:
         return torch_dtype(t.dtype)
     dtype = getattr(x, "dtype", None)
     return dtype if isinstance(dtype, torch.dtype) else None
+
+
+def work_dtype(dtype: torch.dtype | None) -> torch.dtype | None:
+    """The computation type: float16/bfloat16 are accumulated in float32."""
+    return torch.float32 if dtype in _HALF else dtype
 
 
 def known_dtype(ctx: EmitContext | None, i: int, x: Any, op_type: str) -> torch.dtype:
@@ -191,3 +197,14 @@ def cast_like(input: Any, target_type: Any, *, saturate: int = 1, round_mode: st
               ctx: EmitContext) -> Any:
     """CastLike-19/21/23/24/25: convert to target_type's element type, float8 saturating."""
     return cast_to(input, _like(target_type, ctx), saturate, ctx, op_type="CastLike")
+
+
+@emits("BitCast", since=26)
+def bit_cast(input: Any, *, to: int, ctx: EmitContext | None = None) -> Any:
+    """BitCast-26: reinterpret the bits of each element as type ``to`` (same bit width)."""
+    x = T(input)
+    dst = torch_dtype(DType(to))
+    src = dtype_of(ctx, 0, x)
+    if src is not None and src.itemsize != dst.itemsize:
+        raise UnsupportedOpError(LAYER, "BitCast", hint=f"{src} and {dst} differ in bit width")
+    return x.view(dst)  # torch, like the spec, is little endian on every supported CPU

@@ -20,7 +20,8 @@ from tensorbridge.converters.pytorch.context import to_dtype
 from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
 from tensorbridge.converters.pytorch.from_ir.host import T
 from tensorbridge.converters.pytorch.from_ir.ops.cast import cast_to, dtype_of, known_dtype
-from tensorbridge.converters.pytorch.from_ir.ops.nn import conv, info
+from tensorbridge.converters.pytorch.from_ir.ops.conv import conv
+from tensorbridge.converters.pytorch.from_ir.ops.shape import info
 from tensorbridge.converters.pytorch.from_ir.registry import emits
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.errors import UnsupportedOpError

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.pytorch.from_ir.host import T, tracing
-from tensorbridge.converters.pytorch.from_ir.ops.nn import info
+from tensorbridge.converters.pytorch.from_ir.ops.shape import info
 from tensorbridge.converters.pytorch.from_ir.registry import emits
 from tensorbridge.ir.errors import UnsupportedOpError
 from tensorbridge.ir.rnn_activations import bind_activations

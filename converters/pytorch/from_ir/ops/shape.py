@@ -5,10 +5,13 @@ Shape arithmetic stays on the host: Shape gives a :class:`Host`, and Concat / Ga
 Squeeze / Unsqueeze / Reshape / Expand / Split of host values give host values, so that
 ``Reshape(x, Concat(Shape(x)[0], -1))`` needs no tensor data under ``torch.export``. Static
 dims come from the IR where it knows them (plain ints trace everywhere); the rest are read
-from ``x.shape`` (SymInts under export)."""
+from ``x.shape`` (SymInts under export). :class:`Info` / :func:`info` (an input's static
+rank, dtype and sizes) and :func:`pad_arg` are shared by the other families."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -16,6 +19,7 @@ import torch.nn.functional as F
 
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.pytorch.from_ir.host import Host, T, all_host, ints, scalar
+from tensorbridge.converters.pytorch.from_ir.ops.cast import dtype_of
 from tensorbridge.converters.pytorch.from_ir.registry import emits
 
 
@@ -38,6 +42,36 @@ def dims_of(x: Any, ctx: EmitContext | None, i: int = 0) -> list[Any]:
         return list(static)
     shape = x.shape
     return [d if isinstance(d, int) else shape[k] for k, d in enumerate(static)]
+
+
+@dataclass(frozen=True)
+class Info:
+    """Static facts about one input, from the IR types first: under torch.fx tracing a
+    tensor's rank, dtype and sizes are proxies that Python code cannot branch on."""
+
+    rank: int
+    # None: unknown (an untyped IR value under fx tracing); ``x.to(None)`` keeps x's type
+    dtype: torch.dtype | None
+    shape: list[Any]  # ints where the IR knows them, else the tensor's (symbolic) sizes
+
+
+def info(x: Any, ctx: EmitContext | None, i: int = 0, rank: int | None = None) -> Info:
+    """Facts about input ``i``; ``rank`` (known from attributes) lets an input the IR
+    leaves untyped be described without asking the tensor for its rank."""
+    shape = ctx.input_shape(i) if ctx is not None else None
+    if shape is None:
+        sizes = [x.shape[a] for a in range(x.dim() if rank is None else rank)]
+    else:
+        sizes = [d if isinstance(d, int) else x.shape[a] for a, d in enumerate(shape)]
+    return Info(len(sizes), dtype_of(ctx, i, x), sizes)
+
+
+def pad_arg(begin: Sequence[Any], end: Sequence[Any]) -> list[Any]:
+    """F.pad's argument (last axis first) for per-axis begin/end amounts."""
+    out: list[Any] = []
+    for b, e in zip(reversed(begin), reversed(end), strict=True):
+        out += [b, e]
+    return out
 
 
 def norm_axis(axis: int, rank: int) -> int:

@@ -15,7 +15,7 @@ import torch
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
 from tensorbridge.converters.pytorch.from_ir.host import T, scalar
-from tensorbridge.converters.pytorch.from_ir.ops.nn import info
+from tensorbridge.converters.pytorch.from_ir.ops.shape import info
 from tensorbridge.converters.pytorch.from_ir.registry import emits
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.errors import UnsupportedOpError

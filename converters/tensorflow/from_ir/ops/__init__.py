@@ -1,22 +1,30 @@
-"""TensorFlow emitters, one module per op family. Importing this package registers them all."""
+"""TensorFlow emitters, one module per op family (the map every op tree shares:
+docs/op-families.md). Importing this package registers them all."""
 
 from tensorbridge.converters.tensorflow.from_ir.ops import (  # noqa: F401  (imported for their registrations)
     activation,
+    attention,
+    attention_state,
+    cast,
     channels_last,
     control_flow,
+    conv,
+    detection,
     elementwise,
+    generators,
     index,
+    loss,
     math,
-    misc,
-    nn,
-    nn2,
-    nn3,
-    nn4,
+    ml,
+    norm,
+    pool,
     quantization,
     random,
+    reduce,
+    resize,
     rnn,
     sequence,
     shape,
-    shape2,
     signal,
+    string,
 )

@@ -10,6 +10,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from tensorbridge.converters.tensorflow.from_ir.ops.cast import work_precision
 from tensorbridge.converters.tensorflow.from_ir.ops.elementwise import wide
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
 
@@ -139,3 +140,11 @@ def shrink(input: Any, *, bias: float = 0.0, lambd: float = 0.5) -> Any:
     x = wide(input) if input.dtype.is_floating else tf.cast(input, tf.float64)
     y = tf.where(x < -lambd, x + bias, tf.where(x > lambd, x - bias, tf.zeros_like(x)))
     return _back(y, input)
+
+
+@emits("SwiGLU", since=28)
+def swiglu(A: Any, B: Any, *, alpha: float = 1.0) -> Any:
+    """SwiGLU-28: Swish_alpha(A) * B, A and B of identical shape."""
+    a = work_precision(A)
+    y = a * tf.sigmoid(a * alpha) * tf.cast(B, a.dtype)
+    return tf.cast(y, A.dtype)

@@ -252,3 +252,17 @@ def scan_8(sequence_lens: Any, *inputs: Any, body: Graph, num_scan_inputs: int,
 
     spec = [tf.TensorSpec(None, out_dtype(ctx, k)) for k in range(len(body.outputs))]
     return results(tf.map_fn(one, [as_tensor(v) for v in inputs], fn_output_signature=spec), ctx)
+
+
+@emits("SequenceMap", since=17)
+def sequence_map(input_sequence: list[Any], *additional_inputs: Any, body: Graph,
+                 ctx: EmitContext) -> Any:
+    """SequenceMap(S input_sequence, V additional_inputs...) -> S out_sequence...: the body
+    runs once per element while tracing (the list's length is static)."""
+    run = runner(ctx, "SequenceMap")
+    outs: list[list[Any]] = [[] for _ in body.outputs]
+    for i, x in enumerate(input_sequence):
+        extra = [a[i] if isinstance(a, list) else a for a in additional_inputs]
+        for acc, y in zip(outs, run(body, [x, *extra]), strict=True):
+            acc.append(y)
+    return results(outs, ctx)

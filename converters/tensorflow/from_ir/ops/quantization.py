@@ -17,8 +17,8 @@ import tensorflow as tf
 
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
-from tensorbridge.converters.tensorflow.from_ir.ops.elementwise import cast_to
-from tensorbridge.converters.tensorflow.from_ir.ops.nn import conv
+from tensorbridge.converters.tensorflow.from_ir.ops.cast import cast_to
+from tensorbridge.converters.tensorflow.from_ir.ops.conv import conv
 from tensorbridge.converters.tensorflow.from_ir.registry import emits, out_dtype
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.errors import UnsupportedOpError

@@ -12,22 +12,18 @@ from typing import Any
 
 import tensorflow as tf
 
-from tensorbridge.converters.emitting import EmitContext
-from tensorbridge.converters.tensorflow.from_ir.ops.control_flow import runner
 from tensorbridge.converters.tensorflow.from_ir.ops.shape import (
     I64,
     LAYER,
     dims,
     norm_axis,
     rank_of,
-    results,
     static,
     static_ints,
 )
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.errors import UnsupportedOpError
-from tensorbridge.ir.graph import Graph
 
 
 def _position(pos: Any, length: int, default: int, *, inserting: bool) -> int | Any:
@@ -172,17 +168,3 @@ def optional_get_element(input: Any) -> Any:
     if input is None:
         raise ValueError("OptionalGetElement: the optional is empty")
     return input
-
-
-@emits("SequenceMap", since=17)
-def sequence_map(input_sequence: list[Any], *additional_inputs: Any, body: Graph,
-                 ctx: EmitContext) -> Any:
-    """SequenceMap(S input_sequence, V additional_inputs...) -> S out_sequence...: the body
-    runs once per element while tracing (the list's length is static)."""
-    run = runner(ctx, "SequenceMap")
-    outs: list[list[Any]] = [[] for _ in body.outputs]
-    for i, x in enumerate(input_sequence):
-        extra = [a[i] if isinstance(a, list) else a for a in additional_inputs]
-        for acc, y in zip(outs, run(body, [x, *extra]), strict=True):
-            acc.append(y)
-    return results(outs, ctx)

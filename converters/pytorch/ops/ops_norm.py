@@ -1,11 +1,9 @@
-"""Neural-network layers (2/3): normalization, embedding and scaled dot-product attention
--> ONNX BatchNormalization, LayerNormalization, GroupNormalization / InstanceNormalization,
-RMSNormalization, Gather, ScatterND and Attention (or their expansions at older opsets).
-Each function's docstring is the ATen schema."""
+"""Normalization layers: batch / layer / group / instance / RMS norm -> ONNX
+BatchNormalization, LayerNormalization, GroupNormalization / InstanceNormalization and
+RMSNormalization (or their expansions at older opsets). Each function's docstring first line is the ATen schema."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +15,6 @@ from tensorbridge.converters.pytorch.ops.ops_nn import (
     channel_view,
     output_used,
     require_unused,
-    static_shape,
 )
 from tensorbridge.converters.pytorch.registry import aten
 from tensorbridge.ir.dtypes import DType
@@ -175,159 +172,3 @@ def aten_rms_norm(ctx: Ctx, input: Value, normalized_shape: Sequence[int], weigh
     inv = ctx.op("Reciprocal", [ctx.op("Sqrt", [ctx.op("Add", [ms, ctx.const(eps, dt)])])])
     y = ctx.op("Mul", [input, inv])
     return ctx.op("Mul", [y, weight]) if weight is not None else y
-
-
-# ---------------------------------------------------------------- embedding
-@aten("aten::embedding.default")
-def aten_embedding(ctx: Ctx, weight: Value, indices: Value, padding_idx: int = -1,
-                   scale_grad_by_freq: bool = False, sparse: bool = False) -> Value:
-    """embedding(Tensor weight, Tensor indices, SymInt padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor"""
-    # padding_idx only affects gradients
-    return ctx.op("Gather", [weight, indices], {"axis": 0})
-
-
-def _bag_ids(ctx: Ctx, indices: Value, offsets: Value, include_last_offset: bool) -> tuple[Value, Value]:
-    """For each of the L indices, the bag it falls in (offsets are ascending starts); and
-    the number of bags as a 1-element tensor."""
-    if include_last_offset:
-        offsets = ctx.op("Slice", [offsets, ctx.const(np.array([0], np.int64)),
-                                   ctx.const(np.array([-1], np.int64))])
-    offsets = ctx.cast(offsets, DType.INT64)
-    n_idx = ctx.op("Shape", [indices])
-    positions = ctx.op("Range", [ctx.const(np.int64(0)), ctx.squeeze(n_idx, [0]), ctx.const(np.int64(1))])
-    started = ctx.op("LessOrEqual", [ctx.unsqueeze(offsets, [0]), ctx.unsqueeze(positions, [1])])
-    count = ctx.reduce("ReduceSum", ctx.op("Cast", [started], {"to": int(DType.INT64)}), [1], keepdims=True)
-    return ctx.op("Sub", [count, ctx.const(np.array([1], np.int64))]), ctx.op("Shape", [offsets])
-
-
-def _embedding_bag(ctx: Ctx, weight: Value, indices: Value, offsets: Value, mode: int,
-                   per_sample_weights: Value | None, include_last_offset: bool, padding_idx: int | None) -> Any:
-    require_unused(ctx, [1, 2, 3], "offset2bag / bag_size / max_indices")
-    if ctx.rank(indices) != 1:
-        raise ctx.fail("embedding_bag with 2-D indices should arrive flattened; got a 2-D index tensor")
-    dt = ctx.dtype(weight)
-    bag, n_bags = _bag_ids(ctx, indices, offsets, include_last_offset)
-    rows = ctx.op("Gather", [weight, indices], {"axis": 0})
-    if per_sample_weights is not None:
-        rows = ctx.op("Mul", [rows, ctx.unsqueeze(per_sample_weights, [1])])
-    keep = None
-    if padding_idx is not None and padding_idx >= 0:
-        keep = ctx.op("Not", [ctx.op("Equal", [indices, ctx.const(padding_idx, ctx.dtype(indices))])])
-    width = ctx.const(np.array([static_shape(ctx, weight, "embedding_bag weight")[1]], np.int64))
-    out_shape = ctx.op("Concat", [n_bags, width], {"axis": 0})
-    ones = ctx.op("Cast", [keep], {"to": int(dt)}) if keep is not None else \
-        ctx.op("Expand", [ctx.const(1.0, dt), ctx.op("Shape", [indices])])
-    counts = ctx.op("ScatterND", [ctx.op("Expand", [ctx.const(0.0, dt), n_bags]), bag, ones],
-                    {"reduction": "add"})
-    if mode == 2:
-        if ctx.opset < 18:
-            raise ctx.fail("embedding_bag mode='max' needs ScatterND reduction='max' (opset >= 18)")
-        lowest = ctx.const(float(np.finfo(dt.np_dtype).min), dt)
-        if keep is not None:
-            rows = ctx.op("Where", [ctx.unsqueeze(keep, [1]), rows, lowest])
-        y = ctx.op("ScatterND", [ctx.op("Expand", [lowest, out_shape]), bag, rows], {"reduction": "max"})
-        empty = ctx.op("Equal", [counts, ctx.const(0.0, dt)])
-        return ctx.op("Where", [ctx.unsqueeze(empty, [1]), ctx.const(0.0, dt), y]), None, None, None
-    if keep is not None:
-        rows = ctx.op("Mul", [rows, ctx.unsqueeze(ones, [1])])
-    y = ctx.op("ScatterND", [ctx.op("Expand", [ctx.const(0.0, dt), out_shape]), bag, rows], {"reduction": "add"})
-    if mode == 1:
-        y = ctx.op("Div", [y, ctx.unsqueeze(ctx.op("Max", [counts, ctx.const(1.0, dt)]), [1])])
-    return y, None, None, None
-
-
-@aten("aten::embedding_bag.padding_idx")
-def aten_embedding_bag_padding_idx(ctx: Ctx, weight: Value, indices: Value, offsets: Value,
-                                   scale_grad_by_freq: bool, mode: int, sparse: bool,
-                                   per_sample_weights: Value | None, include_last_offset: bool,
-                                   padding_idx: int | None) -> Any:
-    """embedding_bag.padding_idx(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, bool include_last_offset, int? padding_idx) -> (Tensor, Tensor, Tensor, Tensor)"""
-    return _embedding_bag(ctx, weight, indices, offsets, mode, per_sample_weights, include_last_offset,
-                          padding_idx)
-
-
-@aten("aten::embedding_bag.default", "aten::_embedding_bag.default")
-def aten_embedding_bag(ctx: Ctx, weight: Value, indices: Value, offsets: Value, scale_grad_by_freq: bool = False,
-                       mode: int = 0, sparse: bool = False, per_sample_weights: Value | None = None,
-                       include_last_offset: bool = False, padding_idx: int = -1) -> Any:
-    """embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)"""
-    return _embedding_bag(ctx, weight, indices, offsets, mode, per_sample_weights, include_last_offset,
-                          padding_idx)
-
-
-# ---------------------------------------------------------------- attention
-def _repeat_kv(ctx: Ctx, kv: Value, q_heads: int, kv_heads: int) -> Value:
-    """(B, Hkv, S, D) -> (B, Hq, S, D), each kv head repeated Hq/Hkv times (repeat_interleave)."""
-    r = q_heads // kv_heads
-    shape = ctx.shape_of(kv)
-    lead = ctx.op("Slice", [shape, ctx.const(np.array([0], np.int64)), ctx.const(np.array([-3], np.int64))])
-    tail = ctx.op("Slice", [shape, ctx.const(np.array([-2], np.int64)), ctx.const(np.array([2**62], np.int64))])
-    wide = ctx.op("Concat", [lead, ctx.const(np.array([kv_heads, r], np.int64)), tail], {"axis": 0})
-    expanded = ctx.op("Expand", [ctx.unsqueeze(kv, [-3]), wide])
-    flat = ctx.op("Concat", [lead, ctx.const(np.array([q_heads], np.int64)), tail], {"axis": 0})
-    return ctx.op("Reshape", [expanded, flat])
-
-
-def _causal_bias(ctx: Ctx, q: Value, k: Value, dt: DType) -> Value:
-    """0 where key j <= query i, -inf above the diagonal (torch's top-left aligned tril)."""
-    lq, lk = q.shape[-2], k.shape[-2]
-    if isinstance(lq, int) and isinstance(lk, int):
-        return ctx.const(np.triu(np.full((lq, lk), -np.inf), 1), dt)
-    sizes = ctx.op("Concat", [ctx.op("Shape", [q], {"start": -2, "end": -1}),
-                              ctx.op("Shape", [k], {"start": -2, "end": -1})], {"axis": 0})
-    ones = ctx.op("ConstantOfShape", [sizes], {"value": np.ones(1, np.float32)})
-    allowed = ctx.op("Cast", [ctx.op("Trilu", [ones], {"upper": 0})], {"to": int(DType.BOOL)})
-    return ctx.op("Where", [allowed, ctx.const(0.0, dt), ctx.const(-np.inf, dt)])
-
-
-def _mask_bias(ctx: Ctx, mask: Value, dt: DType) -> Value:
-    if ctx.dtype(mask) == DType.BOOL:
-        return ctx.op("Where", [mask, ctx.const(0.0, dt), ctx.const(-np.inf, dt)])
-    return ctx.cast(mask, dt)
-
-
-def _head_scale(ctx: Ctx, q: Value, scale: float | None, dt: DType) -> Value:
-    if scale is not None:
-        return ctx.const(scale, dt)
-    d = q.shape[-1]
-    if isinstance(d, int):
-        return ctx.const(1.0 / math.sqrt(d), dt)
-    dim = ctx.op("Cast", [ctx.op("Shape", [q], {"start": -1})], {"to": int(dt)})
-    return ctx.op("Reciprocal", [ctx.op("Sqrt", [ctx.squeeze(dim, [0])])])
-
-
-def _sdpa_expanded(ctx: Ctx, q: Value, k: Value, v: Value, mask: Value | None, is_causal: bool,
-                   scale: float | None) -> Value:
-    dt, rank = ctx.dtype(q), ctx.rank(q)
-    kt = ctx.op("Transpose", [k], {"perm": list(range(rank - 2)) + [rank - 1, rank - 2]})
-    scores = ctx.op("MatMul", [ctx.op("Mul", [q, _head_scale(ctx, q, scale, dt)]), kt])
-    if is_causal:
-        scores = ctx.op("Add", [scores, _causal_bias(ctx, q, k, dt)])
-    if mask is not None:
-        scores = ctx.op("Add", [scores, _mask_bias(ctx, mask, dt)])
-    return ctx.op("MatMul", [ctx.op("Softmax", [scores], {"axis": -1}), v])
-
-
-@aten("aten::scaled_dot_product_attention.default")
-def aten_scaled_dot_product_attention(ctx: Ctx, query: Value, key: Value, value: Value,
-                                      attn_mask: Value | None = None, dropout_p: float = 0.0,
-                                      is_causal: bool = False, *, scale: float | None = None,
-                                      enable_gqa: bool = False) -> Value:
-    """scaled_dot_product_attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask=None, float dropout_p=0., bool is_causal=False, *, float? scale=None, bool enable_gqa=False) -> Tensor"""
-    if dropout_p:
-        raise ctx.fail(f"dropout_p={dropout_p} makes attention random; export with dropout_p=0 (model.eval())")
-    rank = ctx.rank(query)
-    if ctx.opset >= 23 and rank == 4:
-        attrs: dict[str, Any] = {"is_causal": int(bool(is_causal))}
-        if scale is not None:
-            attrs["scale"] = float(scale)
-        mask = attn_mask if attn_mask is None or ctx.dtype(attn_mask) == DType.BOOL \
-            else ctx.cast(attn_mask, ctx.dtype(query))
-        return ctx.op("Attention", [query, key, value] + ([mask] if mask is not None else []), attrs)
-    if enable_gqa:
-        hq, hkv = query.shape[-3], key.shape[-3]
-        if not (isinstance(hq, int) and isinstance(hkv, int)):
-            raise ctx.fail(f"enable_gqa needs static head counts, got query {hq} and key/value {hkv}")
-        if hq != hkv:
-            key, value = _repeat_kv(ctx, key, hq, hkv), _repeat_kv(ctx, value, hq, hkv)
-    return _sdpa_expanded(ctx, query, key, value, attn_mask, is_causal, scale)

@@ -1,249 +1,34 @@
-"""Convolution and pooling emitters (Conv, ConvTranspose, AveragePool, MaxPool, LpPool and
-the global pools).
+"""Pooling emitters: AveragePool, MaxPool, LpPool, the global pools and MaxUnpool.
 
-TensorFlow's CPU conv/pool kernels are channels-last only, so every op here moves the
-channel axis last (:func:`to_channels_last`), runs the TF op with ``VALID`` padding on an
-explicitly padded input, and moves it back (:func:`to_channels_first`); a later layout pass
-cancels adjacent transpose pairs. Padding is resolved statically from the IR shapes; when a
-spatial size is dynamic only the paddings that do not depend on it are supported (explicit
-pads, VALID, and SAME_UPPER, which is TF's own "SAME")."""
+Windows follow the ONNX rules of :func:`conv.resolve_pads`; TensorFlow's pools are
+channels-last only, so each op moves the channel axis last, pools an explicitly padded
+input with ``VALID`` padding and moves it back."""
 
 from __future__ import annotations
 
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.tensorflow.from_ir.layout import (
+    pad_axes,
+    to_channels_first,
+    to_channels_last,
+)
+from tensorbridge.converters.tensorflow.from_ir.ops.conv import (
+    LAYER,
+    Pads,
+    per_axis,
+    resolve_pads,
+    spatial_sizes,
+)
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
 from tensorbridge.ir.errors import UnsupportedOpError
-
-LAYER = "TensorFlow emitter"
-
-
-def to_channels_last(x: Any, rank: int) -> Any:
-    """NC[spatial] -> N[spatial]C."""
-    return tf.transpose(x, [0, *range(2, rank), 1])
-
-
-def to_channels_first(x: Any, rank: int) -> Any:
-    """N[spatial]C -> NC[spatial]."""
-    return tf.transpose(x, [0, rank - 1, *range(1, rank - 1)])
-
-
-def pad_axes(x: Any, first: int, begin: Sequence[int], end: Sequence[int],
-             value: Any = 0) -> Any:
-    """Pad (positive) or crop (negative) the axes first, first+1, ... of ``x``."""
-    if not any(begin) and not any(end):
-        return x
-    lead = (slice(None),) * first
-    crop = tuple(slice(max(-b, 0), e if e < 0 else None) for b, e in zip(begin, end))
-    if any(b < 0 for b in begin) or any(e < 0 for e in end):
-        x = x[(*lead, *crop)]
-    if any(b > 0 for b in begin) or any(e > 0 for e in end):
-        rank = x.shape.rank
-        rest = rank - first - len(begin)
-        paddings = [[0, 0]] * first + [[max(b, 0), max(e, 0)] for b, e in zip(begin, end)]
-        x = tf.pad(x, paddings + [[0, 0]] * rest, constant_values=tf.cast(value, x.dtype))
-    return x
-
-
-@dataclass(frozen=True)
-class _Pads:
-    """A resolved window padding: ``begin``/``end`` are the pads the op names (they count
-    for count_include_pad), ``extra`` is what ceil_mode adds (or crops) beyond ``end``;
-    ``same`` leaves SAME_UPPER padding of a dynamic size to TF."""
-
-    begin: tuple[int, ...]
-    end: tuple[int, ...]
-    extra: tuple[int, ...]
-    same: bool = False
-
-    @property
-    def total_end(self) -> tuple[int, ...]:
-        return tuple(e + x for e, x in zip(self.end, self.extra))
-
-
-def _per_axis(values: Sequence[int] | None, n: int, default: int = 1) -> list[int]:
-    return [int(v) for v in values] if values else [default] * n
-
-
-def _resolve(op: str, sizes: Sequence[int | None], kernel: Sequence[int], strides: Sequence[int],
-             dilations: Sequence[int], pads: Sequence[int] | None, auto_pad: str,
-             ceil_mode: int = 0) -> _Pads:
-    """The ONNX window rules: SAME_* gives out = ceil(in / stride); explicit pads use floor
-    (or ceil, dropping a last window that would start in the end padding)."""
-    n = len(kernel)
-    ext = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
-    flat = [0] * (2 * n) if auto_pad == "VALID" else _per_axis(pads, 2 * n, 0)
-    if any(s is None for s in sizes):
-        if auto_pad == "SAME_UPPER" and not ceil_mode:
-            return _Pads((0,) * n, (0,) * n, (0,) * n, same=True)
-        if auto_pad in ("NOTSET", "VALID") and not ceil_mode:
-            return _Pads(tuple(flat[:n]), tuple(flat[n:]), (0,) * n)
-        raise UnsupportedOpError(LAYER, op, hint=f"auto_pad={auto_pad} / ceil_mode={ceil_mode} "
-                                 "need static spatial sizes; give the model static input shapes")
-    begin, end, out = [], [], []
-    for a in range(n):
-        size, s = int(sizes[a]), strides[a]  # type: ignore[arg-type]
-        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-            o = -(-size // s)
-            total = max((o - 1) * s + ext[a] - size, 0)
-            b = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
-            begin.append(b)
-            end.append(total - b)
-        else:
-            b, e = flat[a], flat[a + n]
-            span = size + b + e - ext[a]
-            o = (-(-span // s) if ceil_mode else span // s) + 1
-            if ceil_mode and (o - 1) * s >= size + b:
-                o -= 1
-            begin.append(b)
-            end.append(e)
-        out.append(o)
-    extra = [(o - 1) * s + x - (b + size + e) for o, s, x, b, size, e
-             in zip(out, strides, ext, begin, sizes, end)]  # type: ignore[operator]
-    return _Pads(tuple(begin), tuple(end), tuple(extra))
-
-
-def _spatial(x: Any) -> list[int | None]:
-    return list(x.shape[2:])
-
-
-# ------------------------------------------------------------------------------- conv
-
-
-def _conv_cl(x: Any, W: Any, group: int, strides: list[int], dilations: list[int],
-             padding: str) -> Any:
-    """Cross-correlate channels-last x with ONNX weights W (M, C/group, k...)."""
-    nsp = len(strides)
-    return conv_hwio(x, tf.transpose(W, [*range(2, nsp + 2), 1, 0]), group, strides, dilations, padding)
-
-
-def conv_hwio(x: Any, w: Any, group: int, strides: list[int], dilations: list[int],
-              padding: str) -> Any:
-    """Cross-correlate channels-last x with TF-layout weights w (k..., C/group, M)."""
-    nsp = len(strides)
-    c_in = w.shape[-2] * group
-    if (nsp == 2 and group > 1 and group == c_in and w.shape[-2] == 1
-            and (max(strides) == 1 or max(dilations) == 1)):
-        # depthwise: output channel m reads input channel m // multiplier, as in TF
-        w = tf.reshape(w, [*w.shape[:2], c_in, w.shape[-1] // c_in])
-        return tf.nn.depthwise_conv2d(x, w, [1, *strides, 1], padding, dilations=dilations)
-    # tf.nn.convolution refuses strides with dilations; the per-rank ops accept both
-    if nsp == 1:
-        return tf.nn.conv1d(x, w, strides, padding, dilations=dilations)
-    if nsp == 2:  # TF groups conv1d/conv2d itself when C is a multiple of I
-        return tf.nn.conv2d(x, w, strides, padding, dilations=dilations)
-    st, dl = [1, *strides, 1], [1, *dilations, 1]
-    if group == 1:
-        return tf.nn.conv3d(x, w, st, padding, dilations=dl)
-    xs = tf.split(x, group, axis=-1)
-    ws = tf.split(w, group, axis=-1)
-    return tf.concat([tf.nn.conv3d(a, b, st, padding, dilations=dl) for a, b in zip(xs, ws)],
-                     axis=-1)
-
-
-def conv_channels_last(x: Any, w: Any, B: Any, auto_pad: str, dilations: Sequence[int] | None,
-                       group: int, pads: Sequence[int] | None, strides: Sequence[int] | None) -> Any:
-    """Conv of channels-last ``x`` with TF-layout ``w`` (k..., C/group, M), channels-last out."""
-    nsp = x.shape.rank - 2
-    st, dl = _per_axis(strides, nsp), _per_axis(dilations, nsp)
-    p = _resolve("Conv", list(x.shape[1:-1]), list(w.shape[:nsp]), st, dl, pads, auto_pad)
-    y = conv_hwio(pad_axes(x, 1, p.begin, p.total_end), w, group, st, dl, "SAME" if p.same else "VALID")
-    return tf.nn.bias_add(y, B) if B is not None else y
-
-
-def depthwise_channels_last(x: Any, w: Any, B: Any, auto_pad: str, dilations: Sequence[int] | None,
-                            pads: Sequence[int] | None, strides: Sequence[int] | None) -> Any:
-    """Depthwise conv of channels-last ``x`` (N, H, W, C) with ``w`` (kh, kw, C, multiplier)."""
-    st, dl = _per_axis(strides, 2), _per_axis(dilations, 2)
-    p = _resolve("Conv", list(x.shape[1:-1]), list(w.shape[:2]), st, dl, pads, auto_pad)
-    y = tf.nn.depthwise_conv2d(pad_axes(x, 1, p.begin, p.total_end), w, [1, *st, 1],
-                               "SAME" if p.same else "VALID", dilations=dl)
-    return tf.nn.bias_add(y, B) if B is not None else y
-
-
-@emits("Conv", since=1)
-def conv(X: Any, W: Any, B: Any = None, *, auto_pad: str = "NOTSET",
-         dilations: tuple[int, ...] | None = None, group: int = 1,
-         kernel_shape: tuple[int, ...] | None = None, pads: tuple[int, ...] | None = None,
-         strides: tuple[int, ...] | None = None) -> Any:
-    """Conv-1/11/22: Y = conv(X, W) + B."""
-    rank = X.shape.rank
-    nsp = rank - 2
-    kernel = list(W.shape[2:]) if W.shape.rank else list(kernel_shape or ())
-    st, dl = _per_axis(strides, nsp), _per_axis(dilations, nsp)
-    p = _resolve("Conv", _spatial(X), kernel, st, dl, pads, auto_pad)
-    x = pad_axes(to_channels_last(X, rank), 1, p.begin, p.total_end)
-    y = _conv_cl(x, W, group, st, dl, "SAME" if p.same else "VALID")
-    if B is not None:
-        y = tf.nn.bias_add(y, B)
-    return to_channels_first(y, rank)
-
-
-def _transpose_crop(op: str, full: list[Any], auto_pad: str, pads: Sequence[int] | None,
-                    output_shape: Sequence[int] | None) -> tuple[list[int], list[int]]:
-    """(crop at the start, crop at the end) of the full transposed output (negative: pad
-    zeros); ``full`` already counts the output_padding cells."""
-    n = len(full)
-    if output_shape:
-        if any(not isinstance(f, int) for f in full):
-            raise UnsupportedOpError(LAYER, op, hint="output_shape / SAME padding need static "
-                                     "spatial sizes; give the model static input shapes")
-        total = [f - int(o) for f, o in zip(full, list(output_shape)[-n:])]
-        # the spec's split, meaningful for negative totals too: SAME_UPPER puts the odd
-        # cell at the end, everything else at the beginning
-        begin = [t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in total]
-        return begin, [t - b for t, b in zip(total, begin)]
-    if auto_pad == "VALID" or not pads:
-        return [0] * n, [0] * n
-    return list(pads[:n]), list(pads[n:])
-
-
-@emits("ConvTranspose", since=1)
-def conv_transpose(X: Any, W: Any, B: Any = None, *, auto_pad: str = "NOTSET",
-                   dilations: tuple[int, ...] | None = None, group: int = 1,
-                   kernel_shape: tuple[int, ...] | None = None,
-                   output_padding: tuple[int, ...] | None = None,
-                   output_shape: tuple[int, ...] | None = None,
-                   pads: tuple[int, ...] | None = None,
-                   strides: tuple[int, ...] | None = None) -> Any:
-    """ConvTranspose-1/11/22: the gradient of Conv w.r.t. its input, plus B (opset 11's
-    SAME_UPPER split for every version, as runtimes do)."""
-    rank = X.shape.rank
-    nsp = rank - 2
-    kernel = list(W.shape[2:])
-    st, dl = _per_axis(strides, nsp), _per_axis(dilations, nsp)
-    op_ = _per_axis(output_padding, nsp, 0)
-    x = to_channels_last(X, rank)
-    dyn = tf.shape(x)
-    sizes = [s if s is not None else dyn[1 + a] for a, s in enumerate(X.shape[2:])]
-    valid = [(i - 1) * s + (k - 1) * d + 1 for i, s, k, d in zip(sizes, st, kernel, dl)]
-    full = [v + p for v, p in zip(valid, op_)]
-    if auto_pad in ("SAME_UPPER", "SAME_LOWER") and not output_shape:
-        output_shape = tuple(i * s for i, s in zip(sizes, st))
-    begin, end = _transpose_crop("ConvTranspose", full, auto_pad, pads, output_shape)
-    m_g = W.shape[1]
-    out_shape = tf.stack([dyn[0], *valid, m_g])
-    w = tf.transpose(W, [*range(2, rank), 1, 0])  # (C, M/g, k...) -> (k..., M/g, C)
-    xs = tf.split(x, group, axis=-1) if group > 1 else [x]
-    ws = tf.split(w, group, axis=-1) if group > 1 else [w]
-    ys = [tf.nn.conv_transpose(a, b, out_shape, st, "VALID", dilations=dl) for a, b in zip(xs, ws)]
-    y = tf.concat(ys, axis=-1) if group > 1 else ys[0]
-    y = tf.ensure_shape(y, [X.shape[0], *[v if isinstance(v, int) else None for v in valid],
-                            m_g * group])
-    # output_padding adds cells no input reaches (zeros) at the end; then the pads crop
-    y = pad_axes(y, 1, [-b for b in begin], [p - e for p, e in zip(op_, end)])
-    if B is not None:
-        y = tf.nn.bias_add(y, B)
-    return to_channels_first(y, rank)
-
 
 # ---------------------------------------------------------------------------- pooling
 
@@ -274,8 +59,8 @@ def _pool(op: str, X: Any, kind: str, kernel_shape: Sequence[int] | None,
     rank = X.shape.rank
     nsp = rank - 2
     kernel = [int(k) for k in kernel_shape or ()]
-    st, dl = _per_axis(strides, nsp), _per_axis(dilations, nsp)
-    p = _resolve(op, _spatial(X), kernel, st, dl, pads, auto_pad, ceil_mode)
+    st, dl = per_axis(strides, nsp), per_axis(dilations, nsp)
+    p = resolve_pads(op, spatial_sizes(X), kernel, st, dl, pads, auto_pad, ceil_mode)
     # TF's SAME pools match SAME_UPPER only without stride tricks, and average over the
     # real cells only
     tf_differs = max(st) > 1 and (max(dl) > 1 or any(s > k for s, k in zip(st, kernel)))
@@ -352,7 +137,7 @@ def max_pool_1(X: Any, *, auto_pad: str = "NOTSET", kernel_shape: tuple[int, ...
 
 
 def _max_pool_indices(X: Any, kernel: list[int], strides: list[int], dilations: list[int],
-                      p: _Pads, storage_order: int) -> tuple[Any, Any]:
+                      p: Pads, storage_order: int) -> tuple[Any, Any]:
     """Max and flat argmax (into X, batch and channel included): the windows' taps are
     stacked on a last axis, so argmax's first maximum is the first in row-major order."""
     nsp = len(kernel)
@@ -392,8 +177,8 @@ def _max_pool_outputs(X: Any, kernel_shape: Sequence[int] | None, strides: Seque
         raise UnsupportedOpError(LAYER, "MaxPool", hint="the Indices output needs static "
                                  "channel and spatial sizes")
     kernel = [int(k) for k in kernel_shape or ()]
-    st, dl = _per_axis(strides, nsp), _per_axis(dilations, nsp)
-    p = _resolve("MaxPool", _spatial(X), kernel, st, dl, pads, auto_pad, ceil_mode)
+    st, dl = per_axis(strides, nsp), per_axis(dilations, nsp)
+    p = resolve_pads("MaxPool", spatial_sizes(X), kernel, st, dl, pads, auto_pad, ceil_mode)
     return _max_pool_indices(X, kernel, st, dl, p, storage_order)
 
 
@@ -488,3 +273,42 @@ def global_lp_pool_1(X: Any, *, p: float = 2.0) -> Any:
 def global_lp_pool_2(X: Any, *, p: int = 2) -> Any:
     """GlobalLpPool-2/22: p becomes an int."""
     return _global_lp(X, p)
+
+
+# ------------------------------------------------------------- spatial scatter / sampling
+# Their shape inputs (output_shape, image_shape, block_shape, size) may be run-time values,
+# so sizes are computed with tensor ops; only the number of spatial axes must be static.
+
+
+def _fit_end(x: Any, first: int, target: Any) -> Any:
+    """Pad (with zeros) or crop the axes first.. of ``x`` at their end to ``target``."""
+    shape = tf.shape(x)
+    nsp = x.shape.rank - first
+    keep = tf.concat([shape[:first], tf.minimum(shape[first:], target)], 0)
+    x = tf.slice(x, tf.zeros_like(keep), keep)
+    grow = tf.maximum(target - keep[first:], 0)
+    pads = tf.concat([tf.zeros([first, 2], tf.int32),
+                      tf.stack([tf.zeros([nsp], tf.int32), grow], axis=1)], 0)
+    return tf.pad(x, pads)
+
+
+@emits("MaxUnpool", since=9)
+def max_unpool(X: Any, I: Any, output_shape: Any = None, *,  # noqa: E741  (the spec's name)
+               kernel_shape: Sequence[int] | None = None, pads: Sequence[int] | None = None,
+               strides: Sequence[int] | None = None) -> Any:
+    """MaxUnpool-9/11/22: scatter X to the flat positions I (MaxPool's Indices), zeros
+    elsewhere; an explicit output_shape adds (or removes) cells at each spatial axis' end."""
+    nsp = X.shape.rank - 2
+    if not kernel_shape or len(kernel_shape) != nsp:
+        raise ValueError(f"MaxUnpool: kernel_shape {kernel_shape} must have {nsp} values")
+    st = list(strides or [1] * nsp)
+    pd = list(pads or [0] * (2 * nsp))
+    xs = tf.shape(X)
+    spatial = [(xs[2 + a] - 1) * st[a] + kernel_shape[a] - pd[a] - pd[a + nsp] for a in range(nsp)]
+    shape = tf.stack([xs[0], xs[1], *spatial])
+    flat = tf.reshape(tf.cast(I, tf.int64), [-1, 1])
+    out = tf.scatter_nd(flat, tf.reshape(X, [-1]), tf.cast(tf.reduce_prod(shape)[None], tf.int64))
+    out = tf.reshape(out, shape)
+    if output_shape is None:
+        return out
+    return _fit_end(out, 2, tf.reshape(tf.cast(output_shape, tf.int32), [-1])[2:])

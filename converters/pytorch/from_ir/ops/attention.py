@@ -9,7 +9,6 @@ float16/bfloat16 it rounds to the input type where the body computes in it."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -18,8 +17,18 @@ import torch.nn.functional as F
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
 from tensorbridge.converters.pytorch.from_ir.host import T
-from tensorbridge.converters.pytorch.from_ir.ops.nn import Info, info
+from tensorbridge.converters.pytorch.from_ir.ops.shape import Info, info
 from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.attention_math import (
+    attention_bias,
+    attention_body,
+    check_qk_mode,
+    default_scale,
+    kv_group_size,
+    needs_split,
+    precision,
+    query_offset,
+)
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.errors import UnsupportedOpError
 
@@ -27,13 +36,71 @@ LAYER = "PyTorch emitter"
 _HALF = (torch.float16, torch.bfloat16)
 
 
+class _TorchOps:
+    """:class:`AttentionOps` in torch (``dt`` may be None: an untyped value under fx
+    tracing, computed in its own type)."""
+
+    def arange(self, n: Any) -> Any:
+        return torch.arange(n)
+
+    def reshape(self, x: Any, shape: list[int]) -> Any:
+        return T(x).reshape(shape)
+
+    def to_int64(self, x: Any) -> Any:
+        return T(x).long()
+
+    def cast(self, x: Any, dt: Any) -> Any:
+        return x.to(dt)
+
+    def const(self, value: float, dt: Any) -> float:
+        return value  # a Python number takes the tensor's type
+
+    def pad_keys(self, mask: Any, short: Any, fill: Any) -> Any:
+        # a symbolic shortfall (dynamic key length) is left to broadcasting, as before
+        return F.pad(mask, [0, short], value=fill) if isinstance(short, int) else mask
+
+    def blocked(self, allowed: Any, dt: Any) -> Any:
+        return torch.where(allowed, 0.0, float("-inf")).to(dt)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        return torch.where(cond, torch.full_like(b, a) if isinstance(a, (int, float)) else a, b)
+
+    isneginf = staticmethod(torch.isneginf)
+    exp = staticmethod(torch.exp)
+    tanh = staticmethod(torch.tanh)
+
+    def row_max(self, x: Any) -> Any:
+        return x.amax(dim=-1, keepdim=True)
+
+    def row_sum(self, x: Any) -> Any:
+        return x.sum(dim=-1, keepdim=True)
+
+    def swap_last(self, x: Any) -> Any:
+        return x.transpose(-1, -2)
+
+    def sqrt_scale(self, scale: float, dt: Any) -> Any:
+        return torch.sqrt(torch.tensor(scale, dtype=torch.float32)).to(dt)
+
+    def matmul(self, a: Any, b: Any, heads: tuple[int, int]) -> Any:
+        return _grouped_matmul(a, b, *heads)
+
+    def half_matmul(self, a: Any, b: Any, heads: tuple[int, int], dt: Any) -> Any:
+        # torch's half-precision matmul accumulates in float32 and rounds once
+        return _grouped_matmul(a.to(dt), b.to(dt), *heads)
+
+
+OPS = _TorchOps()
+
+
 def _to_4d(x: Any, xi: Info, heads: int | None, name: str) -> tuple[Any, int, Any]:
     """[B, S, H*D] -> [B, H, S, D] (4-D inputs pass through); also (heads, sequence)."""
-    if xi.rank == 4:
+    try:
+        split = needs_split(xi.rank, heads, xi.shape[-1] if xi.rank == 3 else None, name)
+    except ValueError as e:
+        raise UnsupportedOpError(LAYER, "Attention", hint=str(e)) from e
+    if not split:
         return x, xi.shape[1], xi.shape[2]
-    if xi.rank != 3 or not heads:
-        raise UnsupportedOpError(LAYER, "Attention", hint=f"{name} must be 4-D, or 3-D with its "
-                                 "head-count attribute set")
+    assert heads is not None
     return x.unflatten(-1, (heads, -1)).transpose(1, 2), heads, xi.shape[1]
 
 
@@ -42,61 +109,17 @@ def _grouped_matmul(a: Any, b: Any, hq: int, hkv: int) -> Any:
     the query heads of a group fold into its rows, so K/V are never repeated."""
     if hq == hkv:
         return a @ b
-    out = a.unflatten(1, (hkv, hq // hkv)).flatten(2, 3) @ b
-    return out.unflatten(2, (hq // hkv, -1)).flatten(1, 2)
-
-
-def _safe_softmax(x: Any) -> Any:
-    """Softmax over the last axis; a row that is entirely -inf gives zeros, not NaN."""
-    m = x.amax(dim=-1, keepdim=True)
-    m = torch.where(torch.isneginf(m), torch.zeros_like(m), m)
-    e = torch.exp(x - m)
-    s = e.sum(dim=-1, keepdim=True)
-    return e / torch.where(s == 0, torch.ones_like(s), s)
-
-
-def _pad_mask(mask: Any, mi: Info, total: Any) -> Any:
-    """Pad the key axis of a mask shorter than the key count with 'not attended'."""
-    short = total - mi.shape[-1]
-    if not isinstance(short, int) or short <= 0:
-        return mask
-    fill = False if mi.dtype == torch.bool else float("-inf")
-    return F.pad(mask, [0, short], value=fill)
-
-
-def _bias(mask: Any, mi: Info | None, q_len: Any, kv_len: Any, offset: Any, is_causal: int,
-          left: int, right: int, nonpad: Any, dt: torch.dtype | None) -> Any:
-    """Additive bias broadcastable to [B, Hq, L, S]: the float mask plus -inf wherever the
-    boolean mask, causal frontier, sliding window or key padding disallows a key."""
-    bias = allowed = None
-    if mask is not None and mi is not None:
-        mask = _pad_mask(mask, mi, kv_len)
-        if mi.dtype == torch.bool:
-            allowed = mask
-        else:
-            bias = mask.to(dt)
-    j = torch.arange(kv_len)
-    # absolute position of each query row: rows come after `offset` keys
-    pos = torch.arange(q_len)[:, None] + offset
-    rules = []
-    if is_causal:
-        rules.append(j <= pos)
-    if left >= 0:
-        rules.append(j >= pos - left)
-    if right >= 0:
-        rules.append(j <= pos + right)
-    if nonpad is not None:
-        rules.append(j < T(nonpad).reshape(-1, 1, 1, 1))
-    for rule in rules:
-        allowed = rule if allowed is None else allowed & rule
-    if allowed is not None:
-        blocked = torch.where(allowed, 0.0, float("-inf")).to(dt)
-        bias = blocked if bias is None else bias + blocked
-    return bias
+    group = kv_group_size(hq, hkv)
+    out = a.unflatten(1, (hkv, group)).flatten(2, 3) @ b
+    return out.unflatten(2, (group, -1)).flatten(1, 2)
 
 
 def _outputs(values: tuple[Any, ...], n: int) -> Any:
     return values[0] if n <= 1 else values[:n]
+
+
+def _torch_type(t: DType | None, input_type: torch.dtype | None) -> torch.dtype | None:
+    return input_type if t is None else torch_dtype(t)
 
 
 def _attention(Q: Any, K: Any, V: Any, attn_mask: Any, past_key: Any, past_value: Any,
@@ -109,64 +132,38 @@ def _attention(Q: Any, K: Any, V: Any, attn_mask: Any, past_key: Any, past_value
     q, hq, q_len = _to_4d(T(Q), qi, q_num_heads, "Q")
     k, hkv, kv_len = _to_4d(T(K), ki, kv_num_heads, "K")
     v, _, _ = _to_4d(T(V), vi, kv_num_heads, "V")
-    offset: Any = 0
+    past_len = None
     if past_key is not None and past_value is not None:
         k, v = torch.cat((T(past_key), k), dim=2), torch.cat((T(past_value), v), dim=2)
-        offset = info(T(past_key), ctx, 4).shape[2]
-        kv_len = offset + kv_len
-    elif nonpad_kv_seqlen is not None:
-        offset = T(nonpad_kv_seqlen).reshape(-1, 1, 1, 1) - q_len
+        past_len = info(T(past_key), ctx, 4).shape[2]
+        kv_len = past_len + kv_len
     half = qi.dtype in _HALF
-    if half or qi.dtype is None:  # None: untyped under fx, computed in its own type
-        dt = qi.dtype
-    else:
-        dt = torch.float64 if torch.float64 in (qi.dtype, ki.dtype, vi.dtype) else torch.float32
-    sm = torch_dtype(DType(softmax_precision)) if softmax_precision is not None else dt
-    if not half and sm == torch.float64:
-        dt = sm  # only a DOUBLE softmax_precision raises a float32 work precision
+    # an untyped input under fx (dtype None) is computed in its own type, like half ones
+    work, soft = precision(half or qi.dtype is None,
+                           torch.float64 in (qi.dtype, ki.dtype, vi.dtype), softmax_precision)
+    dt, sm = _torch_type(work, qi.dtype), _torch_type(soft, qi.dtype)
     head_dim = qi.shape[-1] if qi.rank == 4 else qi.shape[-1] // hq
-    scale = 1.0 / math.sqrt(head_dim) if scale is None else scale
+    scale = default_scale(head_dim) if scale is None else scale
+    check_qk_mode(qk_matmul_output_mode)
     mi = None if attn_mask is None else info(T(attn_mask), ctx, 3)
-    bias = _bias(None if attn_mask is None else T(attn_mask), mi, q_len, kv_len, offset,
-                 is_causal, left, right, nonpad_kv_seqlen, dt)
+    bias = attention_bias(None if attn_mask is None else T(attn_mask),
+                          None if mi is None else mi.shape[-1],
+                          mi is not None and mi.dtype == torch.bool, q_len, kv_len,
+                          query_offset(past_len, nonpad_kv_seqlen, q_len, OPS), is_causal,
+                          left, right, nonpad_kv_seqlen, dt, OPS)
     n_outputs = ctx.n_outputs
     stages = None
     if not half and softcap <= 0 and n_outputs < 4 and sm == dt:
         y = F.scaled_dot_product_attention(q.to(dt), k.to(dt), v.to(dt), attn_mask=bias,
                                            scale=scale, enable_gqa=hq != hkv)
     else:
-        y, stages = _attention_body(q, k, v, bias, scale, softcap, (hq, hkv), dt, sm, half)
+        y, stages = attention_body(q, k, v, bias, scale, softcap, (hq, hkv), dt, sm, half, OPS)
     if qi.rank == 3:
         y = y.transpose(1, 2).flatten(2)
     qk = None
     if n_outputs >= 4 and stages is not None:
-        if not 0 <= qk_matmul_output_mode <= 3:
-            raise UnsupportedOpError(LAYER, "Attention", hint="qk_matmul_output_mode must be 0..3")
         qk = stages[qk_matmul_output_mode].to(qi.dtype)
     return _outputs((y.to(qi.dtype), k, v, qk), n_outputs)
-
-
-def _attention_body(q: Any, k: Any, v: Any, bias: Any, scale: float, softcap: float,
-                    heads: tuple[int, int], dt: torch.dtype | None, sm: torch.dtype | None,
-                    half: bool) -> tuple[Any, list[Any]]:
-    """The function body: scores, softcap, mask, softmax, P·V (and each stage)."""
-    kt = k.to(dt).transpose(-1, -2)
-    if half:
-        # the body scales Q and K each by sqrt(scale) (float32, cast to T) before MatMul
-        s = torch.tensor(math.sqrt(scale), dtype=torch.float32).to(dt)
-        scores = _grouped_matmul(q * s, kt * s, *heads)
-    else:
-        scores = _grouped_matmul(q.to(dt) * scale, kt, *heads)
-    stages = [scores]
-    if softcap > 0:
-        scores = softcap * torch.tanh(scores / softcap)
-    stages.append(scores)
-    if bias is not None:
-        scores = scores + bias
-    stages.append(scores)
-    probs = _safe_softmax(scores.to(sm))
-    stages.append(probs)
-    return _grouped_matmul(probs.to(dt), v.to(dt), *heads), stages
 
 
 @emits("Attention", since=23)

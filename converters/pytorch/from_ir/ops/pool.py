@@ -1,15 +1,14 @@
-"""Convolution and pooling emitters (Conv, ConvTranspose, *Pool, MaxUnpool).
+"""Pooling emitters: MaxPool, AveragePool, LpPool, the global pools, MaxUnpool and
+MaxRoiPool.
 
-ONNX windows allow what torch's kernels do not (asymmetric or SAME padding, pads wider than
-half the kernel, dilated average pooling), so every op has one rule: call the torch kernel
-directly when its own padding can express the window, otherwise pad explicitly with
-``F.pad`` (negative amounts crop) and call the kernel unpadded. Spatial sizes come from the
-IR where it knows them (so fx tracing needs no tensor shapes), else from ``x.shape``."""
+Windows follow the ONNX rules of :func:`conv.make_window`: torch's pooling kernels are called
+directly when their own padding expresses the window, otherwise the input is padded
+explicitly (with the lowest value for max, zeros for sums) and pooled unpadded. Dilated
+average pooling, which torch lacks, sums windows with a depthwise conv of ones."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -17,187 +16,21 @@ import torch.nn.functional as F
 
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.pytorch.from_ir.host import T, ints
-from tensorbridge.converters.pytorch.from_ir.ops.elementwise import dtype_of
+from tensorbridge.converters.pytorch.from_ir.ops.conv import (
+    Window,
+    check_rank,
+    make_window,
+    per_axis,
+)
+from tensorbridge.converters.pytorch.from_ir.ops.shape import Info, info, pad_arg
 from tensorbridge.converters.pytorch.from_ir.registry import emits
 from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "PyTorch emitter"
 Kernel = Callable[..., Any]
 _CONV: dict[int, Kernel] = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-_CONV_T: dict[int, Kernel] = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 _MAX: dict[int, Kernel] = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 _AVG: dict[int, Kernel] = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}
-
-
-@dataclass(frozen=True)
-class Info:
-    """Static facts about one input, from the IR types first: under torch.fx tracing a
-    tensor's rank, dtype and sizes are proxies that Python code cannot branch on."""
-
-    rank: int
-    # None: unknown (an untyped IR value under fx tracing); ``x.to(None)`` keeps x's type
-    dtype: torch.dtype | None
-    shape: list[Any]  # ints where the IR knows them, else the tensor's (symbolic) sizes
-
-
-def info(x: Any, ctx: EmitContext | None, i: int = 0, rank: int | None = None) -> Info:
-    """Facts about input ``i``; ``rank`` (known from attributes) lets an input the IR
-    leaves untyped be described without asking the tensor for its rank."""
-    shape = ctx.input_shape(i) if ctx is not None else None
-    if shape is None:
-        sizes = [x.shape[a] for a in range(x.dim() if rank is None else rank)]
-    else:
-        sizes = [d if isinstance(d, int) else x.shape[a] for a, d in enumerate(shape)]
-    return Info(len(sizes), dtype_of(ctx, i, x), sizes)
-
-
-def _per_axis(values: Sequence[int] | None, n: int, default: int) -> list[int]:
-    return list(values) if values else [default] * n
-
-
-def pad_arg(begin: Sequence[Any], end: Sequence[Any]) -> list[Any]:
-    """F.pad's argument (last axis first) for per-axis begin/end amounts."""
-    out: list[Any] = []
-    for b, e in zip(reversed(begin), reversed(end), strict=True):
-        out += [b, e]
-    return out
-
-
-@dataclass(frozen=True)
-class Window:
-    """A resolved sliding window: pads are what the op asks for; ``end_fit`` is the end
-    padding that makes an unpadded floor-mode kernel produce exactly ``out`` positions
-    (it is larger than ``end`` for ceil mode and may be smaller, i.e. cropping)."""
-
-    kernel: list[int]
-    strides: list[int]
-    dilations: list[int]
-    begin: list[Any]
-    end: list[Any]
-    out: list[Any]
-    end_fit: list[Any]
-    ceil: bool = False  # torch's ceil_mode gives ``out`` with the op's own pads
-
-    @property
-    def symmetric(self) -> bool:
-        """torch's own padding can express the pads (symmetric, at most half the kernel)."""
-        return all(isinstance(b, int) and b == e and 2 * b <= k
-                   for b, e, k in zip(self.begin, self.end, self.kernel, strict=True))
-
-
-def make_window(sizes: Sequence[Any], kernel: Sequence[int], strides: Sequence[int] | None,
-                dilations: Sequence[int] | None, pads: Sequence[int] | None, auto_pad: str,
-                ceil_mode: int = 0) -> Window:
-    """ONNX window geometry (the runtime's rules: SAME gives ceil(in / stride) positions;
-    explicit pads use torch's ceil-mode rule that drops a window starting in the end pad)."""
-    n = len(kernel)
-    st, dl = _per_axis(strides, n, 1), _per_axis(dilations, n, 1)
-    ext = [(k - 1) * d + 1 for k, d in zip(kernel, dl, strict=True)]
-    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        out = [-(-i // s) for i, s in zip(sizes, st, strict=True)]
-        total = [_nonneg((o - 1) * s + e - i)
-                 for o, s, e, i in zip(out, st, ext, sizes, strict=True)]
-        begin = [t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in total]
-        end = [t - b for t, b in zip(total, begin, strict=True)]
-    else:
-        flat = [0] * (2 * n) if auto_pad == "VALID" or not pads else list(pads)
-        begin, end = flat[:n], flat[n:]
-        out = []
-        for i, b, e, x, s in zip(sizes, begin, end, ext, st, strict=True):
-            span = i + b + e - x
-            o = (-(-span // s) if ceil_mode else span // s) + 1
-            if ceil_mode and (o - 1) * s >= i + b:
-                o -= 1
-            out.append(o)
-    fit = [(o - 1) * s + x - i - b
-           for o, s, x, i, b in zip(out, st, ext, sizes, begin, strict=True)]
-    # SAME pads already give exactly ``out`` in floor mode, whatever ceil_mode says
-    ceil = bool(ceil_mode) and auto_pad not in ("SAME_UPPER", "SAME_LOWER")
-    return Window(list(kernel), st, dl, begin, end, out, fit, ceil)
-
-
-def _nonneg(v: Any) -> Any:
-    return max(v, 0) if isinstance(v, int) else torch.sym_max(v, 0)
-
-
-def _check_rank(rank: int, op: str) -> int:
-    nsp = rank - 2
-    if nsp not in (1, 2, 3):
-        raise UnsupportedOpError(LAYER, op, hint=f"torch has {op} for 1-3 spatial axes only; "
-                                 f"the input has {nsp}")
-    return nsp
-
-
-# ------------------------------------------------------------------------------ conv
-
-
-@emits("Conv", since=1)
-def conv(X: Any, W: Any, B: Any = None, *, auto_pad: str = "NOTSET",
-         dilations: tuple[int, ...] | None = None, group: int = 1,
-         kernel_shape: tuple[int, ...] | None = None, pads: tuple[int, ...] | None = None,
-         strides: tuple[int, ...] | None = None, ctx: EmitContext | None = None) -> Any:
-    """Conv-1/11/22: Y = conv(X, W) + B."""
-    x, w = T(X), T(W)
-    wi = info(w, ctx, 1)
-    xi = info(x, ctx, 0, wi.rank)
-    nsp = _check_rank(xi.rank, "Conv")
-    kernel = list(kernel_shape) if kernel_shape else wi.shape[2:]
-    win = make_window(xi.shape[2:], kernel, strides, dilations, pads, auto_pad)
-    padding: Any = win.begin
-    if not all(isinstance(p, int) and p == e for p, e in zip(win.begin, win.end, strict=True)):
-        # torch pads both sides alike: pad here, exactly as ONNX asks (the end never needs
-        # more than the op's own pads in floor mode, so end_fit only trims unused cells)
-        x = F.pad(x, pad_arg(win.begin, win.end_fit))
-        padding = 0
-    return _CONV[nsp](x, w, None if B is None else T(B), win.strides, padding, win.dilations, group)
-
-
-def _transpose_geometry(sizes: Sequence[Any], ext: Sequence[int], st: Sequence[int],
-                        out_pad: Sequence[int], auto_pad: str, pads: Sequence[int] | None,
-                        output_shape: Sequence[int] | None) -> tuple[list[Any], list[Any]]:
-    """(cells cropped at the beginning, cells cropped at the end) of the unpadded transposed
-    conv output ``s * (i - 1) + ext``; negative amounts are zero cells added."""
-    n = len(sizes)
-    full = [s * (i - 1) + e for s, i, e in zip(st, sizes, ext, strict=True)]
-    if output_shape or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        out = (list(output_shape)[-n:] if output_shape
-               else [i * s for i, s in zip(sizes, st, strict=True)])
-        total = [f + p - o for f, p, o in zip(full, out_pad, out, strict=True)]
-        # SAME_UPPER puts the odd cell at the end, everything else at the beginning
-        begin = [t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in total]
-        return begin, [f - b - o for f, b, o in zip(full, begin, out, strict=True)]
-    flat = [0] * (2 * n) if auto_pad == "VALID" or not pads else list(pads)
-    return flat[:n], [e - p for e, p in zip(flat[n:], out_pad, strict=True)]
-
-
-@emits("ConvTranspose", since=1)
-def conv_transpose(X: Any, W: Any, B: Any = None, *, auto_pad: str = "NOTSET",
-                   dilations: tuple[int, ...] | None = None, group: int = 1,
-                   kernel_shape: tuple[int, ...] | None = None,
-                   output_padding: tuple[int, ...] | None = None,
-                   output_shape: tuple[int, ...] | None = None,
-                   pads: tuple[int, ...] | None = None, strides: tuple[int, ...] | None = None,
-                   ctx: EmitContext | None = None) -> Any:
-    """ConvTranspose-1/11/22: the gradient of Conv w.r.t. its input, plus B (opset-11 SAME
-    rule for every version, as runtimes do)."""
-    x, w = T(X), T(W)
-    wi = info(w, ctx, 1)
-    nsp = _check_rank(wi.rank, "ConvTranspose")
-    kernel = list(kernel_shape) if kernel_shape else wi.shape[2:]
-    st, dl = _per_axis(strides, nsp, 1), _per_axis(dilations, nsp, 1)
-    op = _per_axis(output_padding, nsp, 0)
-    ext = [(k - 1) * d + 1 for k, d in zip(kernel, dl, strict=True)]
-    sizes = info(x, ctx, 0, wi.rank).shape[2:]
-    begin, end = _transpose_geometry(sizes, ext, st, op, auto_pad, pads, output_shape)
-    bias = None if B is None else T(B)
-    native = all(isinstance(b, int) and isinstance(e, int) and b >= 0 and e + p == b
-                 and p < max(s, d) for b, e, p, s, d in zip(begin, end, op, st, dl, strict=True))
-    if native:
-        return _CONV_T[nsp](x, w, bias, st, begin, op, group, dl)
-    # torch cannot express these pads: transpose unpadded, crop / zero-extend, add the bias
-    y = F.pad(_CONV_T[nsp](x, w, None, st, 0, 0, group, dl),
-              pad_arg([-b for b in begin], [-e for e in end]))
-    return y if bias is None else y + bias.reshape(-1, *[1] * nsp)
 
 
 # ------------------------------------------------------------------------------ pools
@@ -208,7 +41,7 @@ def _pool_window(x: Any, ctx: EmitContext | None, kernel_shape: tuple[int, ...] 
                  pads: tuple[int, ...] | None, auto_pad: str, ceil_mode: int,
                  op: str) -> Window:
     xi = info(x, ctx, 0, len(kernel_shape) + 2 if kernel_shape else None)
-    nsp = _check_rank(xi.rank, op)
+    nsp = check_rank(xi.rank, op)
     if not kernel_shape or len(kernel_shape) != nsp:
         raise UnsupportedOpError(LAYER, op, hint=f"kernel_shape {kernel_shape} must give one "
                                  f"size per spatial axis ({nsp})")
@@ -458,7 +291,7 @@ def max_unpool(X: Any, I: Any, output_shape: Any = None, *,  # noqa: E741  (the 
     nsp = xi.rank - 2
     if not kernel_shape or len(kernel_shape) != nsp:
         raise UnsupportedOpError(LAYER, "MaxUnpool", hint=f"kernel_shape must have {nsp} values")
-    st, pd = _per_axis(strides, nsp, 1), _per_axis(pads, 2 * nsp, 0)
+    st, pd = per_axis(strides, nsp, 1), per_axis(pads, 2 * nsp, 0)
     plane = [(i - 1) * s + k - pd[a] - pd[a + nsp]
              for a, (i, s, k) in enumerate(zip(xi.shape[2:], st, kernel_shape, strict=True))]
     n, c = xi.shape[0], xi.shape[1]
@@ -472,3 +305,44 @@ def max_unpool(X: Any, I: Any, output_shape: Any = None, *,  # noqa: E741  (the 
         return y
     target = ints(output_shape)[2:]
     return F.pad(y, pad_arg([0] * nsp, [t - s for t, s in zip(target, plane, strict=True)]))
+
+
+# ------------------------------------------------------------------------- MaxRoiPool
+
+
+def _bin_masks(start: Any, length: Any, pooled: int, size: int) -> Any:
+    """(R, pooled, size) membership of each cell in each box's bins along one axis: bin p
+    covers [floor(p * w), ceil((p + 1) * w)) + start, w = length / pooled, clipped."""
+    width = (length / pooled)[:, None]
+    p = torch.arange(pooled, dtype=torch.float64)[None, :]
+    lo = ((p * width).floor() + start[:, None]).clamp(0, size)
+    hi = (((p + 1) * width).ceil() + start[:, None]).clamp(0, size)
+    cells = torch.arange(size, dtype=torch.float64)
+    return (cells >= lo[..., None]) & (cells < hi[..., None])
+
+
+@emits("MaxRoiPool", since=1)
+def max_roi_pool(X: Any, rois: Any, *, pooled_shape: tuple[int, ...] | None = None,
+                 spatial_scale: float = 1.0, ctx: EmitContext | None = None) -> Any:
+    """MaxRoiPool-1/22: max over each of pooled_shape bins of each box (empty bins give 0).
+    rois rows are (batch_index, x1, y1, x2, y2); corners are scaled and rounded half away
+    from zero, and a box includes both corner cells."""
+    if not pooled_shape or len(pooled_shape) != 2:
+        raise UnsupportedOpError(LAYER, "MaxRoiPool",
+                                 hint=f"pooled_shape must be [height, width], got {pooled_shape}")
+    ph, pw = pooled_shape
+    x, r = T(X), T(rois)
+    xi = info(x, ctx)
+    h, w = xi.shape[2:]
+    corners = r[:, 1:]
+    corners = (torch.sign(corners) * torch.floor(corners.abs() * spatial_scale + 0.5)).double()
+    x1, y1, x2, y2 = corners.unbind(1)
+    mh = _bin_masks(y1, (y2 - y1 + 1).clamp_min(1), ph, h)  # (R, ph, H)
+    mw = _bin_masks(x1, (x2 - x1 + 1).clamp_min(1), pw, w)  # (R, pw, W)
+    img = x[r[:, 0].long()]  # (R, C, H, W)
+    dtype = xi.dtype
+    lowest = float("-inf") if dtype is None or dtype.is_floating_point else torch.iinfo(dtype).min
+    cols = img[:, :, :, None, :].masked_fill(~mw[:, None, None], lowest).amax(-1)  # (R, C, H, pw)
+    out = cols[:, :, None].masked_fill(~mh[:, None, :, :, None], lowest).amax(3)  # (R, C, ph, pw)
+    empty = ~(mh.any(-1)[:, :, None] & mw.any(-1)[:, None, :])  # (R, ph, pw)
+    return out.masked_fill(empty[:, None], 0)

@@ -9,7 +9,6 @@ a K/V group into the row axis, so K/V are never copied per query head."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import tensorflow as tf
@@ -17,6 +16,16 @@ import tensorflow as tf
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.attention_math import (
+    attention_bias,
+    attention_body,
+    check_qk_mode,
+    default_scale,
+    kv_group_size,
+    needs_split,
+    precision,
+    query_offset,
+)
 from tensorbridge.ir.dtypes import DType
 
 _HALF = (tf.float16, tf.bfloat16)
@@ -28,10 +37,9 @@ def _work_dtype(*xs: Any) -> Any:
 
 def _to_4d(x: Any, num_heads: int | None, name: str) -> Any:
     """[B, S, H*D] -> [B, H, S, D]; 4-D inputs pass through."""
-    if x.shape.rank == 4:
+    if not needs_split(x.shape.rank, num_heads, x.shape[-1] if x.shape.rank == 3 else None,
+                       name):
         return x
-    if x.shape.rank != 3 or not num_heads:
-        raise ValueError(f"Attention {name} must be 4-D, or 3-D with the head count attribute")
     shape = tf.shape(x)
     x = tf.reshape(x, tf.concat([shape[:2], [num_heads, -1]], 0))
     return tf.transpose(x, [0, 2, 1, 3])
@@ -41,17 +49,11 @@ def _grouped_matmul(a: Any, b: Any, hq: int, hkv: int) -> Any:
     """a[B, Hq, L, X] @ b[B, Hkv, X, Y], query head h using K/V head h // (Hq // Hkv)."""
     if hq == hkv:
         return tf.matmul(a, b)
-    if hkv == 0 or hq % hkv:
-        raise ValueError(f"q_num_heads ({hq}) must be a multiple of kv_num_heads ({hkv})")
+    group = kv_group_size(hq, hkv)
     sa = tf.shape(a)
-    folded = tf.reshape(a, tf.stack([sa[0], hkv, (hq // hkv) * sa[2], sa[3]]))
+    folded = tf.reshape(a, tf.stack([sa[0], hkv, group * sa[2], sa[3]]))
     out = tf.matmul(folded, b)
     return tf.reshape(out, tf.stack([sa[0], hq, sa[2], tf.shape(b)[-1]]))
-
-
-def _half_matmul(a: Any, b: Any, hq: int, hkv: int, out: Any) -> Any:
-    """Half-precision operands accumulated in float32 and rounded once to ``out``."""
-    return tf.cast(_grouped_matmul(tf.cast(a, tf.float32), tf.cast(b, tf.float32), hq, hkv), out)
 
 
 _SEQUENTIAL_SUM_MAX = 64
@@ -73,67 +75,62 @@ def _row_sum(e: Any) -> Any:
                                  keepdims=True), e.dtype)
 
 
-def _safe_softmax(x: Any) -> Any:
-    """Softmax over the last axis; an entirely -inf row yields zeros instead of NaN."""
-    m = tf.reduce_max(x, axis=-1, keepdims=True)
-    m = tf.where(tf.math.is_inf(m) & (m < 0), tf.zeros_like(m), m)
-    e = tf.exp(x - m)
-    s = _row_sum(e)
-    return e / tf.where(s == 0, tf.ones_like(s), s)
+class _TfOps:
+    """:class:`AttentionOps` in TF."""
+
+    def arange(self, n: Any) -> Any:
+        return tf.range(n, dtype=tf.int64)
+
+    def reshape(self, x: Any, shape: list[int]) -> Any:
+        return tf.reshape(x, shape)
+
+    def to_int64(self, x: Any) -> Any:
+        return tf.cast(x, tf.int64)
+
+    def cast(self, x: Any, dt: Any) -> Any:
+        return tf.cast(x, dt)
+
+    def const(self, value: float, dt: Any) -> Any:
+        return tf.constant(value, dt)
+
+    def pad_keys(self, mask: Any, short: Any, fill: Any) -> Any:
+        paddings = tf.concat([tf.zeros([mask.shape.rank - 1, 2], tf.int32),
+                              [[0, tf.maximum(tf.cast(short, tf.int32), 0)]]], 0)
+        return tf.pad(mask, paddings, constant_values=tf.cast(fill, mask.dtype))
+
+    def blocked(self, allowed: Any, dt: Any) -> Any:
+        return tf.where(allowed, tf.constant(0, dt), tf.constant(float("-inf"), dt))
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        return tf.where(cond, tf.cast(a, b.dtype) if isinstance(a, (int, float)) else a, b)
+
+    def isneginf(self, x: Any) -> Any:
+        return tf.math.is_inf(x) & (x < 0)
+
+    exp = staticmethod(tf.exp)
+    tanh = staticmethod(tf.tanh)
+
+    def row_max(self, x: Any) -> Any:
+        return tf.reduce_max(x, axis=-1, keepdims=True)
+
+    def row_sum(self, x: Any) -> Any:
+        return _row_sum(x)
+
+    def swap_last(self, x: Any) -> Any:
+        return tf.transpose(x, [0, 1, 3, 2])
+
+    def sqrt_scale(self, scale: float, dt: Any) -> Any:
+        return tf.cast(tf.sqrt(tf.constant(scale, tf.float32)), dt)
+
+    def matmul(self, a: Any, b: Any, heads: tuple[int, int]) -> Any:
+        return _grouped_matmul(a, b, *heads)
+
+    def half_matmul(self, a: Any, b: Any, heads: tuple[int, int], dt: Any) -> Any:
+        f32 = tf.float32
+        return tf.cast(_grouped_matmul(tf.cast(a, f32), tf.cast(b, f32), *heads), dt)
 
 
-def _pad_mask(mask: Any, total: Any) -> Any:
-    """Pad the key axis of a mask shorter than the key count with 'not attended'."""
-    short = total - tf.shape(mask)[-1]
-    if isinstance(short, int) and short <= 0:
-        return mask
-    fill = False if mask.dtype == tf.bool else float("-inf")
-    paddings = tf.concat([tf.zeros([mask.shape.rank - 1, 2], tf.int32),
-                          [[0, tf.maximum(short, 0)]]], 0)
-    return tf.pad(mask, paddings, constant_values=tf.cast(fill, mask.dtype))
-
-
-def _attention_bias(mask: Any, q_len: Any, kv_len: Any, offset: Any, is_causal: int,
-                    left: int, right: int, nonpad: Any, dt: Any) -> Any:
-    """Additive bias broadcastable to [B, Hq, L, S]: the float mask, plus -inf wherever a
-    boolean mask, the causal frontier, a sliding window or key padding blocks a key."""
-    bias = allowed = None
-    if mask is not None:
-        mask = _pad_mask(mask, kv_len)
-        if mask.dtype == tf.bool:
-            allowed = mask
-        else:
-            bias = tf.cast(mask, dt)
-    j = tf.range(kv_len, dtype=tf.int64)
-    pos = tf.range(q_len, dtype=tf.int64)[:, None]
-    if offset is not None:
-        pos = pos + (tf.reshape(offset, [-1, 1, 1, 1]) if not isinstance(offset, int) else offset)
-    rules = []
-    if is_causal:
-        rules.append(j <= pos)
-    if left >= 0:
-        rules.append(j >= pos - left)
-    if right >= 0:
-        rules.append(j <= pos + right)
-    if nonpad is not None:
-        rules.append(j < tf.reshape(tf.cast(nonpad, tf.int64), [-1, 1, 1, 1]))
-    for rule in rules:
-        allowed = rule if allowed is None else allowed & rule
-    if allowed is not None:
-        blocked = tf.where(allowed, tf.constant(0, dt), tf.constant(float("-inf"), dt))
-        bias = blocked if bias is None else bias + blocked
-    return bias
-
-
-def _scores(q: Any, k: Any, scale: float, dt: Any, half: bool, hq: int, hkv: int) -> Any:
-    """Scaled Q·K^T [B, Hq, L, S] in dt."""
-    kt = tf.transpose(tf.cast(k, dt), [0, 1, 3, 2])
-    if half:
-        # the function body scales Q and K each by sqrt(scale) (computed in float32, cast
-        # to T), so both scaled operands are rounded to T before the matmul
-        s = tf.cast(tf.sqrt(tf.constant(scale, tf.float32)), dt)
-        return _half_matmul(q * s, kt * s, hq, hkv, dt)
-    return _grouped_matmul(tf.cast(q, dt) * tf.cast(scale, dt), kt, hq, hkv)
+OPS = _TfOps()
 
 
 def _length(x: Any, axis: int) -> Any:
@@ -141,14 +138,8 @@ def _length(x: Any, axis: int) -> Any:
     return int(d) if d is not None else tf.shape(x, out_type=tf.int64)[axis]
 
 
-def _query_offset(past_key: Any, nonpad_kv_seqlen: Any, q_len: Any) -> Any:
-    """Keys preceding the query block: the internal cache, or (per batch) the valid part of
-    an external cache minus the queries themselves."""
-    if past_key is not None:
-        return _length(past_key, 2)
-    if nonpad_kv_seqlen is not None:
-        return tf.cast(nonpad_kv_seqlen, tf.int64) - q_len
-    return 0
+def _tf_type(t: DType | None, input_type: Any) -> Any:
+    return input_type if t is None else tf_dtype(t)
 
 
 def _attention(Q: Any, K: Any, V: Any, attn_mask: Any, past_key: Any, past_value: Any,
@@ -157,6 +148,7 @@ def _attention(Q: Any, K: Any, V: Any, attn_mask: Any, past_key: Any, past_value
                softcap: float, softmax_precision: int | None, left: int, right: int,
                n_outputs: int) -> Any:
     """Shared body of every Attention version (older versions pass the neutral values)."""
+    check_qk_mode(qk_matmul_output_mode)
     q = _to_4d(Q, q_num_heads, "Q")
     k, v = _to_4d(K, kv_num_heads, "K"), _to_4d(V, kv_num_heads, "V")
     if past_key is not None and past_value is not None:
@@ -166,36 +158,18 @@ def _attention(Q: Any, K: Any, V: Any, attn_mask: Any, past_key: Any, past_value
         raise ValueError("Attention needs static head counts (4-D shapes or the *_num_heads "
                          "attributes)")
     half = Q.dtype in _HALF
-    dt = Q.dtype if half else _work_dtype(Q, K, V)
-    sm_dt = tf_dtype(DType(softmax_precision)) if softmax_precision is not None else dt
-    if not half and sm_dt == tf.float64:
-        dt = sm_dt  # only a DOUBLE softmax_precision raises a float32 work precision
+    work, soft = precision(half, tf.float64 in (Q.dtype, K.dtype, V.dtype), softmax_precision)
+    dt, sm_dt = _tf_type(work, Q.dtype), _tf_type(soft, Q.dtype)
     q_len, kv_len = _length(q, 2), _length(k, 2)
-    if scale is None:
-        scale = 1.0 / math.sqrt(q.shape[-1])
-    scores = _scores(q, k, scale, dt, half, hq, hkv)
-    stages = [scores]
-    if softcap > 0:
-        scores = softcap * tf.tanh(scores / softcap)
-    stages.append(scores)
-    bias = _attention_bias(attn_mask, q_len, kv_len, _query_offset(past_key, nonpad, q_len),
-                           is_causal, left, right, nonpad, dt)
-    if bias is not None:
-        scores = scores + bias
-    stages.append(scores)
-    if half:
-        probs = tf.cast(_safe_softmax(tf.cast(scores, sm_dt)), dt)
-        y = _half_matmul(probs, v, hq, hkv, dt)
-    else:
-        probs = tf.cast(_safe_softmax(tf.cast(scores, sm_dt)), dt)
-        y = _grouped_matmul(probs, tf.cast(v, dt), hq, hkv)
-    stages.append(probs)
+    offset = query_offset(None if past_key is None else _length(past_key, 2), nonpad, q_len, OPS)
+    bias = attention_bias(attn_mask, None if attn_mask is None else _length(attn_mask, -1),
+                          attn_mask is not None and attn_mask.dtype == tf.bool, q_len, kv_len,
+                          offset, is_causal, left, right, nonpad, dt, OPS)
+    y, stages = attention_body(q, k, v, bias, default_scale(q.shape[-1]) if scale is None
+                               else scale, softcap, (hq, hkv), dt, sm_dt, half, OPS)
     if Q.shape.rank == 3:
         y = tf.transpose(y, [0, 2, 1, 3])
         y = tf.reshape(y, tf.concat([tf.shape(y)[:2], [-1]], 0))
-    if not 0 <= qk_matmul_output_mode <= 3:
-        raise ValueError(f"Attention qk_matmul_output_mode must be 0..3, got "
-                         f"{qk_matmul_output_mode}")
     qk = tf.cast(stages[qk_matmul_output_mode], Q.dtype) if n_outputs >= 4 else None
     y = tf.cast(y, Q.dtype)
     return y if n_outputs <= 1 else (y, k, v, qk)[:n_outputs]

@@ -1,5 +1,4 @@
-"""Tensor generator emitters: Constant, ConstantOfShape, Range, EyeLike (the shape family,
-continued from shape.py)."""
+"""Tensor generator emitters: Constant, ConstantOfShape, Range, EyeLike."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Resampling emitters (Resize, Upsample, GridSample).
+"""Resampling emitters: Resize, Upsample, GridSample, AffineGrid and CenterCropPad.
 
 Resize is separable: each resized axis gets a (out_len, taps) table of source indices and
 weights built with tf ops from the op's coordinate rules, and the tensor is resampled one
@@ -12,120 +12,102 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from tensorbridge.converters.tensorflow.from_ir.ops.nn import to_channels_first, to_channels_last
+from tensorbridge.converters.tensorflow.from_ir.layout import (
+    to_channels_first,
+    to_channels_last,
+)
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.resize_math import (
+    COORD_MODES_11,
+    COORD_MODES_13,
+    COORD_MODES_19,
+    LEGACY_OPTIONS,
+    Axis,
+    Options,
+    check_coord,
+    cubic_kernel,
+    filter_taps,
+    legacy_axes,
+    legacy_mode,
+    nearest_index,
+    outside_mask,
+    plan_axes,
+    skip_identity_axes,
+    source_coords,
+)
 
 F64 = tf.float64
-
-
-@dataclass(frozen=True)
-class _Axis:
-    """How one axis is resampled. Sizes and scale are Python numbers or scalar tensors."""
-
-    axis: int
-    size_in: Any
-    size_out: Any
-    scale: Any
-    roi: tuple[Any, Any] = (0.0, 1.0)
-
-
-@dataclass(frozen=True)
-class _Options:
-    mode: str = "nearest"
-    coord: str = "half_pixel"
-    nearest: str = "round_prefer_floor"
-    cubic_a: float = -0.75
-    exclude_outside: int = 0
-    extrapolation_value: float = 0.0
-    antialias: int = 0
 
 
 def _f(v: Any) -> Any:
     return tf.cast(v, F64)
 
 
-def _source_coords(ax: _Axis, mode: str) -> Any:
-    """x_original (float64) for every output index, per coordinate_transformation_mode."""
-    x = _f(tf.range(ax.size_out))
-    n_in, n_out, s = _f(ax.size_in), _f(ax.size_out), _f(ax.scale)
-    wide = n_out > 1
-    if mode == "half_pixel":
-        return (x + 0.5) / s - 0.5
-    if mode == "half_pixel_symmetric":
-        # centre the sampled span when the output length was rounded down from in * scale
-        return n_in / 2 * (1 - n_out / (n_in * s)) + (x + 0.5) / s - 0.5
-    if mode == "pytorch_half_pixel":
-        return tf.where(wide, (x + 0.5) / s - 0.5, tf.zeros_like(x))
-    if mode == "align_corners":
-        return tf.where(wide, x * (n_in - 1) / tf.maximum(n_out - 1, 1), tf.zeros_like(x))
-    if mode == "asymmetric":
-        return x / s
-    if mode == "tf_half_pixel_for_nn":
-        return (x + 0.5) / s
-    if mode == "tf_crop_and_resize":
-        lo, hi = _f(ax.roi[0]), _f(ax.roi[1])
-        spread = lo * (n_in - 1) + x * (hi - lo) * (n_in - 1) / tf.maximum(n_out - 1, 1)
-        return tf.where(wide, spread, 0.5 * (lo + hi) * (n_in - 1) + tf.zeros_like(x))
-    raise ValueError(f"Resize: unknown coordinate_transformation_mode {mode!r}")
+def _number(v: Any) -> bool:
+    return isinstance(v, (bool, int, float, np.bool_))
 
 
-def _nearest_index(x: Any, ax: _Axis, mode: str) -> Any:
-    if mode == "round_prefer_floor":
-        idx = tf.math.ceil(x - 0.5)
-    elif mode == "round_prefer_ceil":
-        idx = tf.math.floor(x + 0.5)
-    elif mode == "floor":
-        idx = tf.math.floor(x)
-    elif mode == "ceil":
-        idx = tf.math.ceil(x)
-    elif mode == "simple":  # Resize-10 / Upsample: truncate enlarging, ceil shrinking
-        idx = tf.where(_f(ax.scale) < 1, tf.math.ceil(x), tf.math.floor(x))
-    else:
-        raise ValueError(f"Resize: unknown nearest_mode {mode!r}")
-    return tf.cast(tf.clip_by_value(idx, 0.0, _f(ax.size_in) - 1), tf.int64)
+class _TfOps:
+    """:class:`ResizeOps` in TF. Sizes and scales are Python numbers when ``scales`` /
+    ``sizes`` are constants (the tables fold and the output shape stays static) and
+    scalar tensors otherwise, where a Python branch becomes ``tf.where``."""
+
+    def arange(self, n: Any) -> Any:
+        return _f(tf.range(n))
+
+    def scalar(self, v: Any) -> Any:
+        return v if _number(v) else _f(v)
+
+    def select(self, cond: Any, a: Callable[[], Any], b: Callable[[], Any]) -> Any:
+        if _number(cond):
+            return a() if cond else b()
+        return tf.where(cond, _f(a()), _f(b()))
+
+    floor = staticmethod(tf.math.floor)
+    ceil = staticmethod(tf.math.ceil)
+    abs = staticmethod(tf.abs)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        return tf.where(cond, a, tf.cast(b, a.dtype) if _number(b) else b)
+
+    def clip(self, x: Any, lo: Any, hi: Any) -> Any:
+        return tf.maximum(x, lo) if hi is None else tf.clip_by_value(x, _f(lo), _f(hi))
+
+    def to_index(self, x: Any) -> Any:
+        return tf.cast(x, tf.int64)
+
+    def to_float(self, mask: Any) -> Any:
+        return _f(mask)
+
+    def ceil_count(self, v: Any) -> Any:
+        return int(-(-v // 1)) if _number(v) else tf.cast(tf.math.ceil(v), tf.int32)
+
+    def row_sum(self, w: Any) -> Any:
+        return tf.reduce_sum(w, axis=1, keepdims=True)
+
+    def reshape(self, x: Any, shape: list[int]) -> Any:
+        return tf.reshape(x, shape)
+
+    def scaled_size(self, n: Any, s: Any) -> Any:
+        return tf.cast(tf.math.floor(tf.cast(s, tf.float32) * tf.cast(n, tf.float32)), tf.int64)
+
+    def ratio(self, out: Any, n: Any) -> Any:
+        return _f(out) / _f(n)
+
+    def extreme(self, values: list[Any], largest: bool) -> Any:
+        return (tf.reduce_max if largest else tf.reduce_min)(values)
+
+    def round_size(self, v: Any) -> Any:
+        return tf.cast(tf.math.floor(v + 0.5), tf.int64)
 
 
-def _cubic_kernel(a: float) -> Callable[[Any], Any]:
-    """Keys' cubic convolution kernel with coefficient a."""
-    def k(d: Any) -> Any:
-        d = tf.abs(d)
-        near = ((a + 2) * d - (a + 3)) * d * d + 1
-        far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-        return tf.where(d <= 1, near, tf.where(d < 2, far, tf.zeros_like(d)))
-    return k
-
-
-def _linear_kernel(d: Any) -> Any:
-    return tf.maximum(1 - tf.abs(d), 0.0)
-
-
-def _filter_taps(x: Any, ax: _Axis, opt: _Options) -> tuple[Any, Any]:
-    """(indices [out, taps], weights [out, taps]) of the separable filter. Antialiased
-    downsampling widens the filter by 1/scale; off-image taps read the edge value, or are
-    dropped and the rest renormalised with exclude_outside."""
-    kern = _linear_kernel if opt.mode == "linear" else _cubic_kernel(opt.cubic_a)
-    support = 1.0 if opt.mode == "linear" else 2.0
-    stretch: Any = 1.0
-    if opt.antialias:
-        s = ax.scale
-        stretch = (1.0 / s if s < 1 else 1.0) if isinstance(s, (int, float)) else \
-            tf.where(_f(s) < 1, 1.0 / _f(s), tf.constant(1.0, F64))
-    reach = support * stretch
-    n_taps = tf.cast(tf.math.ceil(_f(2 * reach)), tf.int32) + 1 \
-        if not isinstance(reach, float) else int(-(-2 * reach // 1)) + 1
-    taps = (tf.math.floor(x - reach) + 1)[:, None] + _f(tf.range(n_taps))[None, :]
-    w = kern((taps - x[:, None]) / stretch)
-    n_in = _f(ax.size_in)
-    if opt.exclude_outside:
-        w = w * _f((taps >= 0) & (taps <= n_in - 1))
-    w = w / tf.reduce_sum(w, axis=1, keepdims=True)
-    return tf.cast(tf.clip_by_value(taps, 0.0, n_in - 1), tf.int64), w
+OPS = _TfOps()
 
 
 def _resample_axis(x: Any, axis: int, idx: Any, w: Any) -> Any:
@@ -136,7 +118,7 @@ def _resample_axis(x: Any, axis: int, idx: Any, w: Any) -> Any:
     return tf.reduce_sum(g * w, axis=axis + 1)
 
 
-def _repeat_factor(ax: _Axis, opt: _Options) -> int | None:
+def _repeat_factor(ax: Axis, opt: Options) -> int | None:
     """The integer factor when nearest resampling of ``ax`` is exactly a repeat."""
     s, n_in, n_out = ax.scale, ax.size_in, ax.size_out
     if not all(isinstance(v, (int, float)) for v in (s, n_in, n_out)) or s < 1 or s != int(s):
@@ -150,13 +132,7 @@ def _repeat_factor(ax: _Axis, opt: _Options) -> int | None:
     return None
 
 
-def _extrapolated(x: Any, ax: _Axis, rank: int) -> Any:
-    """Broadcastable mask of outputs whose source point lies outside the input."""
-    out = (x < 0) | (x > _f(ax.size_in) - 1)
-    return tf.reshape(out, [-1 if i == ax.axis else 1 for i in range(rank)])
-
-
-def _bilinear_fast(X: Any, axes: dict[int, _Axis], opt: _Options) -> Any | None:
+def _bilinear_fast(X: Any, axes: dict[int, Axis], opt: Options) -> Any | None:
     """tf.image.resize's bilinear when it computes exactly the op's formula: 4-D input,
     only H and W resized, half_pixel/align_corners/asymmetric coordinates with scale ==
     out / in (TF derives the scale from the sizes), no antialias or exclude_outside."""
@@ -176,39 +152,28 @@ def _bilinear_fast(X: Any, axes: dict[int, _Axis], opt: _Options) -> Any | None:
     return to_channels_first(tf.cast(y, X.dtype), 4)
 
 
-_IDENTITY_AT_SCALE_1 = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
-                        "align_corners", "asymmetric")
-
-
-def _resize(X: Any, axes: dict[int, _Axis], opt: _Options) -> Any:
+def _resize(X: Any, axes: dict[int, Axis], opt: Options) -> Any:
     """Resample the axes in ``axes`` (the others are copied through)."""
-    if opt.coord in _IDENTITY_AT_SCALE_1:
-        # x_original == x_resized on these axes: resampling them would be a costly copy
-        axes = {a: ax for a, ax in axes.items()
-                if not (isinstance(ax.scale, (int, float)) and ax.scale == 1
-                        and isinstance(ax.size_in, int) and ax.size_in == ax.size_out)}
+    axes = skip_identity_axes(axes, opt.coord)
     fast = _bilinear_fast(X, axes, opt)
     if fast is not None:
         return fast
     y = X if opt.mode == "nearest" or X.dtype == F64 else tf.cast(X, tf.float32)
-    mask = None
+    coords = {}
     for a, ax in axes.items():
         if opt.mode == "nearest" and _repeat_factor(ax, opt) is not None:
             y = tf.repeat(y, _repeat_factor(ax, opt), axis=a) if ax.scale != 1 else y
             continue
-        coords = _source_coords(ax, opt.coord)
+        coords[a] = source_coords(ax, opt.coord, OPS)
         if opt.mode == "nearest":
-            y = tf.gather(y, _nearest_index(coords, ax, opt.nearest), axis=a)
-        elif opt.mode in ("linear", "cubic"):
-            y = _resample_axis(y, a, *_filter_taps(coords, ax, opt))
+            y = tf.gather(y, nearest_index(coords[a], ax, opt.nearest, OPS), axis=a)
         else:
-            raise ValueError(f"Resize: mode must be nearest, linear or cubic, got {opt.mode!r}")
-        if opt.coord == "tf_crop_and_resize":
-            m = _extrapolated(coords, ax, X.shape.rank)
-            mask = m if mask is None else mask | m
+            y = _resample_axis(y, a, *filter_taps(coords[a], ax, opt, OPS))
     if X.dtype.is_integer and opt.mode != "nearest":
         y = tf.clip_by_value(tf.round(y), X.dtype.min, X.dtype.max)
     y = tf.cast(y, X.dtype)
+    mask = outside_mask(coords, axes, X.shape.rank, OPS) if opt.coord == "tf_crop_and_resize" \
+        else None
     if mask is not None:
         y = tf.where(mask, tf.cast(opt.extrapolation_value, X.dtype), y)
     return y
@@ -233,84 +198,36 @@ def _dim(X: Any, a: int) -> Any:
     return int(d) if d is not None else tf.shape(X, out_type=tf.int64)[a]
 
 
-def _scaled_size(n: Any, s: Any) -> Any:
-    """floor(in * scale) in float32, as onnxruntime computes it (0.7f * 10 gives 7)."""
-    if isinstance(n, int) and isinstance(s, (int, float)):
-        return int(np.floor(np.float32(s) * np.float32(n)))
-    return tf.cast(tf.math.floor(tf.cast(s, tf.float32) * tf.cast(n, tf.float32)), tf.int64)
-
-
-def _entry(v: Any, i: int) -> Any:
-    return v[i] if isinstance(v, list) else tf.reshape(v, [-1])[i]
-
-
-def _resize_axes(X: Any, roi: Any, scales: Any, sizes: Any, axes: Sequence[int] | None,
-                 policy: str, coord: str) -> dict[int, _Axis]:
-    """Resize's roi/scales/sizes/axes inputs -> per-axis plans."""
-    r = X.shape.rank
-    ax_list = [a % r for a in axes] if axes else list(range(r))
-    n = len(ax_list)
-    ins = [_dim(X, a) for a in ax_list]
-    rois: list[tuple[Any, Any]] = [(0.0, 1.0)] * n
-    if coord == "tf_crop_and_resize" and _given(roi):
-        rv = _values(roi)
-        rois = [(_entry(rv, i), _entry(rv, i + n)) for i in range(n)]
-    if _given(sizes):
-        sz = _values(sizes)
-        outs, scl = _apply_policy(ins, [_entry(sz, i) for i in range(n)], policy)
-    else:
-        sc = _values(scales)
-        scl = [_entry(sc, i) for i in range(n)]
-        outs = [_scaled_size(i, s) for i, s in zip(ins, scl)]
-    return {a: _Axis(a, i, o, s, rv) for a, i, o, s, rv in zip(ax_list, ins, outs, scl, rois)}
-
-
-def _apply_policy(ins: list[Any], sizes: list[Any], policy: str) -> tuple[list[Any], list[Any]]:
-    """Output sizes and scales for a ``sizes`` input under keep_aspect_ratio_policy."""
-    static = all(isinstance(v, int) for v in (*ins, *sizes))
-    ratios = [o / i if static else _f(o) / _f(i) for o, i in zip(sizes, ins)]
-    if policy == "stretch":
-        return sizes, ratios
-    if policy not in ("not_larger", "not_smaller"):
-        raise ValueError(f"Resize: unknown keep_aspect_ratio_policy {policy!r}")
-    pick = (min if policy == "not_larger" else max) if static else \
-        (tf.reduce_min if policy == "not_larger" else tf.reduce_max)
-    s = pick(ratios)
-    if static:  # round half up, as the spec's round_int
-        return [int(s * i + 0.5) for i in ins], [s] * len(ins)
-    return [tf.cast(tf.math.floor(s * _f(i) + 0.5), tf.int64) for i in ins], [s] * len(ins)
-
-
-_COORD_MODES_11 = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-                   "tf_half_pixel_for_nn", "tf_crop_and_resize")
-_COORD_MODES_13 = tuple(m for m in _COORD_MODES_11 if m != "tf_half_pixel_for_nn")
-_COORD_MODES_19 = (*_COORD_MODES_13, "half_pixel_symmetric")
+def _entries(v: Any, n: int) -> list[Any]:
+    """An optional 1-D input as a list: Python numbers when constant, else ``n`` scalar
+    tensors (the op fixes how many a computed input holds)."""
+    if not _given(v):
+        return []
+    vals = _values(v)
+    if isinstance(vals, list):
+        return vals
+    return [tf.reshape(vals, [-1])[i] for i in range(n)]
 
 
 def _legacy_resize(X: Any, scales: Any, mode: str) -> Any:
     """Resize-10 / Upsample: asymmetric coordinates, nearest truncates (ceil when
     shrinking), linear clamps at the edges; axes with a constant scale of 1 are skipped."""
-    sc = _values(scales) if not isinstance(scales, (list, tuple)) else list(scales)
-    mode = "linear" if mode == "bilinear" else mode  # Upsample-1's spelling
-    if mode not in ("nearest", "linear"):
-        raise ValueError(f"mode must be 'nearest' or 'linear', got {mode!r}")
-    axes = {}
-    for a in range(X.shape.rank):
-        s = _entry(sc, a)
-        if isinstance(s, (int, float)) and s == 1:
-            continue
-        n = _dim(X, a)
-        axes[a] = _Axis(a, n, _scaled_size(n, s), s)
-    return _resize(X, axes, _Options(mode=mode, coord="asymmetric", nearest="simple"))
+    r = X.shape.rank
+    sc = list(scales) if isinstance(scales, (list, tuple)) else _entries(scales, r)
+    opt = replace(LEGACY_OPTIONS, mode=legacy_mode(mode))
+    return _resize(X, legacy_axes([_dim(X, a) for a in range(r)], sc, OPS), opt)
 
 
-def _resize_11_plus(X: Any, roi: Any, scales: Any, sizes: Any, opt: _Options,
+def _resize_11_plus(X: Any, roi: Any, scales: Any, sizes: Any, opt: Options,
                     allowed: tuple[str, ...], axes: Sequence[int] | None = None,
                     policy: str = "stretch") -> Any:
-    if opt.coord not in allowed:
-        raise ValueError(f"Resize: coordinate_transformation_mode must be one of {allowed} at "
-                         f"this opset, got {opt.coord!r}")
-    return _resize(X, _resize_axes(X, roi, scales, sizes, axes, policy, opt.coord), opt)
+    check_coord(opt.coord, allowed)
+    r = X.shape.rank
+    n = len(axes) if axes else r
+    plans = plan_axes([_dim(X, a) for a in range(r)], _entries(roi, 2 * n),
+                      [] if _given(sizes) else _entries(scales, n), _entries(sizes, n), axes,
+                      policy, opt.coord, OPS)
+    return _resize(X, plans, opt)
 
 
 @emits("Resize", since=10)
@@ -325,9 +242,9 @@ def resize_11(X: Any, roi: Any, scales: Any, sizes: Any = None, *,
               exclude_outside: int = 0, extrapolation_value: float = 0.0,
               mode: str = "nearest", nearest_mode: str = "round_prefer_floor") -> Any:
     """Resize-11: roi/scales/sizes inputs, coordinate modes incl. tf_half_pixel_for_nn."""
-    opt = _Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
+    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
                    exclude_outside, extrapolation_value)
-    return _resize_11_plus(X, roi, scales, sizes, opt, _COORD_MODES_11)
+    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_11)
 
 
 @emits("Resize", since=13)
@@ -336,9 +253,9 @@ def resize_13(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
               exclude_outside: int = 0, extrapolation_value: float = 0.0,
               mode: str = "nearest", nearest_mode: str = "round_prefer_floor") -> Any:
     """Resize-13: roi and scales become optional; tf_half_pixel_for_nn is gone."""
-    opt = _Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
+    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
                    exclude_outside, extrapolation_value)
-    return _resize_11_plus(X, roi, scales, sizes, opt, _COORD_MODES_13)
+    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_13)
 
 
 @emits("Resize", since=18)
@@ -349,9 +266,9 @@ def resize_18(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
               keep_aspect_ratio_policy: str = "stretch", mode: str = "nearest",
               nearest_mode: str = "round_prefer_floor") -> Any:
     """Resize-18: adds antialias, axes and keep_aspect_ratio_policy."""
-    opt = _Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
+    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
                    exclude_outside, extrapolation_value, antialias)
-    return _resize_11_plus(X, roi, scales, sizes, opt, _COORD_MODES_13, axes,
+    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_13, axes,
                            keep_aspect_ratio_policy)
 
 
@@ -363,9 +280,9 @@ def resize_19(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
               keep_aspect_ratio_policy: str = "stretch", mode: str = "nearest",
               nearest_mode: str = "round_prefer_floor") -> Any:
     """Resize-19: adds the half_pixel_symmetric coordinate mode."""
-    opt = _Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
+    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
                    exclude_outside, extrapolation_value, antialias)
-    return _resize_11_plus(X, roi, scales, sizes, opt, _COORD_MODES_19, axes,
+    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_19, axes,
                            keep_aspect_ratio_policy)
 
 
@@ -431,7 +348,7 @@ def _grid_taps(x: Any, size: int, mode: str, padding: str,
         offsets, weights = [0, 1], [1 - (x - base), x - base]
     else:
         base = tf.math.floor(x)
-        k = _cubic_kernel(-0.75)
+        k = cubic_kernel(-0.75, OPS)
         offsets = [-1, 0, 1, 2]
         weights = [k(x - (base + o)) for o in offsets]
     taps = []
@@ -492,3 +409,50 @@ def grid_sample_20(X: Any, grid: Any, *, align_corners: int = 0, mode: str = "li
     if mode not in ("linear", "nearest", "cubic"):
         raise ValueError(f"GridSample: mode must be linear, nearest or cubic, got {mode!r}")
     return _grid_sample(X, grid, mode, padding_mode, align_corners)
+
+
+@emits("CenterCropPad", since=18)
+def center_crop_pad(input_data: Any, shape: Any, *, axes: Sequence[int] | None = None) -> Any:
+    """CenterCropPad-18/21: crop or zero-pad each axis in ``axes`` to ``shape``, centred
+    (an odd difference puts the extra cell at the end)."""
+    rank = input_data.shape.rank
+    ax = [a % rank for a in axes] if axes else list(range(rank))
+    target = tf.reshape(tf.cast(shape, tf.int32), [-1])
+    x = input_data
+    for i, a in enumerate(ax):
+        size = tf.shape(x)[a]
+        diff = target[i] - size
+        begin = tf.truncatediv(diff, 2)  # grow: pad diff // 2 in front; shrink: drop (-diff) // 2
+        end = diff - begin
+        start = [0] * rank
+        start[a] = tf.maximum(-begin, 0)
+        length = tf.tensor_scatter_nd_update(tf.shape(x), [[a]],
+                                             [size - tf.maximum(-begin, 0) - tf.maximum(-end, 0)])
+        x = tf.slice(x, tf.stack(start), length)
+        pads = tf.tensor_scatter_nd_update(tf.zeros([rank, 2], tf.int32), [[a]],
+                                           [tf.stack([tf.maximum(begin, 0), tf.maximum(end, 0)])])
+        x = tf.pad(x, pads)
+    return x
+
+
+@emits("AffineGrid", since=20)
+def affine_grid(theta: Any, size: Any, *, align_corners: int = 0) -> Any:
+    """AffineGrid-20: theta (N, r, r+1) applied to the normalised pixel-centre grid of
+    ``size``; coordinates are listed innermost axis first, as GridSample reads them."""
+    nsp = theta.shape[1]
+    dims = tf.reshape(tf.cast(size, tf.int32), [-1])
+    t = theta if theta.dtype == tf.float64 else tf.cast(theta, tf.float32)
+    axes = []
+    for a in range(nsp):
+        length = dims[2 + a]
+        i = tf.range(length, dtype=t.dtype)
+        n = tf.cast(length, t.dtype)
+        if align_corners:
+            pos = tf.where(length > 1, -1.0 + 2.0 * tf.math.divide_no_nan(i, n - 1.0), tf.zeros_like(i))
+        else:
+            pos = (2.0 * i + 1.0) / n - 1.0
+        axes.append(pos)
+    mesh = tf.meshgrid(*axes, indexing="ij")  # outermost axis first
+    base = tf.stack([*mesh[::-1], tf.ones_like(mesh[0])], axis=-1)  # (*sp, r+1)
+    grid = tf.einsum("...k,njk->n...j", base, t)
+    return tf.cast(grid, theta.dtype)

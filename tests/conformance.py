@@ -1,14 +1,34 @@
-"""Comparison of runtime outputs with expected values, as onnx's backend test runner does
-(exact dtype and shape, rtol 1e-3 / atol 1e-7 for floats, exact for the rest)."""
+"""The ONNX node conformance data as tests use it: onnx's stored arrays as numpy values, and
+the comparison onnx's own backend test runner makes (exact dtype and shape, rtol 1e-3 /
+atol 1e-7 for floats, exact for the rest). A test helper: moved here from the product
+(runtime/compare.py) because only tests use it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import onnx
+from onnx import numpy_helper
 
 # onnx's runner: rtol 1e-3, atol 1e-7
 RTOL, ATOL = 1e-3, 1e-7
+
+
+def as_arrays(data: Any) -> list[Any]:
+    """A conformance data set (numpy arrays, lists for sequences, None for an empty optional,
+    or TensorProtos) as runtime values; strings become object arrays of str."""
+    out = []
+    for x in data:
+        if isinstance(x, onnx.TensorProto):
+            x = numpy_helper.to_array(x)
+        if isinstance(x, np.ndarray) and x.dtype.kind in "SU":
+            x = x.astype(object)
+        if isinstance(x, np.ndarray) and x.dtype == object:
+            x = np.array([v.decode() if isinstance(v, bytes) else v for v in x.reshape(-1)],
+                         dtype=object).reshape(x.shape)
+        out.append(x)
+    return out
 
 
 def compare(expected: Any, got: Any, rtol: float = RTOL, atol: float = ATOL) -> None:

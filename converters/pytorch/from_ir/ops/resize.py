@@ -1,4 +1,4 @@
-"""Resampling emitters (Resize, Upsample, GridSample, AffineGrid).
+"""Resampling emitters: Resize, Upsample, GridSample, AffineGrid and CenterCropPad.
 
 Resize goes to ``F.interpolate`` when torch's kernel computes exactly the ONNX formula for
 the node (mode, coordinate transform, rounding, and the same output size and scale);
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,39 +19,82 @@ import torch.nn.functional as F
 
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.pytorch.from_ir.host import Host, T, ints
-from tensorbridge.converters.pytorch.from_ir.ops.nn import Info, info
+from tensorbridge.converters.pytorch.from_ir.ops.shape import Info, info, pad_arg
 from tensorbridge.converters.pytorch.from_ir.registry import emits
 from tensorbridge.ir.errors import UnsupportedOpError
+from tensorbridge.ir.resize_math import (
+    COORD_MODES_11,
+    COORD_MODES_13,
+    COORD_MODES_19,
+    LEGACY_OPTIONS,
+    Axis,
+    Options,
+    check_coord,
+    filter_taps,
+    legacy_axes,
+    legacy_mode,
+    nearest_index,
+    outside_mask,
+    plan_axes,
+    skip_identity_axes,
+    source_coords,
+)
 
 LAYER = "PyTorch emitter"
-_COORD_11 = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-             "tf_half_pixel_for_nn", "tf_crop_and_resize")
-_COORD_13 = tuple(m for m in _COORD_11 if m != "tf_half_pixel_for_nn")
-_COORD_19 = (*_COORD_13, "half_pixel_symmetric")
-# coordinate modes for which an axis with scale 1 and equal sizes is the identity
-_IDENTITY_AT_1 = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
-                  "asymmetric")
 
 
-@dataclass(frozen=True)
-class _Axis:
-    """One resized axis: lengths, the scale the coordinate formulas divide by, the RoI."""
+class _TorchOps:
+    """:class:`ResizeOps` in torch: tables are built with torch ops from ``torch.arange``,
+    so sizes may be symbolic under torch.export (Python branches on them guard)."""
 
-    size_in: int
-    size_out: int
-    scale: float
-    roi: tuple[float, float] = (0.0, 1.0)
+    def arange(self, n: Any) -> Any:
+        return torch.arange(n, dtype=torch.float64)
+
+    def scalar(self, v: Any) -> Any:
+        return v
+
+    def select(self, cond: Any, a: Callable[[], Any], b: Callable[[], Any]) -> Any:
+        return a() if cond else b()
+
+    floor = staticmethod(torch.floor)
+    ceil = staticmethod(torch.ceil)
+    abs = staticmethod(torch.abs)
+
+    def where(self, cond: Any, a: Any, b: Any) -> Any:
+        return torch.where(cond, a, b)
+
+    def clip(self, x: Any, lo: Any, hi: Any) -> Any:
+        return torch.clamp(x, lo, hi)
+
+    def to_index(self, x: Any) -> Any:
+        return x.long()
+
+    def to_float(self, mask: Any) -> Any:
+        return mask.to(torch.float64)
+
+    def ceil_count(self, v: Any) -> Any:
+        return math.ceil(v)
+
+    def row_sum(self, w: Any) -> Any:
+        return w.sum(dim=1, keepdim=True)
+
+    def reshape(self, x: Any, shape: list[int]) -> Any:
+        return x.reshape(shape)
+
+    def scaled_size(self, n: Any, s: Any) -> Any:
+        return math.floor(n * s)
+
+    def ratio(self, out: Any, n: Any) -> Any:
+        return out / n
+
+    def extreme(self, values: list[Any], largest: bool) -> Any:
+        return max(values) if largest else min(values)
+
+    def round_size(self, v: Any) -> Any:
+        return math.floor(v + 0.5)
 
 
-@dataclass(frozen=True)
-class _Options:
-    mode: str = "nearest"
-    coord: str = "half_pixel"
-    nearest: str = "round_prefer_floor"
-    cubic_a: float = -0.75
-    exclude_outside: int = 0
-    extrapolation_value: float = 0.0
-    antialias: int = 0
+OPS = _TorchOps()
 
 
 def floats(v: Any) -> list[float]:
@@ -65,78 +108,11 @@ def floats(v: Any) -> list[float]:
     return [float(i) for i in np.asarray(v).reshape(-1)]
 
 
+def _unsupported(op: str, e: ValueError) -> UnsupportedOpError:
+    return UnsupportedOpError(LAYER, op, hint=str(e))
+
+
 # ------------------------------------------------------------------ generic resampler
-
-
-def _source_coords(ax: _Axis, mode: str) -> Any:
-    """x_original of every output index (float64), per coordinate_transformation_mode."""
-    x = torch.arange(ax.size_out, dtype=torch.float64)
-    n_in, n_out, s = ax.size_in, ax.size_out, ax.scale
-    if mode == "half_pixel":
-        return (x + 0.5) / s - 0.5
-    if mode == "half_pixel_symmetric":
-        # centre the sampled span when the output length was rounded from in * scale
-        return n_in / 2 * (1 - n_out / (n_in * s)) + (x + 0.5) / s - 0.5
-    if mode == "pytorch_half_pixel":
-        return (x + 0.5) / s - 0.5 if n_out > 1 else torch.zeros_like(x)
-    if mode == "align_corners":
-        return x * ((n_in - 1) / (n_out - 1)) if n_out > 1 else torch.zeros_like(x)
-    if mode == "asymmetric":
-        return x / s
-    if mode == "tf_half_pixel_for_nn":
-        return (x + 0.5) / s
-    if mode == "tf_crop_and_resize":
-        lo, hi = ax.roi
-        if n_out == 1:
-            return torch.full_like(x, 0.5 * (lo + hi) * (n_in - 1))
-        return lo * (n_in - 1) + x * ((hi - lo) * (n_in - 1) / (n_out - 1))
-    raise UnsupportedOpError(LAYER, "Resize",
-                             hint=f"unknown coordinate_transformation_mode {mode!r}")
-
-
-def _nearest_index(x: Any, mode: str, downsampling: bool, size: int) -> Any:
-    if mode == "round_prefer_floor":
-        idx = torch.ceil(x - 0.5)
-    elif mode == "round_prefer_ceil":
-        idx = torch.floor(x + 0.5)
-    elif mode == "floor":
-        idx = torch.floor(x)
-    elif mode == "ceil":
-        idx = torch.ceil(x)
-    elif mode == "simple":  # Resize-10 / Upsample: truncate enlarging, ceil shrinking
-        idx = torch.ceil(x) if downsampling else torch.floor(x)
-    else:
-        raise UnsupportedOpError(LAYER, "Resize", hint=f"unknown nearest_mode {mode!r}")
-    return idx.clamp(0, size - 1).long()
-
-
-def _cubic(a: float) -> Callable[[Any], Any]:
-    """Keys' cubic convolution kernel with coefficient a."""
-    def k(d: Any) -> Any:
-        d = d.abs()
-        near = ((a + 2) * d - (a + 3)) * d * d + 1
-        far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-        return torch.where(d <= 1, near, torch.where(d < 2, far, torch.zeros_like(d)))
-    return k
-
-
-def _linear(d: Any) -> Any:
-    return (1 - d.abs()).clamp_min(0.0)
-
-
-def _filter_taps(x: Any, size: int, kern: Callable[[Any], Any], support: float, stretch: float,
-                 exclude_outside: int) -> tuple[Any, Any]:
-    """(indices, weights), each [len(x), taps]; ``stretch`` > 1 widens the filter for
-    antialiased downsampling. Off-image taps read the edge, or are dropped and the rest
-    renormalised with exclude_outside."""
-    reach = support * stretch
-    taps = (torch.floor(x - reach) + 1)[:, None] + torch.arange(
-        int(math.ceil(2 * reach)) + 1, dtype=torch.float64)[None, :]
-    w = kern((taps - x[:, None]) / stretch)
-    if exclude_outside:
-        w = w * ((taps >= 0) & (taps <= size - 1))
-    w = w / w.sum(dim=1, keepdim=True)
-    return taps.clamp(0, size - 1).long(), w
 
 
 def _resample_axis(y: Any, axis: int, idx: Any, w: Any, rank: int) -> Any:
@@ -147,42 +123,32 @@ def _resample_axis(y: Any, axis: int, idx: Any, w: Any, rank: int) -> Any:
     return (picked * wv).sum(dim=axis + 1)
 
 
-def _resize_generic(x: Any, axes: dict[int, _Axis], opt: _Options, xi: Info) -> Any:
-    coords = {a: _source_coords(ax, opt.coord) for a, ax in axes.items()}
+def _resize_generic(x: Any, axes: dict[int, Axis], opt: Options, xi: Info) -> Any:
+    coords = {a: source_coords(ax, opt.coord, OPS) for a, ax in axes.items()}
     if opt.mode == "nearest":
         y = x
         for a, ax in axes.items():
-            y = torch.index_select(y, a, _nearest_index(coords[a], opt.nearest, ax.scale < 1,
-                                                         ax.size_in))
+            y = torch.index_select(y, a, nearest_index(coords[a], ax, opt.nearest, OPS))
     else:
-        kern = _linear if opt.mode == "linear" else _cubic(opt.cubic_a)
-        support = 1.0 if opt.mode == "linear" else 2.0
         floating = xi.dtype is None or xi.dtype.is_floating_point
         ct = xi.dtype if floating else torch.float32
         y = x.to(ct)
         for a, ax in axes.items():
-            stretch = 1.0 / ax.scale if opt.antialias and ax.scale < 1 else 1.0
-            idx, w = _filter_taps(coords[a], ax.size_in, kern, support, stretch,
-                                  opt.exclude_outside)
+            idx, w = filter_taps(coords[a], ax, opt, OPS)
             y = _resample_axis(y, a, idx, w.to(ct), xi.rank)
         if not floating and xi.dtype is not None:
             limits = torch.iinfo(xi.dtype)
             y = torch.round(y).clamp(limits.min, limits.max)
         y = y.to(xi.dtype)
     if opt.coord == "tf_crop_and_resize":
-        outside = torch.zeros([1] * xi.rank, dtype=torch.bool)
-        for a, c in coords.items():
-            shape = [1] * xi.rank
-            shape[a] = -1
-            outside = outside | ((c < 0) | (c > axes[a].size_in - 1)).reshape(shape)
-        y = torch.where(outside, opt.extrapolation_value, y)
+        y = torch.where(outside_mask(coords, axes, xi.rank, OPS), opt.extrapolation_value, y)
     return y
 
 
 # -------------------------------------------------------------------- F.interpolate path
 
 
-def _torch_mode(axes: dict[int, _Axis], opt: _Options, nsp: int) -> tuple[str, bool] | None:
+def _torch_mode(axes: dict[int, Axis], opt: Options, nsp: int) -> tuple[str, bool] | None:
     """(F.interpolate mode, align_corners) computing exactly this resize, or None."""
     out_gt_1 = all(ax.size_out > 1 for ax in axes.values())
     half = opt.coord == "half_pixel" or (opt.coord == "pytorch_half_pixel" and out_gt_1)
@@ -205,7 +171,7 @@ def _torch_mode(axes: dict[int, _Axis], opt: _Options, nsp: int) -> tuple[str, b
     return None
 
 
-def _interpolate(x: Any, axes: dict[int, _Axis], opt: _Options, xi: Info) -> Any:
+def _interpolate(x: Any, axes: dict[int, Axis], opt: Options, xi: Info) -> Any:
     """F.interpolate when it matches exactly, else None."""
     r = xi.rank
     nsp = r - 2
@@ -216,7 +182,7 @@ def _interpolate(x: Any, axes: dict[int, _Axis], opt: _Options, xi: Info) -> Any
     if found is None:
         return None
     mode, align = found
-    full = [axes.get(a, _Axis(xi.shape[a], xi.shape[a], 1.0)) for a in range(2, r)]
+    full = [axes.get(a, Axis(xi.shape[a], xi.shape[a], 1.0)) for a in range(2, r)]
     kw: dict[str, Any] = {"mode": mode}
     if mode not in ("nearest", "nearest-exact"):
         kw["align_corners"] = align
@@ -230,11 +196,9 @@ def _interpolate(x: Any, axes: dict[int, _Axis], opt: _Options, xi: Info) -> Any
     return None
 
 
-def _resize(X: Any, axes: dict[int, _Axis], opt: _Options, xi: Info) -> Any:
+def _resize(X: Any, axes: dict[int, Axis], opt: Options, xi: Info) -> Any:
     x = T(X)
-    if opt.coord in _IDENTITY_AT_1:  # resampling these axes would be a costly copy
-        axes = {a: ax for a, ax in axes.items()
-                if not (ax.size_in == ax.size_out and ax.scale == 1.0)}
+    axes = skip_identity_axes(axes, opt.coord)
     if not axes:
         return x
     if opt.coord != "tf_crop_and_resize" and (xi.dtype is None or xi.dtype.is_floating_point):
@@ -244,65 +208,28 @@ def _resize(X: Any, axes: dict[int, _Axis], opt: _Options, xi: Info) -> Any:
     return _resize_generic(x, axes, opt, xi)
 
 
-# ------------------------------------------------------------------ sizes and scales
-
-
-def _out_size(size_in: Any, scale: float) -> Any:
-    """floor(in * scale) in float32, as onnxruntime: 0.7f * 10 must give 7."""
-    if isinstance(size_in, int):
-        return int(np.floor(np.float32(scale) * np.float32(size_in)))
-    return math.floor(size_in * scale)
-
-
-def _apply_policy(ins: list[Any], sizes: list[int], policy: str) -> tuple[list[Any], list[float]]:
-    if policy == "stretch":
-        return sizes, [o / i for o, i in zip(sizes, ins, strict=True)]
-    ratios = [o / i for o, i in zip(sizes, ins, strict=True)]
-    if policy not in ("not_larger", "not_smaller"):
-        raise UnsupportedOpError(LAYER, "Resize",
-                                 hint=f"unknown keep_aspect_ratio_policy {policy!r}")
-    s = min(ratios) if policy == "not_larger" else max(ratios)
-    return [math.floor(s * i + 0.5) for i in ins], [s] * len(ins)  # the spec's round_int
-
-
-def _resize_axes(xi: Info, roi: Any, scales: Any, sizes: Any, axes: Sequence[int] | None,
-                 policy: str, coord: str) -> dict[int, _Axis]:
-    r = xi.rank
-    ax_list = [a % r for a in axes] if axes else list(range(r))
-    n = len(ax_list)
-    sc, sz = floats(scales), ints(sizes)
-    if bool(sc) == bool(sz):
-        raise UnsupportedOpError(LAYER, "Resize",
-                                 hint="exactly one of scales and sizes must be given")
-    rois = [(0.0, 1.0)] * n
-    rv = floats(roi) if coord == "tf_crop_and_resize" else []
-    if rv:
-        rois = [(rv[i], rv[i + n]) for i in range(n)]
-    ins = [xi.shape[a] for a in ax_list]
-    if sc:
-        outs, scale_list = [_out_size(i, s) for i, s in zip(ins, sc, strict=True)], sc
-    else:
-        outs, scale_list = _apply_policy(ins, sz, policy)
-    return {a: _Axis(i, o, s, rr) for a, i, o, s, rr in
-            zip(ax_list, ins, outs, scale_list, rois, strict=True)}
-
-
 def _legacy_resize(X: Any, scales: Sequence[float], mode: str, ctx: EmitContext | None) -> Any:
     """Resize-10 / Upsample: asymmetric coordinates, nearest truncates (ceil shrinking)."""
     xi = info(T(X), ctx)
-    mode = "linear" if mode == "bilinear" else mode  # Upsample-1's spelling
-    if mode not in ("nearest", "linear") or len(scales) != xi.rank:
-        raise UnsupportedOpError(LAYER, "Resize", hint=f"mode must be nearest or linear with one "
-                                 f"scale per axis; got {mode!r} and {list(scales)}")
-    axes = {a: _Axis(xi.shape[a], _out_size(xi.shape[a], s), float(s))
-            for a, s in enumerate(scales) if s != 1.0}
-    return _resize(X, axes, _Options(mode=mode, coord="asymmetric", nearest="simple"), xi)
+    try:
+        opt = replace(LEGACY_OPTIONS, mode=legacy_mode(mode))
+        axes = legacy_axes(xi.shape, [float(s) for s in scales], OPS)
+        return _resize(X, axes, opt, xi)
+    except ValueError as e:
+        raise _unsupported("Resize", e) from e
 
 
-def _check_coord(coord: str, allowed: tuple[str, ...]) -> None:
-    if coord not in allowed:
-        raise UnsupportedOpError(LAYER, "Resize", hint=f"coordinate_transformation_mode {coord!r} "
-                                 f"is not one of {allowed} at this opset")
+def _resize_11_plus(X: Any, roi: Any, scales: Any, sizes: Any, opt: Options,
+                    allowed: tuple[str, ...], ctx: EmitContext | None,
+                    axes: Sequence[int] | None = None, policy: str = "stretch") -> Any:
+    xi = info(T(X), ctx)
+    try:
+        check_coord(opt.coord, allowed)
+        plans = plan_axes(xi.shape, floats(roi), floats(scales), ints(sizes), axes, policy,
+                          opt.coord, OPS)
+        return _resize(X, plans, opt, xi)
+    except ValueError as e:
+        raise _unsupported("Resize", e) from e
 
 
 @emits("Resize", since=10)
@@ -318,11 +245,9 @@ def resize_11(X: Any, roi: Any, scales: Any, sizes: Any = None, *,
               exclude_outside: int = 0, extrapolation_value: float = 0.0, mode: str = "nearest",
               nearest_mode: str = "round_prefer_floor", ctx: EmitContext | None = None) -> Any:
     """Resize-11: roi/scales/sizes inputs, coordinate modes incl. tf_half_pixel_for_nn."""
-    _check_coord(coordinate_transformation_mode, _COORD_11)
-    opt = _Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                   exclude_outside, extrapolation_value)
-    xi = info(T(X), ctx)
-    return _resize(X, _resize_axes(xi, roi, scales, sizes, None, "stretch", opt.coord), opt, xi)
+    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
+                  exclude_outside, extrapolation_value)
+    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_11, ctx)
 
 
 @emits("Resize", since=13)
@@ -331,19 +256,9 @@ def resize_13(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
               exclude_outside: int = 0, extrapolation_value: float = 0.0, mode: str = "nearest",
               nearest_mode: str = "round_prefer_floor", ctx: EmitContext | None = None) -> Any:
     """Resize-13: roi and scales optional; tf_half_pixel_for_nn removed."""
-    _check_coord(coordinate_transformation_mode, _COORD_13)
-    opt = _Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                   exclude_outside, extrapolation_value)
-    xi = info(T(X), ctx)
-    return _resize(X, _resize_axes(xi, roi, scales, sizes, None, "stretch", opt.coord), opt, xi)
-
-
-def _resize_18(X: Any, roi: Any, scales: Any, sizes: Any, opt: _Options,
-               axes: Sequence[int] | None, policy: str, allowed: tuple[str, ...],
-               ctx: EmitContext | None) -> Any:
-    _check_coord(opt.coord, allowed)
-    xi = info(T(X), ctx)
-    return _resize(X, _resize_axes(xi, roi, scales, sizes, axes, policy, opt.coord), opt, xi)
+    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
+                  exclude_outside, extrapolation_value)
+    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_13, ctx)
 
 
 @emits("Resize", since=18)
@@ -354,9 +269,10 @@ def resize_18(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
               keep_aspect_ratio_policy: str = "stretch", mode: str = "nearest",
               nearest_mode: str = "round_prefer_floor", ctx: EmitContext | None = None) -> Any:
     """Resize-18: adds antialias, axes and keep_aspect_ratio_policy."""
-    opt = _Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                   exclude_outside, extrapolation_value, antialias)
-    return _resize_18(X, roi, scales, sizes, opt, axes, keep_aspect_ratio_policy, _COORD_13, ctx)
+    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
+                  exclude_outside, extrapolation_value, antialias)
+    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_13, ctx, axes,
+                           keep_aspect_ratio_policy)
 
 
 @emits("Resize", since=19)
@@ -367,9 +283,10 @@ def resize_19(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
               keep_aspect_ratio_policy: str = "stretch", mode: str = "nearest",
               nearest_mode: str = "round_prefer_floor", ctx: EmitContext | None = None) -> Any:
     """Resize-19: adds the half_pixel_symmetric coordinate mode."""
-    opt = _Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                   exclude_outside, extrapolation_value, antialias)
-    return _resize_18(X, roi, scales, sizes, opt, axes, keep_aspect_ratio_policy, _COORD_19, ctx)
+    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
+                  exclude_outside, extrapolation_value, antialias)
+    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_19, ctx, axes,
+                           keep_aspect_ratio_policy)
 
 
 @emits("Upsample", since=1)
@@ -438,3 +355,24 @@ def grid_sample_20(X: Any, grid: Any, *, align_corners: int = 0, mode: str = "li
 def affine_grid(theta: Any, size: Any, *, align_corners: int = 0) -> Any:
     """AffineGrid-20: theta (N, 2, 3) or (N, 3, 4) applied to the normalised grid of size."""
     return F.affine_grid(T(theta), ints(size), align_corners=bool(align_corners))
+
+
+# ----------------------------------------------------------------------- CenterCropPad
+
+
+@emits("CenterCropPad", since=18)
+def center_crop_pad(input_data: Any, shape: Any, *, axes: tuple[int, ...] | None = None,
+                    ctx: EmitContext | None = None) -> Any:
+    """CenterCropPad-18: crop or zero-pad each axis in ``axes`` to ``shape``, centred
+    (an odd difference puts the extra cell at the end)."""
+    x = T(input_data)
+    xi = info(x, ctx)
+    r = xi.rank
+    ax = [a % r for a in axes] if axes else list(range(r))
+    begin, end = [0] * r, [0] * r
+    for a, t in zip(ax, ints(shape), strict=True):
+        diff = t - xi.shape[a]
+        # grow: pad diff // 2 in front; shrink: drop (-diff) // 2 in front
+        begin[a] = diff // 2 if diff >= 0 else -((-diff) // 2)
+        end[a] = diff - begin[a]
+    return F.pad(x, pad_arg(begin, end))  # negative amounts crop

@@ -1,0 +1,289 @@
+"""Reduction emitters: the Reduce* ops and ArgMax/ArgMin.
+
+Parameter inputs (axes) usually are constants in the IR, which arrive as eager tensors:
+they are read with ``tf.get_static_value`` so TensorFlow sees plain Python ints; computed
+ones stay tensors and go to the tf ops that accept tensor arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from tensorbridge.converters.tensorflow.from_ir.ops.elementwise import wide
+from tensorbridge.converters.tensorflow.from_ir.ops.math import cast_back
+from tensorbridge.converters.tensorflow.from_ir.registry import emits
+
+# --------------------------------------------------------------------------------------
+# Reductions. Every Reduce* op has two signatures: ``axes`` as an INTS attribute (opset 1)
+# and ``axes`` as an optional int64 input plus ``noop_with_empty_axes`` (ReduceSum 13, the
+# others 18). Both resolve to None (all axes), a tuple, or an int64 tensor when the axes are
+# computed. An empty axis list makes TF reduce over nothing, which is the spec's "noop" (the
+# composite ops still apply their elementwise steps: ReduceL1 -> |x|, ReduceLogSum -> log x).
+
+Axes = Any  # None | tuple[int, ...] | tf.Tensor
+Body = Callable[[Any, Any, bool], Any]
+
+
+def _attr_axes(axes: tuple[int, ...] | None) -> Axes:
+    """Opset-1 style: a missing or empty ``axes`` attribute means all axes."""
+    return tuple(axes) if axes else None
+
+
+def _input_axes(data: Any, axes: Any, noop_with_empty_axes: int) -> Axes:
+    if axes is None:
+        return () if noop_with_empty_axes else None
+    static = tf.get_static_value(axes)
+    if static is not None:
+        flat = tuple(int(a) for a in np.asarray(static).reshape(-1))
+        return flat if flat or noop_with_empty_axes else None
+    axes = tf.reshape(tf.cast(axes, tf.int64), [-1])
+    if noop_with_empty_axes:
+        return axes
+    every = tf.range(tf.cast(tf.rank(data), tf.int64))
+    return tf.cond(tf.size(axes) > 0, lambda: axes, lambda: every)
+
+
+def _tf_axis(axes: Axes) -> Any:
+    if isinstance(axes, tuple):
+        return list(axes) if axes else tf.constant([], tf.int32)
+    return axes
+
+
+def _sum(x: Any, axis: Any, keepdims: bool) -> Any:
+    # float16/bfloat16 sums accumulate in float32: half precision loses digits fast.
+    return cast_back(tf.reduce_sum(wide(x), axis, keepdims), x.dtype)
+
+
+def _mean(x: Any, axis: Any, keepdims: bool) -> Any:
+    if x.dtype.is_floating:
+        return cast_back(tf.reduce_mean(wide(x), axis, keepdims), x.dtype)
+    # Integers: the float64 mean truncated; the mean of nothing is 0 (no NaN in integers).
+    m = tf.reduce_mean(tf.cast(x, tf.float64), axis, keepdims)
+    return tf.cast(tf.where(tf.math.is_nan(m), tf.zeros_like(m), m), x.dtype)
+
+
+def _max(x: Any, axis: Any, keepdims: bool) -> Any:
+    # The max of nothing is TF's -inf / the type's lowest: the spec's identity.
+    if x.dtype == tf.bool:
+        return tf.reduce_any(x, axis, keepdims)
+    return tf.reduce_max(x, axis, keepdims)
+
+
+def _min(x: Any, axis: Any, keepdims: bool) -> Any:
+    if x.dtype == tf.bool:
+        return tf.reduce_all(x, axis, keepdims)
+    return tf.reduce_min(x, axis, keepdims)
+
+
+def _prod(x: Any, axis: Any, keepdims: bool) -> Any:
+    return cast_back(tf.reduce_prod(wide(x), axis, keepdims), x.dtype)
+
+
+def _l1(x: Any, axis: Any, keepdims: bool) -> Any:
+    magnitude = x if x.dtype.is_unsigned else tf.abs(wide(x))
+    return cast_back(tf.reduce_sum(magnitude, axis, keepdims), x.dtype)
+
+
+def _float_work(x: Any) -> Any:
+    """Log/sqrt reductions run in float64 for integers, float32 for 16-bit floats."""
+    return wide(x) if x.dtype.is_floating else tf.cast(x, tf.float64)
+
+
+def _l2(x: Any, axis: Any, keepdims: bool) -> Any:
+    w = _float_work(x)
+    return cast_back(tf.sqrt(tf.reduce_sum(w * w, axis, keepdims)), x.dtype)
+
+
+def _sum_square(x: Any, axis: Any, keepdims: bool) -> Any:
+    w = wide(x)
+    return cast_back(tf.reduce_sum(w * w, axis, keepdims), x.dtype)
+
+
+def _log_sum(x: Any, axis: Any, keepdims: bool) -> Any:
+    # log(0) = -inf is the spec's answer for the empty set
+    return cast_back(tf.math.log(tf.reduce_sum(_float_work(x), axis, keepdims)), x.dtype)
+
+
+def _log_sum_exp(x: Any, axis: Any, keepdims: bool) -> Any:
+    # tf's version shifts by the (finite) max, so exp never overflows; of nothing it is -inf.
+    return cast_back(tf.math.reduce_logsumexp(_float_work(x), axis, keepdims), x.dtype)
+
+
+def _reduce(body: Body, data: Any, axes: Axes, keepdims: int) -> Any:
+    return body(data, _tf_axis(axes), bool(keepdims))
+
+
+def _reduce13(body: Body, data: Any, axes: Any, keepdims: int, noop_with_empty_axes: int) -> Any:
+    return _reduce(body, data, _input_axes(data, axes, noop_with_empty_axes), keepdims)
+
+
+@emits("ReduceSum", since=1)
+def reduce_sum_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
+    """ReduceSum-1(data) -> reduced; axes attribute."""
+    return _reduce(_sum, data, _attr_axes(axes), keepdims)
+
+
+@emits("ReduceSum", since=13)
+def reduce_sum_13(data: Any, axes: Any = None, *, keepdims: int = 1,
+                  noop_with_empty_axes: int = 0) -> Any:
+    """ReduceSum-13(data, axes?) -> reduced."""
+    return _reduce13(_sum, data, axes, keepdims, noop_with_empty_axes)
+
+
+@emits("ReduceMean", since=1)
+def reduce_mean_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
+    """ReduceMean-1(data) -> reduced; axes attribute."""
+    return _reduce(_mean, data, _attr_axes(axes), keepdims)
+
+
+@emits("ReduceMean", since=18)
+def reduce_mean_18(data: Any, axes: Any = None, *, keepdims: int = 1,
+                   noop_with_empty_axes: int = 0) -> Any:
+    """ReduceMean-18(data, axes?) -> reduced."""
+    return _reduce13(_mean, data, axes, keepdims, noop_with_empty_axes)
+
+
+@emits("ReduceMax", since=1)
+def reduce_max_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
+    """ReduceMax-1(data) -> reduced; axes attribute."""
+    return _reduce(_max, data, _attr_axes(axes), keepdims)
+
+
+@emits("ReduceMax", since=18)
+def reduce_max_18(data: Any, axes: Any = None, *, keepdims: int = 1,
+                  noop_with_empty_axes: int = 0) -> Any:
+    """ReduceMax-18(data, axes?) -> reduced (bool inputs from 20: False < True)."""
+    return _reduce13(_max, data, axes, keepdims, noop_with_empty_axes)
+
+
+@emits("ReduceMin", since=1)
+def reduce_min_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
+    """ReduceMin-1(data) -> reduced; axes attribute."""
+    return _reduce(_min, data, _attr_axes(axes), keepdims)
+
+
+@emits("ReduceMin", since=18)
+def reduce_min_18(data: Any, axes: Any = None, *, keepdims: int = 1,
+                  noop_with_empty_axes: int = 0) -> Any:
+    """ReduceMin-18(data, axes?) -> reduced (bool inputs from 20: False < True)."""
+    return _reduce13(_min, data, axes, keepdims, noop_with_empty_axes)
+
+
+@emits("ReduceProd", since=1)
+def reduce_prod_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
+    """ReduceProd-1(data) -> reduced; axes attribute."""
+    return _reduce(_prod, data, _attr_axes(axes), keepdims)
+
+
+@emits("ReduceProd", since=18)
+def reduce_prod_18(data: Any, axes: Any = None, *, keepdims: int = 1,
+                   noop_with_empty_axes: int = 0) -> Any:
+    """ReduceProd-18(data, axes?) -> reduced."""
+    return _reduce13(_prod, data, axes, keepdims, noop_with_empty_axes)
+
+
+@emits("ReduceL1", since=1)
+def reduce_l1_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
+    """ReduceL1-1(data) -> reduced; axes attribute."""
+    return _reduce(_l1, data, _attr_axes(axes), keepdims)
+
+
+@emits("ReduceL1", since=18)
+def reduce_l1_18(data: Any, axes: Any = None, *, keepdims: int = 1,
+                 noop_with_empty_axes: int = 0) -> Any:
+    """ReduceL1-18(data, axes?) -> reduced."""
+    return _reduce13(_l1, data, axes, keepdims, noop_with_empty_axes)
+
+
+@emits("ReduceL2", since=1)
+def reduce_l2_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
+    """ReduceL2-1(data) -> reduced; axes attribute."""
+    return _reduce(_l2, data, _attr_axes(axes), keepdims)
+
+
+@emits("ReduceL2", since=18)
+def reduce_l2_18(data: Any, axes: Any = None, *, keepdims: int = 1,
+                 noop_with_empty_axes: int = 0) -> Any:
+    """ReduceL2-18(data, axes?) -> reduced."""
+    return _reduce13(_l2, data, axes, keepdims, noop_with_empty_axes)
+
+
+@emits("ReduceSumSquare", since=1)
+def reduce_sum_square_1(data: Any, *, axes: tuple[int, ...] | None = None,
+                        keepdims: int = 1) -> Any:
+    """ReduceSumSquare-1(data) -> reduced; axes attribute."""
+    return _reduce(_sum_square, data, _attr_axes(axes), keepdims)
+
+
+@emits("ReduceSumSquare", since=18)
+def reduce_sum_square_18(data: Any, axes: Any = None, *, keepdims: int = 1,
+                         noop_with_empty_axes: int = 0) -> Any:
+    """ReduceSumSquare-18(data, axes?) -> reduced."""
+    return _reduce13(_sum_square, data, axes, keepdims, noop_with_empty_axes)
+
+
+@emits("ReduceLogSum", since=1)
+def reduce_log_sum_1(data: Any, *, axes: tuple[int, ...] | None = None,
+                     keepdims: int = 1) -> Any:
+    """ReduceLogSum-1(data) -> reduced; axes attribute."""
+    return _reduce(_log_sum, data, _attr_axes(axes), keepdims)
+
+
+@emits("ReduceLogSum", since=18)
+def reduce_log_sum_18(data: Any, axes: Any = None, *, keepdims: int = 1,
+                      noop_with_empty_axes: int = 0) -> Any:
+    """ReduceLogSum-18(data, axes?) -> reduced."""
+    return _reduce13(_log_sum, data, axes, keepdims, noop_with_empty_axes)
+
+
+@emits("ReduceLogSumExp", since=1)
+def reduce_log_sum_exp_1(data: Any, *, axes: tuple[int, ...] | None = None,
+                         keepdims: int = 1) -> Any:
+    """ReduceLogSumExp-1(data) -> reduced; axes attribute."""
+    return _reduce(_log_sum_exp, data, _attr_axes(axes), keepdims)
+
+
+@emits("ReduceLogSumExp", since=18)
+def reduce_log_sum_exp_18(data: Any, axes: Any = None, *, keepdims: int = 1,
+                          noop_with_empty_axes: int = 0) -> Any:
+    """ReduceLogSumExp-18(data, axes?) -> reduced."""
+    return _reduce13(_log_sum_exp, data, axes, keepdims, noop_with_empty_axes)
+
+
+def _arg_extreme(fn: Callable[..., Any], data: Any, axis: int, keepdims: int,
+                 select_last_index: int) -> Any:
+    # tf.argmax/argmin return the first extreme on CPU, as the spec asks.
+    if select_last_index:
+        # On the reversed axis the first hit is the original last one.
+        n = tf.shape(data, out_type=tf.int64)[axis]
+        idx = (n - 1) - fn(tf.reverse(data, [axis]), axis=axis, output_type=tf.int64)
+    else:
+        idx = fn(data, axis=axis, output_type=tf.int64)
+    return tf.expand_dims(idx, axis) if keepdims else idx
+
+
+@emits("ArgMax", since=1)
+def arg_max_1(data: Any, *, axis: int = 0, keepdims: int = 1) -> Any:
+    """ArgMax-1(data) -> reduced int64; first index of the maximum."""
+    return _arg_extreme(tf.argmax, data, axis, keepdims, 0)
+
+
+@emits("ArgMax", since=12)
+def arg_max_12(data: Any, *, axis: int = 0, keepdims: int = 1, select_last_index: int = 0) -> Any:
+    """ArgMax-12(data) -> reduced int64; select_last_index picks the last maximum."""
+    return _arg_extreme(tf.argmax, data, axis, keepdims, select_last_index)
+
+
+@emits("ArgMin", since=1)
+def arg_min_1(data: Any, *, axis: int = 0, keepdims: int = 1) -> Any:
+    """ArgMin-1(data) -> reduced int64; first index of the minimum."""
+    return _arg_extreme(tf.argmin, data, axis, keepdims, 0)
+
+
+@emits("ArgMin", since=12)
+def arg_min_12(data: Any, *, axis: int = 0, keepdims: int = 1, select_last_index: int = 0) -> Any:
+    """ArgMin-12(data) -> reduced int64; select_last_index picks the last minimum."""
+    return _arg_extreme(tf.argmin, data, axis, keepdims, select_last_index)
