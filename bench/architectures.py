@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.torchvision_ops import declare_torchvision_ops
+from tensorbridge.sweep_families import declare_torchvision_ops, image, redrawn, torch_ready
 
 # --------------------------------------------------------------------------------------------
 # the registry: one builder per model, (model, example_inputs) with seeded random weights
@@ -40,50 +40,15 @@ def model(family: str, what: str) -> Callable[[Callable[[], tuple[Any, tuple[Any
     return register
 
 
-def _image(size: int, batch: int = 1, seed: int = 0) -> Any:
-    import torch
-
-    return torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(seed))
+_image = image  # the helpers live in the product (tensorbridge sweep builds the same way)
+_torch_ready = torch_ready
+_redrawn = redrawn
 
 
 def _ids(seq: int, vocab: int, batch: int = 1, seed: int = 0) -> Any:
     import torch
 
     return torch.randint(0, vocab, (batch, seq), generator=torch.Generator().manual_seed(seed))
-
-
-def _torch_ready(module: Any, calibrate: Any = None) -> Any:
-    """eval mode; every constant-initialised tensor (zero biases and heads, unit norms, 1e-6
-    layer scales) redrawn so that no branch of the network is invisible, then the BatchNorm
-    statistics measured on ``calibrate`` (a batch of other inputs) so that a deep random
-    network neither collapses to a constant nor blows up."""
-    import torch
-
-    with torch.no_grad():
-        for i, (_, t) in enumerate(module.named_parameters()):
-            if t.is_floating_point() and t.numel() > 1 and bool((t == t.flatten()[0]).all()):
-                t.copy_(torch.from_numpy(_redrawn(t.detach().numpy(), i, out_axis=0)))
-    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if calibrate is not None and norms:
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the calibration batch
-        with torch.no_grad():
-            module.train()(calibrate)
-        for m in norms:
-            m.momentum = 0.1
-    return module.eval()
-
-
-def _redrawn(v: np.ndarray, seed: int, out_axis: int) -> np.ndarray:
-    """A constant tensor redrawn: a scale c != 0 becomes c * U(0.5, 1.5); zeros become
-    U(-0.1, 0.1) for vectors, U(-1, 1) / sqrt(fan_in) for matrices and kernels."""
-    u = np.random.default_rng(seed).random(v.shape).astype(v.dtype)
-    c = float(v.flat[0])
-    if abs(c) > 1e-3:
-        return c * (0.5 + u)
-    bound = 0.1 if v.ndim == 1 else 1.0 / np.sqrt(max(v.size // v.shape[out_axis], 1))
-    return (bound * (2 * u - 1)).astype(v.dtype)
 
 
 def _out_wrapper(hf: Any, key: str) -> Any:

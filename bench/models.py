@@ -1,6 +1,12 @@
-"""The benchmark models, built with random seeded weights and exported once with
-torch.onnx.export (cached in out/bench). Shared by the benchmarks and the tests that check
-the runtime against onnxruntime on them."""
+"""The benchmark models, built with random seeded weights and exported once (cached in
+out/bench). Shared by the benchmarks and the tests that check the runtime against
+onnxruntime on them.
+
+The same two architectures (a ResNet-18 and a 4-layer BERT) come from several exporters, so
+that the runtime is measured on graphs nobody tuned it for: ``torch.onnx.export`` legacy
+(``dynamo=False``, opset 17: ``resnet18``, ``bert4``), ``torch.onnx.export(dynamo=True)``
+(``*_dynamo``), tensorbridge's own converter (``*_tb``) and, for the CNN, tf2onnx on a Keras
+equivalent (``resnet18_tf2onnx``). ``bench/model_zoo.py`` adds onnx's light Model Zoo files."""
 
 from __future__ import annotations
 
@@ -25,12 +31,109 @@ def _export(module, args: tuple, names: list[str], path: Path) -> None:
     path.write_bytes(buf.getvalue())
 
 
+def _export_dynamo(module, args: tuple, names: list[str], path: Path) -> None:
+    import contextlib
+
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    args = tuple(torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(module, args, dynamo=True, input_names=names)
+    tmp = path.with_suffix(".tmp.onnx")
+    program.save(str(tmp))
+    tmp.replace(path)
+
+
+def _export_tensorbridge(module, args: tuple, path: Path) -> None:
+    import onnx
+    import torch
+
+    import tensorbridge as tb
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    args = tuple(torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args)
+    proto = tb.convert(module, args, to="onnx", validate=False)
+    path.write_bytes(onnx.ModelProto.SerializeToString(proto))
+
+
+def _resnet18_input() -> np.ndarray:
+    return np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+
+
 def resnet18() -> tuple[Path, list[np.ndarray]]:
-    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    x = _resnet18_input()
     path = CACHE / "resnet18.onnx"
     if not path.exists():
         _export(_resnet18_module(), (x,), ["x"], path)
     return path, [x]
+
+
+def resnet18_dynamo() -> tuple[Path, list[np.ndarray]]:
+    x = _resnet18_input()
+    path = CACHE / "resnet18_dynamo.onnx"
+    if not path.exists():
+        _export_dynamo(_resnet18_module(), (x,), ["x"], path)
+    return path, [x]
+
+
+def resnet18_tb() -> tuple[Path, list[np.ndarray]]:
+    x = _resnet18_input()
+    path = CACHE / "resnet18_tb.onnx"
+    if not path.exists():
+        _export_tensorbridge(_resnet18_module(), (x,), path)
+    return path, [x]
+
+
+def resnet18_tf2onnx() -> tuple[Path, list[np.ndarray]]:
+    """The Keras equivalent of the ResNet-18 (NHWC input), converted by tf2onnx at opset 17."""
+    x = np.transpose(_resnet18_input(), (0, 2, 3, 1)).copy()
+    path = CACHE / "resnet18_tf2onnx.onnx"
+    if not path.exists():
+        import tensorflow as tf
+        import tf2onnx
+
+        model = _keras_resnet18()
+        spec = (tf.TensorSpec((1, 224, 224, 3), tf.float32, name="x"),)
+        proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=17)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(proto.SerializeToString())
+    return path, [x]
+
+
+def _keras_resnet18():
+    """ResNet-18 in Keras 3 (BasicBlocks, BatchNorm with random statistics), seeded."""
+    import keras
+
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)  # BatchNorm statistics, drawn in layer order
+
+    def bn(x):
+        layer = L.BatchNormalization(epsilon=1e-5)
+        y = layer(x)
+        gamma, beta, mean, var = layer.get_weights()
+        layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape).astype(np.float32),
+                           rng.uniform(-0.1, 0.1, beta.shape).astype(np.float32),
+                           rng.uniform(-0.1, 0.1, mean.shape).astype(np.float32),
+                           rng.uniform(0.5, 1.5, var.shape).astype(np.float32)])
+        return y
+
+    def block(x, cout: int, stride: int):
+        y = L.ReLU()(bn(L.Conv2D(cout, 3, stride, padding="same", use_bias=False)(x)))
+        y = bn(L.Conv2D(cout, 3, 1, padding="same", use_bias=False)(y))
+        if stride != 1 or x.shape[-1] != cout:
+            x = bn(L.Conv2D(cout, 1, stride, use_bias=False)(x))
+        return L.ReLU()(L.Add()([x, y]))
+
+    inp = keras.Input((224, 224, 3), batch_size=1)
+    x = L.ReLU()(bn(L.Conv2D(64, 7, 2, padding="same", use_bias=False)(inp)))
+    x = L.MaxPooling2D(3, 2, padding="same")(x)
+    for cout, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+        x = block(block(x, cout, stride), cout, 1)
+    x = L.Dense(1000)(L.GlobalAveragePooling2D()(x))
+    return keras.Model(inp, x, name="resnet18")
 
 
 def _resnet18_module():
@@ -103,6 +206,22 @@ def bert4() -> tuple[Path, list[np.ndarray]]:
     return path, inputs
 
 
+def bert4_dynamo() -> tuple[Path, list[np.ndarray]]:
+    inputs = _bert4_inputs()
+    path = CACHE / "bert4_dynamo.onnx"
+    if not path.exists():
+        _export_dynamo(_bert4_module(), tuple(inputs), ["input_ids", "attention_mask"], path)
+    return path, inputs
+
+
+def bert4_tb() -> tuple[Path, list[np.ndarray]]:
+    inputs = _bert4_inputs()
+    path = CACHE / "bert4_tb.onnx"
+    if not path.exists():
+        _export_tensorbridge(_bert4_module(), tuple(inputs), path)
+    return path, inputs
+
+
 def _lstm_module():
     import torch
     from torch import nn
@@ -138,4 +257,7 @@ def tiny_module():
     return torch.nn.Linear(4, 4).eval(), [np.ones((1, 4), np.float32)]
 
 
-MODELS = {"resnet18": resnet18, "bert4": bert4}
+# name -> factory of (cached .onnx path, inputs in graph-input order)
+MODELS = {"resnet18": resnet18, "bert4": bert4, "resnet18_dynamo": resnet18_dynamo,
+          "bert4_dynamo": bert4_dynamo, "resnet18_tb": resnet18_tb, "bert4_tb": bert4_tb,
+          "resnet18_tf2onnx": resnet18_tf2onnx}

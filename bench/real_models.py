@@ -55,11 +55,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from bench.architectures import REGISTRY, WIDE_KERAS  # noqa: E402
-from bench.torchvision_ops import declare_torchvision_ops  # noqa: E402
+from tensorbridge.sweep_checks import NOISE_FACTOR, TOLERANCE, noise_floor  # noqa: E402
+from tensorbridge.sweep_checks import eager as _eager  # noqa: E402
+from tensorbridge.sweep_checks import error as _error  # noqa: E402
+from tensorbridge.sweep_checks import first_line as _first_line  # noqa: E402
+from tensorbridge.sweep_checks import numpy_of as _numpy  # noqa: E402
+from tensorbridge.sweep_checks import redraw as _redraw  # noqa: E402
+from tensorbridge.sweep_families import declare_torchvision_ops  # noqa: E402
 
 TARGETS = ("onnx", "torch", "tensorflow")
-TOLERANCE = 1e-4  # float32: max|got - eager| / max|eager|
-NOISE_FACTOR = 10  # ... or 10x the source's own float32-vs-float64 error, when that is larger
 DEFAULT_TIMEOUT = 900.0  # seconds per worker process (one model, all its remaining targets)
 COMMAND = ".venv/bin/python bench/real_models.py --out docs/real-models.md --json out/real_models.json"
 
@@ -68,78 +72,10 @@ COMMAND = ".venv/bin/python bench/real_models.py --out docs/real-models.md --jso
 # the worker: one model, the requested targets, one JSON record per target
 # --------------------------------------------------------------------------------------------
 
-def _numpy(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def _redraw(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Another input like ``x``: same shape and dtype, same kind of values."""
-    if x.dtype.kind in "iu":
-        return rng.integers(int(x.min()), int(x.max()) + 1, x.shape).astype(x.dtype)
-    if x.min() >= 0:
-        return rng.uniform(0, float(x.max()), x.shape).astype(x.dtype)
-    return (rng.standard_normal(x.shape) * float(x.std())).astype(x.dtype)
-
-
-def _eager(source: Any, family: str, feeds: Sequence[np.ndarray]) -> list[np.ndarray]:
-    if family == "keras":
-        import tensorflow as tf
-
-        out = source(*[tf.constant(f) for f in feeds], training=False)
-        return [np.asarray(o) for o in tf.nest.flatten(out)]
-    import torch
-    from torch.utils._pytree import tree_leaves
-
-    with torch.no_grad():
-        out = source(*[torch.from_numpy(np.ascontiguousarray(f)) for f in feeds])
-    return [_numpy(o) for o in tree_leaves(out) if isinstance(o, torch.Tensor)]
-
-
 def _noise_floor(source: Any, family: str, feeds: Sequence[np.ndarray], expected: list[np.ndarray]) -> float | None:
-    """The float32 source's own error against the same model in float64 (None when the model
-    does not run in float64): what no converter can be asked to beat."""
-    wide_feeds = [f.astype(np.float64) if f.dtype.kind == "f" else f for f in feeds]
-    try:
-        if family == "keras":
-            import keras
-
-            keras.config.set_dtype_policy("float64")
-            try:
-                wide = WIDE_KERAS[id(source)]()
-            finally:
-                keras.config.set_dtype_policy("float32")
-            wide.set_weights([w.astype(np.float64) if w.dtype.kind == "f" else w for w in source.get_weights()])
-        else:
-            import copy
-
-            wide = copy.deepcopy(source).double()
-        exact = _eager(wide, family, wide_feeds)
-    except Exception:  # noqa: BLE001 - some models pin float32 inside; then there is no floor
-        return None
-    return _error(expected, exact)[0]
-
-
-def _error(got: Sequence[Any], expected: Sequence[np.ndarray]) -> tuple[float, str]:
-    """max over outputs of max|got - eager| / max|eager| (inf on a shape or count mismatch)."""
-    if len(got) != len(expected):
-        return float("inf"), f"{len(got)} outputs, the source has {len(expected)}"
-    worst = 0.0
-    for i, (g, e) in enumerate(zip(got, expected)):
-        g = np.asarray(g)
-        if g.shape != e.shape:
-            return float("inf"), f"output {i}: shape {g.shape}, the source's is {e.shape}"
-        if e.dtype.kind in "biu":
-            err = 0.0 if np.array_equal(g, e) else float("inf")
-        else:
-            diff = np.abs(g.astype(np.float64) - e.astype(np.float64))
-            if not np.all(np.isfinite(diff)):
-                return float("inf"), f"output {i}: non-finite values differ"
-            scale = float(np.max(np.abs(e))) if e.size else 0.0
-            err = float(diff.max()) / scale if scale > 0 else float(diff.max()) if diff.size else 0.0
-        worst = max(worst, err)
-    return worst, ""
+    """The float32 source's own error against the same model in float64 (see
+    tensorbridge.sweep_checks.noise_floor)."""
+    return noise_floor(source, family, feeds, expected, WIDE_KERAS.get(id(source)))
 
 
 def _structure(obj: Any) -> dict[str, Any]:
@@ -237,13 +173,6 @@ def _validate_emitted(module: Any, feed_sets: list[list[np.ndarray]], expected: 
     rec["names_not_kept"] = len(missing)
     rec["names_not_kept_examples"] = missing[:3]
     return rec
-
-
-def _first_line(e: BaseException) -> str:
-    """The message's first line and the next one (a report's first finding, a problem list's
-    first problem)."""
-    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
-    return " ".join(lines[:2])[:400] if lines else "(no message)"
 
 
 def _where(e: BaseException) -> str:

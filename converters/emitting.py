@@ -64,8 +64,11 @@ class Step:
 @dataclass
 class Plan:
     graph: Graph
-    inputs: list[str]
+    inputs: list[str]  # the inputs a call feeds, in order (graph inputs without a default)
     outputs: list[str]
+    # graph inputs with a default (an initializer, IR < 4): held like any initializer, and
+    # replaced for one call when the caller feeds them by name
+    defaults: list[str] = field(default_factory=list)
     hosts: dict[str, Any] = field(default_factory=dict)  # value name -> host value
     weights: dict[str, str] = field(default_factory=dict)  # value name -> weight key
     steps: list[Step] = field(default_factory=list)
@@ -96,7 +99,8 @@ class Planner:
         return plan
 
     def _build(self, graph: Graph) -> Plan:
-        plan = Plan(graph, [v.name for v in graph.inputs], [v.name for v in graph.outputs])
+        plan = Plan(graph, [v.name for v in graph.required_inputs], [v.name for v in graph.outputs],
+                    [v.name for v in graph.defaulted_inputs])
         for v in graph.initializers():
             kind, held = self.classify(graph, v)
             (plan.hosts if kind == "host" else plan.weights)[v.name] = held
@@ -181,10 +185,13 @@ class Interpreter:
         """Runs ``plan`` with ``env`` holding its inputs (and outer scope); returns ``env``
         holding (at least) the plan's outputs and the values named in ``keep`` (a parity
         check's captures). ``static``: the results of the plan's static steps from an
-        earlier run with the same weights (they are then skipped)."""
-        env.update(plan.hosts)
+        earlier run with the same weights (they are then skipped). A defaulted input
+        already in ``env`` (fed by name) is kept instead of its initializer."""
+        for name, held in plan.hosts.items():
+            env.setdefault(name, held)
         for name, key in plan.weights.items():
-            env[name] = self.fetch(key)
+            if name not in env:
+                env[name] = self.fetch(key)
         if static is not None:
             env.update(static)
         return self.run_steps(plan.steps[plan.n_static:] if static is not None else plan.steps, env,

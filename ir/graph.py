@@ -22,6 +22,7 @@ from tensorbridge.ir.node import (
     Attr,
     AttrKind,
     ConstData,
+    GraphBase,
     LazyTensor,
     Node,
     Provenance,
@@ -98,9 +99,16 @@ class Function:
     doc: str = ""
 
 
-class Graph:
+class Graph(GraphBase):
     """A computation graph. Build it with ``add_input``, ``add_constant``, ``add_op``,
-    ``set_outputs``; edit it with ``replace_all_uses``, ``set_input`` and ``remove``."""
+    ``set_outputs``; edit it with ``replace_all_uses``, ``set_input`` and ``remove``.
+
+    A graph input may carry a **default value**: an initializer that is also listed among
+    ``inputs`` (every ONNX file of IR version < 4 lists all its initializers so, often
+    before the data inputs; IR >= 4 allows it to make a weight overridable). Callers feed
+    the :attr:`required_inputs` positionally, in order; a :attr:`defaulted_inputs` value
+    may be fed by name instead of its initializer data. Constant folding leaves such a
+    value alone (it is not a constant to its consumers)."""
 
     def __init__(self, name: str = "main", *, opset_imports: Mapping[str, int] | None = None,
                  parent: Graph | None = None) -> None:
@@ -126,6 +134,7 @@ class Graph:
         self._inputs: list[Value] = []
         self._outputs: list[Value] = []
         self._topo: list[Node] | None = None
+        self._version = 0  # bumped by every structural edit (see ``version``)
 
     # ----------------------------------------------------------------- building
     def add_input(self, name: str, dtype: DType | ValueType | None, shape: ShapeT = None) -> Value:
@@ -133,6 +142,7 @@ class Graph:
         vtype = TensorType(dtype, _shape(shape)) if isinstance(dtype, DType) else dtype
         v = self._add_value(Value(self.names.claim(name), vtype, role=Role.INPUT))
         self._inputs.append(v)
+        self._version += 1
         return v
 
     def add_constant(self, name: str, data: ConstData | Any, *, role: Role = Role.CONSTANT,
@@ -179,7 +189,7 @@ class Graph:
         """Create the value on output ``index`` of ``node`` (a fresh variant if ``name`` is taken)."""
         v = self._add_value(Value(self.names.claim(name), vtype))
         self._g.add_edge(node, v, key=index)
-        self._topo = None
+        self._edited()
         return v
 
     def add_node(self, op_type: str, inputs: Sequence[Value | None], attrs: Mapping[str, Any] | None = None,
@@ -195,7 +205,7 @@ class Graph:
             if v is not None:
                 self._check_mine(v)
                 self._g.add_edge(v, node, key=i)
-        self._topo = None
+        self._edited()
         return node
 
     def attach_output(self, node: Node, index: int, value: Value) -> None:
@@ -204,16 +214,18 @@ class Graph:
         if self.producer(value) is not None:
             raise ValueError(f"value {value.name!r} already has a producer")
         self._g.add_edge(node, value, key=index)
-        self._topo = None
+        self._edited()
 
     def set_outputs(self, values: Iterable[Value]) -> None:
         vals = list(values)
         for v in vals:
             self._check_mine(v)
         self._outputs = vals
+        self._version += 1
 
     def set_inputs(self, values: Iterable[Value]) -> None:
         self._inputs = list(values)
+        self._version += 1
 
     def _typed_attrs(self, op_type: str, domain: str, attrs: Mapping[str, Any]) -> dict[str, Attr]:
         if all(isinstance(a, Attr) for a in attrs.values()):
@@ -226,7 +238,7 @@ class Graph:
     def _add_value(self, v: Value) -> Value:
         self._values[v.name] = v
         self._g.add_node(v, order=next(self._seq))
-        self._topo = None
+        self._edited()
         return v
 
     def _check_mine(self, v: Value) -> None:
@@ -246,7 +258,7 @@ class Graph:
             self._check_mine(value)
             self._g.add_edge(value, node, key=index)
         node.n_inputs = max(node.n_inputs, index + 1)
-        self._topo = None
+        self._edited()
 
     def replace_all_uses(self, old: Value, new: Value) -> int:
         """Make every consumer (and graph output) of ``old`` use ``new``; returns the count.
@@ -267,7 +279,7 @@ class Graph:
                 self._outputs[i] = new
                 count += 1
         count += self._rename_outer_refs(old.name, new.name)
-        self._topo = None
+        self._edited()
         return count
 
     def _rename_outer_refs(self, old: str, new: str) -> int:
@@ -302,7 +314,7 @@ class Graph:
                 if self.producer(item) is not None:
                     raise ValueError(f"value {item.name!r} is produced by an op: remove the op")
             self._drop_value(item)
-        self._topo = None
+        self._edited()
 
     def _check_unused(self, v: Value, what: str) -> None:
         users = [n.name for n, _ in self.consumers(v)]
@@ -340,6 +352,16 @@ class Graph:
     def outputs(self) -> tuple[Value, ...]:
         return tuple(self._outputs)
 
+    @property
+    def required_inputs(self) -> tuple[Value, ...]:
+        """The inputs a caller must feed, in order: those without a default value."""
+        return tuple(v for v in self._inputs if not v.role.is_initializer)
+
+    @property
+    def defaulted_inputs(self) -> tuple[Value, ...]:
+        """The inputs with a default value (an initializer listed as a graph input), in order."""
+        return tuple(v for v in self._inputs if v.role.is_initializer)
+
     def value(self, name: str) -> Value:
         try:
             return self._values[name]
@@ -363,6 +385,17 @@ class Graph:
 
     def outer_refs(self) -> list[Value]:
         return [v for v in self._values.values() if v.role is Role.OUTER]
+
+    @property
+    def version(self) -> int:
+        """A counter bumped by every structural edit (nodes or values added or removed, uses
+        rewired, inputs or outputs changed): a plan or analysis made at one version is stale
+        at another. Edits inside a node's attributes or a value's data are not counted."""
+        return self._version
+
+    def _edited(self) -> None:
+        self._topo = None
+        self._version += 1
 
     def nodes(self) -> list[Node]:
         """Op nodes in deterministic topological order (ties: insertion order)."""

@@ -243,6 +243,14 @@ def _unknown_op(where: str, node: Node, opset: int) -> str:
         close = schemas.close_ops(node.op_type, node.domain)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         return f"{where}: no such operator in domain {node.domain or 'ai.onnx'!r}.{hint}"
+    if schemas.is_own_domain(node.domain):
+        ours = ", ".join(schemas.ops_in_domain(node.domain))
+        base = schemas.OWN_DOMAINS[node.domain].get(node.op_type)
+        if base is not None:  # the standard op it follows is missing at this opset
+            return (f"{where}: {base} does not exist at ai.onnx opset {opset}, which this domain "
+                    "follows; import the domain at the graph's ai.onnx opset")
+        return (f"{where}: tensorbridge's domain {node.domain!r} has no op {node.op_type!r} "
+                f"(it has: {ours}); use one of those or a standard op")
     return (f"{where}: custom domain {node.domain!r} has no schema and no model-local function "
             "defines this op, so it cannot be checked or run; express it in standard ONNX ops "
             "or ship it as a model-local function")

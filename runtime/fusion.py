@@ -14,42 +14,46 @@ connection) in the sum's buffer; and a GELU of a MatMul + bias in the product's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
 
 from tensorbridge.ir.graph import Graph
 from tensorbridge.ir.node import Node, Value
-from tensorbridge.ir.passes.patterns import _View, find_matches
+from tensorbridge.ir.passes.patterns import GraphView, find_matches
+from tensorbridge.runtime.concat_chain import find_concat_chains
 from tensorbridge.runtime.erf import gelu_exact_f32
+from tensorbridge.runtime.fuse_conv import find_conv_chains
+from tensorbridge.runtime.fuse_norm import find_layer_norms
 from tensorbridge.runtime.kernels.activation import gelu
-from tensorbridge.runtime.kernels.math import _softmax_inplace
+from tensorbridge.runtime.kernels.math import softmax_inplace
 from tensorbridge.runtime.kernels.norm import layer_norm
+from tensorbridge.runtime.plan_view import Fusion, PlanView
 from tensorbridge.runtime.registry import KERNELS, KernelContext
 
 
-@dataclass(frozen=True)
-class Fusion:
-    nodes: tuple[Node, ...]  # replaced ops, in topological order; the step goes at the last
-    inputs: tuple[Value, ...]
-    output: Value
-    fn: Callable[..., Any]
-    attrs: dict[str, Any] = field(default_factory=dict)
-
-
-def find_fusions(graph: Graph) -> list[Fusion]:
+def find_fusions(graph: Graph, known: Mapping[str, np.ndarray] | None = None,
+                 folded: Collection[Node] = ()) -> list[Fusion]:
+    """Non-overlapping fusions of ``graph``. ``known``: values the planner already folded to
+    constants (by name), seen as constants by the matchers; ``folded``: the ops it folded
+    (never part of a fusion)."""
     found: list[Fusion] = []
-    taken: set[Node] = set()
+    taken: set[Node] = set(folded)
+    view = PlanView(graph, known or {})
+    found += find_layer_norms(view, taken)  # before RMS norm: LN's tail looks like an RMS norm of x - mean
     for m in find_matches(graph):
+        if taken.intersection(m.nodes):
+            continue
         if m.op_type == "Gelu":
             found.append(Fusion(m.nodes, m.inputs, m.output, gelu, dict(m.attrs)))
         elif m.op_type == "RMSNormalization":
             found.append(Fusion(m.nodes, m.inputs, m.output, _rms_norm, dict(m.attrs)))
+        else:
+            continue  # (a spelled-out BatchNormalization: the per-channel chains below take it)
         taken.update(m.nodes)
-    view = _View(graph)
     opset = graph.opset()
+    found += _gelu_ops(view, taken)
     for node in graph.nodes():
         if node.domain or node in taken:
             continue
@@ -59,7 +63,23 @@ def find_fusions(graph: Graph) -> list[Fusion]:
         if f is not None and not taken.intersection(f.nodes):
             found.append(f)
             taken.update(f.nodes)
+    found += find_conv_chains(view, taken)
+    found += find_concat_chains(view, taken)
     return _merge_bias_gelu(graph, found)
+
+
+def _gelu_ops(view: PlanView, taken: set[Node]) -> list[Fusion]:
+    """Gelu ops (opset 20, torch's dynamo export) as one-node fusions, so that a Gelu of a
+    MatMul + bias merges into the product's buffer like the spelled-out chains do."""
+    found = []
+    for node in view.g.nodes():
+        if node.op_type == "Gelu" and not node.domain and node not in taken and view.g.opset() >= 20:
+            x = view.operands(node)[0]
+            if x is not None:
+                found.append(Fusion((node,), (x,), view.out(node), gelu,
+                                    {"approximate": node.attr("approximate", "none")}))
+                taken.add(node)
+    return found
 
 
 def _merge_bias_gelu(graph: Graph, found: list[Fusion]) -> list[Fusion]:
@@ -89,7 +109,7 @@ def _rms_norm(x: np.ndarray, scale: np.ndarray | None = None, *, axis: int = -1,
                    **({"ctx": KernelContext("rms", 1, 23)} if spec.wants_ctx else {}))
 
 
-def _matmul_bias(view: _View, mm: Node) -> Fusion | None:
+def _matmul_bias(view: GraphView, mm: Node) -> Fusion | None:
     add = view.user(view.out(mm), "Add")
     if add is None:
         return None
@@ -100,20 +120,23 @@ def _matmul_bias(view: _View, mm: Node) -> Fusion | None:
     return Fusion((mm, add[0]), (a, w, add[1]), view.out(add[0]), matmul_add)  # type: ignore[arg-type]
 
 
-def _softmax_chain(view: _View, sm: Node) -> Fusion | None:
+def _softmax_chain(view: GraphView, sm: Node) -> Fusion | None:
     """[Add(x, mask) ->] Softmax [-> Where(IsNaN(p), c, p)], at least one of the two."""
     nodes: list[Node] = []
     x = view.operands(sm)[0]
     inputs: list[Value] = []
+    attrs: dict[str, Any] = {"axis": sm.attr("axis", -1)}
     add = view.made_by(x, "Add")
     if add is not None:
-        nodes.append(add)
         inputs += [v for v in view.operands(add) if v is not None]
+        if len(inputs) == 2:
+            _scaled_scores(view, inputs, nodes, attrs)
+        nodes.append(add)
     else:
         inputs.append(x)  # type: ignore[arg-type]
     nodes.append(sm)
     p = view.out(sm)
-    out, attrs = p, {"axis": sm.attr("axis", -1)}
+    out = p
     users = {n.op_type: n for n, _ in view.g.consumers(p)}
     if len(view.g.consumers(p)) == 2 and set(users) == {"IsNaN", "Where"} and p not in view.g.outputs:
         isnan, where = users["IsNaN"], users["Where"]
@@ -127,12 +150,39 @@ def _softmax_chain(view: _View, sm: Node) -> Fusion | None:
     return Fusion(tuple(nodes), tuple(inputs), out, softmax_guarded, attrs)
 
 
+def _scaled_scores(view: GraphView, inputs: list[Value], nodes: list[Node], attrs: dict[str, Any]) -> None:
+    """Attention's ``Add(Div(scores, sqrt(d)) | Mul(scores, 1/sqrt(d)), mask)``: the scaling
+    joins the chain (in the same buffer); the scores go first."""
+    for i, v in enumerate(inputs):
+        for op, key in (("Div", "divisor"), ("Mul", "scale")):
+            node = view.made_by(v, op)
+            if node is None:
+                continue
+            a, b = view.operands(node)
+            c = view.scalar(b)
+            if c is None or a is None or (op == "Div" and c == 0):
+                continue
+            nodes.append(node)
+            attrs[key] = c
+            inputs[:] = [a, inputs[1 - i]]
+            return
+
+
 def softmax_guarded(x: np.ndarray, mask: np.ndarray | None = None, *, axis: int = -1,
-                    fill: float | None = None) -> np.ndarray:
-    """Softmax(x [+ mask]) along ``axis``, NaNs (rows that were all -inf) set to ``fill``;
-    one fresh buffer, worked in place."""
-    y = np.add(x, mask) if mask is not None else np.array(x, copy=True)
-    _softmax_inplace(y, axis)
+                    fill: float | None = None, scale: float | None = None,
+                    divisor: float | None = None) -> np.ndarray:
+    """Softmax(x [* scale | / divisor] [+ mask]) along ``axis``, NaNs (rows that were all
+    -inf) set to ``fill``; one fresh buffer, worked in place."""
+    if scale is not None or divisor is not None:
+        y = np.multiply(x, x.dtype.type(scale)) if scale is not None else np.divide(x, x.dtype.type(divisor))
+        if mask is not None:
+            if np.broadcast_shapes(y.shape, mask.shape) == y.shape and np.result_type(y, mask) == y.dtype:
+                y += mask
+            else:
+                y = y + mask
+    else:
+        y = np.add(x, mask) if mask is not None else np.array(x, copy=True)
+    softmax_inplace(y, axis)
     if fill is not None:
         nan = np.isnan(y)
         if nan.any():
@@ -140,7 +190,7 @@ def softmax_guarded(x: np.ndarray, mask: np.ndarray | None = None, *, axis: int 
     return y
 
 
-def _add_layer_norm(view: _View, ln: Node) -> Fusion | None:
+def _add_layer_norm(view: GraphView, ln: Node) -> Fusion | None:
     """LayerNormalization(Add(a, b)) (a residual connection), normalised in the sum's buffer."""
     outs = view.g.node_outputs(ln)
     add = view.made_by(view.operands(ln)[0], "Add")

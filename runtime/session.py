@@ -10,6 +10,7 @@ sessions, created once and reused.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,9 +24,12 @@ from tensorbridge.ir.node import Attr, AttrKind, Node, Role, Value
 from tensorbridge.ir.types import TensorType
 from tensorbridge.runtime.dedupe import Dedupe
 from tensorbridge.runtime.fusion import find_fusions
+from tensorbridge.runtime.profile import Profile
 from tensorbridge.runtime.registry import KERNELS, KernelContext, KernelSpec
 
 _NONE = -1
+# ops whose folded output can be far bigger than their inputs without being a weight
+_BROADCASTERS = frozenset({"Expand", "Tile"})
 _RANDOM = frozenset({
     "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Bernoulli",
     "Multinomial", "Dropout",
@@ -47,13 +51,14 @@ class _Step:
     outs: tuple[int, ...]
     attrs: dict[str, Any]
     free: tuple[int, ...] = ()
+    fused: bool = False
 
 
 class Session:
     """A graph planned for repeated execution by the numpy runtime."""
 
     def __init__(self, graph: Graph, *, seed: int = 0, fold_constants: bool = True,
-                 fuse: bool = True, check_finite: bool = False,
+                 fuse: bool = True, check_finite: bool = False, profile: bool = False,
                  _bindings: Mapping[str, Attr] | None = None, _root: Graph | None = None) -> None:
         """Plan ``graph``. ``fold_constants`` evaluates ops whose inputs are all constants
         once, here, instead of on every run (random ops are never folded). ``fuse`` lets
@@ -61,7 +66,7 @@ class Session:
         use ``fuse=False`` to capture everything) and repeated computations and equal small
         constants run or live once (see ``runtime.dedupe``; the duplicates' names read the
         shared value). ``check_finite`` raises at the first op producing NaN/inf from
-        finite inputs."""
+        finite inputs. ``profile`` times every step of every run (see :meth:`profile`)."""
         self.graph = graph
         self._fuse = fuse
         self._check_finite = check_finite
@@ -87,6 +92,7 @@ class Session:
             self._consts.append((self._slot[v.name], v))
         self._const_cache: list[tuple[int, Any]] | None = None
         self.steps = self._plan()
+        self._profile = Profile([(st.node.name, _label(st)) for st in self.steps]) if profile else None
         self._fast_plan = [(st.fn, st.ins, st.outs if st.outs != (_NONE,) else (), st.attrs, st.free, i)
                            for i, st in enumerate(self.steps)]
 
@@ -96,16 +102,24 @@ class Session:
         steps: list[_Step] = []
         errors: list[TensorbridgeError] = []
         folded: dict[int, Any] = dict(self._constants()) if self._fold else {}
-        fused = {f.nodes[-1]: f for f in find_fusions(g)} if self._fuse else {}
+        prefolded = self._prefold(folded) if self._fold else set()
+        known = {n: folded[s] for n, s in self._slot.items() if s in folded} if self._fuse else {}
+        fused = {f.nodes[-1]: f for f in find_fusions(g, known, prefolded)} if self._fuse else {}
         absorbed = {n for f in fused.values() for n in f.nodes[:-1]}
         dedup = self._dedupe() if self._fuse else None
         for node in g.nodes():
             if node in absorbed:
                 continue
+            if node in prefolded:
+                if dedup is not None:
+                    for v in g.node_outputs(node):
+                        if v is not None:
+                            dedup.constant(self._slot[v.name], folded.get(self._slot[v.name]))
+                continue
             if node in fused:
                 f = fused[node]
                 step = _Step(node, f.fn, tuple(self._slot[v.name] for v in f.inputs),
-                             (self._slot[f.output.name],), dict(f.attrs))
+                             (self._slot[f.output.name],), dict(f.attrs), fused=True)
             else:
                 try:
                     step = self._plan_node(node)
@@ -136,6 +150,25 @@ class Session:
         self._assign_frees(steps)
         return steps
 
+    def _prefold(self, known: dict[int, Any]) -> set[Node]:
+        """Fold, before fusion is planned, every op whose inputs are all constants (weights
+        built in the graph, e.g. ConstantOfShape, shape arithmetic), so that fusions see
+        them as constants. Ops that fail to plan are left to the main pass (which reports)."""
+        done: set[Node] = set()
+        g = self.graph
+        for node in g.nodes():
+            if not _deterministic(node) or (node.domain, node.op_type) in self._root.functions:
+                continue
+            if any(v is not None and self._slot[v.name] not in known for v in g.node_inputs(node)):
+                continue
+            try:
+                step = self._plan_node(node)
+            except TensorbridgeError:
+                continue
+            if self._fold_step(step, known):
+                done.add(node)
+        return done
+
     def _dedupe(self) -> Dedupe:
         """CSE state seeded with the in-memory initializers (lazy ones are external
         weights: never small, never loaded here). Graph inputs and outputs keep their slots."""
@@ -155,8 +188,8 @@ class Session:
             return False  # let the error surface, with context, when the graph runs
         outs = [res] if len(st.outs) == 1 else list(res)
         limit = max((a.nbytes for a in args if isinstance(a, np.ndarray)), default=0) + (1 << 20)
-        if any(isinstance(o, np.ndarray) and o.nbytes > limit for o in outs):
-            return False  # e.g. Expand/Tile of a constant: cheaper to recompute than to keep
+        if st.node.op_type in _BROADCASTERS and any(isinstance(o, np.ndarray) and o.nbytes > limit for o in outs):
+            return False  # a big Expand/Tile of a constant: cheaper to recompute than to keep
         for s, o in zip(st.outs, outs):
             if s >= 0:
                 known[s] = _norm(o[0] if type(o) is tuple else o)
@@ -264,6 +297,8 @@ class Session:
         try:
             if capture or self._check_finite:
                 self._execute_checked(env, capture)
+            elif self._profile is not None:
+                self._execute_profiled(env, self._profile)
             else:
                 self._execute_fast(env)
         finally:
@@ -303,6 +338,24 @@ class Session:
                         env[k] = _norm(r)
             for k in free:
                 env[k] = None
+
+    def _execute_profiled(self, env: list[Any], prof: Profile) -> None:
+        clock = time.perf_counter
+        seconds = prof.seconds
+        t0 = clock()
+        for i, _ in enumerate(self._walk(env)):
+            t1 = clock()
+            seconds[i] += t1 - t0
+            t0 = t1
+        prof.runs += 1
+
+    def profile(self) -> Profile:
+        """Step and op-type times of the runs so far (the session must be planned with
+        ``profile=True``)."""
+        if self._profile is None:
+            raise TensorbridgeError("Session.profile(): this session does not profile; plan it with "
+                                    "Session(graph, profile=True) and run it first")
+        return self._profile
 
     def _walk(self, env: list[Any]) -> Iterator[tuple[int, ...]]:
         """Execute step by step, yielding each step's output slots once they are stored and
@@ -385,22 +438,28 @@ class Session:
         return self._const_cache
 
     def _bind_inputs(self, env: list[Any], inputs: Sequence[Any] | Mapping[str, Any]) -> None:
+        """Positional ``inputs`` bind to the graph's required inputs (those without a default),
+        in order; by name, any input, a defaulted one (an IR < 4 initializer listed as an
+        input) replacing its initializer for this run."""
         g = self.graph
+        required = self._required
         if isinstance(inputs, Mapping):
             unknown = set(inputs) - {v.name for v in g.inputs}
             if unknown:
-                raise InputError(f"run: unknown input name(s) {sorted(unknown)}; the graph's "
-                                        f"inputs are {[v.name for v in g.inputs]}")
+                raise InputError(f"run: unknown input name(s) {sorted(unknown)}; graph {g.name!r} "
+                                 f"takes {_describe_inputs(g)}")
+            _check_overridable(self, [v for v in g.inputs if v.name in inputs and v.role.is_initializer])
             pairs = [(self._slot[k], v) for k, v in inputs.items()]
-            missing = [v.name for v in self._required if v.name not in inputs]
+            missing = [v.name for v in required if v.name not in inputs]
         else:
-            if len(inputs) > len(g.inputs):
-                raise InputError(f"run: got {len(inputs)} inputs, graph {g.name!r} takes "
-                                        f"{len(g.inputs)} ({[v.name for v in g.inputs]})")
-            pairs = list(zip(self._inputs, inputs))
-            missing = [v.name for v in g.inputs[len(inputs):] if v.role is Role.INPUT]
+            if len(inputs) > len(required):
+                raise InputError(f"run: got {len(inputs)} inputs, graph {g.name!r} takes {len(required)} "
+                                 f"positionally: {_describe_inputs(g)}")
+            pairs = [(self._slot[v.name], x) for v, x in zip(required, inputs)]
+            missing = [v.name for v in required[len(inputs):]]
         if missing:
-            raise InputError(f"run: missing input(s) {missing} for graph {g.name!r}")
+            raise InputError(f"run: missing input(s) {missing} for graph {g.name!r}; it takes "
+                             f"{_describe_inputs(g)}")
         for slot, val in pairs:
             if not isinstance(val, list | np.ndarray) and val is not None:
                 val = np.asarray(val)
@@ -408,6 +467,31 @@ class Session:
         if self._validate:
             for v in g.inputs:
                 check_input(v, env[self._slot[v.name]], g.name)
+
+
+def _describe_inputs(g: Graph) -> str:
+    """The required inputs by name, and how many defaulted ones may be given by name."""
+    required = [v.name for v in g.inputs if not v.role.is_initializer]
+    n_default = len(g.inputs) - len(required)
+    more = (f" (and {n_default} input(s) with a default value, e.g. {g.defaulted_inputs[0].name!r}, "
+            "that may be given by name)") if n_default else ""
+    return f"{required}{more}"
+
+
+def _check_overridable(session: Session, defaulted: list[Value]) -> None:
+    """A defaulted input fed by name must reach every op that reads it: refuse one whose
+    initializer the plan folded or fused into a constant (the fed value would be ignored)."""
+    if not defaulted:
+        return
+    g = session.graph
+    live = {id(st.node): st.ins for st in session.steps}
+    for v in defaulted:
+        slot = session._slot[v.name]
+        if any(slot not in live.get(id(node), ()) for node, _ in g.consumers(v)):
+            raise InputError(f"run: input {v.name!r} of graph {g.name!r} has a default value that "
+                             "this session computed with at plan time, so a value fed for it would "
+                             "be ignored; plan with Session(graph, fold_constants=False, fuse=False) "
+                             "to feed it")
 
 
 def check_input(v: Value, x: Any, graph_name: str) -> None:
@@ -452,6 +536,13 @@ class _OuterScope(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._slots)
+
+
+def _label(st: _Step) -> str:
+    """A step's op type for profiles: the node's, or the fused kernel's name."""
+    if st.fused:
+        return f"Fused:{getattr(st.fn, '__name__', 'chain')}"
+    return st.node.op_type
 
 
 def _norm(x: Any) -> Any:

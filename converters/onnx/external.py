@@ -22,6 +22,8 @@ from tensorbridge.ir.node import LazyTensor
 
 # Protobuf cannot serialize a message of 2 GiB or more.
 PROTOBUF_LIMIT = 2**31 - 1
+# Initializers above this many bytes are saved (and checked) as external data by default.
+EXTERNAL_DATA_THRESHOLD = 1_800_000_000
 
 
 def is_external(t: TensorProto) -> bool:

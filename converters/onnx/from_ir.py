@@ -30,6 +30,10 @@ from tensorbridge.ir.verify import verify
 DEFAULT_PRODUCER = "tensorbridge"
 # metadata_props on nodes needs IR version 10
 _NODE_METADATA_IR = 10
+# from IR version 4 on, initializers need not be graph inputs too
+_INITIALIZERS_NOT_INPUTS_IR = 4
+# the IR version of a model written from a graph with none (or an older one upgraded)
+_NEW_IR = 8
 
 
 def from_ir(graph: Graph, opset: int | None = None, *, check: bool = True,
@@ -44,11 +48,14 @@ def from_ir(graph: Graph, opset: int | None = None, *, check: bool = True,
     # Built in place: helper.make_graph/make_model would copy every initializer twice more.
     model = onnx.ModelProto()
     gp = model.graph
-    _fill_graph(gp, graph, release_weights)
+    m = graph.model
+    # IR < 4 lists every initializer as a graph input too; written at a current IR version
+    # instead, where those listings would make every weight an overridable input
+    upgrade = 0 < m.ir_version < _INITIALIZERS_NOT_INPUTS_IR
+    _fill_graph(gp, graph, release_weights, drop_defaults=upgrade)
     opsets = [helper.make_opsetid(d, v) for d, v in sorted(graph.opset_imports.items())]
     model.opset_import.extend(opsets)
     model.functions.extend(_function_proto(f) for _, f in sorted(graph.functions.items()))
-    m = graph.model
     model.producer_name = m.producer_name or DEFAULT_PRODUCER
     model.producer_version = m.producer_version
     if m.doc:
@@ -57,7 +64,7 @@ def from_ir(graph: Graph, opset: int | None = None, *, check: bool = True,
     needed = helper.find_min_ir_version_for(opsets, ignore_unknown=True)
     if _has_node_metadata(gp):
         needed = max(needed, _NODE_METADATA_IR)
-    model.ir_version = max(m.ir_version, needed) if m.ir_version else max(needed, 8)
+    model.ir_version = max(m.ir_version, needed) if m.ir_version and not upgrade else max(needed, _NEW_IR)
     for k, v in graph.metadata.items():
         model.metadata_props.add(key=k, value=v)
     target = graph.opset_imports.get("")
@@ -72,7 +79,9 @@ def _graph_proto(g: Graph, release: bool = False) -> onnx.GraphProto:
     return gp
 
 
-def _fill_graph(gp: onnx.GraphProto, g: Graph, release: bool = False) -> None:
+def _fill_graph(gp: onnx.GraphProto, g: Graph, release: bool = False, *,
+                drop_defaults: bool = False) -> None:
+    """``drop_defaults``: list only the required inputs (not initializers as inputs)."""
     errors: list[TensorbridgeError] = []
     nodes = []
     for n in g.nodes():
@@ -84,7 +93,7 @@ def _fill_graph(gp: onnx.GraphProto, g: Graph, release: bool = False) -> None:
         raise ConversionError(f"writing graph {g.name!r} as ONNX", errors)
     gp.node.extend(nodes)
     gp.name = g.name
-    gp.input.extend(_value_info(v) for v in g.inputs)
+    gp.input.extend(_value_info(v) for v in (g.required_inputs if drop_defaults else g.inputs))
     gp.output.extend(_value_info(v) for v in g.outputs)
     dense = []
     for v in g.initializers():

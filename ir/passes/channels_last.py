@@ -5,23 +5,24 @@ Each layout-bearing op (Conv, ConvTranspose, pooling, ...) on an NC... tensor be
 ``Transpose(to N...C) -> <op in domain tensorbridge.nhwc> -> Transpose(back)``, its weight
 ``Transpose(OI... -> ...IO)`` (folded into the named parameter later). The transpose pass
 then sinks and cancels the pairs, so a plain CNN keeps one Transpose at each end. The
-``tensorbridge.nhwc`` ops are registered with onnx.defs as copies of the standard schemas
-(same inputs, outputs and attributes; data and outputs channels-last), so the graph still
-verifies."""
+``tensorbridge.nhwc`` ops follow the standard schemas of the graph's own ai.onnx opset
+(tensorbridge's table in ir/schemas.py; nothing is registered with onnx.defs): the graph
+imports the domain at its ai.onnx version, so a twin keeps the attributes of the op it
+replaces (BatchNormalization-6's is_test, MaxPool-1 without dilations) and still verifies."""
 
 from __future__ import annotations
 
 import numpy as np
-import onnx.defs
 
+from tensorbridge.ir import schemas
 from tensorbridge.ir.graph import Graph
 from tensorbridge.ir.node import Node, Value
 from tensorbridge.ir.passes.base import PassReport
-from tensorbridge.ir.passes.patterns import _View
-from tensorbridge.ir.passes.transpose_rules import _permuted_type
+from tensorbridge.ir.passes.patterns import GraphView
+from tensorbridge.ir.passes.transpose_rules import permuted_type
 from tensorbridge.ir.types import TensorType
 
-DOMAIN = "tensorbridge.nhwc"
+DOMAIN = schemas.NHWC_DOMAIN
 # op -> the input indices holding a weight laid out (O, I, spatial...) / (I, O, spatial...)
 OPS: dict[str, tuple[int, ...]] = {
     "Conv": (1,), "ConvTranspose": (1,), "MaxPool": (), "AveragePool": (),
@@ -35,33 +36,10 @@ OPS: dict[str, tuple[int, ...]] = {
 DEPTHWISE = "DepthwiseConv"
 
 
-def register_schemas() -> None:
-    """Register the channels-last twins of ``OPS`` with onnx.defs, once per process. A twin
-    takes the newest standard schema's inputs and outputs and the attributes of every
-    version (so a graph of any opset verifies; the registration cannot depend on which
-    graph came first, as onnx.defs keeps it for the rest of the process)."""
-    for op in [*OPS, DEPTHWISE]:
-        if onnx.defs.has(op, DOMAIN):
-            continue
-        base = "Conv" if op == DEPTHWISE else op
-        s = onnx.defs.get_schema(base)
-        attributes = {name: onnx.defs.OpSchema.Attribute(name, a.type, a.description, required=False)
-                      for h in onnx.defs.get_all_schemas_with_history() if h.name == base and h.domain == ""
-                      for name, a in h.attributes.items()}  # older versions' ones, optional
-        attributes.update(s.attributes)
-        onnx.defs.register_schema(onnx.defs.OpSchema(
-            op, DOMAIN, 1, f"{op} on channels-last data (tensorbridge layout pass)",
-            inputs=list(s.inputs), outputs=list(s.outputs),
-            type_constraints=[(t.type_param_str, list(t.allowed_type_strs), t.description)
-                              for t in s.type_constraints],
-            attributes=list(attributes.values())))
-
-
 def to_channels_last(graph: Graph) -> PassReport:
     """Rewrite the layout-bearing ops of ``graph`` (in place) as channels-last ops between
     Transposes; run the transpose pass afterwards to cancel the pairs."""
     report = PassReport("to_channels_last")
-    register_schemas()
     for node in graph.nodes():
         if node.domain or node.op_type not in OPS or len(graph.node_outputs(node)) != 1:
             continue
@@ -70,8 +48,8 @@ def to_channels_last(graph: Graph) -> PassReport:
             continue  # unknown rank: the emitter transposes around the op itself
         _rewrite(graph, node, rank)
         report.note(f"{node.name} ({node.op_type}) channels-last")
-    if report.changed:
-        graph.opset_imports[DOMAIN] = 1
+    if report.changed:  # the twins follow the schemas of the graph's own ai.onnx opset
+        graph.opset_imports[DOMAIN] = graph.opset("")
     return report
 
 
@@ -79,7 +57,7 @@ def _rank(graph: Graph, node: Node) -> int:
     """The data rank: from its type or producers, else the weight's (Conv) or the window's
     (pooling)."""
     ins = graph.node_inputs(node)
-    rank = _View(graph).rank(ins[0])
+    rank = GraphView(graph).rank(ins[0])
     if rank:
         return rank
     for v in ins[1:2] if OPS[node.op_type] else ():
@@ -116,7 +94,7 @@ def _rewrite(graph: Graph, node: Node, rank: int) -> None:
             continue
         perm = to_last if i == 0 else weight_perm
         [t] = graph.add_op("Transpose", [v], {"perm": list(perm)}, name=f"{node.name}_to_nhwc",
-                           output_types=[_permuted_type(v.type, perm)])
+                           output_types=[permuted_type(v.type, perm)])
         if i == 1 and depthwise:  # (kh, kw, 1, C * mult) -> (kh, kw, C, mult)
             out_ch, _, kh, kw = (int(d) for d in v.shape)  # type: ignore[union-attr, arg-type]
             shape = (kh, kw, depthwise, out_ch // depthwise)
@@ -128,7 +106,7 @@ def _rewrite(graph: Graph, node: Node, rank: int) -> None:
     assert out is not None  # checked by the caller (one output)
     op_type = DEPTHWISE if depthwise else node.op_type
     [y] = graph.add_op(op_type, new_ins, dict(node.attrs), domain=DOMAIN, name=f"{node.name}_nhwc",
-                       provenance=node.provenance, output_types=[_permuted_type(out.type, to_last)])
+                       provenance=node.provenance, output_types=[permuted_type(out.type, to_last)])
     [back] = graph.add_op("Transpose", [y], {"perm": list(to_first)}, name=f"{node.name}_to_nchw",
                           output_types=[out.type])
     name = out.name

@@ -80,7 +80,9 @@ def _foldable(graph: Graph, node: Node, ins: list[Value | None], relayout_weight
     if _named_weight_layout(graph, node, ins) is not None:
         return relayout_weights
     present = [v for v in ins if v is not None]
-    return all(v.is_const and v.role is Role.CONSTANT and not v.source_name for v in present)
+    # a graph input with a default (an IR < 4 initializer) may be fed: not a constant here
+    return all(v.is_const and v.role is Role.CONSTANT and not v.source_name and v not in graph.inputs
+               for v in present)
 
 
 def _static_shape_query(graph: Graph, node: Node, ins: list[Value | None], report: PassReport) -> bool:

@@ -1,6 +1,10 @@
 """Kernels: the ``ai.onnx.ml`` domain (ArrayFeatureExtractor, Binarizer, LabelEncoder,
-Normalizer, Scaler, OneHotEncoder, Imputer, LinearClassifier, LinearRegressor) and the
-score post-transforms shared with the tree ensembles in ``ml_tree.py``.
+Normalizer, Scaler, OneHotEncoder, Imputer, LinearClassifier, LinearRegressor, ZipMap) and
+the score post-transforms shared with the tree ensembles in ``ml_tree.py``.
+
+A sequence of maps (ZipMap's output) is a Python list with one dict per row: keys the
+Python labels (int or str), values Python floats -- what onnxruntime returns. The emitters
+use the same list of dicts, their values the framework's 0-d float32 tensors.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from tensorbridge.ir.ml_math import coefficient_rows, is_binary_classifier, zip_map_labels
 from tensorbridge.runtime.registry import kernel
 
 ML = "ai.onnx.ml"
@@ -193,7 +198,8 @@ def _as_float(X: np.ndarray) -> np.ndarray:
 
 @kernel("Normalizer", since=1, domain=ML)
 def normalizer(X: np.ndarray, *, norm: str = "MAX") -> np.ndarray:
-    """Normalizer-1(X [N, C] or [C]) -> Y float32; divides each row by its MAX, L1 or L2."""
+    """Normalizer-1(X [N, C] or [C]) -> Y float32; divides each row by its MAX, L1 or L2
+    (a row whose divisor is 0 stays as it is, as onnxruntime does)."""
     x = X.astype(np.float32)
     if norm == "MAX":
         den = x.max(axis=-1, keepdims=True)
@@ -203,8 +209,7 @@ def normalizer(X: np.ndarray, *, norm: str = "MAX") -> np.ndarray:
         den = np.sqrt((x * x).sum(axis=-1, keepdims=True))
     else:
         raise ValueError(f"Normalizer: unknown norm {norm!r} (MAX, L1 or L2)")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return x / den
+    return x / np.where(den == 0, np.float32(1), den)
 
 
 @kernel("Scaler", since=1, domain=ML)
@@ -278,16 +283,13 @@ def linear_classifier(X: np.ndarray, *, classlabels_ints: list[int] | None = Non
                       post_transform: str = "NONE") -> tuple[np.ndarray, np.ndarray]:
     """LinearClassifier-1(X) -> (Y labels, Z scores float32).
 
-    One coefficient row with two labels is the binary form: the row's score s picks the
-    second label when s > 0, and Z = [1 - t, t] with t = s after LOGISTIC or PROBIT (the
-    softmax transforms have nothing to normalise over one score and leave it as is).
+    One coefficient row with two labels is the binary form (ir/ml_math.py).
     """
     labels = (np.array(classlabels_strings, dtype=object) if classlabels_strings
               else np.asarray(classlabels_ints or [], dtype=np.int64))
-    n_feat = X.shape[-1] if X.ndim else 1
-    n_rows = len(coefficients) // max(n_feat, 1)
+    n_rows = coefficient_rows(len(coefficients), X.shape[-1] if X.ndim else 1)
     scores = _linear(X, coefficients, intercepts, n_rows)
-    if n_rows == 1 and labels.size == 2:
+    if is_binary_classifier(n_rows, labels.size):
         s = scores[:, 0]
         label = labels[(s > 0).astype(np.intp)]
         t = apply_post_transform_f32(s, post_transform) if post_transform in ("LOGISTIC", "PROBIT") \
@@ -295,3 +297,16 @@ def linear_classifier(X: np.ndarray, *, classlabels_ints: list[int] | None = Non
         return label, np.stack([1 - t, t], axis=1).astype(np.float32)
     label = labels[np.argmax(scores, axis=1)] if labels.size else np.argmax(scores, axis=1)
     return label, apply_post_transform_f32(scores, post_transform)
+
+
+@kernel("ZipMap", since=1, domain=ML)
+def zip_map(X: np.ndarray, *, classlabels_int64s: list[int] | None = None,
+            classlabels_strings: list[str] | None = None) -> list[dict[Any, float]]:
+    """ZipMap-1(X [N, C] or [C] float) -> Z seq(map(int64 | string, float)); one map per
+    row, label -> score."""
+    labels = zip_map_labels(classlabels_int64s, classlabels_strings)
+    rows = X.reshape(1, -1) if X.ndim == 1 else X
+    if rows.ndim != 2 or rows.shape[1] != len(labels):
+        raise ValueError(f"ZipMap: input of shape {list(X.shape)} for {len(labels)} labels; it "
+                         "must be [N, C] (or [C]) with one column per label")
+    return [dict(zip(labels, row, strict=True)) for row in rows.astype(np.float32).tolist()]

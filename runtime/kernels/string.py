@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 
+from tensorbridge.ir.string_math import check_normalizer_shape, normalize_words, normalized_shape
 from tensorbridge.runtime.registry import kernel
 
 
@@ -24,29 +25,15 @@ def _strings(values: list[str], shape: tuple[int, ...]) -> np.ndarray:
 def string_normalizer(X: np.ndarray, *, case_change_action: str = "NONE",
                       is_case_sensitive: int = 0, locale: str | None = None,
                       stopwords: list[str] | None = None) -> np.ndarray:
-    """StringNormalizer-10(X [C] or [1, C]) -> Y; drops stopwords, then changes case.
+    """StringNormalizer-10(X [C] or [1, C]) -> Y; drops stopwords, then changes case
+    (ir/string_math.py).
 
     ``locale`` is accepted but Python's locale-independent str.lower/upper are used.
     """
-    if X.ndim == 2 and X.shape[0] != 1 or X.ndim not in (1, 2):
-        raise ValueError(f"StringNormalizer: input must be [C] or [1, C], got {X.shape}")
-    words = X.reshape(-1).tolist()
-    if stopwords:
-        if is_case_sensitive:
-            stop = set(stopwords)
-            words = [w for w in words if w not in stop]
-        else:
-            stop = {s.lower() for s in stopwords}
-            words = [w for w in words if w.lower() not in stop]
-    if case_change_action == "LOWER":
-        words = [w.lower() for w in words]
-    elif case_change_action == "UPPER":
-        words = [w.upper() for w in words]
-    elif case_change_action != "NONE":
-        raise ValueError(f"StringNormalizer: unknown case_change_action {case_change_action!r}")
-    if not words:
-        words = [""]  # the spec keeps one empty string rather than an empty tensor
-    return _strings(words, (len(words),) if X.ndim == 1 else (1, len(words)))
+    check_normalizer_shape(X.shape)
+    words = normalize_words(X.reshape(-1).tolist(), case_change_action=case_change_action,
+                            is_case_sensitive=is_case_sensitive, stopwords=stopwords)
+    return _strings(words, normalized_shape(X.ndim, len(words)))
 
 
 @kernel("RegexFullMatch", since=20)

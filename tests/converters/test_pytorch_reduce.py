@@ -26,6 +26,12 @@ def perm(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
 
 @pytest.mark.parametrize("name,fn,inputs", [
     ("sum_all_and_dims", lambda x: (x.sum(), x.sum(-1), x.sum((0, -1), keepdim=True)), (R(2, 3, 4),)),
+    ("histc_data_range", lambda x: torch.histc(x, bins=7), (R(5, 40),)),
+    ("histc_fixed_range_drops_outside", lambda x: torch.histc(x, bins=4, min=-1.0, max=1.0), (R(200),)),
+    ("histc_max_in_last_bin", lambda x: torch.histc(x, bins=4, min=0.0, max=4.0),
+     (torch.tensor([0.0, 1.0, 2.5, 3.999, 4.0, 4.5, -0.1]),)),
+    ("histc_constant_input_widens", lambda x: torch.histc(x, bins=3), (torch.full((6,), 2.0),)),
+    ("zero_functional", lambda x: (x * 2).zero_() + x, (R(3, 4),)),
     ("sum_empty_dim_list_is_all", lambda x: torch.sum(x, dim=[]), (R(2, 3),)),
     ("sum_bool_is_int64", lambda x: (x.sum(), x.sum(0)), (BOOLS,)),
     ("sum_int32_is_int64", lambda x: x.sum(1, keepdim=True), (perm(3, 4, dtype=torch.int32),)),

@@ -79,21 +79,6 @@ def test_missing_kernel_lists_all_nodes():
     assert all(isinstance(x, UnsupportedOpError) for x in e.value.errors)
 
 
-def test_backend_interface_runs_a_model():
-    from onnx import TensorProto, helper
-
-    from tensorbridge.runtime.backend import TensorbridgeBackend
-
-    node = helper.make_node("Relu", ["x"], ["y"])
-    (out,) = TensorbridgeBackend.run_node(node, [np.array([-1.0, 2.0], np.float32)], opset_version=18)
-    np.testing.assert_array_equal(out, [0.0, 2.0])
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    rep = TensorbridgeBackend.prepare(model)
-    np.testing.assert_array_equal(rep.run([np.array([3.0, -3.0], np.float32)])[0], [3.0, 0.0])
-
-
 def test_inputs_are_checked_against_declared_types():
     from tensorbridge.runtime.session import InputError
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ def run_numpy(module: IRModule, feeds: Sequence[np.ndarray]) -> list[np.ndarray]
 
     with torch.no_grad():
         outs = module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in feeds])
-    return [o.detach().numpy() for o in (outs if isinstance(outs, tuple) else (outs,))]
+    return [_numpy(o) for o in (outs if isinstance(outs, tuple) else (outs,))]
 
 
 def capture_numpy(module: IRModule, feeds: Sequence[np.ndarray],
@@ -53,3 +54,15 @@ def save(module: IRModule, folder: str | os.PathLike[str], example_inputs: Seque
 
 
 __all__ = ["IRModule", "capture_numpy", "from_ir", "run_numpy", "save"]
+
+
+def _numpy(o: Any) -> Any:
+    """An output as numpy: a tensor -> ndarray; a sequence (list) or map (dict, ZipMap's rows)
+    element by element; numpy strings as they are."""
+    if isinstance(o, list | tuple):
+        return [_numpy(v) for v in o]
+    if isinstance(o, dict):
+        return {k: _numpy(v) for k, v in o.items()}
+    if isinstance(o, np.ndarray):
+        return o
+    return o.detach().numpy()

@@ -7,8 +7,6 @@ generated source)."""
 from __future__ import annotations
 
 import functools
-import keyword
-import re
 from typing import Any
 
 import torch
@@ -22,6 +20,7 @@ from tensorbridge.converters.emitting import (
     weight_kind,
     weight_names,
 )
+from tensorbridge.converters.identifiers import identifiers
 from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
 from tensorbridge.converters.pytorch.from_ir.host import Host, T, host_constant, tracing
 from tensorbridge.converters.pytorch.from_ir.registry import EMITTERS
@@ -34,8 +33,10 @@ LAYER = "PyTorch emitter"
 
 
 class IRModule(torch.nn.Module):
-    """A PyTorch module computing an IR graph. ``forward`` takes the graph inputs in order
-    and returns one tensor, or a tuple when the graph has several outputs. It keeps the
+    """A PyTorch module computing an IR graph. ``forward`` takes the graph's required inputs
+    in order (inputs with a default value -- IR < 4 initializers listed as inputs -- are
+    optional keyword arguments, see ``input_defaults``) and returns one tensor, or a tuple
+    when the graph has several outputs. It keeps the
     source's trainable structure: one parameter per source tensor (tied names are the same
     ``nn.Parameter``), frozen parameters with ``requires_grad=False``, buffers as buffers."""
 
@@ -62,7 +63,10 @@ class IRModule(torch.nn.Module):
         table.warn_frozen()
         self.input_names = list(self._plan.inputs)
         self.output_names = list(self._plan.outputs)
-        self.input_types = [v.shape for v in graph.inputs]
+        self.input_types = [v.shape for v in graph.required_inputs]
+        # keyword argument of forward() -> the defaulted graph input it replaces
+        self.input_defaults = dict(zip(identifiers(self._plan.defaults, taken=input_identifiers(graph)),
+                                       self._plan.defaults, strict=True))
         self.graph = graph
         self.frozen_weights = list(table.frozen)  # trainable in the source, not a float here
         self.weight_aliases = dict(table.aliases)  # a tied weight's other path -> its path
@@ -87,32 +91,47 @@ class IRModule(torch.nn.Module):
     def _fetch(self, path: str) -> Any:
         return functools.reduce(getattr, path.split("."), self)
 
-    def forward(self, *args: Any) -> Any:  # module_class() gives one with named inputs
-        return self._forward(*args)
+    def forward(self, *args: Any, **defaults: Any) -> Any:  # module_class(): named inputs
+        return self._forward(*args, **defaults)
 
-    def _forward(self, *args: Any) -> Any:
+    def _forward(self, *args: Any, **defaults: Any) -> Any:
         plan = self._plan
         if len(args) != len(plan.inputs):
             raise TypeError(f"expected {len(plan.inputs)} input(s) ({', '.join(plan.inputs)}), "
                             f"got {len(args)}")
-        env = self._interp.run(plan, dict(zip(plan.inputs, args, strict=True)), self._static_results())
+        env = dict(zip(plan.inputs, args, strict=True))
+        fed = self._fed_defaults(defaults)
+        env.update(fed)
+        env = self._interp.run(plan, env, None if fed else self._static_results())
         outs = [_finish(env[n], plan.graph.value(n).type) for n in plan.outputs]
         return outs[0] if len(outs) == 1 else tuple(outs)
 
+    def _fed_defaults(self, defaults: dict[str, Any]) -> dict[str, Any]:
+        """The defaulted graph inputs fed by keyword (a None keyword: not fed), by IR name."""
+        unknown = sorted(set(defaults) - set(self.input_defaults))
+        if unknown:
+            some = ", ".join(list(self.input_defaults)[:5]) or "none"
+            raise TypeError(f"unknown keyword argument(s) {', '.join(unknown)}; the inputs with a "
+                            f"default value are: {some}{', ...' if len(self.input_defaults) > 5 else ''}")
+        return {self.input_defaults[k]: x for k, x in defaults.items() if x is not None}
+
+
+def input_identifiers(graph: Graph) -> tuple[str, ...]:
+    """The parameter names of ``forward`` for the graph's required inputs."""
+    return tuple(identifiers([v.name for v in graph.required_inputs]))
+
 
 def module_class(graph: Graph) -> type[IRModule]:
-    """An IRModule subclass whose ``forward(x, attention_mask)`` names each graph input
-    (instead of ``*args``), so torch.fx traces it and readers see the inputs."""
-    params: list[str] = []
-    for v in graph.inputs:
-        ident = re.sub(r"\W", "_", v.name)
-        ident = ident if ident.isidentifier() and not keyword.iskeyword(ident) else f"input_{ident}"
-        while ident in params or ident == "self":
-            ident += "_"
-        params.append(ident)
-    args = ", ".join(params)
+    """An IRModule subclass whose ``forward(x, attention_mask, *, w=None)`` names each
+    required graph input, and each input with a default as an optional keyword (instead of
+    ``*args``), so torch.fx traces it and readers see the inputs."""
+    params = input_identifiers(graph)
+    keywords = identifiers([v.name for v in graph.defaulted_inputs], taken=params)
+    signature = ", ".join([*params, *(["*"] if keywords else []), *(f"{k}=None" for k in keywords)])
+    passed = ", ".join([*params, *(f"{k}={k}" for k in keywords)])
     scope: dict[str, Any] = {}
-    exec(f"def forward(self, {args}):\n    return self._forward({args})\n", scope)  # noqa: S102  (identifiers checked above)
+    # identifiers checked above
+    exec(f"def forward(self, {signature}):\n    return self._forward({passed})\n", scope)  # noqa: S102
     return type("GeneratedModule", (IRModule,), {"forward": scope["forward"], "__module__": __name__})
 
 

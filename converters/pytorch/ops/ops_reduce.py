@@ -293,3 +293,36 @@ def aten_sort(ctx: Ctx, self: Value, dim: int = -1, descending: bool = False, *,
         return self, ctx.const(np.int64(0))
     d = norm_dim(dim, ctx.rank(self))
     return _topk(ctx, self, dim_size(ctx, self, d), d, descending)
+
+
+# ---------------------------------------------------------------- histogram
+@aten("aten::histc.default")
+def aten_histc(ctx: Ctx, self: Value, bins: int = 100, min: object = 0, max: object = 0) -> Value:  # noqa: A002
+    """histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor
+
+    Counts of the elements in ``bins`` equal-width bins over [min, max] (the data's own range
+    when min == max, widened by 1 each way if that is empty too); elements outside are not
+    counted and the last bin includes ``max``. As torch, an element's bin is found against
+    the bin edges themselves: the number of left edges at or below it, less one."""
+    dt = ctx.out_dtype()
+    x = ctx.op("Reshape", [self, ctx.ints([-1])])
+    if float(min) == float(max):  # type: ignore[arg-type]
+        lo = ctx.op("ReduceMin", [x], {"keepdims": 0})
+        hi = ctx.op("ReduceMax", [x], {"keepdims": 0})
+        empty = ctx.op("Equal", [lo, hi])
+        one = ctx.const(1, dt)
+        lo = ctx.op("Where", [empty, ctx.op("Sub", [lo, one]), lo])
+        hi = ctx.op("Where", [empty, ctx.op("Add", [hi, one]), hi])
+    else:
+        lo, hi = ctx.const(float(min), dt), ctx.const(float(max), dt)  # type: ignore[arg-type]
+    steps = ctx.const(np.arange(bins), dt)
+    width = ctx.op("Div", [ctx.op("Sub", [hi, lo]), ctx.const(bins, dt)])
+    left_edges = ctx.op("Add", [lo, ctx.op("Mul", [steps, width])])  # [bins]
+    column = ctx.op("Unsqueeze", [x, ctx.ints([1])])  # [N, 1]
+    at_or_above = ctx.cast(ctx.op("GreaterOrEqual", [column, left_edges]), DType.INT64)
+    index = ctx.op("Sub", [ctx.op("ReduceSum", [at_or_above, ctx.ints([1])], {"keepdims": 0}),
+                           ctx.const(1, DType.INT64)])
+    inside = ctx.op("And", [ctx.op("GreaterOrEqual", [x, lo]), ctx.op("LessOrEqual", [x, hi])])
+    index = ctx.op("Where", [inside, index, ctx.const(-1, DType.INT64)])  # -1 matches no bin
+    hits = ctx.op("Equal", [ctx.op("Unsqueeze", [index, ctx.ints([1])]), ctx.const(np.arange(bins), DType.INT64)])
+    return ctx.op("ReduceSum", [ctx.cast(hits, dt), ctx.ints([0])], {"keepdims": 0}, dtype=dt)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ def run_numpy(module: IRTFModule, feeds: Sequence[np.ndarray]) -> list[np.ndarra
     import tensorflow as tf
 
     outs = module.serve(*[tf.constant(x) for x in feeds])
-    return [o.numpy() for o in (outs if isinstance(outs, tuple) else (outs,))]
+    return [_numpy(o) for o in (outs if isinstance(outs, tuple) else (outs,))]
 
 
 def capture_numpy(module: IRTFModule, feeds: Sequence[np.ndarray],
@@ -68,3 +69,15 @@ def save(module: IRTFModule, folder: str | os.PathLike[str]) -> Path:
 
 
 __all__ = ["IRTFModule", "SavedModule", "capture_numpy", "from_ir", "run_numpy", "save"]
+
+
+def _numpy(o: Any) -> Any:
+    """An output as numpy: a tensor -> ndarray; a sequence (list) or map (dict, ZipMap's rows)
+    element by element; numpy strings as they are."""
+    if isinstance(o, list | tuple):
+        return [_numpy(v) for v in o]
+    if isinstance(o, dict):
+        return {k: _numpy(v) for k, v in o.items()}
+    if isinstance(o, np.ndarray):
+        return o
+    return o.numpy()

@@ -22,6 +22,7 @@ from tensorbridge.converters.emitting import (
     weight_kind,
     weight_names,
 )
+from tensorbridge.converters.identifiers import identifiers
 from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
 from tensorbridge.converters.tensorflow.from_ir.registry import EMITTERS
 from tensorbridge.ir.graph import Graph
@@ -40,12 +41,21 @@ def variable_name(name: str) -> str:
     return name if re.match(r"[A-Za-z0-9.]", name) else "w" + name
 
 
+def module_name(name: str) -> str:
+    """A valid ``tf.Module`` name (a Python identifier) for a graph name: other characters
+    as ``_``, and ``graph_`` in front of one that starts with a digit (a hex id)."""
+    ident = re.sub(r"\W", "_", name, flags=re.ASCII) or "model"
+    return ident if ident.isidentifier() else f"graph_{ident}"
+
+
 class IRTFModule(tf.Module):
-    """A TensorFlow module computing an IR graph. Call it with the graph inputs in order;
-    it returns one tensor, or a tuple when the graph has several outputs."""
+    """A TensorFlow module computing an IR graph. Call it with the graph's required inputs in
+    order (inputs with a default value -- IR < 4 initializers listed as inputs -- may be given
+    as keyword arguments, see ``input_defaults``); it returns one tensor, or a tuple when the
+    graph has several outputs. ``serve`` is the traced signature of the required inputs."""
 
     def __init__(self, graph: Graph, name: str | None = None) -> None:
-        super().__init__(name=re.sub(r"\W", "_", name or graph.name or "model"))
+        super().__init__(name=module_name(name or graph.name or "model"))
         roles = has_framework_roles(graph)
         # one variable per source weight, by its name; a tied weight's other names lead to the
         # same variable; the source's named constants (not weights) apart. All three are
@@ -88,12 +98,36 @@ class IRTFModule(tf.Module):
         self.graph = graph
         signature = [tf.TensorSpec(_spec_shape(v.type), tf_dtype(v.dtype) if v.dtype else tf.float32,
                                    name=variable_name(v.name).replace("/", "_").replace(".", "_"))
-                     for v in graph.inputs]
+                     for v in graph.required_inputs]
         # the traced, savable entry point (a SavedModel's serving signature)
         self.serve = tf.function(self._call, input_signature=signature, autograph=False)
+        # keyword argument of __call__ -> the defaulted graph input it replaces: those the
+        # channels-last rewrite left read (one it folded away is no longer an input)
+        fed = [n for n in self._plan.defaults if graph.is_used(graph.value(n))]
+        self.input_defaults = dict(zip(identifiers(fed, taken=tuple(identifiers(self._plan.inputs))),
+                                       fed, strict=True))
 
-    def __call__(self, *args: Any) -> Any:
-        return self.serve(*args)
+    def __call__(self, *args: Any, **defaults: Any) -> Any:
+        """The required inputs in order; defaulted ones by keyword (run eagerly, not traced)."""
+        fed = self._fed_defaults(defaults)
+        if not fed:
+            return self.serve(*args)
+        plan = self._plan
+        if len(args) != len(plan.inputs):
+            raise TypeError(f"expected {len(plan.inputs)} input(s) ({', '.join(plan.inputs)}), "
+                            f"got {len(args)}")
+        env = self._interp.run(plan, {**dict(zip(plan.inputs, args, strict=True)), **fed})
+        outs = [env[n] for n in plan.outputs]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def _fed_defaults(self, defaults: dict[str, Any]) -> dict[str, Any]:
+        """The defaulted graph inputs fed by keyword (a None keyword: not fed), by IR name."""
+        unknown = sorted(set(defaults) - set(self.input_defaults))
+        if unknown:
+            some = ", ".join(list(self.input_defaults)[:5]) or "none"
+            raise TypeError(f"unknown keyword argument(s) {', '.join(unknown)}; the inputs with a "
+                            f"default value are: {some}{', ...' if len(self.input_defaults) > 5 else ''}")
+        return {self.input_defaults[k]: tf.convert_to_tensor(x) for k, x in defaults.items() if x is not None}
 
     def _unique(self, key: str) -> str:
         base, i = key, 1

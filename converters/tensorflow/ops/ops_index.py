@@ -131,19 +131,41 @@ def tf_strided_slice(ctx: TfCtx, input: Value, begin: Value, end: Value, strides
 def tf_gather_v2(ctx: TfCtx, params: Value, indices: Value, axis: Value, *, batch_dims: int = 0,
                  **_: Any) -> Value:
     """GatherV2(params: Tparams, indices: Tindices, axis: Taxis, *, batch_dims=0) -> output: Tparams"""
+    a = ctx.static_int(axis, "the gather axis")
     if batch_dims:
-        raise ctx.fail(f"batch_dims={batch_dims} has no ONNX Gather equivalent")
-    return ctx.op("Gather", [params, indices], {"axis": ctx.static_int(axis, "the gather axis")})
+        return _batched_gather(ctx, params, indices, a, batch_dims)
+    return ctx.op("Gather", [params, indices], {"axis": a})
 
 
 @tf_op("Gather", "ResourceGather")
 def tf_gather(ctx: TfCtx, params: Value, indices: Value, *, batch_dims: int = 0, **_: Any) -> Value:
     """ResourceGather(resource, indices: Tindices, *, batch_dims=0, validate_indices=true, dtype) -> output: dtype
 
-    (After freezing, the resource is the variable's constant value; Gather v1 is the same.)"""
+    (After freezing, the resource is the variable's constant value; Gather v1 is the same.
+    With batch_dims, the gathered axis is the first one after the batch axes.)"""
     if batch_dims:
-        raise ctx.fail(f"batch_dims={batch_dims} has no ONNX Gather equivalent")
+        return _batched_gather(ctx, params, indices, batch_dims, batch_dims)
     return ctx.op("Gather", [params, indices], {"axis": 0})
+
+
+def _batched_gather(ctx: TfCtx, params: Value, indices: Value, axis: int, batch_dims: int) -> Value:
+    """tf.gather with ``batch_dims`` b > 0 along ``axis`` a >= b: ONNX GatherND with
+    batch_dims=b gathers axis b with one-element index tuples, so axis a moves to b first
+    and the axes b..a-1 it passed move back in front of the index axes afterwards:
+    out[B, M, I, R] = params[B, M, indices[B, I], R]."""
+    r, m = ctx.rank(params), ctx.rank(indices)
+    b = batch_dims + m if batch_dims < 0 else batch_dims
+    a = axis + r if axis < 0 else axis
+    if not 0 <= b <= m or not b <= a < r:
+        raise ctx.fail(f"batch_dims={batch_dims} with axis={axis} for params of rank {r} and indices of "
+                       f"rank {m}: TensorFlow needs batch_dims <= axis < rank(params) and batch_dims <= rank(indices)")
+    if a > b:
+        params = ctx.op("Transpose", [params], {"perm": [*range(b), a, *range(b, a), *range(a + 1, r)]})
+    out = ctx.op("GatherND", [params, ctx.unsqueeze(ctx.cast(indices, DType.INT64), [-1])], {"batch_dims": b})
+    if a == b:
+        return out
+    ind, mid = list(range(b, m)), list(range(m, m + a - b))  # axes of out: B, I, M, R
+    return ctx.op("Transpose", [out], {"perm": [*range(b), *mid, *ind, *range(m + a - b, m + r - b - 1)]})
 
 
 @tf_op("GatherNd")

@@ -1,0 +1,248 @@
+"""Plan-time fusion of per-channel chains: ``[Conv ->] affine* [-> Add/Sum residual] [-> Relu/Clip]``.
+
+The affine ops are inference BatchNormalization and Mul/Add/Sub/Div by a constant that is a
+scalar or one value per channel (``(C, 1, ..., 1)``, as Unsqueeze of a vector gives; the
+planner has folded such constants already). However an exporter spells them -- torch's
+legacy exporter folds BN into the Conv, the Model Zoo keeps BatchNormalization and adds a
+Mul/Add pair, TF lowers BN to Mul/Add -- the chain collapses into one scale ``a`` and one
+shift ``b`` per channel, composed once at plan time in float64:
+
+- after a Conv with constant weights, ``a`` and ``b`` go into the weights and bias
+  (``W' = W * a``, ``B' = B * a + b``: what onnxruntime's Conv+BN fusion does), so the chain
+  costs nothing beyond the convolution;
+- otherwise (e.g. densenet's pre-activation BN + Mul + Add + Relu after a Concat) the data is
+  multiplied once into a fresh buffer and everything else happens in that buffer.
+
+The residual Add and the activation then run in place in the Conv's (or the affine's)
+output buffer. Only chains whose inner values nobody else reads are fused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tensorbridge.ir.node import Node, Value
+from tensorbridge.runtime.kernels.conv import conv_into
+from tensorbridge.runtime.plan_view import Fusion, PlanView
+
+_AFFINE = frozenset({"BatchNormalization", "Mul", "Add", "Sub", "Div"})
+
+
+class _Affine:
+    """y = x * scale + shift, scale/shift scalars or per-channel vectors (float64)."""
+
+    def __init__(self) -> None:
+        self.scale: np.ndarray = np.ones(())
+        self.shift: np.ndarray = np.zeros(())
+
+    def then(self, mul: np.ndarray | float = 1.0, add: np.ndarray | float = 0.0) -> bool:
+        """Compose ``y * mul + add``; False when the per-channel sizes disagree."""
+        try:
+            scale = np.broadcast_arrays(self.scale * mul, np.zeros(()))[0]
+            shift = self.shift * mul + add
+            np.broadcast_shapes(scale.shape, shift.shape)
+        except ValueError:
+            return False
+        self.scale, self.shift = np.asarray(scale, np.float64), np.asarray(shift, np.float64)
+        return self.scale.ndim <= 1 and self.shift.ndim <= 1
+
+    def channels(self) -> int | None:
+        sizes = {a.size for a in (self.scale, self.shift) if a.ndim == 1}
+        return sizes.pop() if len(sizes) == 1 else None if sizes else 0
+
+
+def _channel_vector(c: np.ndarray, rank: int) -> np.ndarray | None:
+    """A constant operand as a per-channel vector (or a scalar) for data of ``rank``."""
+    if c.dtype.kind != "f":
+        return None
+    if c.size == 1:
+        return np.asarray(c, np.float64).reshape(())
+    shape = c.shape[1:] if c.ndim == rank else c.shape
+    if rank < 2 or len(shape) != rank - 1 or any(d != 1 for d in shape[1:]):
+        return None
+    if c.ndim == rank and c.shape[0] != 1:
+        return None
+    return np.asarray(c, np.float64).reshape(-1)
+
+
+def _affine_step(view: PlanView, node: Node, x: Value, rank: int, aff: _Affine) -> bool:
+    """Fold ``node`` (reading ``x`` as its data) into ``aff``; False when it is not affine."""
+    ins = view.operands(node)
+    if node.op_type == "BatchNormalization":
+        return _bn_step(view, node, ins, aff)
+    if len(ins) != 2 or ins[0] is None or ins[1] is None:
+        return False
+    data_first = ins[0] is x
+    other = ins[1] if data_first else ins[0]
+    c = view.const(other)
+    vec = _channel_vector(c, rank) if c is not None else None
+    if vec is None or (not data_first and node.op_type in ("Sub", "Div")):
+        return False
+    if node.op_type == "Mul":
+        return aff.then(mul=vec)
+    if node.op_type == "Add":
+        return aff.then(add=vec)
+    if node.op_type == "Sub":
+        return aff.then(add=-vec)
+    return bool(np.all(vec != 0)) and aff.then(mul=1.0 / vec)
+
+
+def _bn_step(view: PlanView, bn: Node, ins: list[Value | None], aff: _Affine) -> bool:
+    outs = view.g.node_outputs(bn)
+    if any(o is not None for o in outs[1:]) or bn.attr("training_mode", 0) or bn.attr("spatial", 1) != 1:
+        return False
+    params = [view.const(v) for v in ins[1:5]]
+    if len(params) != 4 or any(p is None or p.ndim != 1 or p.dtype.kind != "f" for p in params):
+        return False
+    scale, bias, mean, var = (np.asarray(p, np.float64) for p in params)  # type: ignore[arg-type]
+    a = scale / np.sqrt(var + float(bn.attr("epsilon", 1e-5)))
+    return aff.then(mul=a, add=bias - mean * a)
+
+
+def _follow(view: PlanView, v: Value) -> Node | None:
+    """The sole standard-domain consumer of ``v`` (private: nobody else reads it)."""
+    if not view.private(v):
+        return None
+    node, _ = view.g.consumers(v)[0]  # type: ignore[misc]
+    return None if node.domain else node
+
+
+def conv_chain(view: PlanView, head: Node) -> Fusion | None:
+    """The longest chain starting at ``head`` (a Conv, or the first affine op)."""
+    is_conv = head.op_type == "Conv"
+    x = view.operands(head)[0]
+    if x is None:
+        return None
+    conv_w = conv_b = None
+    if is_conv:
+        ins = view.operands(head)
+        conv_w = view.const(ins[1]) if len(ins) > 1 else None
+        conv_b = view.const(ins[2]) if len(ins) > 2 and ins[2] is not None else None
+        if (conv_w is None or conv_w.dtype.kind != "f" or (len(ins) > 2 and ins[2] is not None and conv_b is None)
+                or len(view.g.node_outputs(head)) != 1):
+            return None
+        rank = conv_w.ndim
+    else:
+        rank = view.rank(x)
+    nodes, aff = ([head] if is_conv else []), _Affine()
+    cur: Value = view.out(head) if is_conv else x
+    node = _follow(view, cur) if is_conv else head
+    while node is not None and node.op_type in _AFFINE:
+        if not _affine_step(view, node, cur, rank, aff):
+            break
+        nodes.append(node)
+        cur = view.out(node)
+        node = _follow(view, cur)
+    residual: Value | None = None
+    if node is not None and node.op_type in ("Add", "Sum") and len(view.operands(node)) == 2:
+        a, b = view.operands(node)
+        other = b if a is cur else a
+        if other is not None and other is not cur and view.const(other) is None and (is_conv or len(nodes) > 0):
+            nodes.append(node)
+            residual, cur = other, view.out(node)
+            node = _follow(view, cur)
+    act = _activation(view, node) if node is not None else None
+    if act is not None and node is not None:
+        nodes.append(node)
+        cur = view.out(node)
+    return _make(view, head, nodes, aff, conv_w, conv_b, residual, act, cur, x)
+
+
+def _activation(view: PlanView, node: Node) -> dict[str, float] | None:
+    if node.op_type == "Relu":
+        return {"lo": 0.0}
+    if node.op_type == "Clip":
+        ins = view.operands(node)
+        lo = view.scalar(ins[1]) if len(ins) > 1 and ins[1] is not None else node.attr("min", None)
+        hi = view.scalar(ins[2]) if len(ins) > 2 and ins[2] is not None else node.attr("max", None)
+        if (len(ins) > 1 and ins[1] is not None and lo is None) or (len(ins) > 2 and ins[2] is not None and hi is None):
+            return None
+        out: dict[str, float] = {}
+        if lo is not None:
+            out["lo"] = float(lo)
+        if hi is not None:
+            out["hi"] = float(hi)
+        return out
+    return None
+
+
+def _make(view: PlanView, head: Node, nodes: list[Node], aff: _Affine, conv_w: np.ndarray | None,
+          conv_b: np.ndarray | None, residual: Value | None, act: dict[str, float] | None,
+          out: Value, x: Value) -> Fusion | None:
+    n_affine = len(nodes) - (conv_w is not None) - (residual is not None) - (act is not None)
+    if len(nodes) < 2 or (conv_w is None and n_affine == 0):
+        return None
+    inputs = (x,) if residual is None else (x, residual)
+    attrs: dict[str, Any] = dict(act or {})
+    if conv_w is not None:
+        m = conv_w.shape[0]
+        ch = aff.channels()
+        if ch not in (0, m):
+            return None
+        scale = np.broadcast_to(aff.scale, (m,))
+        shift = np.broadcast_to(aff.shift, (m,))
+        w = conv_w if n_affine == 0 else (conv_w * scale.reshape(-1, *([1] * (conv_w.ndim - 1)))).astype(conv_w.dtype)
+        b = conv_b.astype(np.float64) if conv_b is not None else np.zeros(m)
+        bias = (b * scale + shift).astype(conv_w.dtype) if n_affine or conv_b is not None else None
+        attrs.update(weight=w, bias=bias, conv=_conv_attrs(head))
+        return Fusion(tuple(nodes), inputs, out, conv_affine, attrs)
+    rank = view.rank(x)
+    if rank < 3:  # per-channel chains are a CNN's (N, C, spatial...): leave 2-D data to BLAS fusions
+        return None
+    attrs.update(scale=aff.scale, shift=aff.shift, rank=rank)
+    return Fusion(tuple(nodes), inputs, out, channel_affine, attrs)
+
+
+def _conv_attrs(conv: Node) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"):
+        v = conv.attr(k, None)
+        if v is not None:
+            out[k] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def _finish(y: np.ndarray, residual: np.ndarray | None, lo: float | None, hi: float | None) -> np.ndarray:
+    """Residual add and activation, in ``y``'s buffer when shapes allow."""
+    if residual is not None:
+        if residual.shape == y.shape and np.result_type(y, residual) == y.dtype:
+            y += residual
+        else:
+            y = y + residual
+    if lo is not None or hi is not None:
+        np.clip(y, lo, hi, out=y)
+    return y
+
+
+def conv_affine(x: np.ndarray, residual: np.ndarray | None = None, *, weight: np.ndarray,
+                bias: np.ndarray | None, conv: dict[str, Any], lo: float | None = None,
+                hi: float | None = None) -> np.ndarray:
+    """Conv(x, weight, bias) [+ residual] [clipped to lo/hi: Relu is lo=0], one buffer."""
+    return _finish(conv_into(x, weight, bias, **conv), residual, lo, hi)
+
+
+def channel_affine(x: np.ndarray, residual: np.ndarray | None = None, *, scale: np.ndarray,
+                   shift: np.ndarray, rank: int, lo: float | None = None,
+                   hi: float | None = None) -> np.ndarray:
+    """x * scale + shift (per channel, axis 1) [+ residual] [clipped], one fresh buffer."""
+    if x.ndim != rank and (scale.ndim or shift.ndim):
+        raise ValueError(f"per-channel affine chain planned for rank {rank}, got data of shape {x.shape}")
+    bshape = (-1, *([1] * (x.ndim - 2)))
+    dt = x.dtype
+    y = np.multiply(x, scale.astype(dt).reshape(bshape) if scale.ndim else dt.type(scale))
+    y += shift.astype(dt).reshape(bshape) if shift.ndim else dt.type(shift)
+    return _finish(y, residual, lo, hi)
+
+
+def find_conv_chains(view: PlanView, taken: set[Node]) -> list[Fusion]:
+    found: list[Fusion] = []
+    for node in view.g.nodes():
+        if node.domain or node in taken or (node.op_type != "Conv" and node.op_type not in _AFFINE):
+            continue
+        f = conv_chain(view, node)
+        if f is not None and not taken.intersection(f.nodes):
+            found.append(f)
+            taken.update(f.nodes)
+    return found
