@@ -61,6 +61,10 @@ class GraphBuilder:
         """Add an op with the current node's provenance; one Value, or a list if n_outputs > 1.
         ``dtype`` records the (first) output's element type for later type queries."""
         base = self.name_base or op_type.lower()
+        if domain and domain not in self.graph.opset_imports:  # a custom op's domain (tb.register_schema)
+            from tensorbridge.ir import schemas
+
+            self.graph.opset_imports[domain] = schemas.latest_opset(domain)
         outs = self.graph.add_op(op_type, list(inputs), attrs or {}, domain=domain,
                                  n_outputs=n_outputs, name=f"{base}_{op_type}",
                                  provenance=self.provenance,

@@ -36,16 +36,21 @@ class OpRegistry:
         self.layer = layer
         self._by_op: dict[tuple[str, str], list[OpSpec]] = {}
 
-    def register(self, op_type: str, *, since: int = 1, domain: str = "") -> Callable[[OpFn], OpFn]:
+    def register(self, op_type: str, *, since: int = 1, domain: str = "",
+                 replace: bool = False) -> Callable[[OpFn], OpFn]:
+        """Decorator registering a function for ``op_type`` from opset ``since``; a second
+        registration of the same (domain, op, since) raises unless ``replace``."""
         domain = "" if domain == "ai.onnx" else domain
 
         def deco(fn: OpFn) -> OpFn:
             specs = self._by_op.setdefault((domain, op_type), [])
             if any(s.since == since for s in specs):
-                raise ValueError(
-                    f"{self.layer}: {domain or 'ai.onnx'}::{op_type} since={since} registered twice "
-                    f"(second: {fn.__module__}.{fn.__qualname__})"
-                )
+                if not replace:
+                    raise ValueError(
+                        f"{self.layer}: {domain or 'ai.onnx'}::{op_type} since={since} registered twice "
+                        f"(second: {fn.__module__}.{fn.__qualname__}); pass replace=True to replace it"
+                    )
+                specs[:] = [s for s in specs if s.since != since]
             params = inspect.signature(fn).parameters
             attrs = frozenset(
                 n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY and n != "ctx"

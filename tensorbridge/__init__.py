@@ -10,6 +10,14 @@ and check numerically that the converted model computes the same thing.
 
 from tensorbridge.api import UnsupportedSourceError, convert, load, run, save
 from tensorbridge.check import ParityError, ParityReport, check
+from tensorbridge.extend import (
+    register_kernel,
+    register_schema,
+    register_tf_emitter,
+    register_tf_translation,
+    register_torch_emitter,
+    register_torch_translation,
+)
 from tensorbridge.ir.errors import (
     ConversionError,
     KernelError,
@@ -24,5 +32,6 @@ __version__ = "0.1.0"
 __all__ = [
     "ConversionError", "KernelError", "ModelLoadError", "TensorbridgeError", "UnsupportedOpError",
     "ParityError", "ParityReport", "UnsupportedSourceError", "VerificationError", "__version__", "check", "convert",
-    "load", "run", "save",
+    "load", "register_kernel", "register_schema", "register_tf_emitter", "register_tf_translation",
+    "register_torch_emitter", "register_torch_translation", "run", "save",
 ]

@@ -14,18 +14,20 @@ every layer's output to name the first diverging layer.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tensorbridge.inputs import input_sets
+from tensorbridge.inputs import RESIZED, input_sets, with_kwargs
 from tensorbridge.ir.errors import TensorbridgeError
 from tensorbridge.ir.graph import Graph
 from tensorbridge.reference import Reference, Runners, noise_tolerance
-from tensorbridge.route import Conversion, build, emit_target
+from tensorbridge.route import Conversion, build, describe, emit_target
 from tensorbridge.runtime.parity.compare import compare_output, default_tolerance
 from tensorbridge.runtime.parity.report import ParityReport, Tolerance
 
@@ -44,12 +46,21 @@ class ParityError(TensorbridgeError):
 def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: Any = None,
           opset: int | None = None, rtol: float | None = None, atol: float | None = None,
           dynamic_shapes: Any = None, generated: bool = True, localize: bool = True,
-          progress: Progress | None = None) -> ParityReport:
+          progress: Progress | None = None, kwargs: dict[str, Any] | None = None,
+          input_names: list[str] | None = None, output_names: list[str] | None = None,
+          inputs_as_nchw: list[str] | None = None) -> ParityReport:
     """Convert ``source`` as :func:`tensorbridge.convert` does (same route, same passes, same
     ``opset``) and compare the result with the source; see the module docstring.
     ``inputs`` replaces the example inputs as the base input set (``example_inputs`` still
-    drive the capture). ``progress(step, done, total)`` is called as input sets are checked."""
-    conv = build(source, example_inputs, to, opset=opset, dynamic_shapes=dynamic_shapes)
+    drive the capture). ``progress(step, done, total)`` is called as input sets are checked.
+    ``kwargs``, ``input_names``, ``output_names``: as in :func:`tensorbridge.load`;
+    ``inputs_as_nchw`` as in :func:`tensorbridge.convert`."""
+    from tensorbridge.io_names import apply_io_names
+
+    example_inputs = with_kwargs(example_inputs, kwargs)
+    conv = build(source, example_inputs, to, opset=opset, dynamic_shapes=dynamic_shapes,
+                 inputs_as_nchw=inputs_as_nchw)
+    apply_io_names(conv.graph, input_names, output_names)
     given = inputs if inputs is not None else example_inputs
     return validate(conv, given, generated=generated, localize=localize, rtol=rtol, atol=atol,
                     progress=progress)
@@ -67,15 +78,19 @@ def validate(conv: Conversion, given: Any = None, *, generated: bool = False, lo
     t0 = time.perf_counter()
     reference = Reference(conv)
     base = reference.base_feeds(given)
+    output_names = [v.name for v in conv.graph.outputs]  # before emission may consume the graph
     sets = input_sets(conv.graph, base) if generated else {"example": base}
     report = ParityReport(conv.name, conv.target, reference.name, True, Tolerance(0, 0, ""),
-                          input_sets=list(sets), op_histogram=_histogram(conv.graph))
+                          input_sets=list(sets), op_histogram=_histogram(conv.graph),
+                          model=model_name(conv))
     if tolerance is not None:
         report.tolerance = tolerance
     if conv.target != "onnx" and conv.artifact is None:  # the IR, before emission may consume it
         ir_runners = Runners(conv.graph)
         report.tolerance = noise_tolerance(ir_runners, base, rtol, atol)
         _compare_ir(report, reference, ir_runners, base, conv, localize)
+        if generated and rtol is None and report.ok and conv.kind == "pytorch":
+            ir_runners.check_layers(report, reference.source, base)
     emit_s = 0.0
     if conv.artifact is None:
         emit_target(conv)
@@ -86,14 +101,19 @@ def validate(conv: Conversion, given: Any = None, *, generated: bool = False, lo
     if not report.tolerance.reason:  # nothing to calibrate on: the dtype's default
         report.tolerance = default_tolerance("float32")
     if runners.graph is not None or runners.emitted is not None:
-        _compare_sets(report, reference, runners, sets, progress, second_runtime=generated)
+        _compare_sets(report, reference, runners, sets, progress, second_runtime=generated,
+                      names=output_names)
+    if generated and rtol is None and report.ok and conv.kind == "pytorch" and conv.target == "onnx":
+        if progress is not None:
+            progress("checking every layer", len(sets), len(sets) + 1)
+        runners.check_layers(report, reference.source, base)
     if conv.target != "onnx":
         _compare_structure(report, conv)
     if not report.ok and localize and report.first_divergence is None and runners.can_localize(conv):
         if progress is not None:
             progress("locating the first divergence", len(sets), len(sets) + 1)
         failing = next((c.input_set for c in report.comparisons if not c.ok), "example")
-        runners.localize(report, conv.kind, reference.source, sets[failing])
+        runners.localize(report, conv.kind, reference.source, reference.source_feeds(sets[failing]))
     report.timings.update(conv.timings)  # emission happened above
     report.timings["convert_s"] = conv.timings.get("lower_s", 0.0) + conv.timings.get("emit_s", 0.0)
     report.timings["validate_s"] = time.perf_counter() - t0 - emit_s
@@ -108,7 +128,8 @@ def _compare_ir(report: ParityReport, reference: Reference, ir: Runners, feeds: 
     (emission may rewrite the graph)."""
     expected = reference.run(feeds)
     outs = ir.ir(feeds)
-    bad = [compare_output("example", "tensorbridge (IR)", f"output_{i}", got, exp, report.tolerance)
+    names = [v.name for v in conv.graph.outputs]
+    bad = [compare_output("example", "tensorbridge (IR)", names[i], got, exp, report.tolerance)
            for i, (got, exp) in enumerate(zip(outs, expected))]
     bad = [c for c in bad if not c.ok]
     if not bad:
@@ -123,18 +144,27 @@ def _compare_ir(report: ParityReport, reference: Reference, ir: Runners, feeds: 
 
 def _compare_sets(report: ParityReport, reference: Reference, runners: Runners,
                   sets: dict[str, list[np.ndarray]], progress: Progress | None, *,
-                  second_runtime: bool) -> None:
+                  second_runtime: bool, names: list[str]) -> None:
     for done, (set_name, feeds) in enumerate(sets.items()):
         if progress is not None:
             progress(f"inputs {set_name}", done, len(sets))
-        expected = reference.run(feeds)
+        try:
+            expected = reference.run(feeds)
+        except Exception as e:  # the source itself refuses the second size of its dynamic dims
+            if set_name != RESIZED:
+                raise
+            report.notes.append(f"inputs {RESIZED!r} skipped: the source model itself fails with its "
+                                f"dynamic dims at a second size ({type(e).__name__}: {str(e)[:160]})")
+            report.input_sets.remove(set_name)
+            continue
         for runtime, outs in runners.runs(feeds, report, second_runtime=second_runtime):
             if len(outs) != len(expected):
                 report.ok = False
                 report.errors.append(f"{runtime}: {len(outs)} output(s), the source has {len(expected)}")
                 continue
             for i, (got, exp) in enumerate(zip(outs, expected)):
-                c = compare_output(set_name, runtime, f"output_{i}", got, exp, report.tolerance)
+                name = names[i] if i < len(names) else f"output_{i}"
+                c = compare_output(set_name, runtime, name, got, exp, report.tolerance)
                 report.comparisons.append(c)
                 report.ok &= c.ok
 
@@ -151,6 +181,21 @@ def _compare_structure(report: ParityReport, conv: Conversion) -> None:
                              + (f"; and {len(problems) - 8} more" if len(problems) > 8 else ""))
 
 
+def model_name(conv: Conversion) -> str:
+    """The model's own name, which titles its report: a file's stem (a SavedModel: its
+    folder's name), a Keras model's ``.name``, a module's class name."""
+    src = conv.source
+    # A file read into its framework object is still named by its path (route.describe).
+    if isinstance(src, str | os.PathLike) or conv.name != describe(src):
+        return Path(conv.name).stem or conv.name
+    if conv.kind == "pytorch":
+        return type(src).__name__
+    if type(src).__name__ == "ModelProto":
+        return src.graph.name or "ModelProto"
+    name = getattr(src, "name", None)
+    return name if isinstance(name, str) and name else type(src).__name__
+
+
 def _histogram(graph: Graph) -> dict[str, int]:
     return dict(Counter(n.op_type for n in graph.nodes()).most_common())
 
@@ -161,9 +206,11 @@ def _parity_message(report: ParityReport) -> str:
     lines = [f"{report.source} -> {report.target}: the converted model does not match "
              f"{report.reference}; it was not returned."]
     if bad:
-        w = max(bad, key=lambda c: c.max_rel)
-        lines.append(f"  worst: {w.output} on inputs {w.input_set!r} ({w.runtime}): max abs "
-                     f"{w.max_abs:.2e}, max rel {w.max_rel:.2e} (allowed rtol {report.tolerance.rtol:.1e})"
+        w = report.worst() or bad[0]
+        t = report.tolerance
+        lines.append(f"  worst: {w.output} on inputs {w.input_set!r} ({w.runtime}): an element is "
+                     f"{w.error_ratio:,.3g}x its allowance atol + rtol*|ref| (rtol {t.rtol:.1e}, "
+                     f"atol {t.atol_scale:.1e} x max|ref|); max abs {w.max_abs:.2e}, max rel {w.max_rel:.2e}"
                      + (f" - {w.detail}" if w.detail else ""))
     d = report.first_divergence
     if d is not None:

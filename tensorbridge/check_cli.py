@@ -5,6 +5,7 @@ Exit codes (for CI gates): 0 parity, 1 mismatch, 2 conversion/usage error."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,8 @@ from tensorbridge.ir.errors import TensorbridgeError
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("check", help="check a conversion against its source; exit 0 parity / 1 mismatch / 2 error")
-    p.add_argument("model", nargs="?", help=".pt2, .onnx, or module.py:factory (factory() -> (model, inputs))")
+    p.add_argument("model", nargs="?", help="a model file (.pt2, .onnx, .keras, .h5, SavedModel dir), or "
+                   "module.py:factory (your code: factory() -> (model, example_inputs))")
     p.add_argument("--to", default="onnx", choices=["onnx", "torch", "tensorflow"])
     p.add_argument("--opset", type=int, default=None, help="target ai.onnx opset (as for convert)")
     p.add_argument("--inputs", help=".npz with the inputs, by graph input name")
@@ -34,6 +37,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--html", help="write the HTML report here")
     p.add_argument("--json", help="write the JSON report here")
     p.add_argument("--no-generated", action="store_true", help="only the example/given inputs")
+    p.add_argument("--input-names", metavar="A,B", help="rename the model's inputs, in order")
+    p.add_argument("--inputs-as-nchw", metavar="NAMES",
+                   help="comma-separated NHWC image inputs of a Keras/TF model that the ONNX model "
+                   "takes as NCHW (as tf2onnx's flag)")
+    p.add_argument("--output-names", metavar="Y,Z", help="rename the model's outputs, in order")
+    p.add_argument("--against", metavar="REFERENCE.onnx",
+                   help="compare MODEL (an .onnx) with another ONNX model taken as the reference: "
+                   "same inputs, outputs within tolerance (e.g. an optimised or re-exported copy)")
     p.add_argument("--zoo", help="YAML list of models to check in parallel workers")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--timeout", type=float, default=600, help="seconds per zoo model")
@@ -49,22 +60,41 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     source, example = load_model_arg(args.model)
     inputs = npz_inputs(args.inputs) if args.inputs else None
-    from rich.progress import Progress
+    with progress_steps(console, "converting") as step:
+        if args.against:
+            from tensorbridge.against import check_against
 
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("converting", total=None)
+            report = check_against(args.against, args.model, inputs, rtol=args.rtol, atol=args.atol,
+                                   generated=not args.no_generated, progress=step)
+        else:
+            from tensorbridge.io_names import split_names
 
-        def step(what: str, done: int, total: int) -> None:
-            bar.update(task, description=what, completed=done, total=total)
-
-        report = tb.check(source, example, to=args.to, inputs=inputs, opset=args.opset, rtol=args.rtol,
-                          atol=args.atol, generated=not args.no_generated, progress=step)
+            report = tb.check(source, example, to=args.to, inputs=inputs, opset=args.opset,
+                              rtol=args.rtol, atol=args.atol, generated=not args.no_generated,
+                              progress=step, input_names=split_names(args.input_names),
+                              inputs_as_nchw=split_names(args.inputs_as_nchw),
+                              output_names=split_names(args.output_names))
     print_report(report, console)
     if args.json:
         report.to_json(args.json)
     if args.html:
         report.to_html(args.html)
     return 0 if report.ok else 1
+
+
+@contextlib.contextmanager
+def progress_steps(console: Console, first: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A transient progress line for a long command, shown only on a terminal; yields
+    ``step(what, done, total)`` (the validation's progress callback)."""
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(first, total=None)
+
+        def step(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        yield step
 
 
 def load_model_arg(spec: str) -> tuple[Any, Any]:
@@ -160,6 +190,8 @@ def print_report(report: Any, console: Console) -> None:
                       f"max abs {d.max_abs:.2e} - {d.detail}", markup=False)
     for e in report.errors:
         console.print(f"error: {e}", style="red", markup=False, soft_wrap=True)
+    for note in getattr(report, "notes", ()):
+        console.print(f"note: {note}", style="yellow", markup=False, soft_wrap=True)
 
 
 # ---------------------------------------------------------------- zoo sweeps
@@ -182,7 +214,11 @@ def run_zoo(args: argparse.Namespace, console: Console) -> int:
 
 
 def _read_zoo(path: Path) -> list[dict[str, Any]]:
-    import yaml
+    try:
+        import yaml
+    except ImportError as e:
+        raise TensorbridgeError(f"--zoo {path}: reading a YAML list needs pyyaml: "
+                                "pip install 'tensorbridge[cli]'") from e
 
     try:
         data = yaml.safe_load(path.read_text())

@@ -15,13 +15,9 @@ if TYPE_CHECKING:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        from rich.console import Console
-    except ImportError:
-        print("tensorbridge: the command line needs the 'cli' extra: pip install 'tensorbridge[cli]'",
-              file=sys.stderr)
-        return 2
-    parser = _parser()
+    from rich.console import Console
+
+    parser = build_parser()
     args = parser.parse_args(argv)
     console = Console(stderr=False, highlight=False)
     try:
@@ -52,7 +48,8 @@ def _error(message: str) -> None:
                                highlight=False)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (docs/cli.md is generated from it)."""
     from tensorbridge import __version__
 
     p = argparse.ArgumentParser(prog="tensorbridge", description=__doc__)
@@ -60,11 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show Python tracebacks of errors")
     sub = p.add_subparsers(dest="command", required=True)
     ins = sub.add_parser("inspect", help="summarize a model: ops, inputs/outputs, parameters, opset")
-    ins.add_argument("model", help="a .onnx file")
+    ins.add_argument("model", help="a model file: .onnx, .pt2, .keras, .h5 or a SavedModel dir")
     ins.set_defaults(func=_inspect)
-    conv = sub.add_parser("convert", help="convert a model (.onnx, .pt2, .keras, SavedModel dir) to ONNX, "
+    conv = sub.add_parser("convert", help="convert a model (.onnx, .pt2, .keras, .h5, SavedModel dir) to ONNX, "
                           "PyTorch or TensorFlow")
-    conv.add_argument("model", help="a .onnx file, a torch.export .pt2 archive, a .keras file or a SavedModel dir")
+    conv.add_argument("model", help="a .onnx file, a torch.export .pt2 archive, a .keras or .h5 Keras "
+                      "model or a SavedModel dir (recognised by its bytes, not its name)")
     conv.add_argument("-o", "--output", required=True,
                       help="output: a .onnx path; a folder for --to torch (model.py + model.safetensors) "
                       "or --to tensorflow (SavedModel)")
@@ -73,20 +71,31 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--inputs", help=".npz of example inputs, by graph input name (default: "
                       "the .pt2's own example inputs, else generated from the input types)")
     conv.add_argument("--external-data", action="store_true", help="store weights in <output>.data")
+    conv.add_argument("--input-names", metavar="A,B", help="rename the model's inputs, in order")
+    conv.add_argument("--output-names", metavar="Y,Z", help="rename the model's outputs, in order")
     conv.add_argument("--check", action="store_true",
                       help="also validate the written file itself, loaded back, on generated inputs, and "
                       "print the parity report (exit 1 on mismatch)")
+    conv.add_argument("--inputs-as-nchw", metavar="NAMES",
+                      help="comma-separated NHWC image inputs of a Keras/TF model that the ONNX model "
+                      "takes as NCHW (as tf2onnx's flag)")
     conv.add_argument("--no-validate", action="store_true",
                       help="write the result without comparing it with the source (not recommended)")
     conv.set_defaults(func=_convert)
     run = sub.add_parser("run", help="run a model on the built-in runtime")
-    run.add_argument("model")
-    run.add_argument("--inputs", required=True, help=".npz with one array per graph input (by name)")
+    run.add_argument("model", help="a model file, as for convert")
+    run.add_argument("--inputs", help=".npz with one array per graph input (by name; default: "
+                     "generated from the input types, named dims at size 2)")
     run.add_argument("-o", "--output", help="write outputs to this .npz")
+    run.add_argument("--profile", action="store_true",
+                     help="also print time per op type and the slowest plan steps (mean of 5 more runs)")
     run.set_defaults(func=_run)
     from tensorbridge import check_cli
 
     check_cli.add_parser(sub)
+    from tensorbridge import sweep
+
+    sweep.add_parser(sub)
     cov = sub.add_parser("coverage", help="print an operator coverage table (markdown)")
     cov.add_argument("layer", choices=["runtime", "pytorch", "tensorflow", "emitters"])
     cov.set_defaults(func=_coverage)
@@ -143,26 +152,32 @@ def _convert(args: argparse.Namespace, console: Console) -> int:
     --check validate the written file itself, loaded back, on generated inputs too."""
     import tensorbridge as tb
     from tensorbridge.check import validate
-    from tensorbridge.check_cli import npz_inputs, print_report
-    from tensorbridge.route import build
+    from tensorbridge.check_cli import npz_inputs, print_report, progress_steps
+    from tensorbridge.io_names import apply_io_names, split_names
+    from tensorbridge.route import build, emit_target
 
     t0 = time.perf_counter()
     _check_output(Path(args.output), args.to)  # before any conversion work
     inputs = npz_inputs(args.inputs) if args.inputs else None
-    conv = build(args.model, None, args.to, opset=args.opset)
     report = None
-    if not args.no_validate or args.check:
-        report = validate(conv, inputs, generated=args.check)
-        if not report.ok:
-            print_report(report, console)
-            console.print("nothing was written: the converted model does not match its source "
-                          "(--no-validate writes it anyway)", style="red", markup=False)
-            return 1
-    else:
-        from tensorbridge.route import emit_target
-
-        emit_target(conv)
-    out = tb.save(conv.artifact, args.output, external_data=True if args.external_data else None)
+    with progress_steps(console, f"reading {args.model}") as step:
+        conv = build(args.model, None, args.to, opset=args.opset,
+                     inputs_as_nchw=split_names(args.inputs_as_nchw))
+        apply_io_names(conv.graph, split_names(args.input_names), split_names(args.output_names))
+        if not args.no_validate or args.check:
+            step(f"validating the {args.to} model", 0, 1)
+            report = validate(conv, inputs, generated=args.check, progress=step)
+        else:
+            step(f"emitting the {args.to} model", 0, 1)
+            emit_target(conv)
+        if report is None or report.ok:
+            step(f"writing {args.output}", 1, 1)
+            out = tb.save(conv.artifact, args.output, external_data=True if args.external_data else None)
+    if report is not None and not report.ok:
+        print_report(report, console)
+        console.print("nothing was written: the converted model does not match its source "
+                      "(--no-validate writes it anyway)", style="red", markup=False)
+        return 1
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) if out.is_dir() else out.stat().st_size
     console.print(f"wrote {out} ({size:,} bytes) in {time.perf_counter() - t0:.2f}s"
                   + (" - validated against the source" if report is not None else " - NOT validated"))
@@ -210,8 +225,14 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
         check_file_target(Path(args.output))
     graph = tb.load(args.model)
-    feeds = npz_inputs(args.inputs)
-    outs = Session(graph).run(feeds)
+    if args.inputs:
+        feeds: Any = npz_inputs(args.inputs)
+    else:
+        from tensorbridge.inputs import example_from_graph
+
+        feeds = example_from_graph(graph)
+    session = Session(graph, profile=args.profile)
+    outs = session.run(feeds)
     table = Table(title="outputs")
     for col in ("name", "dtype", "shape", "mean"):
         table.add_column(col)
@@ -220,6 +241,10 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         mean = f"{arr.astype(np.float64).mean():.6g}" if arr.dtype.kind in "fiub" and arr.size else "-"
         table.add_row(Text(v.name), str(arr.dtype), Text(str(list(arr.shape))), mean)
     console.print(table)
+    if args.profile:
+        from tensorbridge.profile_cli import profile_session
+
+        profile_session(session, feeds, console)
     if args.output:
         np.savez(args.output, **{v.name: np.asarray(y) for v, y in zip(graph.outputs, outs)})
     return 0

@@ -28,6 +28,7 @@ class Reference:
 
     def __init__(self, conv: Conversion) -> None:
         self.kind, self.source, self.graph = conv.kind, conv.source, conv.graph
+        self._perms = conv.input_perms  # source layout -> artifact layout, by input index
         self._ort: Any = None
         self._session: Any = None
         self._base: tuple[list[np.ndarray], list[np.ndarray]] | None = None  # (feeds, outputs)
@@ -60,7 +61,12 @@ class Reference:
         """The base input set as numpy arrays in graph-input order. A source that carries no
         example inputs (.keras, SavedModel, .onnx) gets inputs generated from its types."""
         if given is None and self.kind != "pytorch":
-            given = example_from_graph(self.graph)
+            given = self.source_feeds(example_from_graph(self.graph))
+        if self.kind == "pytorch":  # a dict is keyword arguments; later feeds are passed alike
+            from tensorbridge.converters.pytorch.eager import bind_source
+
+            self.source = bind_source(self.source, given)
+            given = None
         if isinstance(given, dict):
             names = [v.name for v in self.graph.inputs if not v.role.is_initializer]
             unknown = sorted(set(given) - set(names))
@@ -72,18 +78,37 @@ class Reference:
             given = [given[n] for n in names]
         if self.kind in FRAMEWORKS:
             arrays, outs = self._eager()(self.source, given)
+            if self._perms:
+                from tensorbridge.layout import to_artifact
+
+                arrays = to_artifact(arrays, self._perms)
             self._base = (arrays, outs)  # the base set's reference run is not repeated
             return arrays
         return [np.asarray(x) for x in (given if isinstance(given, list | tuple) else [given])]
+
+    def source_feeds(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
+        """Inputs in the produced model's layout -> the source's (they differ only with
+        ``inputs_as_nchw``)."""
+        if not self._perms:
+            return feeds
+        from tensorbridge.layout import to_source
+
+        return to_source(feeds, self._perms)
 
     def run(self, feeds: list[np.ndarray]) -> list[np.ndarray]:
         if self._base is not None and same_arrays(feeds, self._base[0]):
             return self._base[1]
         if self.kind in FRAMEWORKS:
-            return self._eager()(self.source, feeds)[1]
+            return self._eager()(self.source, self.source_feeds(feeds))[1]
         if self._ort is not None:
             names = [i.name for i in self._ort.get_inputs()]
-            return self._ort.run(None, dict(zip(names, feeds)))
+            try:
+                return self._ort.run(None, dict(zip(names, feeds)))
+            except Exception as e:  # onnxruntime raises its own exception types
+                first = str(e).strip().splitlines()[-1][:300] if str(e).strip() else type(e).__name__
+                raise TensorbridgeError(f"{self.graph.name}: onnxruntime cannot run the source model "
+                                        f"on these inputs ({first}); check the model and the input "
+                                        "shapes") from e
         if self._session is None:
             from tensorbridge.runtime.session import Session
 
@@ -142,10 +167,10 @@ class Runners:
         import dataclasses
         import tempfile
 
-        from tensorbridge.api import save
+        from tensorbridge.converters.onnx.external import save_model
 
         tmp = tempfile.TemporaryDirectory(prefix="tensorbridge-check-")
-        path = save(conv.artifact, Path(tmp.name) / "model.onnx", external_data=True)
+        path = save_model(conv.artifact, Path(tmp.name) / "model.onnx", external=True)
         runners = cls.for_artifact(dataclasses.replace(conv, artifact=path), report)
         runners._tmp = tmp  # removed with the runners (the graph maps the data file)
         return runners
@@ -193,8 +218,11 @@ class Runners:
             runs = [(f"{emitted_kind(self.emitted)} (emitted)", lambda: self.emitted_run(feeds))]
         else:
             runs = [("tensorbridge", lambda: self.ir(feeds))]
-            if second_runtime and self.onnx_model is not None and _has_ort():
-                runs.append(("onnxruntime", lambda: self.ort(feeds)))
+            if second_runtime and self.onnx_model is not None:
+                if _has_ort():
+                    runs.append(("onnxruntime", lambda: self.ort(feeds)))
+                elif _NO_ORT not in report.notes:
+                    report.notes.append(_NO_ORT)
         results = []
         for name, fn in runs:
             t = time.perf_counter()
@@ -205,6 +233,33 @@ class Runners:
                 report.ok = False
             report.timings[f"{name}_s"] = report.timings.get(f"{name}_s", 0.0) + time.perf_counter() - t
         return results
+
+    def check_layers(self, report: ParityReport, source: Any, feeds: list[np.ndarray]) -> None:
+        """The calibrated layer check (a PyTorch source against the IR): every source layer's
+        output is compared with the IR value it maps to at that value's own tolerance,
+        :data:`NOISE_FACTOR` x its float32 noise floor (see :func:`layer_tolerances`). A
+        wrong formula whose effect later layers damp below the outputs' noise (an
+        approximate GELU before a LayerNorm) is visible here. Fills ``report.layers``; a
+        diverging layer fails the report and is its first divergence."""
+        from tensorbridge.runtime.parity.divergence import Localizer
+
+        if self.graph is None:
+            return
+        t = time.perf_counter()
+        loc = Localizer(self.graph, report.tolerance)
+        watched = {n for module in loc.bounds for n in loc.needed(module)}
+        tolerances = layer_tolerances(self.graph, feeds, watched)
+        if tolerances is None:
+            report.errors.append("layer check skipped: the float64 calibration run failed")
+            return
+        _localize_streaming(report, source, self.graph, feeds, tolerances)
+        report.timings["layer_check_s"] = time.perf_counter() - t
+        d = report.first_divergence
+        if d is not None:
+            report.ok = False
+            report.errors.append(
+                f"layer {d.module or '<model>'} differs from the source beyond its float32 noise "
+                f"(max rel {d.max_rel:.1e}) although the outputs agree: later layers damp the error")
 
     def can_localize(self, conv: Conversion) -> bool:
         return conv.kind in FRAMEWORKS and (self.graph is not None or self.emitted is not None)
@@ -233,15 +288,17 @@ def _localize_captured(report: ParityReport, source: Any, graph: Graph, feeds: l
     report.layers, report.first_divergence = locate(graph, records, session.captured, report.tolerance)
 
 
-def _localize_streaming(report: ParityReport, source: Any, graph: Graph, feeds: list[np.ndarray]) -> None:
+def _localize_streaming(report: ParityReport, source: Any, graph: Graph, feeds: list[np.ndarray],
+                        tolerances: dict[str, Tolerance] | None = None) -> None:
     """Eager and runtime advance together: each module's record, as its call finishes,
     pulls the IR values it maps to from a streaming run, is compared, and both are dropped
-    once no later module needs them (memory: the live sets, not every intermediate)."""
+    once no later module needs them (memory: the live sets, not every intermediate).
+    ``tolerances``: per IR value (the calibrated layer check), else the report's."""
     from tensorbridge.converters.pytorch.eager import eager_stream
     from tensorbridge.runtime.parity.divergence import Localizer, StreamedValues
     from tensorbridge.runtime.session import Session
 
-    loc = Localizer(graph, report.tolerance)
+    loc = Localizer(graph, report.tolerance, tolerances=tolerances)
     refs = Counter(n for module in loc.bounds for n in loc.needed(module))
     values = StreamedValues(Session(graph, fuse=False).stream(feeds, set(refs)), dict(refs))
 
@@ -278,8 +335,9 @@ def _localize_emitted(report: ParityReport, kind: str, source: Any, module: Any,
 
 
 # A correct float32 conversion differs from its source by about the float32 rounding noise
-# of each side; 20x the measured noise floor leaves room for that, yet a wrong formula (an
-# approximate GELU moves BERT's output by ~1e-4) stands out. Clamped to [1e-6, 1e-3].
+# of each side; 20x the measured noise floor leaves room for that, yet a wrong formula stands
+# out where it acts (an approximate GELU: ~4e-5 of the GELU layer's scale on a small BERT,
+# though only ~1e-7 at its outputs -- hence the per-layer check). Clamped to [1e-6, 1e-3].
 NOISE_FACTOR, MIN_TOL, MAX_TOL = 20.0, 1e-6, 1e-3
 
 
@@ -306,6 +364,60 @@ def noise_tolerance(runners: Runners, feeds: list[np.ndarray], rtol: float | Non
     if atol is not None:
         tol = Tolerance(tol.rtol, atol, tol.reason + "; atol given")
     return tol
+
+
+def layer_tolerances(graph: Graph, feeds: list[np.ndarray], names: set[str]) -> dict[str, Tolerance] | None:
+    """Per watched value: :data:`NOISE_FACTOR` x its own float32 noise floor
+    (max|f32 - f64| / max|f64| over the value, the runtime's float32 run against its float64
+    twin on ``feeds``), clamped to [MIN_TOL, MAX_TOL]. One noise figure for the whole model
+    is set by its noisiest output; a layer early in the model is far quieter, so its own
+    floor catches errors that are noise-sized by the time they reach the outputs. None when
+    the float64 twin cannot run."""
+    noise = _value_noise(graph, feeds, names)
+    if noise is None:
+        return None
+    out = {}
+    for name, n in noise.items():
+        t = float(np.clip(NOISE_FACTOR * n, MIN_TOL, MAX_TOL))
+        out[name] = Tolerance(t, t, f"{NOISE_FACTOR:g} x this value's float32 noise floor {n:.1e}")
+    return out
+
+
+def _value_noise(graph: Graph, feeds: list[np.ndarray], names: set[str]) -> dict[str, float] | None:
+    """max|f32 - f64| / max|f64| of each named float value: both runs stream the values in
+    the same plan order, so only a few are held at once."""
+    import copy
+
+    from tensorbridge.ir.passes.widen import widen_float32
+    from tensorbridge.runtime.session import Session
+
+    try:
+        wide = copy.deepcopy(graph)
+        widen_float32(wide)
+        wide_feeds = [x.astype(np.float64) if x.dtype == np.float32 else x for x in feeds]
+        narrow = Session(graph, fuse=False).stream(feeds, names)
+        twin = Session(wide, fuse=False).stream(wide_feeds, names)
+        held32: dict[str, Any] = {}
+        held64: dict[str, Any] = {}
+        noise: dict[str, float] = {}
+        for (n32, v32), (n64, v64) in zip(narrow, twin):
+            held32[n32], held64[n64] = v32, v64
+            for name in [n for n in held32 if n in held64]:  # usually just this step's value
+                noise[name] = _relative_noise(held32.pop(name), held64.pop(name))
+    except TensorbridgeError:
+        return None
+    return noise
+
+
+def _relative_noise(narrow: Any, wide: Any) -> float:
+    a, b = np.asarray(narrow), np.asarray(wide)
+    if b.dtype.kind != "f" or a.shape != b.shape or not b.size:
+        return 0.0
+    finite = np.isfinite(b)
+    scale = float(np.max(np.abs(b[finite]), initial=0.0)) or 1.0
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: not noise, left out
+        diff = np.abs(a.astype(np.float64) - b)
+    return float(np.max(np.where(np.isfinite(diff), diff, 0.0))) / scale
 
 
 def _noise_floor(graph: Graph, feeds: list[np.ndarray], runners: Runners) -> float | None:
@@ -335,15 +447,18 @@ def _noise_floor(graph: Graph, feeds: list[np.ndarray], runners: Runners) -> flo
 
 
 def _too_big_for_one_proto(model: Any) -> bool:
-    from tensorbridge.api import EXTERNAL_DATA_THRESHOLD
-    from tensorbridge.converters.onnx.external import total_initializer_bytes
+    from tensorbridge.converters.onnx import external
 
-    return total_initializer_bytes(model) > EXTERNAL_DATA_THRESHOLD
+    return external.total_initializer_bytes(model) > external.EXTERNAL_DATA_THRESHOLD
 
 
 def same_arrays(a: list[Any], b: list[Any]) -> bool:
     """The same input objects (an input set that is the base set), not just equal values."""
     return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+
+
+_NO_ORT = ("onnxruntime is not installed: the ONNX model ran on the built-in runtime only "
+           "(pip install 'tensorbridge[ort]' checks it on onnxruntime too)")
 
 
 def _has_ort() -> bool:

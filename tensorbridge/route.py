@@ -5,8 +5,10 @@ was produced is validated by :mod:`tensorbridge.check` (``validate``), never her
 
 from __future__ import annotations
 
+import copy
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from tensorbridge.ir.errors import TensorbridgeError
 from tensorbridge.ir.graph import Graph
 from tensorbridge.ir.passes import PassReport
 from tensorbridge.ir.verify import verify
-from tensorbridge.sources import kind_of
+from tensorbridge.sources import kind_of, require
 
 TARGETS = ("onnx", "torch", "tensorflow")
 _TARGET_NAMES = {"onnx": "onnx", "torch": "torch", "pytorch": "torch", "tensorflow": "tensorflow",
@@ -31,6 +33,7 @@ def normalize_target(to: Any, where: str = "convert") -> str:
     name = _TARGET_NAMES.get(to.lower()) if isinstance(to, str) else None
     if name is None:
         raise TensorbridgeError(f"{where}: unknown target {to!r}; use one of {', '.join(TARGETS)}")
+    require(name, f"{where} --to {name}")
     return name
 
 
@@ -48,6 +51,8 @@ class Conversion:
     pipeline: str | None = None
     passes: list[PassReport] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # by input index: the permutation from the source's layout to the artifact's (inputs_as_nchw)
+    input_perms: dict[int, tuple[int, ...]] = field(default_factory=dict)
 
 
 def pipeline_for(kind: str, target: str) -> str | None:
@@ -111,23 +116,60 @@ def read_source(source: Any, kind: str) -> Any:
 
 
 def build(source: Any, example_inputs: Any = None, to: str = "onnx", *, opset: int | None = None,
-          dynamic_shapes: Any = None, strict_shapes: bool = True) -> Conversion:
+          dynamic_shapes: Any = None, strict_shapes: bool = True,
+          inputs_as_nchw: Sequence[str] | None = None) -> Conversion:
     """Lower ``source`` and run its pipeline; the target is emitted by :func:`emit_target`
-    (validation runs the IR in between, before emission may consume the graph)."""
+    (validation runs the IR in between, before emission may consume the graph).
+    ``inputs_as_nchw``: NHWC inputs of a TensorFlow/Keras source that the ONNX model takes
+    as NCHW (see :mod:`tensorbridge.layout`)."""
     target = normalize_target(to)
     kind = kind_of(source)
     t0 = time.perf_counter()
     model = read_source(source, kind)
-    graph = lower(model, example_inputs, dynamic_shapes, kind=kind, opset=opset,
+    graph = lower(model, example_inputs, dynamic_shapes, kind=kind, opset=capture_opset(kind, opset),
                   strict_shapes=strict_shapes, keep_weight_layout=target != "onnx")
+    perms = {}
+    if inputs_as_nchw:
+        if kind != "tensorflow" or target != "onnx":
+            raise TensorbridgeError("inputs_as_nchw (--inputs-as-nchw) is for a TensorFlow/Keras model "
+                                    f"exported to ONNX, not a {kind} model to {target}")
+        from tensorbridge.layout import inputs_as_nchw as relayout
+
+        perms = relayout(graph, inputs_as_nchw)
     pipeline = pipeline_for(kind, target)
     passes: list[PassReport] = []
     if pipeline is not None:
         from tensorbridge.pipeline import optimize
 
         passes = optimize(graph, pipeline)
+    if target == "onnx" and opset is not None and opset < graph.opset():
+        graph = graph if kind != "ir" else copy.deepcopy(graph)  # never edit the caller's graph
+        passes.append(lower_to_opset(graph, opset))
     return Conversion(kind, target, model, describe(source), graph, opset=opset, pipeline=pipeline,
-                      passes=passes, timings={"lower_s": time.perf_counter() - t0})
+                      passes=passes, timings={"lower_s": time.perf_counter() - t0}, input_perms=perms)
+
+
+def capture_opset(kind: str, opset: int | None) -> int | None:
+    """The opset a framework front-end builds at: the requested one, or the front-end's
+    oldest when an older one is requested (the graph is then lowered, see lower_to_opset)."""
+    if opset is None or kind not in ("pytorch", "tensorflow"):
+        return opset
+    if kind == "pytorch":
+        from tensorbridge.converters.pytorch.to_ir import MIN_OPSET
+    else:
+        from tensorbridge.converters.tensorflow.to_ir import MIN_OPSET
+    return max(opset, MIN_OPSET)
+
+
+def lower_to_opset(graph: Graph, opset: int) -> PassReport:
+    """Rewrite ``graph`` for an ONNX export at an older ``opset``: newer ops decomposed and
+    changed ones in their older form (``ir.passes.lower_opset``), verified. Opsets below
+    that pass's minimum are reached from it by the ONNX writer's version conversion."""
+    from tensorbridge.ir.passes.lower_opset import MIN_TARGET, lower_opset
+
+    report = lower_opset(graph, max(opset, MIN_TARGET))
+    verify(graph)
+    return report
 
 
 def emit_target(conv: Conversion) -> Any:

@@ -70,6 +70,10 @@ def test_a_wrong_torch_emitter_raises_naming_the_layer(net, monkeypatch):
     assert not report.ok and report.target == "torch"
     assert report.first_divergence is not None and report.first_divergence.module == "act"
     assert "was not returned" in str(info.value).splitlines()[0]
+    # the worst element is measured against the whole allowance the verdict uses
+    worst = report.worst()
+    assert worst is not None and worst.error_ratio > 1
+    assert f"{worst.error_ratio:,.3g}x its allowance atol + rtol*|ref|" in str(info.value)
     # the explicit opt-out hands back the (wrong) module
     module = tb.convert(*net, to="torch", validate=False)
     assert not np.allclose(module(net[1][0]).detach().numpy(), net[0](net[1][0]).detach().numpy())
@@ -231,7 +235,7 @@ def test_cli_errors_are_one_line_and_debug_shows_the_traceback(tmp_path, capsys,
 def test_a_model_over_the_protobuf_limit_is_checked_with_external_data(net, monkeypatch):
     """Over 2 GiB a ModelProto cannot be serialized as one message: validation checks it as
     tb.save writes it (external data). The limit is lowered here to exercise that path."""
-    monkeypatch.setattr("tensorbridge.api.EXTERNAL_DATA_THRESHOLD", 0)
+    monkeypatch.setattr("tensorbridge.converters.onnx.external.EXTERNAL_DATA_THRESHOLD", 0)
     report = tb.check(*net, generated=False)
     assert report.ok, report
     assert "onnx_check_s" in report.timings

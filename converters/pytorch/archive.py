@@ -361,6 +361,10 @@ _SYM_OP_TARGETS = frozenset(
 _OP_TARGET = re.compile(r"torch\.ops\.([a-z_][a-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)")
 _HOP_TARGET = re.compile(r"torch\.ops\.higher_order\.[a-z_][a-z0-9_]*")
 _OPS_METHODS = {"load_library", "import_module", "loaded_libraries", "higher_order"}
+# ATen's own operators spelled with dunders (aten::__and__.Tensor: a bool mask's `&`); any
+# other dunder name would reach Python attributes (``__class__``), not an operator
+_ATEN_DUNDER_OPS = frozenset(f"__{i}{op}__" for op in ("and", "or", "xor", "lshift", "rshift")
+                             for i in ("", "i"))
 
 
 def _check_target(where: _Where, keys: tuple[Any, ...], target: Any) -> None:
@@ -372,7 +376,8 @@ def _check_target(where: _Where, keys: tuple[Any, ...], target: Any) -> None:
     if target in _SYM_OP_TARGETS or _HOP_TARGET.fullmatch(target):
         return
     m = _OP_TARGET.fullmatch(target)
-    if m and m.group(1) not in _OPS_METHODS and not any(p.startswith("__") for p in m.groups()):
+    if m and m.group(1) not in _OPS_METHODS and not m.group(3).startswith("__") and (
+            not m.group(2).startswith("__") or (m.group(1) == "aten" and m.group(2) in _ATEN_DUNDER_OPS)):
         return
     where.fail(keys, target, "is not an operator (expected torch.ops.<namespace>.<op>.<overload>)")
 
@@ -382,6 +387,10 @@ _TREESPEC_TYPES = {"builtins.tuple", "builtins.list", "builtins.dict", "collecti
                    "collections.namedtuple", "torch.fx.immutable_collections.immutable_list",
                    "torch.fx.immutable_collections.immutable_dict"}
 _DICT_TYPES = {"builtins.dict", "collections.OrderedDict", "torch.fx.immutable_collections.immutable_dict"}
+# transformers' output dataclasses, as their pytree registration names them: a name that
+# capture.load_pt2 resolves only against classes transformers itself registered, never by import
+MODEL_OUTPUT_TYPE = re.compile(r"transformers\.(modeling_outputs|models\.[a-z0-9_]+\.modeling_[a-z0-9_]+)"
+                               r"\.[A-Z][A-Za-z0-9]*Output[A-Za-z0-9]*")
 
 
 def _check_treespec(where: _Where, keys: tuple[Any, ...], text: Any) -> None:
@@ -406,9 +415,9 @@ def _check_treespec(where: _Where, keys: tuple[Any, ...], text: Any) -> None:
             if context is not None or children:
                 where.fail(keys, text, "has a leaf with children")
             continue
-        if kind not in _TREESPEC_TYPES:
-            where.fail(keys, text, f"has container type {kind!r}; only tuples, lists, dicts and registered "
-                       "namedtuples are loaded")
+        if kind not in _TREESPEC_TYPES and not MODEL_OUTPUT_TYPE.fullmatch(str(kind)):
+            where.fail(keys, text, f"has container type {kind!r}; only tuples, lists, dicts, registered "
+                       "namedtuples and transformers ModelOutputs are loaded")
         if not _treespec_context_ok(kind, context):
             where.fail(keys, text, f"has a {kind} context other than plain keys")
         stack.extend(children)
@@ -423,7 +432,7 @@ def _treespec_context_ok(kind: str, context: Any) -> bool:
         decoded = json.loads(context)
     except (ValueError, RecursionError):
         return False
-    if kind in _DICT_TYPES:
+    if kind in _DICT_TYPES or MODEL_OUTPUT_TYPE.fullmatch(kind):  # a ModelOutput's context is its keys
         return isinstance(decoded, list) and all(
             (isinstance(k, str) and SAFE_KEY.fullmatch(k)) or (type(k) is int) for k in decoded)
     return decoded is None

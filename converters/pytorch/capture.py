@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import pickle
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ import torch
 from torch.export import Dim, ExportedProgram
 
 from tensorbridge.converters.pytorch.archive import HINT, check_pt2
+from tensorbridge.converters.pytorch.call_inputs import CallArgs, bind
 from tensorbridge.ir.errors import ModelLoadError, TensorbridgeError
 
 
@@ -28,8 +30,16 @@ class CaptureError(TensorbridgeError):
     """torch.export could not capture the model."""
 
 
+class ShapeSpecializationError(TensorbridgeError):
+    """A dim requested as dynamic was specialised to a constant by torch.export."""
+
+
 def capture(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None,
-            kwargs: dict[str, Any] | None = None) -> ExportedProgram:
+            kwargs: dict[str, Any] | None = None, *, strict_shapes: bool = True) -> ExportedProgram:
+    """``source`` as an ExportedProgram. ``example_inputs``: a tuple of arguments, a dict of
+    keyword arguments or a :class:`CallArgs` (see :mod:`call_inputs`); None dropped. With
+    ``strict_shapes``, a dim requested dynamic whose example size is 1 is refused up front
+    (torch.export would specialise it)."""
     if isinstance(source, ExportedProgram):
         return source
     if isinstance(source, str | os.PathLike):
@@ -37,21 +47,29 @@ def capture(source: Any, example_inputs: Any = None, dynamic_shapes: Any = None,
     if not isinstance(source, torch.nn.Module):
         raise CaptureError(f"cannot capture a {type(source).__name__}: pass an nn.Module with "
                            "example inputs, an ExportedProgram or a .pt2 file")
-    args = _as_args(example_inputs)
-    dyn = normalize_dynamic_shapes(source, args, kwargs or {}, dynamic_shapes)
+    if example_inputs is None and not kwargs:
+        raise CaptureError("a PyTorch module needs example_inputs (a tuple of tensors, or a dict of "
+                           "keyword arguments)")
+    call = bind(source, example_inputs, kwargs)
+    dyn = normalize_dynamic_shapes(source, call.args, call.kwargs, dynamic_shapes)
+    if strict_shapes:
+        check_size_one(source, call, dynamic_shapes)
     errors: list[str] = []
     for strict in (False, True):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return torch.export.export(source.eval(), args, kwargs=kwargs or None,
+                return torch.export.export(source.eval(), call.args, kwargs=call.kwargs or None,
                                            dynamic_shapes=dyn, strict=strict)
         except Exception as e:  # torch raises many unrelated types here
             errors.append(f"{'strict' if strict else 'non-strict'}: {_short(e)}")
             if _is_dynamic_shape_error(e):
                 break  # strict mode will not help; report the shape problem
+    cache = "Cache" in " ".join(errors) and "not a known type" in " ".join(errors)
     raise CaptureError(
         f"torch.export could not capture {type(source).__name__}:\n  " + "\n  ".join(errors)
+        + ("\nThe model returns a transformers KV cache object: pass use_cache=False (in its config "
+           "or as a keyword input) to export it without one." if cache else "")
         + "\nHints: data-dependent Python control flow must become torch.cond / torch.where; "
         "a dim that the model forces to a constant cannot be dynamic (drop it from "
         "dynamic_shapes or fix the model); unsupported Python constructs are named above.")
@@ -72,18 +90,65 @@ def load_pt2(path: Path) -> ExportedProgram:
         raise ModelLoadError(str(path), f"cannot be opened ({e.strerror})", "Check the file's permissions") from e
     with f:
         check_pt2(str(path), f)
-        f.seek(0)
-        try:
-            with quiet_torch(), no_arbitrary_unpickling():
-                ep = _torch_load(f)
-        except UnsafePickleError as e:
-            raise ModelLoadError(str(path), f"refused to unpickle an object ({e})",
-                                 "Only tensors are loaded from .pt2 files; re-export without custom objects") from e
-        except Exception as e:  # torch raises many unrelated types here
-            raise ModelLoadError(str(path), f"not a readable torch.export archive ({_short(_root_cause(e))})",
-                                 "Re-save it with torch.export.save") from e
+        registered: set[str] = set()
+        while True:
+            f.seek(0)
+            try:
+                with quiet_torch(), no_arbitrary_unpickling():
+                    ep = _torch_load(f)
+                break
+            except UnsafePickleError as e:
+                raise ModelLoadError(str(path), f"refused to unpickle an object ({e})",
+                                     "Only tensors are loaded from .pt2 files; re-export without custom "
+                                     "objects") from e
+            except Exception as e:  # torch raises many unrelated types here
+                missing = _unregistered_type(e)
+                if missing is None:
+                    raise ModelLoadError(str(path), f"not a readable torch.export archive "
+                                         f"({_short(_root_cause(e))})", "Re-save it with torch.export.save") from e
+                if missing in registered or not _register_model_outputs(missing):
+                    raise _unregistered_error(path, missing) from e
+                registered.add(missing)  # transformers' own classes now registered: read again
     _check_call_targets(path, ep)
     return ep
+
+
+_UNREGISTERED = re.compile(r"Deserializing (\S+) in pytree is not registered")
+# the one module imported to resolve a .pt2's output type: a fixed name, never one read from the file
+_MODEL_OUTPUTS_MODULE = "transformers.modeling_outputs"
+
+
+def _unregistered_type(e: Exception) -> str | None:
+    """The pytree type a .pt2 names but this process has not registered, if that failed."""
+    m = _UNREGISTERED.search(str(_root_cause(e)))
+    return m.group(1) if m else None
+
+
+def _register_model_outputs(type_name: str) -> bool:
+    """A transformers ModelOutput named by the archive (check_pt2 let through only names of
+    that form) is registered as a pytree node when transformers defines the class. Only
+    ``transformers.modeling_outputs`` is ever imported, and only when installed."""
+    import importlib
+
+    if type_name.rpartition(".")[0] != _MODEL_OUTPUTS_MODULE:
+        return False
+    try:
+        importlib.import_module(_MODEL_OUTPUTS_MODULE)
+    except Exception:  # not installed, or a broken install: the advice still holds
+        return False
+    return True
+
+
+def _unregistered_error(path: Path, type_name: str) -> ModelLoadError:
+    module = type_name.rpartition(".")[0]
+    if module == _MODEL_OUTPUTS_MODULE:
+        hint = ("pip install transformers (its output types are registered when it is imported), or export "
+                "with a plain tuple/dict output (e.g. return_dict=False)")
+    else:
+        hint = (f"import {module} before loading (importing it registers the type; tensorbridge never imports "
+                "modules an archive names), or export with a plain tuple/dict output (e.g. return_dict=False)")
+    return ModelLoadError(str(path), f"the archive's output type {type_name} is not registered as a pytree "
+                          "node in this process", hint)
 
 
 def _torch_load(f: Any) -> ExportedProgram:
@@ -205,18 +270,6 @@ def no_arbitrary_unpickling() -> Iterator[None]:
         _package.pickle = original_pickle
 
 
-def _as_args(example_inputs: Any) -> tuple[Any, ...]:
-    if example_inputs is None:
-        raise CaptureError("a PyTorch module needs example_inputs (a tuple of tensors)")
-    if isinstance(example_inputs, torch.Tensor):
-        return (example_inputs,)
-    if isinstance(example_inputs, list):
-        return tuple(example_inputs)
-    if isinstance(example_inputs, tuple):
-        return example_inputs
-    return (example_inputs,)
-
-
 def normalize_dynamic_shapes(module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any],
                              dynamic_shapes: Any) -> Any:
     """Accept torch.export's own spec, or the simple form ``{"x": {0: "batch"}}`` (names of
@@ -239,6 +292,31 @@ def normalize_dynamic_shapes(module: torch.nn.Module, args: tuple[Any, ...], kwa
         raise CaptureError(f"dynamic_shapes names {sorted(unknown)} are not parameters of "
                            f"{type(module).__name__}.forward ({', '.join(params)})")
     return spec
+
+
+def check_size_one(module: torch.nn.Module, call: CallArgs, dynamic_shapes: Any) -> None:
+    """torch.export specialises every dim whose example size is 0 or 1 (it cannot tell a
+    broadcast from a batch of one), so a dim requested dynamic must not be 1 in the example."""
+    import inspect
+
+    if not dynamic_shapes:
+        return
+    params = [p for p in inspect.signature(module.forward).parameters if p != "self"]
+    named = dict(zip(params, call.args)) | call.kwargs
+    spec = dict(zip(params, dynamic_shapes)) if isinstance(dynamic_shapes, list | tuple) else dynamic_shapes
+    problems = []
+    for name, dims in (spec.items() if isinstance(spec, dict) else ()):
+        tensor = named.get(name)
+        if not isinstance(tensor, torch.Tensor):
+            continue
+        indices = list(dims) if isinstance(dims, dict) else \
+            [i for i, d in enumerate(dims) if d is not None] if isinstance(dims, list | tuple) else []
+        problems += [f"dimension {i} of input {name!r} is {tensor.shape[i]} in the example"
+                     for i in indices if isinstance(i, int) and i < tensor.dim() and tensor.shape[i] in (0, 1)]
+    if problems:
+        raise ShapeSpecializationError(
+            "; ".join(problems) + ": torch.export specialises size-0 and size-1 dimensions, so they "
+            "cannot be dynamic -- give an example with a size >= 2 there (e.g. batch >= 2)")
 
 
 def _is_simple(spec: dict[str, Any]) -> bool:

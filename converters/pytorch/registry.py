@@ -31,12 +31,13 @@ class AtenRegistry:
     def __init__(self) -> None:
         self._fns: dict[str, Translation] = {}
 
-    def register(self, *names: str) -> Callable[[Translation], Translation]:
+    def register(self, *names: str, replace: bool = False) -> Callable[[Translation], Translation]:
+        """Decorator registering a translation; a key registered again raises unless ``replace``."""
         def deco(fn: Translation) -> Translation:
             for name in names:
-                if name in self._fns:
+                if name in self._fns and not replace:
                     raise ValueError(f"ATen translation {name!r} registered twice "
-                                     f"({self._fns[name].__qualname__} and {fn.__qualname__})")
+                                     f"({self._fns[name].__qualname__} and {fn.__qualname__}); pass replace=True to replace it")
                 self._fns[name] = fn
             return fn
 

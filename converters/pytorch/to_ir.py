@@ -20,7 +20,7 @@ from torch.export.graph_signature import InputKind, OutputKind
 
 from tensorbridge.converters.builder import check_opset
 from tensorbridge.converters.pytorch import ops  # noqa: F401  (registers every translation)
-from tensorbridge.converters.pytorch.capture import capture
+from tensorbridge.converters.pytorch.capture import ShapeSpecializationError, capture
 from tensorbridge.converters.pytorch.context import Ctx, TranslationError, to_dtype
 from tensorbridge.converters.pytorch.registry import ATEN, op_key
 from tensorbridge.ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError
@@ -34,10 +34,6 @@ DEFAULT_OPSET = 20  # what torch.onnx.export emits by default; onnxruntime >= 1.
 MIN_OPSET = 17
 
 
-class ShapeSpecializationError(TensorbridgeError):
-    """A dim requested as dynamic was specialised to a constant by torch.export."""
-
-
 def to_ir(source: Any, example_inputs: Any = None, *, dynamic_shapes: Any = None,
           opset: int | None = None, strict_shapes: bool = True,
           kwargs: dict[str, Any] | None = None, keep_weight_layout: bool = False) -> Graph:
@@ -46,7 +42,7 @@ def to_ir(source: Any, example_inputs: Any = None, *, dynamic_shapes: Any = None
     parameter); otherwise translations may re-lay them out at conversion time (e.g. RNN
     gates into ONNX order), which an ONNX export wants."""
     opset = _check_opset(opset)
-    ep = capture(source, example_inputs, dynamic_shapes, kwargs)
+    ep = capture(source, example_inputs, dynamic_shapes, kwargs, strict_shapes=strict_shapes)
     ep = _functionalize(ep)
     name = type(source).__name__ if isinstance(source, torch.nn.Module) else "main"
     g = Graph(name, opset_imports={"": opset})
@@ -129,6 +125,12 @@ class _Translator:
         return value
 
     def _scalar_input(self, node: torch.fx.Node, val: Any) -> Value:
+        if isinstance(val, bool | int | float) and not isinstance(val, torch.SymInt | torch.SymFloat):
+            # a plain Python argument (use_cache=False, a scale): torch.export specialised the
+            # program on its value, so it is a constant of the graph, not an input to feed
+            return self.g.add_constant(node.name, np.asarray(val, np.float32 if isinstance(val, float)
+                                                              else np.bool_ if isinstance(val, bool)
+                                                              else np.int64))
         dtype = to_dtype(torch.float32 if isinstance(val, float) else torch.int64)
         return self.g.add_input(node.name, dtype, ())
 
@@ -206,8 +208,10 @@ class _Translator:
         values = self._arg(node.args[0])
         kinds = [s.kind for s in self.ep.graph_signature.output_specs]
         user = [v for v, k in zip(values, kinds) if k == OutputKind.USER_OUTPUT]
+        names = output_names(self.ep.call_spec.out_spec, len(user))
         outs: list[Value] = []
-        for v in user:
+        out_names: list[str | None] = []
+        for v, out_name in zip(user, names):
             if v is None:
                 continue
             if not isinstance(v, Value):
@@ -218,9 +222,48 @@ class _Translator:
                 v = self.ctx.op("Identity", [v])
                 v.type = typed
             outs.append(v)
-        for i, v in enumerate(outs):
-            self.g.rename(v, f"output_{i}" if len(outs) > 1 else "output")
+            out_names.append(out_name)
+        for i, (v, out_name) in enumerate(zip(outs, out_names)):
+            positional = f"output_{i}" if len(outs) > 1 else "output"  # numbered as they are kept
+            self.g.rename(v, out_name or positional)
         self.g.set_outputs(outs)
+
+
+def output_names(spec: Any, count: int) -> list[str | None]:
+    """Names of the flattened user outputs from the output's pytree structure: the keys of a
+    ModelOutput / dict / namedtuple / dataclass (``last_hidden_state``, ``pooler_output``),
+    joined by '.' when nested (``hidden_states.0``); None for a positional output."""
+    paths = _leaf_paths(spec) if spec is not None else []
+    if len(paths) != count:
+        return [None] * count
+    return [re.sub(r"[^A-Za-z0-9_.]", "_", ".".join(path)) if any(not k.isdigit() for k in path) else None
+            for path in paths]
+
+
+def _leaf_paths(spec: Any) -> list[list[str]]:
+    if spec.is_leaf():
+        return [[]]
+    children = list(spec.children()) if callable(getattr(spec, "children", None)) else list(spec.children_specs)
+    keys = _child_keys(spec, len(children))
+    return [[key, *rest] for key, child in zip(keys, children) for rest in _leaf_paths(child)]
+
+
+def _child_keys(spec: Any, n: int) -> list[str]:
+    """The keys a pytree node's children sit under: a dict's / ModelOutput's keys (its
+    context), a namedtuple's fields, a dataclass's fields; else their positions."""
+    import dataclasses
+
+    ctx = spec.context
+    if isinstance(ctx, list | tuple) and len(ctx) == n and all(isinstance(k, str) for k in ctx):
+        return list(ctx)
+    fields = getattr(ctx, "_fields", None) or getattr(spec.type, "_fields", None)
+    if isinstance(fields, tuple) and len(fields) == n:
+        return [str(f) for f in fields]
+    if isinstance(spec.type, type) and dataclasses.is_dataclass(spec.type):
+        names = [f.name for f in dataclasses.fields(spec.type)]
+        if len(names) == n:
+            return names
+    return [str(i) for i in range(n)]
 
 
 def provenance(node: torch.fx.Node) -> Provenance:
@@ -306,7 +349,8 @@ def _dim_names(ep: ExportedProgram, requested: dict[tuple[str, int], str], stric
                 continue
             d = val.shape[i]
             if isinstance(d, int) or str(d.node.expr).isdigit():
-                problems.append(f"input {inp!r} dim {i} ({want!r}) was specialised to {d} by torch.export")
+                why = " (size-1 dims always are: give an example with a size >= 2)" if str(d) in ("0", "1") else ""
+                problems.append(f"input {inp!r} dim {i} ({want!r}) was specialised to {d} by torch.export{why}")
             else:
                 names.setdefault(str(d.node.expr), want)
     for sym, rng in ep.range_constraints.items():

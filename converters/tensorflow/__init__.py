@@ -36,9 +36,10 @@ def is_tensorflow_model(obj: Any) -> bool:
 
 
 def is_tensorflow_path(path: str | os.PathLike[str]) -> bool:
-    """A ``.keras`` file or a SavedModel directory (by name and layout; nothing is read)."""
+    """A ``.keras`` or Keras ``.h5`` file or a SavedModel directory (by name and layout;
+    nothing is read)."""
     p = Path(path)
-    if p.suffix.lower() == ".keras":
+    if p.suffix.lower() in (".keras", ".h5", ".hdf5"):
         return True
     return p.is_dir() and (p / "saved_model.pb").is_file()
 

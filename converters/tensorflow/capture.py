@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tensorbridge.converters.tensorflow.context import to_dtype
+from tensorbridge.converters.tensorflow.dtypes import to_dtype
 from tensorbridge.converters.tensorflow.inline import inline_calls
 from tensorbridge.converters.tensorflow.shapes import symbolic_shapes
 from tensorbridge.ir.dtypes import DType
@@ -154,19 +154,73 @@ def _load_path(path: Path) -> Any:
         return loaded  # not just the signature: the loaded object owns the variables
     if not path.is_file():
         raise ModelLoadError(str(path), "no such file or directory", "Check the path")
+    with open(path, "rb") as f:
+        hdf5 = f.read(8) == _HDF5_MAGIC
+    if hdf5:
+        return _load_h5(path)
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        raise ModelLoadError(str(path), "is not an HDF5 file (empty, truncated or another format)",
+                             "Save the Keras model again with model.save('model.keras')")
     if path.suffix.lower() != ".keras":
         raise ModelLoadError(str(path), f"unknown TensorFlow model file type {path.suffix!r}",
-                             "Pass a .keras file or a SavedModel directory")
+                             "Pass a .keras or .h5 file or a SavedModel directory")
+    check_keras_archive(path)
+    return _keras_load(path, str(path), "a .keras archive")
+
+
+def _keras_load(path: Path, keras_path: str, what: str) -> Any:
     import keras
 
-    check_keras_archive(path)
     try:
         with _forced_safe_mode():
-            return keras.saving.load_model(str(path), compile=False, safe_mode=True)
+            return keras.saving.load_model(keras_path, compile=False, safe_mode=True)
     except Exception as e:  # Keras raises many unrelated types here
-        raise ModelLoadError(str(path), f"not a readable .keras archive ({_short(e)})",
+        raise ModelLoadError(str(path), f"not a readable {what} ({_short(e)})",
                              "Re-save the model with model.save('model.keras'); custom layers "
                              "must be registered (keras.saving.register_keras_serializable)") from e
+
+
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _load_h5(path: Path) -> Any:
+    """A Keras HDF5 model (``model.save('m.h5')``), read by Keras' own legacy loader in safe
+    mode after its config has been checked like a .keras archive's."""
+    check_keras_h5(path)
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        return _keras_load(path, str(path), "Keras HDF5 model")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="tensorbridge-h5-") as tmp:  # Keras picks the format by name
+        alias = Path(tmp) / "model.h5"
+        alias.symlink_to(path.resolve())
+        return _keras_load(path, str(alias), "Keras HDF5 model")
+
+
+def check_keras_h5(path: Path) -> None:
+    """Refuse an HDF5 file that is not a whole Keras model (weights only), or whose
+    ``model_config`` holds Python bytecode or names modules outside Keras."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get("model_config")
+    except (OSError, ValueError) as e:
+        raise ModelLoadError(str(path), f"not a readable HDF5 file ({_short(e)})",
+                             "The file is truncated or corrupt; save it again") from e
+    if raw is None:
+        raise ModelLoadError(str(path), "is an HDF5 file without a model config (weights only, "
+                             "from model.save_weights)", "Build the model in Keras, call "
+                             "model.load_weights(path), and pass the model; or save it with "
+                             "model.save('model.keras')")
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+        if len(text) > 1 << 28:
+            raise ValueError(f"model_config is {len(text)} characters")
+        config = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ModelLoadError(str(path), f"has an unreadable model_config ({_short(e)})", _KERAS_HINT) from e
+    check_keras_config(path, config, "model_config")
 
 
 # Ops with effects outside the process (files, Python, printing, debugger dumps, event
@@ -276,17 +330,23 @@ def check_keras_archive(path: Path) -> None:
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, RecursionError) as e:
         raise ModelLoadError(str(path), f"not a readable .keras archive ({_short(e)})",
                              "Re-save the model with model.save('model.keras')") from e
+    check_keras_config(path, config, "config.json")
+
+
+def check_keras_config(path: Path, config: Any, where: str) -> None:
+    """Refuse a Keras model config holding Python bytecode (a Lambda layer's function) or
+    ``module`` fields naming a package outside Keras (keras.saving would import it)."""
     stack = [config]
     while stack:
         node = stack.pop()
         items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
         for key, value in items:
-            if key == "class_name" and value == "__lambda__":
-                raise ModelLoadError(str(path), "config.json holds Python bytecode (a Lambda layer's "
+            if (key == "class_name" and value == "__lambda__") or (key == "function_type" and value == "lambda"):
+                raise ModelLoadError(str(path), f"{where} holds Python bytecode (a Lambda layer's "
                                      "function); it is never deserialized", _KERAS_HINT)
             if key == "module" and value is not None and (
                     not isinstance(value, str) or (value != "builtins" and value.split(".")[0] not in _KERAS_PACKAGES)):
-                raise ModelLoadError(str(path), f"config.json names module {value!r}, outside Keras; "
+                raise ModelLoadError(str(path), f"{where} names module {value!r}, outside Keras; "
                                      "it is never imported", _KERAS_HINT)
             stack.append(value)
 

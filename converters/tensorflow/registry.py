@@ -17,12 +17,13 @@ class TfOpRegistry:
     def __init__(self) -> None:
         self._fns: dict[str, Translation] = {}
 
-    def register(self, *op_types: str) -> Callable[[Translation], Translation]:
+    def register(self, *op_types: str, replace: bool = False) -> Callable[[Translation], Translation]:
+        """Decorator registering a translation; a key registered again raises unless ``replace``."""
         def deco(fn: Translation) -> Translation:
             for op_type in op_types:
-                if op_type in self._fns:
+                if op_type in self._fns and not replace:
                     raise ValueError(f"TensorFlow translation {op_type!r} registered twice "
-                                     f"({self._fns[op_type].__qualname__} and {fn.__qualname__})")
+                                     f"({self._fns[op_type].__qualname__} and {fn.__qualname__}); pass replace=True to replace it")
                 self._fns[op_type] = fn
             return fn
 

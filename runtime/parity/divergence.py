@@ -6,25 +6,16 @@ that produced the diverging input instead (code between layers, in the parent's 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from tensorbridge.ir.graph import Graph
 from tensorbridge.ir.node import Node, Value
-from tensorbridge.runtime.parity.compare import errors
+from tensorbridge.ir.records import LayerRecord
+from tensorbridge.runtime.parity.compare import Errors, errors
 from tensorbridge.runtime.parity.mapping import Boundary, module_boundaries
 from tensorbridge.runtime.parity.report import Divergence, LayerComparison, Tolerance
-
-
-@dataclass
-class LayerRecord:
-    """One source layer's call, as the framework saw it."""
-
-    module: str
-    inputs: list[np.ndarray]
-    outputs: list[np.ndarray]
 
 
 def _boundary(bounds: dict[str, Boundary], module: str) -> Boundary | None:
@@ -52,8 +43,10 @@ class Localizer:
     layers finished), fetching IR values through ``fetch(name)``; keeps only the values a
     layer still to come will need."""
 
-    def __init__(self, graph: Graph, tol: Tolerance, module_names: Sequence[str] | None = None) -> None:
+    def __init__(self, graph: Graph, tol: Tolerance, module_names: Sequence[str] | None = None,
+                 tolerances: Mapping[str, Tolerance] | None = None) -> None:
         self.graph, self.tol = graph, tol
+        self.tolerances = tolerances or {}  # per IR value name (a calibrated layer check), else ``tol``
         self.bounds = module_boundaries(graph)
         self.layers: list[LayerComparison] = []
         self.first: Divergence | None = None
@@ -69,10 +62,10 @@ class Localizer:
         v = _match(b.outputs, r.outputs[0], values)
         if v is None:
             return
-        max_abs, max_rel, ok, _ = errors(values[v.name], r.outputs[0], self.tol)
-        self.layers.append(LayerComparison(r.module, v.name, max_abs, max_rel, ok))
-        if not ok and self.first is None:
-            self.first = _blame(self.graph, self.bounds, r, b, values, self.tol, max_abs, max_rel)
+        err = errors(values[v.name], r.outputs[0], self.tolerances.get(v.name, self.tol))
+        self.layers.append(_layer(self.graph, r.module, v, b, err))
+        if not err.ok and self.first is None:
+            self.first = _blame(self.graph, self.bounds, r, b, values, self.tol, err, self.tolerances)
 
 
 def locate(graph: Graph, records: Sequence[LayerRecord], captured: Mapping[str, Any],
@@ -131,28 +124,42 @@ def _match(candidates: Sequence[Value], ref: np.ndarray, captured: Mapping[str, 
     return None
 
 
+def _layer(graph: Graph, module: str, v: Value, b: Boundary, err: Errors) -> LayerComparison:
+    """The comparison of one layer's output, with the ops that computed it: the layer's own
+    ops, or (a container whose code is all in its children) the op producing the output."""
+    producer = graph.producer(v)
+    ops = b.ops or ([producer] if producer is not None else [])
+    first = ops[0] if ops else None
+    return LayerComparison(module, v.name, err.max_abs, err.max_rel, err.ok, err.ratio,
+                           list(dict.fromkeys(n.op_type for n in ops)),
+                           first.provenance.source_op if first else "",
+                           first.provenance.location if first else "")
+
+
 def _blame(graph: Graph, bounds: dict[str, Boundary], r: LayerRecord, b: Boundary,
-           captured: Mapping[str, Any], tol: Tolerance, max_abs: float, max_rel: float) -> Divergence:
+           captured: Mapping[str, Any], tol: Tolerance, err: Errors,
+           tolerances: Mapping[str, Tolerance]) -> Divergence:
     for ref in r.inputs:
         v = _match(b.inputs, ref, captured)
         if v is None:
             continue
-        in_abs, in_rel, ok, _ = errors(captured[v.name], ref, tol)
+        in_err = errors(captured[v.name], ref, tolerances.get(v.name, tol))
         producer = graph.producer(v)
-        if not ok and producer is not None:
-            return _divergence(producer.provenance.module, [producer], in_abs, in_rel,
+        if not in_err.ok and producer is not None:
+            return _divergence(producer.provenance.module, [producer], in_err,
                                f"the input of {r.module or '<model>'} already differs; produced by "
                                f"{producer.op_type} {producer.name}")
     ops = b.ops or [n for path, bb in bounds.items() if _under(path, r.module) for n in bb.ops]
-    return _divergence(r.module, ops, max_abs, max_rel, "inputs agree, output differs")
+    return _divergence(r.module, ops, err, "inputs agree, output differs")
 
 
 def _under(path: str, module: str) -> bool:
     return not module or path == module or path.startswith(module + ".")
 
 
-def _divergence(module: str, ops: Sequence[Node], max_abs: float, max_rel: float, detail: str) -> Divergence:
+def _divergence(module: str, ops: Sequence[Node], err: Errors, detail: str) -> Divergence:
     kinds = list(dict.fromkeys(n.op_type for n in ops))
     first = ops[0] if ops else None
     return Divergence(module, kinds, first.provenance.source_op if first else "",
-                      first.provenance.location if first else "", max_abs, max_rel, detail)
+                      first.provenance.location if first else "", err.max_abs, err.max_rel, detail,
+                      err.ratio)

@@ -1,15 +1,22 @@
 """The parity report: what was compared, how close, and where a mismatch starts.
 
 ``ParityReport.to_json()`` emits a stable schema (``schema_version`` 1, documented in
-docs/parity.md); ``to_html(path)`` writes one self-contained page (runtime.parity.html).
+docs/parity.md); ``to_html(path)`` writes one self-contained page: runtime.parity.html
+renders that same plain data (it imports nothing from here, so the dependency is one-way).
+
+Every comparison carries ``error_ratio``, the verdict's own measure: the largest
+|got - ref| / (atol + rtol * |ref|) over the elements, so 1.0 is the pass line.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tensorbridge.runtime.parity.html import render
 
 SCHEMA_VERSION = 1
 
@@ -35,6 +42,7 @@ class OutputComparison:
     detail: str = ""
     histogram: list[int] = field(default_factory=list)  # counts of log10|err| in bins
     histogram_edges: list[float] = field(default_factory=list)
+    error_ratio: float = math.nan  # max |err| / (atol + rtol*|ref|): <= 1 passes
 
 
 @dataclass
@@ -46,6 +54,10 @@ class LayerComparison:
     max_abs: float
     max_rel: float
     ok: bool
+    error_ratio: float = math.nan  # max |err| / (atol + rtol*|ref|): <= 1 passes
+    ops: list[str] = field(default_factory=list)  # op types that computed it
+    source_op: str = ""
+    location: str = ""  # file:line of its first op, when known
 
 
 @dataclass
@@ -57,6 +69,7 @@ class Divergence:
     max_abs: float
     max_rel: float
     detail: str = ""
+    error_ratio: float = math.nan
 
 
 @dataclass
@@ -73,6 +86,8 @@ class ParityReport:
     op_histogram: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was not checked, and why
+    model: str = ""  # the model's own name (file stem, class name, Keras name): the page title
     schema_version: int = SCHEMA_VERSION
 
     # compatibility accessors
@@ -81,10 +96,11 @@ class ParityReport:
         return self.tolerance.rtol
 
     def worst(self) -> OutputComparison | None:
-        return max(self.comparisons, key=lambda c: (not c.ok, c.max_rel), default=None)
+        """The comparison that used the most of its allowance (failures first)."""
+        return max(self.comparisons, key=lambda c: (not c.ok, _ratio_key(c.error_ratio)), default=None)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "verdict": self.verdict()}
 
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2, allow_nan=True)
@@ -93,33 +109,62 @@ class ParityReport:
         return text
 
     def to_html(self, path: str | Path | None = None) -> str:
-        from tensorbridge.runtime.parity.html import render
-
-        page = render(self)
+        page = render(self.to_dict())
         if path is not None:
             _atomic_write(Path(path), page)
         return page
 
     def verdict(self) -> str:
+        """One sentence: PASS/FAIL, where it diverges, and how much of the allowed error the
+        worst element used, with the rule the verdict applies."""
         if self.ok:
-            w = self.worst()
-            worst = f"; worst max rel error {w.max_rel:.2e}" if w else ""
-            return f"PASS: {self.source} -> {self.target} matches {self.reference}{worst}"
+            return (f"PASS: {self.source} -> {self.target} matches {self.reference}: every output within "
+                    f"atol + rtol*|ref| ({self.rule()}){self._worst_share()}")
         where = ""
         if self.first_divergence is not None:
             d = self.first_divergence
             where = f"; first divergence in {d.module or '<top level>'} ({', '.join(d.ops[:4])})"
             where += f" at {d.location}" if d.location else ""
-        return f"FAIL: {self.source} -> {self.target} differs from {self.reference}{where}"
+        return f"FAIL: {self.source} -> {self.target} differs from {self.reference}{where}{self._worst_share()}"
+
+    def rule(self) -> str:
+        """The pass rule with this report's numbers."""
+        t = self.tolerance
+        return f"rtol={t.rtol:.2g}, atol={t.atol_scale:.2g} x max|ref| of each tensor"
+
+    def _worst_share(self) -> str:
+        w = self.worst()
+        if w is None or math.isnan(w.error_ratio):
+            return ""
+        if math.isinf(w.error_ratio):
+            return f"; {w.output} ({w.runtime}, inputs {w.input_set!r}): {w.detail or 'not finite'}"
+        if w.ok:
+            return f"; the worst element used {share(w.error_ratio)} of its allowance"
+        return (f"; the worst element is {share(w.error_ratio)} its allowance ({w.output}, inputs "
+                f"{w.input_set!r}, {w.runtime}; allowance atol + rtol*|ref|, {self.rule()})")
 
     def __str__(self) -> str:
         lines = [self.verdict(), f"  tolerance: rtol {self.tolerance.rtol:g}, atol {self.tolerance.atol_scale:g} "
                  f"x max|reference| ({self.tolerance.reason})"]
         for c in self.comparisons:
             lines.append(f"  {c.input_set:10s} {c.runtime:13s} {c.output:10s} max abs {c.max_abs:.3e}  "
-                         f"max rel {c.max_rel:.3e}  {'ok' if c.ok else 'MISMATCH'} {c.detail}")
+                         f"max rel {c.max_rel:.3e}  error/allowed {c.error_ratio:.3g}  {'ok' if c.ok else 'MISMATCH'} "
+                         f"{c.detail}")
         lines += [f"  error: {e}" for e in self.errors]
         return "\n".join(lines)
+
+
+def share(ratio: float) -> str:
+    """An error ratio as a share of the allowance: '37%' below the line (rounded down, so a
+    pass never reads 100%), '42x' above it."""
+    if ratio < 1:
+        pct = ratio * 100
+        return f"{math.floor(pct)}%" if pct >= 10 else f"{pct:.2g}%"
+    return f"{ratio:.2f}x" if ratio < 10 else f"{ratio:,.0f}x"
+
+
+def _ratio_key(ratio: float) -> float:
+    return -1.0 if math.isnan(ratio) else ratio
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -245,6 +245,16 @@ def _node_target(c: Path) -> Any:
     return _program(lambda d: d["graph_module"]["graph"]["nodes"][0].update(target="torch.os.system"))
 
 
+def _dunder_target(c: Path) -> Any:
+    return _program(lambda d: d["graph_module"]["graph"]["nodes"][0].update(
+        target="torch.ops.aten.__class__.__subclasses__"))
+
+
+def _dunder_op_elsewhere(c: Path) -> Any:  # only aten's own __and__/__or__/... are operators
+    return _program(lambda d: d["graph_module"]["graph"]["nodes"][0].update(
+        target="torch.ops.mylib.__and__.Tensor"))
+
+
 def _placeholder_name(c: Path) -> Any:
     def edit(d: dict[str, Any]) -> None:
         graph = d["graph_module"]["graph"]
@@ -278,6 +288,7 @@ HOSTILE_JSON = {
     "expr_str": _expr_str, "expr_str_inside_srepr": _expr_in_srepr, "range_constraint_key": _range_key,
     "range_constraint_bound": _range_bound, "guards_code": _guard, "guards_code_breaking_quotes": _guard_quote,
     "node_target_torch_os_system": _node_target, "placeholder_name_injection": _placeholder_name,
+    "node_target_dunder": _dunder_target, "node_target_dunder_outside_aten": _dunder_op_elsewhere,
     "string_input_injection": _string_input, "state_dict_name_injection": _state_dict_name,
     "symbolic_hint": _hint, "custom_object": _custom_object,
 }

@@ -80,9 +80,13 @@ def test_unreadable_keras_file(tmp_path):
 def test_missing_path_and_unknown_suffix(tmp_path):
     with pytest.raises(ModelLoadError, match="no such file"):
         to_ir(str(tmp_path / "absent.keras"))
-    other = tmp_path / "model.h5"
-    other.write_bytes(b"")
-    with pytest.raises(ModelLoadError, match="Pass a .keras file or a SavedModel directory"):
+    empty = tmp_path / "model.h5"
+    empty.write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="is not an HDF5 file"):
+        to_ir(empty)
+    other = tmp_path / "model.tflite2"
+    other.write_bytes(b"x")
+    with pytest.raises(ModelLoadError, match="Pass a .keras or .h5 file or a SavedModel directory"):
         to_ir(other)
     with pytest.raises(ModelLoadError, match="not a SavedModel directory"):
         to_ir(tmp_path)
