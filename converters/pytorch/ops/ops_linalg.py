@@ -1,17 +1,21 @@
 """Matrix products (mm, mv, addmm, baddbmm, addmv, linear -> Gemm/MatMul, einsum, outer),
 softmax / log_softmax, cumulative sums and products, and triu / tril: the ops that lower
-to the ONNX math family (MatMul, Gemm, Einsum, Softmax, CumSum, Trilu). Each function's docstring first line is the ATen schema."""
+to the ONNX math family (MatMul, Gemm, Einsum, Softmax, CumSum, Trilu), and the
+mixture-of-experts grouped matmul (transformers::grouped_mm_fallback, aten::_grouped_mm). Each function's docstring first line is the ATen schema."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from tensorbridge.converters.pytorch.context import Ctx
+from tensorbridge.converters.pytorch.ops.ops_shape import dim_size, static_dim
 from tensorbridge.converters.pytorch.registry import aten
 from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.errors import UnsupportedOpError
 from tensorbridge.ir.node import Value
 
 # onnxruntime's CPU Gemm only has float kernels; other dtypes use MatMul (+ Add)
@@ -81,6 +85,54 @@ def aten_linear(ctx: Ctx, input: Value, weight: Value, bias: Value | None = None
     w_t = weight if ctx.rank(weight) == 1 else ctx.op("Transpose", [weight], {"perm": [1, 0]})
     y = ctx.op("MatMul", [input, w_t], dtype=dt)
     return y if bias is None else ctx.op("Add", [y, bias])
+
+
+@aten("transformers::grouped_mm_fallback.default")
+def transformers_grouped_mm(ctx: Ctx, input: Value, weight: Value, offs: Value) -> Value:
+    """grouped_mm_fallback(Tensor input, Tensor weight, Tensor offs) -> Tensor
+
+    transformers' mixture-of-experts matmul: ``input`` (S, K) holds rows sorted by expert,
+    ``offs`` (E,) each expert's cumulative end row, ``weight`` (E, K, N); row r of expert e
+    (offs[e-1] <= r < offs[e]) gives ``input[r] @ weight[e]``, rows past offs[-1] are zero.
+    Unrolled over the E experts (a static count): one Slice + MatMul per expert and a
+    Concat, so no (S, K, N) gather of per-row weights is built."""
+    return _grouped_mm(ctx, input, weight, offs)
+
+
+@aten("aten::_grouped_mm.default")
+def aten__grouped_mm(ctx: Ctx, self: Value, mat2: Value, offs: Value | None = None,
+                     bias: Value | None = None, out_dtype: Any = None) -> Value:
+    """_grouped_mm(Tensor self, Tensor mat2, Tensor? offs=None, Tensor? bias=None, ScalarType? out_dtype=None) -> Tensor"""
+    if offs is None or ctx.rank(self) != 2 or ctx.rank(mat2) != 3:
+        raise UnsupportedOpError("pytorch", "aten::_grouped_mm", hint="only the 2-D x 3-D form with "
+                                 "offs (mixture-of-experts rows grouped by expert) is translated")
+    out = _grouped_mm(ctx, self, mat2, offs, bias)
+    return ctx.cast(out, ctx.out_dtype()) if out_dtype is not None else out
+
+
+def _grouped_mm(ctx: Ctx, rows: Value, weight: Value, offs: Value, bias: Value | None = None) -> Value:
+    experts = static_dim(weight, 0)
+    if experts is None:
+        raise UnsupportedOpError("pytorch", "grouped matmul", hint="the number of experts "
+                                 "(weight.shape[0]) must be static")
+    ends = ctx.cast(offs, DType.INT64)
+    start = ctx.const(np.array([0], np.int64))
+    zero_axis = ctx.ints([0])
+    pieces = []
+    for e in range(experts):
+        end = ctx.op("Slice", [ends, ctx.ints([e]), ctx.ints([e + 1])])
+        block = ctx.op("Slice", [rows, start, end, zero_axis])
+        w = ctx.op("Gather", [weight, ctx.const(np.array(e, np.int64))], {"axis": 0})
+        y = ctx.op("MatMul", [block, w])
+        if bias is not None:
+            y = ctx.op("Add", [y, ctx.op("Gather", [bias, ctx.const(np.array(e, np.int64))], {"axis": 0})])
+        pieces.append(y)
+        start = end
+    # rows past the last expert's end stay zero
+    n_rows = dim_size(ctx, rows, 0)
+    tail = ctx.op("Concat", [ctx.op("Sub", [n_rows, start]), dim_size(ctx, weight, 2)], {"axis": 0})
+    zeros = ctx.op("ConstantOfShape", [tail], {"value": np.zeros(1, ctx.out_dtype().np_dtype)})
+    return ctx.op("Concat", [*pieces, zeros], {"axis": 0}, dtype=ctx.out_dtype())
 
 
 @aten("aten::einsum.default")
