@@ -51,6 +51,11 @@ class Localizer:
         self.layers: list[LayerComparison] = []
         self.first: Divergence | None = None
 
+    def outputs(self, module: str) -> list[str]:
+        """The IR values ``module``'s output may map to."""
+        b = _boundary(self.bounds, module)
+        return [] if b is None else [v.name for v in b.outputs]
+
     def needed(self, module: str) -> list[str]:
         b = _boundary(self.bounds, module)
         return [] if b is None else [v.name for v in b.outputs] + [v.name for v in b.inputs]

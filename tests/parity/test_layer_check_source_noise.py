@@ -1,0 +1,38 @@
+"""The calibrated layer check allows each layer the source's own float32 rounding there:
+timm's tf_efficientnetv2_b1 (random weights, BatchNorm statistics calibrated as the sweep
+builds it) rounds more in PyTorch's CPU kernels than in the runtime; a correct conversion
+must pass, and an SE gate whose error is the source's own noise is not a divergence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorbridge as tb
+
+pytest.importorskip("timm")
+
+
+@pytest.fixture(scope="module")
+def effnet():
+    from tensorbridge.sweep_families import families
+
+    return families()["timm"].build("tf_efficientnetv2_b1")
+
+
+def test_source_noise_is_measured_per_layer(effnet):
+    from tensorbridge.converters.pytorch.eager import bind_source, layer_noise
+
+    feeds = [x.numpy() for x in effnet.example_inputs]
+    noise = layer_noise(bind_source(effnet.model, effnet.example_inputs), feeds)
+    assert noise is not None and len(noise) > 100
+    # the SE gates deep in the network carry far more of PyTorch's float32 rounding than
+    # the 20x runtime-noise allowance (1e-3 at most) would cover
+    assert noise["blocks.5.7.se.gate"] > 1e-4
+    assert all(np.isfinite(v) and v >= 0 for v in noise.values())
+
+
+def test_correct_conversion_passes_the_layer_check(effnet):
+    report = tb.check(effnet.model, effnet.example_inputs, to="torch")
+    assert report.ok, (report.verdict(), report.errors[:2], report.first_divergence)
+    assert report.layers  # the layer check ran
