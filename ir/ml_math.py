@@ -3,8 +3,10 @@ and both emitters (plain Python: the labels are attributes, not data)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from tensorbridge.ir.errors import UnsupportedOpError
 
 
 def zip_map_labels(classlabels_int64s: Sequence[int] | None,
@@ -30,3 +32,13 @@ def coefficient_rows(n_coefficients: int, n_features: int) -> int:
         raise ValueError(f"LinearClassifier: {n_coefficients} coefficients do not split into rows of "
                          f"{n_features} features; give classes x features coefficients")
     return n_coefficients // n_features
+
+
+def post_transform_from(table: Mapping[str, Any], name: str, layer: str, op_type: str) -> Any:
+    """A layer's implementation of the ML post_transform ``name`` from its ``table``; an
+    unknown name is an UnsupportedOpError naming the known ones."""
+    try:
+        return table[name]
+    except KeyError:
+        raise UnsupportedOpError(layer, op_type, domain="ai.onnx.ml", hint=f"unknown post_transform "
+                                 f"{name!r} (one of {', '.join(table)})") from None

@@ -61,11 +61,9 @@ def _resized(user: list[Value], example: list[np.ndarray], limits: list[int | No
                       for d, n in zip(v.shape or (), x.shape))
         if len(shape) != x.ndim:
             return None  # a rank the graph does not declare: leave the sizes alone
-        if x.dtype.kind == "f":
-            scale = float(np.std(x)) if x.size and np.std(x) > 0 else 1.0
-            out.append((rng.standard_normal(shape) * scale + float(np.mean(x) if x.size else 0)).astype(x.dtype))
-        elif x.dtype.kind in "iu" and lim is not None:
-            out.append(rng.integers(0, lim, shape).astype(x.dtype))
+        drawn = _draw(x, lim, rng, shape)
+        if drawn is not None:
+            out.append(drawn)
         elif x.size == 0:
             out.append(np.zeros(shape, x.dtype))
         else:
@@ -77,12 +75,23 @@ def _resized(user: list[Value], example: list[np.ndarray], limits: list[int | No
 
 
 def _random(x: np.ndarray, limit: int | None, rng: np.random.Generator) -> np.ndarray:
+    drawn = _draw(x, limit, rng, x.shape)
+    return x.copy() if drawn is None else drawn
+
+
+def _draw(x: np.ndarray, limit: int | None, rng: np.random.Generator,
+          shape: tuple[int, ...]) -> np.ndarray | None:
+    """A new random array of ``shape`` like ``x``: floats with its mean and spread, integers
+    that index a table of ``limit`` rows inside it; None for other integer and boolean
+    inputs, which keep their example values."""
     if x.dtype.kind == "f":
+        if not x.size and shape == x.shape:
+            return x.astype(x.dtype)
         scale = float(np.std(x)) if x.size and np.std(x) > 0 else 1.0
-        return (rng.standard_normal(x.shape) * scale + float(np.mean(x)) if x.size else x).astype(x.dtype)
+        return (rng.standard_normal(shape) * scale + (float(np.mean(x)) if x.size else 0.0)).astype(x.dtype)
     if x.dtype.kind in "iu" and limit is not None:
-        return rng.integers(0, limit, x.shape).astype(x.dtype)
-    return x.copy()
+        return rng.integers(0, limit, shape).astype(x.dtype)
+    return None
 
 
 def _index_limit(graph: Graph, v: Value) -> int | None:

@@ -19,10 +19,11 @@ import numpy as np
 
 from tensorbridge.ir.errors import TensorbridgeError
 from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.passes.transpose_rules import inverse_perm
 from tensorbridge.ir.types import TensorType
 
 NHWC_TO_NCHW = (0, 3, 1, 2)
-NCHW_TO_NHWC = (0, 2, 3, 1)
+NCHW_TO_NHWC = inverse_perm(NHWC_TO_NCHW)
 Perms = dict[int, tuple[int, ...]]
 
 
@@ -60,5 +61,5 @@ def to_artifact(feeds: Sequence[np.ndarray], perms: Perms) -> list[np.ndarray]:
 
 def to_source(feeds: Sequence[np.ndarray], perms: Perms) -> list[np.ndarray]:
     """The produced model's arrays -> the source's layout."""
-    return [np.ascontiguousarray(np.transpose(x, np.argsort(perms[i]))) if i in perms else x
+    return [np.ascontiguousarray(np.transpose(x, inverse_perm(perms[i]))) if i in perms else x
             for i, x in enumerate(feeds)]

@@ -252,8 +252,10 @@ class Runners:
         if tolerances is None:
             report.errors.append("layer check skipped: the float64 calibration run failed")
             return
-        _widen_to_source_noise(tolerances, loc, source, feeds)
-        _localize_streaming(report, source, self.graph, feeds, tolerances)
+        from tensorbridge.converters.pytorch.eager import wide_layer_outputs
+
+        wide = wide_layer_outputs(source, feeds)
+        _localize_streaming(report, source, self.graph, feeds, tolerances, wide)
         report.timings["layer_check_s"] = time.perf_counter() - t
         d = report.first_divergence
         if d is not None:
@@ -278,23 +280,23 @@ class Runners:
         report.timings["localize_s"] = report.timings.get("localize_s", 0.0) + time.perf_counter() - t
 
 
-def _widen_to_source_noise(tolerances: dict[str, Tolerance], loc: Any, source: Any,
-                           feeds: list[np.ndarray]) -> None:
+def _widen_to_source_noise(tolerances: dict[str, Tolerance], loc: Any, record: Any,
+                           wide: dict[str, np.ndarray]) -> None:
     """A layer's allowance also covers the source's own float32 rounding there (its float32
-    run against a float64 copy of the model): where PyTorch's kernels round more than the
-    runtime, an error that is only the source's noise must not read as a divergence."""
-    from tensorbridge.converters.pytorch.eager import layer_noise
-
-    noise = layer_noise(source, feeds)
-    for module, n in (noise or {}).items():
-        # not capped at MAX_TOL: a conversion cannot match the source more closely than the
-        # source matches its own float64 twin (capped at 10%, where a comparison says nothing)
-        t = float(np.clip(NOISE_FACTOR * n, MIN_TOL, 0.1))
-        for name in loc.outputs(module):
-            have = tolerances.get(name)
-            if have is None or have.rtol < t:
-                tolerances[name] = Tolerance(t, t, f"{NOISE_FACTOR:g} x the source's own float32 noise "
-                                                   f"{n:.1e} at this layer (float32 vs float64 PyTorch)")
+    output against the float64 copy's, ``wide``): where PyTorch's kernels round more than
+    the runtime, an error that is only the source's noise must not read as a divergence."""
+    ref = wide.pop(record.module, None)
+    if ref is None or not record.outputs:
+        return
+    n = _relative_noise(record.outputs[0], ref)
+    # not capped at MAX_TOL: a conversion cannot match the source more closely than the
+    # source matches its own float64 twin (capped at 10%, where a comparison says nothing)
+    t = float(np.clip(NOISE_FACTOR * n, MIN_TOL, 0.1))
+    for name in loc.outputs(record.module):
+        have = tolerances.get(name)
+        if have is None or have.rtol < t:
+            tolerances[name] = Tolerance(t, t, f"{NOISE_FACTOR:g} x the source's own float32 noise "
+                                               f"{n:.1e} at this layer (float32 vs float64 PyTorch)")
 
 
 def _localize_captured(report: ParityReport, source: Any, graph: Graph, feeds: list[np.ndarray]) -> None:
@@ -309,11 +311,14 @@ def _localize_captured(report: ParityReport, source: Any, graph: Graph, feeds: l
 
 
 def _localize_streaming(report: ParityReport, source: Any, graph: Graph, feeds: list[np.ndarray],
-                        tolerances: dict[str, Tolerance] | None = None) -> None:
+                        tolerances: dict[str, Tolerance] | None = None,
+                        wide: dict[str, np.ndarray] | None = None) -> None:
     """Eager and runtime advance together: each module's record, as its call finishes,
     pulls the IR values it maps to from a streaming run, is compared, and both are dropped
     once no later module needs them (memory: the live sets, not every intermediate).
-    ``tolerances``: per IR value (the calibrated layer check), else the report's."""
+    ``tolerances``: per IR value (the calibrated layer check), else the report's; ``wide``:
+    the source's float64 layer outputs, which widen each layer's tolerance to the source's
+    own float32 noise before it is compared."""
     from tensorbridge.converters.pytorch.eager import eager_stream
     from tensorbridge.runtime.parity.divergence import Localizer, StreamedValues
     from tensorbridge.runtime.session import Session
@@ -325,6 +330,8 @@ def _localize_streaming(report: ParityReport, source: Any, graph: Graph, feeds: 
     def on_record(record: Any) -> None:
         need = loc.needed(record.module)
         values.pull(need)
+        if wide is not None and tolerances is not None:
+            _widen_to_source_noise(tolerances, loc, record, wide)
         loc.feed(record, values)
         values.release(need)
 

@@ -70,11 +70,11 @@ def eager_stream(source: Any, feeds: Any, on_record: Callable[[Any], None]) -> l
     return flatten_outputs(out)
 
 
-def layer_noise(source: Any, feeds: Sequence[np.ndarray]) -> dict[str, float] | None:
-    """The source's own float32 rounding at each layer: max|f32 - f64| / max|f64| of every
-    module's first float output, the model run as it is and as a float64 copy of itself on
-    the same (widened) inputs. None when the model does not run in float64 (it is not a
-    float32 model, or its code fixes dtypes)."""
+def wide_layer_outputs(source: Any, feeds: Sequence[np.ndarray]) -> dict[str, np.ndarray] | None:
+    """Every module's first output with the model run as a float64 copy of itself on the
+    same (widened) inputs: what the source's own float32 rounding is measured against. None
+    when the model does not run in float64 (a module that cannot be copied, code that fixes
+    dtypes)."""
     module, _ = _callable(source, feeds)
     try:
         wide = copy.deepcopy(module).double()
@@ -82,29 +82,17 @@ def layer_noise(source: Any, feeds: Sequence[np.ndarray]) -> dict[str, float] | 
         return None
     template = source.call if isinstance(source, BoundModel) else None
     wide_feeds = [np.asarray(f, np.float64) if np.asarray(f).dtype == np.float32 else f for f in feeds]
-    reference: dict[str, np.ndarray] = {}
+    outputs: dict[str, np.ndarray] = {}
 
     def keep(r: LayerRecord) -> None:
         if r.outputs and r.outputs[0].dtype == np.float64:
-            reference.setdefault(r.module, r.outputs[0])
-
-    noise: dict[str, float] = {}
-
-    def compare(r: LayerRecord) -> None:
-        wide_out = reference.pop(r.module, None)
-        if wide_out is None or not r.outputs or r.outputs[0].shape != wide_out.shape:
-            return
-        scale = float(np.max(np.abs(wide_out), initial=0.0)) or 1.0
-        with np.errstate(invalid="ignore", over="ignore"):
-            diff = np.abs(r.outputs[0].astype(np.float64) - wide_out)
-        noise.setdefault(r.module, float(np.max(np.where(np.isfinite(diff), diff, 0.0), initial=0.0)) / scale)
+            outputs.setdefault(r.module, r.outputs[0])
 
     try:
         eager_stream(BoundModel(wide, template) if template is not None else wide, wide_feeds, keep)
     except Exception:  # the model's own code refuses float64 (a fixed dtype, an integer-only op)
         return None
-    eager_stream(source, feeds, compare)
-    return noise
+    return outputs
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,16 @@ def effnet():
 
 
 def test_source_noise_is_measured_per_layer(effnet):
-    from tensorbridge.converters.pytorch.eager import bind_source, layer_noise
+    from tensorbridge.converters.pytorch.eager import bind_source, eager_stream, wide_layer_outputs
+    from tensorbridge.reference import _relative_noise
 
     feeds = [x.numpy() for x in effnet.example_inputs]
-    noise = layer_noise(bind_source(effnet.model, effnet.example_inputs), feeds)
-    assert noise is not None and len(noise) > 100
+    source = bind_source(effnet.model, effnet.example_inputs)
+    wide = wide_layer_outputs(source, feeds)
+    assert wide is not None and len(wide) > 100
+    noise = {}
+    eager_stream(source, feeds, lambda r: noise.setdefault(r.module, _relative_noise(r.outputs[0], wide[r.module]))
+                 if r.module in wide and r.outputs else None)
     # the SE gates deep in the network carry far more of PyTorch's float32 rounding than
     # the 20x runtime-noise allowance (1e-3 at most) would cover
     assert noise["blocks.5.7.se.gate"] > 1e-4

@@ -14,7 +14,12 @@ import tensorflow as tf
 
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
 from tensorbridge.ir.errors import UnsupportedOpError
-from tensorbridge.ir.ml_math import coefficient_rows, is_binary_classifier, zip_map_labels
+from tensorbridge.ir.ml_math import (
+    coefficient_rows,
+    is_binary_classifier,
+    post_transform_from,
+    zip_map_labels,
+)
 
 LAYER = "TensorFlow emitter"
 ML = "ai.onnx.ml"
@@ -47,11 +52,7 @@ _POST = {
 
 def post_transform_fn(name: str, op_type: str) -> Any:
     """The score transform ``name`` (NONE, LOGISTIC, SOFTMAX, SOFTMAX_ZERO, PROBIT)."""
-    try:
-        return _POST[name]
-    except KeyError:
-        raise UnsupportedOpError(LAYER, op_type, domain=ML, hint=f"unknown post_transform {name!r} "
-                                 f"(one of {', '.join(_POST)})") from None
+    return post_transform_from(_POST, name, LAYER, op_type)
 
 
 def _labels_out(index: Any, ints: Sequence[int] | None, strings: Sequence[str] | None) -> Any:
