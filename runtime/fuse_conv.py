@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from tensorbridge.ir.node import Node, Value
-from tensorbridge.runtime.kernels.conv import conv_into
+from tensorbridge.runtime.kernels.conv import conv_into, winograd_for
 from tensorbridge.runtime.plan_view import Fusion, PlanView
 
 _AFFINE = frozenset({"BatchNormalization", "Mul", "Add", "Sub", "Div"})
@@ -172,7 +172,7 @@ def _make(view: PlanView, head: Node, nodes: list[Node], aff: _Affine, conv_w: n
           conv_b: np.ndarray | None, residual: Value | None, act: dict[str, float] | None,
           out: Value, x: Value) -> Fusion | None:
     n_affine = len(nodes) - (conv_w is not None) - (residual is not None) - (act is not None)
-    if len(nodes) < 2 or (conv_w is None and n_affine == 0):
+    if (len(nodes) < 2 and conv_w is None) or (conv_w is None and n_affine == 0):
         return None
     inputs = (x,) if residual is None else (x, residual)
     attrs: dict[str, Any] = dict(act or {})
@@ -184,9 +184,13 @@ def _make(view: PlanView, head: Node, nodes: list[Node], aff: _Affine, conv_w: n
         scale = np.broadcast_to(aff.scale, (m,))
         shift = np.broadcast_to(aff.shift, (m,))
         w = conv_w if n_affine == 0 else (conv_w * scale.reshape(-1, *([1] * (conv_w.ndim - 1)))).astype(conv_w.dtype)
+        # A lone Conv is planned as a step of its own only to keep its Winograd weights.
+        winograd = winograd_for(w, **_conv_attrs(head))
+        if len(nodes) < 2 and winograd is None:
+            return None
         b = conv_b.astype(np.float64) if conv_b is not None else np.zeros(m)
         bias = (b * scale + shift).astype(conv_w.dtype) if n_affine or conv_b is not None else None
-        attrs.update(weight=w, bias=bias, conv=_conv_attrs(head))
+        attrs.update(weight=w, bias=bias, conv=_conv_attrs(head), winograd=winograd)
         return Fusion(tuple(nodes), inputs, out, conv_affine, attrs)
     rank = view.rank(x)
     if rank < 3:  # per-channel chains are a CNN's (N, C, spatial...): leave 2-D data to BLAS fusions
@@ -218,9 +222,10 @@ def _finish(y: np.ndarray, residual: np.ndarray | None, lo: float | None, hi: fl
 
 def conv_affine(x: np.ndarray, residual: np.ndarray | None = None, *, weight: np.ndarray,
                 bias: np.ndarray | None, conv: dict[str, Any], lo: float | None = None,
-                hi: float | None = None) -> np.ndarray:
-    """Conv(x, weight, bias) [+ residual] [clipped to lo/hi: Relu is lo=0], one buffer."""
-    return _finish(conv_into(x, weight, bias, **conv), residual, lo, hi)
+                hi: float | None = None, winograd: np.ndarray | None = None) -> np.ndarray:
+    """Conv(x, weight, bias) [+ residual] [clipped to lo/hi: Relu is lo=0], one buffer;
+    ``winograd``: weight's Winograd transform, made at plan time."""
+    return _finish(conv_into(x, weight, bias, winograd=winograd, **conv), residual, lo, hi)
 
 
 def channel_affine(x: np.ndarray, residual: np.ndarray | None = None, *, scale: np.ndarray,

@@ -15,25 +15,34 @@ def _sinces(registry: Any) -> dict[tuple[str, str], list[int]]:
     return out
 
 
+def _served(registry: Any, op: str, versions: list[int]) -> str:
+    runs = registry.served_versions(op, "", versions)
+    if not runs:
+        return "**missing**"
+    return "all" if runs == versions else ", ".join(map(str, runs))
+
+
 def coverage_markdown() -> str:
     from tensorbridge.converters.pytorch.from_ir.module import EMITTERS as TORCH
     from tensorbridge.converters.tensorflow.from_ir.module import EMITTERS as TF
     from tensorbridge.runtime.coverage import schema_versions
     from tensorbridge.runtime.registry import KERNELS
 
-    torch_, tf_, rt = _sinces(TORCH), _sinces(TF), _sinces(KERNELS)
-    ops = sorted(op for d, op in schema_versions() if d == "")
-    n_torch = sum(("", op) in torch_ for op in ops)
-    n_tf = sum(("", op) in tf_ for op in ops)
+    torch_, tf_ = _sinces(TORCH), _sinces(TF)
+    schemas = schema_versions()
+    ops = sorted(op for d, op in schemas if d == "")
+    n_torch = sum(bool(TORCH.served_versions(op, "", schemas[("", op)])) for op in ops)
+    n_tf = sum(bool(TF.served_versions(op, "", schemas[("", op)])) for op in ops)
     lines = ["# Emitter operator coverage (IR -> PyTorch, IR -> TensorFlow)", "",
              "Generated from the emitter registries by `tensorbridge coverage emitters`; do not edit.",
-             "Numbers are the since-versions each emitter implements; the conformance suite "
+             "Each cell lists the schema versions that layer runs (all: every version onnx "
+             "defines), by a function of its own or, for an old spelling, by the newer one behind "
+             "the rewrite in ir/op_versions.py; the conformance suite "
              "(tests/converters/test_emitter_conformance.py) checks them against onnx's data.", "",
              f"ai.onnx: PyTorch {n_torch} of {len(ops)} operators, TensorFlow {n_tf} of {len(ops)}.", "",
              "| operator | runtime | PyTorch | TensorFlow |", "|---|---|---|---|"]
     for op in ops:
-        cells = [", ".join(map(str, sorted(reg[("", op)]))) if ("", op) in reg else "**missing**"
-                 for reg in (rt, torch_, tf_)]
+        cells = [_served(registry, op, schemas[("", op)]) for registry in (KERNELS, TORCH, TF)]
         lines.append(f"| {op} | {' | '.join(cells)} |")
     extra = sorted({k for reg in (torch_, tf_) for k in reg if k[0]})
     if extra:

@@ -6,10 +6,17 @@ the input (strided view) already is the column matrix. ConvTranspose and Col2Im 
 mirror image: GEMM, then the columns are scattered back into the image with one strided
 ``+=`` per kernel tap (col2im).
 
-Depthwise convs (one input channel per group) take the same path on purpose: a batched
+Float convs take Winograd F(2x2, 3x3) where it measured faster (:func:`conv_float`: 3x3
+stride-1 convs with enough channels and output tiles, ``winograd.py``; the weight transform
+is made once at plan time by the fused conv path, see :func:`winograd_for`). Integer convs
+(ConvInteger, QLinearConv) keep im2col + GEMM (:func:`conv_nd`), whose float64 sums are exact.
+
+Depthwise convs (one input channel per group) take the GEMM path on purpose: a batched
 (C, mult, taps) @ (C, taps, pixels) matmul measured 1.6-2x faster than an elementwise
 multiply-accumulate over the taps (MobileNet-sized layers, numpy 2.4 / OpenBLAS), because
-the tap loop makes three passes over the output per tap.
+the tap loop makes two passes over the output per tap; a flat-slice variant of the tap loop
+(every tap one contiguous slice of the flattened padded input) was re-measured on
+ShuffleNet's layers and was at best ~20% faster at stride 1 and slower at stride 2.
 """
 
 from __future__ import annotations
@@ -26,7 +33,12 @@ from tensorbridge.runtime.kernels._spatial import (
     prod,
     tap_view,
 )
+from tensorbridge.runtime.kernels.winograd import winograd_applies, winograd_conv, winograd_weights
 from tensorbridge.runtime.registry import kernel
+
+# A conv not planned with its Winograd weights transforms them per call only when the
+# image has this many 2x2 output tiles: the transform costs about what ~64 tiles save.
+_TRANSFORM_PER_CALL_TILES = 256
 
 
 def check_conv_shapes(x: np.ndarray, w: np.ndarray, group: int, op: str) -> None:
@@ -71,8 +83,36 @@ def _gemm_conv(xp: np.ndarray, w: np.ndarray, win: Window, group: int) -> np.nda
 
 
 def conv_nd(x: np.ndarray, w: np.ndarray, win: Window, group: int) -> np.ndarray:
-    """Cross-correlate x (N, C, ...) with w (M, C/group, ...) in x's dtype (no bias)."""
+    """Cross-correlate x (N, C, ...) with w (M, C/group, ...) in x's dtype (no bias) by
+    im2col + GEMM: exact for integer-valued float64 data."""
     return _gemm_conv(pad_for_window(x, win, 0), w, win, group)
+
+
+def conv_float(x: np.ndarray, w: np.ndarray, win: Window, group: int,
+               winograd: np.ndarray | None = None) -> np.ndarray:
+    """:func:`conv_nd` for float data, by the fastest path that applies: Winograd
+    F(2x2, 3x3) (``winograd``: its transformed weights from :func:`winograd_for`, else
+    transformed here when the image is big enough), or im2col + GEMM."""
+    if winograd_applies(w.shape, win, group):
+        tiles = -(-win.out_shape[0] // 2) * -(-win.out_shape[1] // 2)
+        if winograd is None and tiles >= _TRANSFORM_PER_CALL_TILES:
+            winograd = winograd_weights(w, group, x.dtype)
+        if winograd is not None:
+            return winograd_conv(x, winograd.astype(x.dtype, copy=False), win)
+    return conv_nd(x, w, win, group)
+
+
+def winograd_for(w: np.ndarray, *, dilations: list[int] | None = None, group: int = 1,
+                 strides: list[int] | None = None, **_: object) -> np.ndarray | None:
+    """Plan time: the Winograd-transformed weights of a Conv with constant weights ``w``
+    and these attributes, or None when its convolution never takes the Winograd path
+    (whatever the image size: the path also needs enough output tiles, decided per call)."""
+    if w.ndim != 4 or w.dtype.kind != "f" or any(v != 1 for v in (*(strides or ()), *(dilations or ()))):
+        return None
+    probe = make_window((3 + 2 * 16, 3 + 2 * 16), w.shape[2:])  # a window with plenty of tiles
+    if not winograd_applies(w.shape, probe, group):
+        return None
+    return winograd_weights(w, group, compute_dtype(w.dtype))
 
 
 def add_bias(y: np.ndarray, b: np.ndarray | None) -> np.ndarray:
@@ -90,21 +130,22 @@ def conv(X: np.ndarray, W: np.ndarray, B: np.ndarray | None = None, *,
          kernel_shape: list[int] | None = None, pads: list[int] | None = None,
          strides: list[int] | None = None) -> np.ndarray:
     """Conv-1/11/22: Y = conv(X, W) + B; SAME_* pads give out = ceil(in / stride)."""
-    check_conv_shapes(X, W, group, "Conv")
-    win = conv_window(X, W, kernel_shape, strides, dilations, pads, auto_pad)
-    ct = compute_dtype(X.dtype)
-    y = conv_nd(X.astype(ct, copy=False), W.astype(ct, copy=False), win, group)
-    return add_bias(y, B).astype(X.dtype, copy=False)
+    return conv_into(X, W, B, auto_pad=auto_pad, dilations=dilations, group=group,
+                     kernel_shape=kernel_shape, pads=pads, strides=strides)
 
 
 def conv_into(X: np.ndarray, W: np.ndarray, B: np.ndarray | None = None, *,
               auto_pad: str = "NOTSET", dilations: list[int] | None = None, group: int = 1,
               kernel_shape: list[int] | None = None, pads: list[int] | None = None,
-              strides: list[int] | None = None) -> np.ndarray:
+              strides: list[int] | None = None, winograd: np.ndarray | None = None) -> np.ndarray:
     """Conv as the kernel computes it, for fused chains that keep working in the result: a
-    fresh buffer (never a view of X or W) in X's dtype."""
-    y = conv(X, W, B, auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
-             pads=pads, strides=strides)
+    fresh buffer (never a view of X or W) in X's dtype. ``winograd``: W's transform from
+    :func:`winograd_for`, made once when the chain was planned."""
+    check_conv_shapes(X, W, group, "Conv")
+    win = conv_window(X, W, kernel_shape, strides, dilations, pads, auto_pad)
+    ct = compute_dtype(X.dtype)
+    y = conv_float(X.astype(ct, copy=False), W.astype(ct, copy=False), win, group, winograd)
+    y = add_bias(y, B).astype(X.dtype, copy=False)
     return y if y.base is None or y.base is not X else y.copy()
 
 

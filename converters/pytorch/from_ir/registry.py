@@ -14,7 +14,22 @@ from typing import Any
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.ir.op_registry import OpRegistry
 
-EMITTERS = OpRegistry("PyTorch emitter")
+
+def _constant(array: Any) -> Any:
+    """A numpy constant as the emitter holds constants: a host value when small integer (or
+    a setting), else a tensor."""
+    import torch
+
+    from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
+    from tensorbridge.converters.pytorch.from_ir.host import host_constant
+    from tensorbridge.ir.dtypes import DType
+
+    dtype = torch_dtype(DType.from_numpy(array.dtype))
+    host = host_constant(array, dtype, setting=True)
+    return host if host is not None else torch.from_numpy(array.copy())
+
+
+EMITTERS = OpRegistry("PyTorch emitter", constant=_constant)
 emits = EMITTERS.register
 
 

@@ -14,7 +14,15 @@ from typing import Any
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.ir.op_registry import OpRegistry
 
-EMITTERS = OpRegistry("TensorFlow emitter")
+
+def _constant(array: Any) -> Any:
+    """A numpy constant as the emitter holds constants: an eager tf.constant."""
+    import tensorflow as tf
+
+    return tf.constant(array)
+
+
+EMITTERS = OpRegistry("TensorFlow emitter", constant=_constant)
 emits = EMITTERS.register
 
 

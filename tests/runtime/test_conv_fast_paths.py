@@ -1,0 +1,156 @@
+"""The runtime's fast conv paths (Winograd F(2x2, 3x3)) against independent references:
+torch.nn.functional.conv2d in float64, and onnxruntime on whole Conv(+Relu) graphs."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from tensorbridge.converters.onnx import to_ir
+from tensorbridge.runtime.kernels._spatial import make_window
+from tensorbridge.runtime.kernels.conv import conv_float, winograd_for
+from tensorbridge.runtime.kernels.winograd import winograd_applies, winograd_conv, winograd_weights
+from tensorbridge.runtime.session import Session
+
+
+def _torch_ref(x: np.ndarray, w: np.ndarray, pads: list[int], group: int) -> np.ndarray:
+    """float64 conv2d with ONNX pads [top, left, bottom, right]."""
+    xt = torch.nn.functional.pad(torch.from_numpy(x).double(), (pads[1], pads[3], pads[0], pads[2]))
+    return torch.nn.functional.conv2d(xt, torch.from_numpy(w).double(), groups=group).numpy()
+
+
+def _rel(y: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.abs(y - ref).max() / np.abs(ref).max())
+
+
+# (N, C, M, H, W, pads, group): odd and even sizes, asymmetric and zero pads, batch 2, groups.
+WINOGRAD_CASES = [
+    (1, 64, 64, 56, 56, [1, 1, 1, 1], 1),  # ResNet stage 1
+    (1, 256, 256, 14, 14, [1, 1, 1, 1], 1),  # ResNet stage 3
+    (1, 128, 32, 28, 28, [1, 1, 1, 1], 1),  # DenseNet growth layer
+    (1, 16, 64, 55, 55, [1, 1, 1, 1], 1),  # SqueezeNet expand (odd size)
+    (2, 48, 40, 13, 17, [0, 2, 1, 0], 1),  # batch 2, asymmetric pads, odd H/W
+    (1, 40, 48, 10, 9, [0, 0, 0, 0], 1),  # no padding
+    (2, 64, 96, 12, 11, [2, 1, 0, 2], 2),  # grouped
+    (1, 512, 512, 14, 14, [1, 1, 1, 1], 1),  # VGG conv5 (largest channel count)
+]
+
+
+@pytest.mark.parametrize(("n", "c", "m", "h", "w", "pads", "group"), WINOGRAD_CASES)
+def test_winograd_matches_float64_conv(n: int, c: int, m: int, h: int, w: int, pads: list[int],
+                                       group: int) -> None:
+    rng = np.random.default_rng(c * 1000 + m + h)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    wt = (rng.standard_normal((m, c // group, 3, 3)) / np.sqrt(9 * c / group)).astype(np.float32)
+    win = make_window((h, w), (3, 3), pads=pads)
+    y = winograd_conv(x, winograd_weights(wt, group, np.dtype(np.float32)), win)
+    ref = _torch_ref(x, wt, pads, group)
+    assert y.shape == ref.shape and y.dtype == np.float32
+    assert _rel(y, ref) < 1e-6
+
+
+def test_winograd_float64_is_float64_accurate() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 32, 15, 15))
+    w = rng.standard_normal((32, 32, 3, 3))
+    win = make_window((15, 15), (3, 3), pads=[1, 1, 1, 1])
+    y = winograd_conv(x, winograd_weights(w, 1, np.dtype(np.float64)), win)
+    assert y.dtype == np.float64 and _rel(y, _torch_ref(x, w, [1, 1, 1, 1], 1)) < 1e-13
+
+
+@pytest.mark.parametrize(("shape", "strides", "dilations", "group", "applies"), [
+    ((64, 64, 3, 3), (1, 1), (1, 1), 1, True),
+    ((64, 64, 3, 3), (2, 2), (1, 1), 1, False),  # stride 2: im2col
+    ((64, 64, 3, 3), (1, 1), (2, 2), 1, False),  # dilated: im2col
+    ((64, 64, 5, 5), (1, 1), (1, 1), 1, False),  # 5x5: im2col
+    ((64, 1, 3, 3), (1, 1), (1, 1), 64, False),  # depthwise: im2col + batched matmul
+    ((32, 32, 3, 3), (1, 1), (1, 1), 1, False),  # too few channels to pay
+])
+def test_winograd_selection(shape: tuple[int, ...], strides: tuple[int, int], dilations: tuple[int, int],
+                            group: int, applies: bool) -> None:
+    win = make_window((28, 28), shape[2:], strides=strides, dilations=dilations, pads=[1, 1, 1, 1])
+    assert winograd_applies(shape, win, group) is applies
+    w = np.zeros(shape, np.float32)
+    assert (winograd_for(w, strides=list(strides), dilations=list(dilations), group=group) is not None) is applies
+
+
+def test_winograd_skips_tiny_images() -> None:
+    win = make_window((7, 7), (3, 3), pads=[1, 1, 1, 1])  # 16 output tiles: im2col wins
+    assert not winograd_applies((512, 512, 3, 3), win, 1)
+
+
+@pytest.mark.parametrize(("h", "pads", "strides", "dilations", "group"), [
+    (20, [1, 1, 1, 1], [1, 1], [1, 1], 1),  # Winograd with a per-call transform
+    (33, [1, 0, 2, 1], [1, 1], [1, 1], 1),  # asymmetric pads, odd size, per-call transform
+    (20, [1, 1, 1, 1], [2, 2], [1, 1], 1),  # stride 2: im2col
+    (20, [2, 2, 2, 2], [1, 1], [2, 2], 1),  # dilation 2: im2col
+    (20, [1, 1, 1, 1], [1, 1], [1, 1], 48),  # depthwise
+])
+def test_conv_float_paths(h: int, pads: list[int], strides: list[int], dilations: list[int],
+                          group: int) -> None:
+    rng = np.random.default_rng(h + group)
+    x = rng.standard_normal((2, 48, h, h)).astype(np.float32)
+    w = rng.standard_normal((48, 48 // group, 3, 3)).astype(np.float32)
+    win = make_window((h, h), (3, 3), pads=pads, strides=strides, dilations=dilations)
+    y = conv_float(x, w, win, group)
+    xt = torch.nn.functional.pad(torch.from_numpy(x).double(), (pads[1], pads[3], pads[0], pads[2]))
+    ref = torch.nn.functional.conv2d(xt, torch.from_numpy(w).double(), stride=strides,
+                                     dilation=dilations, groups=group).numpy()
+    assert _rel(y, ref) < 1e-6
+
+
+def _conv_model(x_shape: tuple[int, ...], w: np.ndarray, b: np.ndarray | None, relu: bool,
+                **attrs: object) -> onnx.ModelProto:
+    inputs = ["x", "w"] + (["b"] if b is not None else [])
+    nodes = [helper.make_node("Conv", inputs, ["c" if relu else "y"], **attrs)]
+    if relu:
+        nodes.append(helper.make_node("Relu", ["c"], ["y"]))
+    inits = [numpy_helper.from_array(w, "w")] + ([numpy_helper.from_array(b, "b")] if b is not None else [])
+    graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _ort(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    return sess.run(None, {"x": x})[0]
+
+
+@pytest.mark.parametrize(("relu", "bias", "attrs"), [
+    (True, True, {"pads": [1, 1, 1, 1]}),  # fused Conv + Relu, Winograd weights from the plan
+    (False, False, {"pads": [0, 1, 1, 0]}),  # a lone Conv: planned as its own step to keep them
+    (False, True, {"auto_pad": "SAME_UPPER"}),
+    (True, False, {"auto_pad": "SAME_LOWER", "group": 2}),
+])
+def test_session_conv_matches_onnxruntime(relu: bool, bias: bool, attrs: dict[str, object]) -> None:
+    rng = np.random.default_rng(7)
+    group = int(attrs.get("group", 1))  # type: ignore[call-overload]
+    x = rng.standard_normal((2, 96, 17, 16)).astype(np.float32)
+    w = (rng.standard_normal((96, 96 // group, 3, 3)) / 24).astype(np.float32)
+    b = rng.standard_normal(96).astype(np.float32) if bias else None
+    model = _conv_model(x.shape, w, b, relu, kernel_shape=[3, 3], **attrs)
+    session = Session(to_ir(model))
+    fused = [st for st in session.steps if st.fused]
+    assert fused and fused[0].attrs["winograd"] is not None  # the Winograd path is the one tested
+    y = session.run({"x": x})[0]
+    ref = _ort(model, x)
+    assert y.shape == ref.shape and _rel(y, ref) < 1e-5
+
+
+def test_session_conv_float16_uses_float32_compute() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 48, 24, 24)).astype(np.float16)
+    w = (rng.standard_normal((40, 48, 3, 3)) / 21).astype(np.float16)
+    win = make_window((24, 24), (3, 3), pads=[1, 1, 1, 1])
+    u = winograd_for(w)
+    assert u is not None and u.dtype == np.float32
+    y = conv_float(x.astype(np.float32), w.astype(np.float32), win, 1, u)
+    ref = _torch_ref(x.astype(np.float32), w.astype(np.float32), [1, 1, 1, 1], 1)
+    assert _rel(y, ref) < 1e-6
