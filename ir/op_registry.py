@@ -132,5 +132,6 @@ def _upgraded(up: Upgrade, target: OpSpec, opset: int, constant: Callable[[Any],
         return target.fn(*held, **new_attrs)
 
     call.__name__ = call.__qualname__ = f"{up.op_type.lower()}_{opset}_as_{target.fn.__name__}"
+    call.__module__ = target.fn.__module__  # the implementation lives there
     call.__doc__ = f"{up.op_type}-{opset} rewritten by ir/op_versions.py, then {target.fn.__qualname__}."
     return OpSpec(up.op_type, target.domain, opset, call, True, up.consumes | target.attr_names)
