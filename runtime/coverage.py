@@ -18,9 +18,10 @@ def schema_versions() -> dict[tuple[str, str], list[int]]:
     return {k: v for k, v in schema_history().items() if k[0] in DOMAINS}
 
 
-def _versions_cell(runs: list[int], versions: list[int]) -> str:
+def versions_cell(runs: list[int], versions: list[int], none: str = "-") -> str:
+    """The versions that run, as a table cell: "all" when every schema version does."""
     if not runs:
-        return "-"
+        return none
     return "all" if runs == versions else ", ".join(map(str, runs))
 
 
@@ -43,6 +44,6 @@ def coverage_markdown() -> str:
             versions = schemas[(domain, op)]
             runs = KERNELS.served_versions(op, domain, versions)
             mark = ", ".join(map(str, sorted(have))) if have else "**missing**"
-            lines.append(f"| {op} | {', '.join(map(str, versions))} | {_versions_cell(runs, versions)} | {mark} |")
+            lines.append(f"| {op} | {', '.join(map(str, versions))} | {versions_cell(runs, versions)} | {mark} |")
         lines.append("")
     return "\n".join(lines)

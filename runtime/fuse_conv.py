@@ -172,7 +172,7 @@ def _make(view: PlanView, head: Node, nodes: list[Node], aff: _Affine, conv_w: n
           conv_b: np.ndarray | None, residual: Value | None, act: dict[str, float] | None,
           out: Value, x: Value) -> Fusion | None:
     n_affine = len(nodes) - (conv_w is not None) - (residual is not None) - (act is not None)
-    if (len(nodes) < 2 and conv_w is None) or (conv_w is None and n_affine == 0):
+    if conv_w is None and (len(nodes) < 2 or n_affine == 0):
         return None
     inputs = (x,) if residual is None else (x, residual)
     attrs: dict[str, Any] = dict(act or {})

@@ -15,17 +15,10 @@ def _sinces(registry: Any) -> dict[tuple[str, str], list[int]]:
     return out
 
 
-def _served(registry: Any, op: str, versions: list[int]) -> str:
-    runs = registry.served_versions(op, "", versions)
-    if not runs:
-        return "**missing**"
-    return "all" if runs == versions else ", ".join(map(str, runs))
-
-
 def coverage_markdown() -> str:
     from tensorbridge.converters.pytorch.from_ir.module import EMITTERS as TORCH
     from tensorbridge.converters.tensorflow.from_ir.module import EMITTERS as TF
-    from tensorbridge.runtime.coverage import schema_versions
+    from tensorbridge.runtime.coverage import schema_versions, versions_cell
     from tensorbridge.runtime.registry import KERNELS
 
     torch_, tf_ = _sinces(TORCH), _sinces(TF)
@@ -42,7 +35,9 @@ def coverage_markdown() -> str:
              f"ai.onnx: PyTorch {n_torch} of {len(ops)} operators, TensorFlow {n_tf} of {len(ops)}.", "",
              "| operator | runtime | PyTorch | TensorFlow |", "|---|---|---|---|"]
     for op in ops:
-        cells = [_served(registry, op, schemas[("", op)]) for registry in (KERNELS, TORCH, TF)]
+        versions = schemas[("", op)]
+        cells = [versions_cell(registry.served_versions(op, "", versions), versions, none="**missing**")
+                 for registry in (KERNELS, TORCH, TF)]
         lines.append(f"| {op} | {' | '.join(cells)} |")
     extra = sorted({k for reg in (torch_, tf_) for k in reg if k[0]})
     if extra:

@@ -37,6 +37,31 @@ class Case:
     expect: Callable[..., list[np.ndarray]] | None = None
 
 
+def _linear_upsample_2x(x: np.ndarray) -> np.ndarray:
+    """Asymmetric linear resampling by 2 on H and W (in = out / 2, clamped at the edge)."""
+    def axis(a: np.ndarray, ax: int) -> np.ndarray:
+        n = a.shape[ax]
+        pos = np.arange(2 * n) / 2.0
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, n - 1)
+        w = (pos - lo).reshape([-1 if i == ax else 1 for i in range(a.ndim)])
+        return np.take(a, lo, axis=ax) * (1 - w) + np.take(a, hi, axis=ax) * w
+    return axis(axis(x, 2), 3).astype(np.float32)
+
+
+def _grid_sample_20(x: np.ndarray, grid: np.ndarray) -> list[np.ndarray]:
+    """onnx.reference implements GridSample's opset-20 mode names only: the same sampling
+    spelled "cubic" at opset 20."""
+    from onnx.reference import ReferenceEvaluator
+
+    node = helper.make_node("GridSample", ["x", "grid"], ["y"], mode="cubic", align_corners=0)
+    g = helper.make_graph([node], "gs20", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape),
+                                            helper.make_tensor_value_info("grid", TensorProto.FLOAT, grid.shape)],
+                          [helper.make_empty_tensor_value_info("y")])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20)], ir_version=9)
+    return list(ReferenceEvaluator(model).run(None, {"x": x, "grid": grid}))
+
+
 CASES = [
     Case("squeeze_1_axes", "Squeeze", 1, {"x": _x(3, 1, 4)}, {"axes": [1]}),
     Case("squeeze_11_all", "Squeeze", 11, {"x": _x(1, 3, 1)}),
@@ -62,7 +87,7 @@ CASES = [
     Case("cast_1_name", "Cast", 1, {"x": _x(3, 2)}, {"to": "DOUBLE"},
          expect=lambda x: [x.astype(np.float64)]),
     Case("grid_sample_16", "GridSample", 16, {"x": _x(1, 2, 4, 5), "grid": RNG.uniform(-1, 1, (1, 3, 3, 2)).astype(np.float32)},
-         {"mode": "bicubic", "align_corners": 0}),
+         {"mode": "bicubic", "align_corners": 0}, expect=_grid_sample_20),
     Case("concat_1_default_axis", "Concat", 1, {"a": _x(2, 3), "b": _x(2, 2)},
          expect=lambda a, b: [np.concatenate([a, b], axis=1)]),
     Case("upsample_7_nearest", "Upsample", 7, {"x": _x(1, 2, 2, 3)}, {"scales": [1.0, 1.0, 2.0, 3.0]},
@@ -70,39 +95,9 @@ CASES = [
     Case("upsample_9_input", "Upsample", 9, {"x": _x(1, 1, 2, 2), "scales": np.array([1, 1, 2, 2], np.float32)},
          {"mode": "nearest"}, expect=lambda x, s: [x.repeat(2, axis=2).repeat(2, axis=3)]),
     Case("upsample_1_bilinear", "Upsample", 1, {"x": _x(1, 1, 3, 3)},
-         {"height_scale": 2.0, "width_scale": 2.0, "mode": "bilinear"}),
+         {"height_scale": 2.0, "width_scale": 2.0, "mode": "bilinear"},
+         expect=lambda x: [_linear_upsample_2x(x)]),
 ]
-
-
-def _linear_upsample_2x(x: np.ndarray) -> np.ndarray:
-    """Asymmetric linear resampling by 2 on H and W (in = out / 2, clamped at the edge)."""
-    def axis(a: np.ndarray, ax: int) -> np.ndarray:
-        n = a.shape[ax]
-        pos = np.arange(2 * n) / 2.0
-        lo = np.floor(pos).astype(int)
-        hi = np.minimum(lo + 1, n - 1)
-        w = (pos - lo).reshape([-1 if i == ax else 1 for i in range(a.ndim)])
-        return np.take(a, lo, axis=ax) * (1 - w) + np.take(a, hi, axis=ax) * w
-    return axis(axis(x, 2), 3).astype(np.float32)
-
-
-CASES[-1].expect = lambda x: [_linear_upsample_2x(x)]
-
-
-def _grid_sample_20(x: np.ndarray, grid: np.ndarray) -> list[np.ndarray]:
-    """onnx.reference implements GridSample's opset-20 mode names only: the same sampling
-    spelled "cubic" at opset 20."""
-    from onnx.reference import ReferenceEvaluator
-
-    node = helper.make_node("GridSample", ["x", "grid"], ["y"], mode="cubic", align_corners=0)
-    g = helper.make_graph([node], "gs20", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape),
-                                            helper.make_tensor_value_info("grid", TensorProto.FLOAT, grid.shape)],
-                          [helper.make_empty_tensor_value_info("y")])
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 20)], ir_version=9)
-    return list(ReferenceEvaluator(model).run(None, {"x": x, "grid": grid}))
-
-
-next(c for c in CASES if c.op == "GridSample").expect = _grid_sample_20
 
 
 def _model(case: Case) -> onnx.ModelProto:
