@@ -2,10 +2,8 @@
 cannot pass, with the reason."""
 
 from tensorbridge.ir.errors import UnsupportedOpError
-from tests.converters.emit_xfail import VALUES_DIFFER, Xfail
+from tests.converters.emit_xfail import Xfail
 
-_RANDOM = Xfail("random output: values cannot match numpy's generator; shape/dtype/statistics "
-                "checked in tests/converters/test_tf_emit_random.py", AssertionError, VALUES_DIFFER)
 _NO_INT4 = Xfail("TensorFlow has int4/uint4 dtypes but no Cast (nor Bitcast) kernels for them",
                  UnsupportedOpError, r"TensorFlow has no (Cast kernel between .*|kernels producing )u?int4\b")
 _NO_INT2 = Xfail("TensorFlow has int2/uint2 dtypes but no Cast (nor Bitcast) kernels for them",
@@ -15,12 +13,6 @@ _NO_FP4 = Xfail("TensorFlow has a float4_e2m1fn dtype but no Cast (nor Bitcast) 
                 r"TensorFlow has no (Cast kernel between .*|kernels producing )float4_e2m1fn")
 
 EXPECTED: dict[str, Xfail] = {
-    "test_bernoulli": _RANDOM,
-    "test_bernoulli_double": _RANDOM,
-    "test_bernoulli_seed": _RANDOM,
-    "test_bernoulli_expanded": _RANDOM,
-    "test_bernoulli_double_expanded": _RANDOM,
-    "test_bernoulli_seed_expanded": _RANDOM,
     "test_quantizelinear_int4": _NO_INT4,
     "test_quantizelinear_uint4": _NO_INT4,
     "test_quantizelinear_int2": _NO_INT2,

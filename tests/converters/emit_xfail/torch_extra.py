@@ -10,8 +10,6 @@ _SUBBYTE_IN = Xfail(_SUBBYTE, TypeError, r"can't convert np\.ndarray of type "
                     r"ml_dtypes\.(u?int[24]|float4_e2m1fn)\.")  # an input: torch.from_numpy refuses it
 _SUBBYTE_OUT = Xfail(_SUBBYTE, UnsupportedOpError,
                      r"unsupported op dtype (U?INT[24]|FLOAT4E2M1)\. PyTorch has no tensor type")
-_RANDOM = Xfail("random output: values cannot match numpy's generator; shape/dtype checked in "
-                "tests/converters/test_torch_emit_random.py", AssertionError, VALUES_DIFFER)
 # The stored outputs carry numpy's (pocketfft) float32 rounding noise: 1.9e-7 where the exact
 # value is 0, above the runner's atol of 1e-7. torch.fft (complex64 or complex128) gives 0.
 _FFT_NOISE = Xfail("stored output has numpy FFT rounding noise (1.9e-7 for an exact 0) above atol "
@@ -28,12 +26,6 @@ EXPECTED: dict[str, Xfail] = {
     "test_quantizelinear_uint2": _SUBBYTE_IN,
     "test_quantizelinear_int2": _SUBBYTE_IN,
     "test_quantizelinear_float4e2m1": _SUBBYTE_IN,
-    "test_bernoulli": _RANDOM,
-    "test_bernoulli_expanded": _RANDOM,
-    "test_bernoulli_double": _RANDOM,
-    "test_bernoulli_double_expanded": _RANDOM,
-    "test_bernoulli_seed": _RANDOM,
-    "test_bernoulli_seed_expanded": _RANDOM,
     "test_dft_inverse": _FFT_NOISE,
     "test_dft_inverse_opset19": _FFT_NOISE,
 }
