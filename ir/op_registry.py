@@ -114,7 +114,12 @@ class OpRegistry:
         return sorted(self._by_op)
 
     def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._by_op
+        """Whether some version of the op runs: by a function of its own or, for an op that
+        ir/op_versions.py rewrites into another (Upsample -> Resize), by that op's."""
+        if key in self._by_op:
+            return True
+        up = upgrade_for(key[1], key[0], 0)
+        return up is not None and up.to_op != key[1] and ("" if key[0] == "ai.onnx" else key[0], up.to_op) in self
 
 
 def _upgraded(up: Upgrade, target: OpSpec, opset: int, constant: Callable[[Any], Any]) -> OpSpec:

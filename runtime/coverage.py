@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import tensorbridge.runtime.kernels  # noqa: F401  (registers every kernel)
+from tensorbridge.ir.op_versions import upgrade_for
 from tensorbridge.ir.schemas import schema_history
 from tensorbridge.runtime.registry import KERNELS
 
@@ -23,6 +24,13 @@ def versions_cell(runs: list[int], versions: list[int], none: str = "-") -> str:
     if not runs:
         return none
     return "all" if runs == versions else ", ".join(map(str, runs))
+
+
+def _kernels_cell(domain: str, op: str, have: list[int] | None) -> str:
+    if have:
+        return ", ".join(map(str, sorted(have)))
+    up = upgrade_for(op, domain, 0)  # an op ir/op_versions.py renames runs as the other one
+    return f"as {up.to_op}-{up.to_opset}" if up is not None and up.to_op != op else "**missing**"
 
 
 def coverage_markdown() -> str:
@@ -43,7 +51,7 @@ def coverage_markdown() -> str:
             have = implemented.get((domain, op))
             versions = schemas[(domain, op)]
             runs = KERNELS.served_versions(op, domain, versions)
-            mark = ", ".join(map(str, sorted(have))) if have else "**missing**"
+            mark = _kernels_cell(domain, op, have)
             lines.append(f"| {op} | {', '.join(map(str, versions))} | {versions_cell(runs, versions)} | {mark} |")
         lines.append("")
     return "\n".join(lines)

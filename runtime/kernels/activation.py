@@ -13,30 +13,28 @@ written as ``clip(x, 0, +inf) + f(clip(x, -inf, 0))`` rather than with ``where``
 
 from __future__ import annotations
 
-import ml_dtypes
 import numpy as np
 
 from tensorbridge.runtime.erf import erf, gelu_exact_f32
+from tensorbridge.runtime.kernels.cast import HALF_FLOATS
 from tensorbridge.runtime.registry import kernel
-
-_NARROW = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
 
 
 def _wide(x: np.ndarray) -> np.ndarray:
     """float16/bfloat16 as float32: exp/tanh stay accurate, and numpy's own float16 and
     bfloat16 arithmetic is slow (no SIMD) and promotes bfloat16 with Python scalars."""
-    return x.astype(np.float32) if x.dtype in _NARROW else x
+    return x.astype(np.float32) if x.dtype in HALF_FLOATS else x
 
 
 def _positive(x: np.ndarray) -> np.ndarray:
     """max(x, 0), NaN-preserving, through clip's SIMD loop."""
-    top = np.inf if x.dtype.kind == "f" or x.dtype in _NARROW else np.iinfo(x.dtype).max
+    top = np.inf if x.dtype.kind == "f" or x.dtype in HALF_FLOATS else np.iinfo(x.dtype).max
     return np.clip(x, 0, top)
 
 
 def _negative(x: np.ndarray) -> np.ndarray:
     """min(x, 0), NaN-preserving, through clip's SIMD loop."""
-    bottom = -np.inf if x.dtype.kind == "f" or x.dtype in _NARROW else np.iinfo(x.dtype).min
+    bottom = -np.inf if x.dtype.kind == "f" or x.dtype in HALF_FLOATS else np.iinfo(x.dtype).min
     return np.clip(x, bottom, 0)
 
 

@@ -32,6 +32,7 @@ from tensorbridge.ir.attention_math import (
 )
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.runtime.kernels import attention_state  # noqa: F401  (registers the state/cache ops)
+from tensorbridge.runtime.kernels.cast import HALF_FLOATS
 from tensorbridge.runtime.registry import KernelContext, kernel
 
 Array = np.ndarray
@@ -43,7 +44,6 @@ def _work_dtype(*xs: Array) -> np.dtype:
 
 
 # Input types whose Attention intermediates are rounded step by step (see the module docstring).
-_HALF_TYPES = (np.dtype(np.float16), DType.BFLOAT16.np_dtype)
 
 
 class _NumpyOps:
@@ -149,7 +149,7 @@ def _attention(Q: Array, K: Array, V: Array, attn_mask: Array | None, past_key: 
     check_qk_mode(qk_matmul_output_mode)
     q = _to_4d(Q, q_num_heads, "Q")
     k, v = _with_past(_to_4d(K, kv_num_heads, "K"), _to_4d(V, kv_num_heads, "V"), past_key, past_value)
-    half = Q.dtype in _HALF_TYPES
+    half = Q.dtype in HALF_FLOATS
     work, soft = precision(half, np.float64 in (Q.dtype, K.dtype, V.dtype), softmax_precision)
     dt, sm_dt = _np_type(work, Q.dtype), _np_type(soft, Q.dtype)
     q_len, kv_len = q.shape[2], k.shape[2]
@@ -171,49 +171,17 @@ def _attention(Q: Array, K: Array, V: Array, attn_mask: Array | None, past_key: 
 
 
 @kernel("Attention", since=23)
-def attention_23(Q: Array, K: Array, V: Array, attn_mask: Array | None = None,
-                 past_key: Array | None = None, past_value: Array | None = None, *,
-                 is_causal: int = 0, kv_num_heads: int | None = None,
-                 q_num_heads: int | None = None, qk_matmul_output_mode: int = 0,
-                 scale: float | None = None, softcap: float = 0.0,
-                 softmax_precision: int | None = None,
-                 ctx: KernelContext) -> tuple[Array, Array, Array, Array | None]:
-    """Attention-23: Q, K, V, attn_mask?, past_key?, past_value?
-    -> Y, present_key?, present_value?, qk_matmul_output?"""
-    return _attention(Q, K, V, attn_mask, past_key, past_value, None, is_causal=is_causal,
-                      kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
-                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
-                      softmax_precision=softmax_precision, left_window_size=-1,
-                      right_window_size=-1, n_outputs=ctx.n_outputs)
-
-
-@kernel("Attention", since=24)
-def attention_24(Q: Array, K: Array, V: Array, attn_mask: Array | None = None,
-                 past_key: Array | None = None, past_value: Array | None = None,
-                 nonpad_kv_seqlen: Array | None = None, *, is_causal: int = 0,
-                 kv_num_heads: int | None = None, q_num_heads: int | None = None,
-                 qk_matmul_output_mode: int = 0, scale: float | None = None,
-                 softcap: float = 0.0, softmax_precision: int | None = None,
-                 ctx: KernelContext) -> tuple[Array, Array, Array, Array | None]:
-    """Attention-24: Q, K, V, attn_mask?, past_key?, past_value?, nonpad_kv_seqlen?
-    -> Y, present_key?, present_value?, qk_matmul_output?"""
-    return _attention(Q, K, V, attn_mask, past_key, past_value, nonpad_kv_seqlen,
-                      is_causal=is_causal, kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
-                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
-                      softmax_precision=softmax_precision, left_window_size=-1,
-                      right_window_size=-1, n_outputs=ctx.n_outputs)
-
-
-@kernel("Attention", since=25)
-def attention_25(Q: Array, K: Array, V: Array, attn_mask: Array | None = None,
-                 past_key: Array | None = None, past_value: Array | None = None,
-                 nonpad_kv_seqlen: Array | None = None, *, is_causal: int = 0,
-                 kv_num_heads: int | None = None, left_window_size: int = -1,
-                 q_num_heads: int | None = None, qk_matmul_output_mode: int = 0,
-                 right_window_size: int = -1, scale: float | None = None,
-                 softcap: float = 0.0, softmax_precision: int | None = None,
-                 ctx: KernelContext) -> tuple[Array, Array, Array, Array | None]:
-    """Attention-25: as Attention-24 plus sliding-window bounds (left/right_window_size)."""
+def attention(Q: Array, K: Array, V: Array, attn_mask: Array | None = None,
+              past_key: Array | None = None, past_value: Array | None = None,
+              nonpad_kv_seqlen: Array | None = None, *, is_causal: int = 0,
+              kv_num_heads: int | None = None, left_window_size: int = -1,
+              q_num_heads: int | None = None, qk_matmul_output_mode: int = 0,
+              right_window_size: int = -1, scale: float | None = None,
+              softcap: float = 0.0, softmax_precision: int | None = None,
+              ctx: KernelContext) -> tuple[Array, Array, Array, Array | None]:
+    """Attention-23/24/25: Q, K, V, attn_mask?, past_key?, past_value?, nonpad_kv_seqlen? (24)
+    -> Y, present_key?, present_value?, qk_matmul_output?; the sliding-window bounds
+    left/right_window_size (25) default to -1, unbounded as before."""
     return _attention(Q, K, V, attn_mask, past_key, past_value, nonpad_kv_seqlen,
                       is_causal=is_causal, kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
                       qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,

@@ -19,6 +19,8 @@ _FLOAT8 = frozenset(
                           ml_dtypes.float8_e5m2, ml_dtypes.float8_e5m2fnuz)
 )
 _E8M0 = np.dtype(ml_dtypes.float8_e8m0fnu)
+# The 16-bit floats: numpy computes in them slowly and inexactly, so kernels work in float32.
+HALF_FLOATS = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
 _STRING = np.dtype(object)
 _E8M0_MAX_CODE = 254  # 0xFF is NaN
 _MANTISSA_HALF = 0x400000  # float32 mantissa bits of 1.5 * 2**e: the rounding midpoint
@@ -100,50 +102,20 @@ def cast_array(x: np.ndarray, dtype: np.dtype, saturate: int = 1,
     return x.astype(dtype)
 
 
-@kernel("Cast", since=1)
-def cast_1(input: np.ndarray, *, to: str) -> np.ndarray:
-    """Cast-1: convert to the element type named by ``to`` (e.g. "FLOAT")."""
-    try:
-        dtype = DType[to.upper()].np_dtype
-    except KeyError:
-        raise ValueError(f"Cast-1 'to'={to!r} is not an ONNX element type name") from None
-    return cast_array(input, dtype)
-
-
 @kernel("Cast", since=6)
-def cast_6(input: np.ndarray, *, to: int) -> np.ndarray:
-    """Cast-6/9/13: convert to element type ``to``."""
-    return cast_array(input, onnx_dtype(to))
-
-
-@kernel("Cast", since=19)
-def cast_19(input: np.ndarray, *, to: int, saturate: int = 1) -> np.ndarray:
-    """Cast-19/21/23: convert to ``to``; ``saturate`` clamps float8 overflow to the max."""
-    return cast_array(input, onnx_dtype(to), saturate)
-
-
-@kernel("Cast", since=24)
 def cast(input: np.ndarray, *, to: int, saturate: int = 1, round_mode: str = "up") -> np.ndarray:
-    """Cast-24/25/28: as Cast-19, plus ``round_mode`` for float8e8m0 targets."""
+    """Cast-6/9/13/19/21/23/24/25/28: convert to element type ``to``; ``saturate`` (19)
+    clamps float8 overflow to the max, ``round_mode`` (24) rounds float8e8m0 targets. The
+    defaults are the earlier versions' meaning (they have no float8 types). Cast-1's type
+    name is rewritten by ir/op_versions.py."""
     return cast_array(input, onnx_dtype(to), saturate, round_mode)
 
 
 @kernel("CastLike", since=15)
-def cast_like_15(input: np.ndarray, target_type: np.ndarray) -> np.ndarray:
-    """CastLike-15: convert to target_type's element type."""
-    return cast_array(input, target_type.dtype)
-
-
-@kernel("CastLike", since=19)
-def cast_like_19(input: np.ndarray, target_type: np.ndarray, *, saturate: int = 1) -> np.ndarray:
-    """CastLike-19/21/23: convert to target_type's element type, float8 saturating."""
-    return cast_array(input, target_type.dtype, saturate)
-
-
-@kernel("CastLike", since=24)
 def cast_like(input: np.ndarray, target_type: np.ndarray, *, saturate: int = 1,
               round_mode: str = "up") -> np.ndarray:
-    """CastLike-24/25: as CastLike-19, plus ``round_mode`` for float8e8m0 targets."""
+    """CastLike-15/19/21/23/24/25: convert to target_type's element type; ``saturate`` (19)
+    and ``round_mode`` (24) as for Cast."""
     return cast_array(input, target_type.dtype, saturate, round_mode)
 
 

@@ -494,29 +494,17 @@ def where(condition: np.ndarray, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return np.where(condition, X, Y)
 
 
-_FLT_MAX = float(np.finfo(np.float32).max)
-
-
-@kernel("Clip", since=1)
-def clip_1(input: np.ndarray, *, max: float = _FLT_MAX, min: float = -_FLT_MAX,
-           consumed_inputs: list[int] | None = None) -> np.ndarray:
-    """Clip-1/6: clamp to [min, max] given as attributes (defaults: float32 limits)."""
-    # The defaults stand for the type's limits; applied literally they would overflow float16.
-    lo = None if min <= -_FLT_MAX else min
-    hi = None if max >= _FLT_MAX else max
-    return clip(input, lo, hi)
-
-
 @kernel("Clip", since=11)
 def clip(input: np.ndarray, min: np.ndarray | float | None = None,
          max: np.ndarray | float | None = None) -> np.ndarray:
     """Clip-11/12/13: clamp to [min, max]; a missing bound is the type's lowest/max value
-    (so +-inf become the finite extremes, as the spec says); min > max gives max."""
+    (so +-inf become the finite extremes, as the spec says); min > max gives max. Clip-1/6's
+    attributes are rewritten by ir/op_versions.py."""
     if min is None and max is None:
         return input
     # Both bounds are always passed: np.clip's SIMD loop needs them (one-sided is ~4x slower).
     info = np.iinfo(input.dtype) if input.dtype.kind in "iu" else ml_dtypes.finfo(input.dtype)
     lowest = info.min if min is None else min
     highest = info.max if max is None else max
-    # astype: numpy promotes ml_dtypes' bfloat16 (and Clip-6's float bounds) to float32/64.
+    # astype: numpy promotes ml_dtypes' bfloat16 (and float bounds) to float32/64.
     return np.clip(input, lowest, highest).astype(input.dtype, copy=False)

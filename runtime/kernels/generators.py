@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from tensorbridge.ir.dtypes import DType
+from tensorbridge.runtime.kernels.cast import HALF_FLOATS
 from tensorbridge.runtime.registry import kernel
 
 
@@ -31,24 +32,13 @@ def _constant(value: np.ndarray | None, sparse_value: Any = None, **scalar: Any)
 
 
 @kernel("Constant", since=1)
-def constant_1(*, value: np.ndarray) -> np.ndarray:
-    """Constant-1() -> output; value tensor attribute."""
-    return value
-
-
-@kernel("Constant", since=11)
-def constant_11(*, value: np.ndarray | None = None, sparse_value: Any = None) -> np.ndarray:
-    """Constant-11() -> output; value or sparse_value (densified)."""
-    return _constant(value, sparse_value)
-
-
-@kernel("Constant", since=12)
-def constant_12(*, value: np.ndarray | None = None, sparse_value: Any = None,
-                value_float: float | None = None, value_floats: list[float] | None = None,
-                value_int: int | None = None, value_ints: list[int] | None = None,
-                value_string: str | None = None,
-                value_strings: list[str] | None = None) -> np.ndarray:
-    """Constant-12() -> output; exactly one of value, sparse_value, value_*."""
+def constant(*, value: np.ndarray | None = None, sparse_value: Any = None,
+             value_float: float | None = None, value_floats: list[float] | None = None,
+             value_int: int | None = None, value_ints: list[int] | None = None,
+             value_string: str | None = None,
+             value_strings: list[str] | None = None) -> np.ndarray:
+    """Constant-1/9/11/12/13/19/21/23() -> output; exactly one of value, sparse_value (11,
+    densified) and value_* (12)."""
     return _constant(value, sparse_value, value_float=value_float, value_floats=value_floats,
                      value_int=value_int, value_ints=value_ints, value_string=value_string,
                      value_strings=value_strings)
@@ -65,7 +55,6 @@ def constant_of_shape(input: np.ndarray, *, value: np.ndarray | None = None) -> 
     return np.full(dims, value.reshape(-1)[0], dtype=value.dtype)
 
 
-_HALF = (np.dtype(np.float16), DType.BFLOAT16.np_dtype)
 
 
 def _range(start: np.ndarray, limit: np.ndarray, delta: np.ndarray,
@@ -79,21 +68,16 @@ def _range(start: np.ndarray, limit: np.ndarray, delta: np.ndarray,
     n = max(int(np.ceil((float(lim) - float(s)) / float(d))), 0)
     # start + i*delta, computed wide so large ranges stay exact, unless the model asked for
     # half-precision arithmetic (Range-27 stash_type=0).
-    work = dtype if not exact and dtype in _HALF else np.float64
+    work = dtype if not exact and dtype in HALF_FLOATS else np.float64
     out = np.asarray(s, dtype=work) + np.arange(n, dtype=work) * np.asarray(d, dtype=work)
     return out.astype(dtype, copy=False)
 
 
 @kernel("Range", since=11)
-def range_11(start: np.ndarray, limit: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """Range-11(start, limit, delta) -> output [start, start+delta, ...) up to limit."""
-    return _range(start, limit, delta, True)
-
-
-@kernel("Range", since=27)
-def range_27(start: np.ndarray, limit: np.ndarray, delta: np.ndarray, *,
-             stash_type: int = 1) -> np.ndarray:
-    """Range-27(start, limit, delta) -> output; stash_type picks half-precision arithmetic."""
+def range_(start: np.ndarray, limit: np.ndarray, delta: np.ndarray, *,
+           stash_type: int = 1) -> np.ndarray:
+    """Range-11/27(start, limit, delta) -> output [start, start+delta, ...) up to limit;
+    stash_type=0 (27) picks half-precision arithmetic, the default is the earlier meaning."""
     return _range(start, limit, delta, stash_type == 1)
 
 

@@ -56,14 +56,8 @@ def _gather_nd(data: np.ndarray, indices: np.ndarray, batch_dims: int) -> np.nda
 
 
 @kernel("GatherND", since=11)
-def gather_nd_11(data: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """GatherND-11(data, indices) -> output."""
-    return _gather_nd(data, indices, 0)
-
-
-@kernel("GatherND", since=12)
-def gather_nd_12(data: np.ndarray, indices: np.ndarray, *, batch_dims: int = 0) -> np.ndarray:
-    """GatherND-12(data, indices) -> output; leading batch_dims dims are shared."""
+def gather_nd(data: np.ndarray, indices: np.ndarray, *, batch_dims: int = 0) -> np.ndarray:
+    """GatherND-11/12/13(data, indices) -> output; the leading batch_dims (12) dims are shared."""
     return _gather_nd(data, indices, batch_dims)
 
 
@@ -106,17 +100,10 @@ def scatter(data: np.ndarray, indices: np.ndarray, updates: np.ndarray, *,
 
 
 @kernel("ScatterElements", since=11)
-def scatter_elements_11(data: np.ndarray, indices: np.ndarray, updates: np.ndarray, *,
-                        axis: int = 0) -> np.ndarray:
-    """ScatterElements-11(data, indices, updates) -> output."""
-    return _scatter_elements(data, indices, updates, axis, "none")
-
-
-@kernel("ScatterElements", since=16)
-def scatter_elements_16(data: np.ndarray, indices: np.ndarray, updates: np.ndarray, *,
-                        axis: int = 0, reduction: str = "none") -> np.ndarray:
-    """ScatterElements-16(data, indices, updates) -> output; reduction none/add/mul
-    (max/min from 18)."""
+def scatter_elements(data: np.ndarray, indices: np.ndarray, updates: np.ndarray, *,
+                     axis: int = 0, reduction: str = "none") -> np.ndarray:
+    """ScatterElements-11/13/16/18(data, indices, updates) -> output; reduction (16)
+    none/add/mul, max/min from 18."""
     return _scatter_elements(data, indices, updates, axis, reduction)
 
 
@@ -134,15 +121,10 @@ def _scatter_nd(data: np.ndarray, indices: np.ndarray, updates: np.ndarray,
 
 
 @kernel("ScatterND", since=11)
-def scatter_nd_11(data: np.ndarray, indices: np.ndarray, updates: np.ndarray) -> np.ndarray:
-    """ScatterND-11(data, indices, updates) -> output."""
-    return _scatter_nd(data, indices, updates, "none")
-
-
-@kernel("ScatterND", since=16)
-def scatter_nd_16(data: np.ndarray, indices: np.ndarray, updates: np.ndarray, *,
-                  reduction: str = "none") -> np.ndarray:
-    """ScatterND-16(data, indices, updates) -> output; reduction none/add/mul (max/min 18)."""
+def scatter_nd(data: np.ndarray, indices: np.ndarray, updates: np.ndarray, *,
+               reduction: str = "none") -> np.ndarray:
+    """ScatterND-11/13/16/18(data, indices, updates) -> output; reduction (16) none/add/mul,
+    max/min from 18."""
     return _scatter_nd(data, indices, updates, reduction)
 
 

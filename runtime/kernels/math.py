@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import ml_dtypes
 import numpy as np
 
+from tensorbridge.runtime.kernels.cast import HALF_FLOATS
 from tensorbridge.runtime.registry import kernel
-
-_NARROW = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
 
 
 def _matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    if A.dtype in _NARROW:
+    if A.dtype in HALF_FLOATS:
         return np.matmul(A.astype(np.float32), B.astype(np.float32)).astype(A.dtype)
     return np.matmul(A, B)
 
@@ -71,7 +69,7 @@ def einsum(*Inputs: np.ndarray, equation: str) -> np.ndarray:
     """Einsum-12/28: Einstein summation (explicit or implicit form, ellipsis allowed)."""
     eq = equation.replace(" ", "")
     dtype = Inputs[0].dtype
-    ops = [x.astype(np.float32) for x in Inputs] if dtype in _NARROW else Inputs
+    ops = [x.astype(np.float32) for x in Inputs] if dtype in HALF_FLOATS else Inputs
     # optimize=True picks a contraction order and routes pairwise products through BLAS.
     out = np.einsum(eq, *ops, optimize=len(ops) > 1)
     return np.asarray(out).astype(dtype, copy=False)
@@ -115,7 +113,7 @@ def cum_prod(x: np.ndarray, axis: np.ndarray, *, exclusive: int = 0, reverse: in
 @kernel("Det", since=11)
 def det(X: np.ndarray) -> np.ndarray:
     """Det-11/22: determinant of each trailing square matrix."""
-    if X.dtype in _NARROW:
+    if X.dtype in HALF_FLOATS:
         return np.linalg.det(X.astype(np.float32)).astype(X.dtype)
     return np.asarray(np.linalg.det(X)).astype(X.dtype, copy=False)
 
@@ -241,8 +239,8 @@ def _top_k_selected(x: np.ndarray, k: int, largest: int) -> np.ndarray | None:
     masking value (-inf for largest) already occurs in the data or the type is unsuitable."""
     if x.dtype.kind in "iu" and x.dtype.itemsize <= 4:
         work = x.astype(np.float64)  # exact, and cannot hold the +-inf mask value
-    elif x.dtype.kind == "f" or x.dtype in _NARROW:
-        work = np.array(x, dtype=np.float32 if x.dtype in _NARROW else x.dtype, order="C")
+    elif x.dtype.kind == "f" or x.dtype in HALF_FLOATS:
+        work = np.array(x, dtype=np.float32 if x.dtype in HALF_FLOATS else x.dtype, order="C")
         if (np.isneginf if largest else np.isposinf)(work).any():
             return None
     else:
@@ -273,23 +271,12 @@ def _top_k(X: np.ndarray, k: int, axis: int, largest: int) -> tuple[np.ndarray, 
     return np.moveaxis(values, -1, axis), np.moveaxis(indices, -1, axis)
 
 
-@kernel("TopK", since=1)
-def top_k_1(X: np.ndarray, *, k: int, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
-    """TopK-1: the k largest values along ``axis`` and their indices."""
-    return _top_k(X, k, axis, 1)
-
-
 @kernel("TopK", since=10)
-def top_k_10(X: np.ndarray, K: np.ndarray, *, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
-    """TopK-10: as TopK-1 with k given as a 1-element tensor."""
-    return _top_k(X, int(np.asarray(K).reshape(-1)[0]), axis, 1)
-
-
-@kernel("TopK", since=11)
 def top_k(X: np.ndarray, K: np.ndarray, *, axis: int = -1, largest: int = 1,
           sorted: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """TopK-11/24: k largest (or smallest) values along ``axis``; always returned sorted,
-    which the spec allows for sorted=0."""
+    """TopK-10/11/24: the k largest (or, from 11, smallest) values along ``axis`` and their
+    indices; always returned sorted, which the spec allows for sorted=0. TopK-1's k attribute
+    is rewritten by ir/op_versions.py."""
     return _top_k(X, int(np.asarray(K).reshape(-1)[0]), axis, largest)
 
 

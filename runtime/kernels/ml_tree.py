@@ -1,6 +1,6 @@
 """Kernels: ``ai.onnx.ml`` tree ensembles: TreeEnsemble-5 and the older
-TreeEnsembleRegressor / TreeEnsembleClassifier (1, and 3 whose ``*_as_tensor`` attributes
-carry double-precision values).
+TreeEnsembleRegressor / TreeEnsembleClassifier (one kernel each for 1 and 3, whose
+``*_as_tensor`` attributes carry double-precision values).
 
 All of them are translated into one flat :class:`_Forest` (leaves are nodes too) and run by
 one vectorised walker: each step moves every (sample, tree) pair that has not reached a
@@ -220,21 +220,7 @@ def _regress(X: np.ndarray, a: dict[str, Any]) -> np.ndarray:
 
 
 @kernel("TreeEnsembleRegressor", since=1, domain=ML)
-def tree_ensemble_regressor_1(
-        X: np.ndarray, *, aggregate_function: str = "SUM", base_values: list[float] | None = None,
-        n_targets: int = 1, nodes_falsenodeids: list[int], nodes_featureids: list[int],
-        nodes_hitrates: list[float] | None = None,
-        nodes_missing_value_tracks_true: list[int] | None = None, nodes_modes: list[str],
-        nodes_nodeids: list[int], nodes_treeids: list[int], nodes_truenodeids: list[int],
-        nodes_values: list[float] | None = None, post_transform: str = "NONE",
-        target_ids: list[int], target_nodeids: list[int], target_treeids: list[int],
-        target_weights: list[float] | None = None) -> np.ndarray:
-    """TreeEnsembleRegressor-1(X) -> Y float32 [N, n_targets]."""
-    return _regress(X, locals())
-
-
-@kernel("TreeEnsembleRegressor", since=3, domain=ML)
-def tree_ensemble_regressor_3(
+def tree_ensemble_regressor(
         X: np.ndarray, *, aggregate_function: str = "SUM", base_values: list[float] | None = None,
         base_values_as_tensor: np.ndarray | None = None, n_targets: int = 1,
         nodes_falsenodeids: list[int], nodes_featureids: list[int],
@@ -246,7 +232,8 @@ def tree_ensemble_regressor_3(
         post_transform: str = "NONE", target_ids: list[int], target_nodeids: list[int],
         target_treeids: list[int], target_weights: list[float] | None = None,
         target_weights_as_tensor: np.ndarray | None = None) -> np.ndarray:
-    """TreeEnsembleRegressor-3(X) -> Y float32 [N, n_targets]; *_as_tensor hold doubles."""
+    """TreeEnsembleRegressor-1/3(X) -> Y float32 [N, n_targets]; the *_as_tensor attributes
+    (3) hold doubles and, absent, leave the float lists of 1."""
     return _regress(X, locals())
 
 
@@ -311,22 +298,7 @@ def _classify(X: np.ndarray, a: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]
 
 
 @kernel("TreeEnsembleClassifier", since=1, domain=ML)
-def tree_ensemble_classifier_1(
-        X: np.ndarray, *, base_values: list[float] | None = None, class_ids: list[int],
-        class_nodeids: list[int], class_treeids: list[int],
-        class_weights: list[float] | None = None, classlabels_int64s: list[int] | None = None,
-        classlabels_strings: list[str] | None = None, nodes_falsenodeids: list[int],
-        nodes_featureids: list[int], nodes_hitrates: list[float] | None = None,
-        nodes_missing_value_tracks_true: list[int] | None = None, nodes_modes: list[str],
-        nodes_nodeids: list[int], nodes_treeids: list[int], nodes_truenodeids: list[int],
-        nodes_values: list[float] | None = None,
-        post_transform: str = "NONE") -> tuple[np.ndarray, np.ndarray]:
-    """TreeEnsembleClassifier-1(X) -> (Y labels, Z scores float32 [N, classes])."""
-    return _classify(X, locals())
-
-
-@kernel("TreeEnsembleClassifier", since=3, domain=ML)
-def tree_ensemble_classifier_3(
+def tree_ensemble_classifier(
         X: np.ndarray, *, base_values: list[float] | None = None,
         base_values_as_tensor: np.ndarray | None = None, class_ids: list[int],
         class_nodeids: list[int], class_treeids: list[int],
@@ -340,5 +312,6 @@ def tree_ensemble_classifier_3(
         nodes_nodeids: list[int], nodes_treeids: list[int], nodes_truenodeids: list[int],
         nodes_values: list[float] | None = None, nodes_values_as_tensor: np.ndarray | None = None,
         post_transform: str = "NONE") -> tuple[np.ndarray, np.ndarray]:
-    """TreeEnsembleClassifier-3(X) -> (Y labels, Z scores float32); *_as_tensor hold doubles."""
+    """TreeEnsembleClassifier-1/3(X) -> (Y labels, Z scores float32); the *_as_tensor
+    attributes (3) hold doubles and, absent, leave the float lists of 1."""
     return _classify(X, locals())

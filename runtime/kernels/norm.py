@@ -88,35 +88,11 @@ def batch_normalization_1(X: np.ndarray, scale: np.ndarray, B: np.ndarray, mean:
                           epsilon: float = 1e-5, is_test: int = 0, momentum: float = 0.9,
                           spatial: int = 1,
                           ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, ...]:
-    """BatchNormalization-1: like 6, plus the ignored legacy consumed_inputs."""
+    """BatchNormalization-1/6/7/9: Y[, mean, var, saved_mean, saved_var]; training only when
+    the extra outputs are requested and not is_test. Later versions dropped attributes
+    whose defaults they keep: consumed_inputs (7, ignored), is_test (7, 0), spatial (9, 1).
+    BatchNormalization-14 changed the training outputs, so it has its own kernel."""
     return _bn_legacy(X, scale, B, mean, var, epsilon, momentum, spatial, not is_test, ctx)
-
-
-@kernel("BatchNormalization", since=6)
-def batch_normalization_6(X: np.ndarray, scale: np.ndarray, B: np.ndarray, mean: np.ndarray,
-                          var: np.ndarray, *, epsilon: float = 1e-5, is_test: int = 0,
-                          momentum: float = 0.9, spatial: int = 1,
-                          ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, ...]:
-    """BatchNormalization-6: Y[, mean, var, saved_mean, saved_var]; training unless is_test
-    and only when the extra outputs are requested."""
-    return _bn_legacy(X, scale, B, mean, var, epsilon, momentum, spatial, not is_test, ctx)
-
-
-@kernel("BatchNormalization", since=7)
-def batch_normalization_7(X: np.ndarray, scale: np.ndarray, B: np.ndarray, mean: np.ndarray,
-                          var: np.ndarray, *, epsilon: float = 1e-5, momentum: float = 0.9,
-                          spatial: int = 1,
-                          ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, ...]:
-    """BatchNormalization-7: is_test removed; training iff the extra outputs are requested."""
-    return _bn_legacy(X, scale, B, mean, var, epsilon, momentum, spatial, True, ctx)
-
-
-@kernel("BatchNormalization", since=9)
-def batch_normalization_9(X: np.ndarray, scale: np.ndarray, B: np.ndarray, mean: np.ndarray,
-                          var: np.ndarray, *, epsilon: float = 1e-5, momentum: float = 0.9,
-                          ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, ...]:
-    """BatchNormalization-9: spatial removed (always per channel)."""
-    return _bn_legacy(X, scale, B, mean, var, epsilon, momentum, 1, True, ctx)
 
 
 @kernel("BatchNormalization", since=14)
@@ -180,18 +156,11 @@ def _standardize(x: np.ndarray, axes: tuple[int, ...], epsilon: float, *, overwr
 
 
 @kernel("InstanceNormalization", since=1)
-def instance_normalization_1(input: np.ndarray, scale: np.ndarray, B: np.ndarray, *,
-                             consumed_inputs: list[int] | None = None,
-                             epsilon: float = 1e-5) -> np.ndarray:
-    """InstanceNormalization-1: like 6, plus the ignored legacy consumed_inputs."""
-    return instance_normalization(input, scale, B, epsilon=epsilon)
-
-
-@kernel("InstanceNormalization", since=6)
 def instance_normalization(input: np.ndarray, scale: np.ndarray, B: np.ndarray, *,
+                           consumed_inputs: list[int] | None = None,
                            epsilon: float = 1e-5) -> np.ndarray:
-    """InstanceNormalization-6/22: per (n, c) standardisation over spatial axes, then
-    scale * y + B per channel."""
+    """InstanceNormalization-1/6/22: per (n, c) standardisation over spatial axes, then
+    scale * y + B per channel (InstanceNormalization-1's legacy consumed_inputs is ignored)."""
     if input.ndim < 3:
         raise ValueError(f"InstanceNormalization: input must be (N, C, D1, ...), got {input.shape}")
     ct = compute_dtype(input.dtype)
@@ -389,26 +358,15 @@ def _dropout_outputs(out: np.ndarray, mask: np.ndarray | None, data: np.ndarray,
     return out, mask.astype(mask_dtype, copy=False)
 
 
-def _dropout_legacy(data: np.ndarray, is_test: int, ratio: float,
-                    ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, ...]:
+@kernel("Dropout", since=1)
+def dropout_1(data: np.ndarray, *, consumed_inputs: list[int] | None = None, is_test: int = 0,
+              ratio: float = 0.5, ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, ...]:
+    """Dropout-1/6: random dropout unless is_test; the mask has data's dtype (Dropout-1's
+    legacy consumed_inputs is ignored). Dropout-7 removed is_test, so it has its own kernel."""
     if is_test:
         return _dropout_outputs(data, None, data, data.dtype.type, ctx)
     out, mask = _dropout_train(data, ratio, ctx.rng)
     return _dropout_outputs(out, mask, data, data.dtype.type, ctx)
-
-
-@kernel("Dropout", since=1)
-def dropout_1(data: np.ndarray, *, consumed_inputs: list[int] | None = None, is_test: int = 0,
-              ratio: float = 0.5, ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, ...]:
-    """Dropout-1: like 6, plus the ignored legacy consumed_inputs."""
-    return _dropout_legacy(data, is_test, ratio, ctx)
-
-
-@kernel("Dropout", since=6)
-def dropout_6(data: np.ndarray, *, is_test: int = 0, ratio: float = 0.5,
-              ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, ...]:
-    """Dropout-6: random dropout unless is_test; the mask has data's dtype."""
-    return _dropout_legacy(data, is_test, ratio, ctx)
 
 
 @kernel("Dropout", since=7)

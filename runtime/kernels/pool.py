@@ -160,48 +160,15 @@ def _max_pool_with_indices(X: np.ndarray, win: Window,
 
 
 @kernel("AveragePool", since=1)
-def average_pool_1(X: np.ndarray, *, auto_pad: str = "NOTSET",
-                   kernel_shape: list[int] | None = None, pads: list[int] | None = None,
-                   strides: list[int] | None = None) -> np.ndarray:
-    """AveragePool-1: mean over each window, padding excluded from the count."""
-    win = _window(X, kernel_shape, strides, None, pads, auto_pad, 0, "AveragePool")
-    return _average_pool(X, win, 0)
-
-
-@kernel("AveragePool", since=7)
-def average_pool_7(X: np.ndarray, *, auto_pad: str = "NOTSET", count_include_pad: int = 0,
-                   kernel_shape: list[int] | None = None, pads: list[int] | None = None,
-                   strides: list[int] | None = None) -> np.ndarray:
-    """AveragePool-7: adds count_include_pad."""
-    win = _window(X, kernel_shape, strides, None, pads, auto_pad, 0, "AveragePool")
-    return _average_pool(X, win, count_include_pad)
-
-
-@kernel("AveragePool", since=10)
-def average_pool_10(X: np.ndarray, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
-                    count_include_pad: int = 0, kernel_shape: list[int] | None = None,
-                    pads: list[int] | None = None,
-                    strides: list[int] | None = None) -> np.ndarray:
-    """AveragePool-10/11: adds ceil_mode."""
-    win = _window(X, kernel_shape, strides, None, pads, auto_pad, ceil_mode, "AveragePool")
-    return _average_pool(X, win, count_include_pad)
-
-
-@kernel("AveragePool", since=19)
-def average_pool_19(X: np.ndarray, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
-                    count_include_pad: int = 0, dilations: list[int] | None = None,
-                    kernel_shape: list[int] | None = None, pads: list[int] | None = None,
-                    strides: list[int] | None = None) -> np.ndarray:
-    """AveragePool-19/22: adds dilations."""
+def average_pool(X: np.ndarray, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+                 count_include_pad: int = 0, dilations: list[int] | None = None,
+                 kernel_shape: list[int] | None = None, pads: list[int] | None = None,
+                 strides: list[int] | None = None) -> np.ndarray:
+    """AveragePool-1/7/10/11/19/22: mean over each window, padding excluded from the count
+    unless count_include_pad (7); ceil_mode (10) and dilations (19) default to the earlier
+    meaning."""
     win = _window(X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, "AveragePool")
     return _average_pool(X, win, count_include_pad)
-
-
-@kernel("MaxPool", since=1)
-def max_pool_1(X: np.ndarray, *, auto_pad: str = "NOTSET", kernel_shape: list[int] | None = None,
-               pads: list[int] | None = None, strides: list[int] | None = None) -> np.ndarray:
-    """MaxPool-1: max over each window (padding never wins)."""
-    return _max_pool(X, _window(X, kernel_shape, strides, None, pads, auto_pad, 0, "MaxPool"))
 
 
 def _max_pool_outputs(X: np.ndarray, win: Window, storage_order: int,
@@ -213,49 +180,26 @@ def _max_pool_outputs(X: np.ndarray, win: Window, storage_order: int,
     return _max_pool_with_indices(X, win, storage_order)
 
 
-@kernel("MaxPool", since=8)
-def max_pool_8(X: np.ndarray, *, auto_pad: str = "NOTSET", kernel_shape: list[int] | None = None,
-               pads: list[int] | None = None, storage_order: int = 0,
-               strides: list[int] | None = None,
-               ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """MaxPool-8: adds the Indices output (flat argmax, row- or column-major)."""
-    win = _window(X, kernel_shape, strides, None, pads, auto_pad, 0, "MaxPool")
-    return _max_pool_outputs(X, win, storage_order, ctx)
-
-
-@kernel("MaxPool", since=10)
-def max_pool_10(X: np.ndarray, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
-                dilations: list[int] | None = None, kernel_shape: list[int] | None = None,
-                pads: list[int] | None = None, storage_order: int = 0,
-                strides: list[int] | None = None,
-                ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """MaxPool-10/11/12/22: adds ceil_mode and dilations (12 adds int8/uint8)."""
+@kernel("MaxPool", since=1)
+def max_pool(X: np.ndarray, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+             dilations: list[int] | None = None, kernel_shape: list[int] | None = None,
+             pads: list[int] | None = None, storage_order: int = 0,
+             strides: list[int] | None = None,
+             ctx: KernelContext) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """MaxPool-1/8/10/11/12/22: max over each window (padding never wins); the Indices output
+    (8, flat argmax, row- or column-major), ceil_mode and dilations (10) default to the
+    earlier meaning (12 adds int8/uint8)."""
     win = _window(X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, "MaxPool")
     return _max_pool_outputs(X, win, storage_order, ctx)
 
 
 @kernel("LpPool", since=1)
-def lp_pool_1(X: np.ndarray, *, auto_pad: str = "NOTSET", kernel_shape: list[int] | None = None,
-              p: float = 2.0, pads: list[int] | None = None,
-              strides: list[int] | None = None) -> np.ndarray:
-    """LpPool-1: (sum |x|^p)^(1/p) over each window, p a float."""
-    return _lp_pool(X, _window(X, kernel_shape, strides, None, pads, auto_pad, 0, "LpPool"), p)
-
-
-@kernel("LpPool", since=2)
-def lp_pool_2(X: np.ndarray, *, auto_pad: str = "NOTSET", kernel_shape: list[int] | None = None,
-              p: int = 2, pads: list[int] | None = None,
-              strides: list[int] | None = None) -> np.ndarray:
-    """LpPool-2/11: p becomes an int."""
-    return _lp_pool(X, _window(X, kernel_shape, strides, None, pads, auto_pad, 0, "LpPool"), p)
-
-
-@kernel("LpPool", since=18)
-def lp_pool_18(X: np.ndarray, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
-               dilations: list[int] | None = None, kernel_shape: list[int] | None = None,
-               p: int = 2, pads: list[int] | None = None,
-               strides: list[int] | None = None) -> np.ndarray:
-    """LpPool-18/22: adds ceil_mode and dilations."""
+def lp_pool(X: np.ndarray, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+            dilations: list[int] | None = None, kernel_shape: list[int] | None = None,
+            p: float = 2, pads: list[int] | None = None,
+            strides: list[int] | None = None) -> np.ndarray:
+    """LpPool-1/2/11/18/22: (sum |x|^p)^(1/p) over each window; p is a float in 1 and an int
+    from 2, ceil_mode and dilations (18) default to the earlier meaning."""
     win = _window(X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, "LpPool")
     return _lp_pool(X, win, p)
 
@@ -279,23 +223,14 @@ def global_max_pool(X: np.ndarray) -> np.ndarray:
     return X.max(axis=_spatial_axes(X, "GlobalMaxPool"), keepdims=True)
 
 
-def _global_lp(X: np.ndarray, p: float) -> np.ndarray:
+@kernel("GlobalLpPool", since=1)
+def global_lp_pool(X: np.ndarray, *, p: float = 2) -> np.ndarray:
+    """GlobalLpPool-1/2/22: (sum |x|^p)^(1/p) over all spatial axes; p a float in 1, an int
+    from 2."""
     axes = _spatial_axes(X, "GlobalLpPool")
     x = X.astype(compute_dtype(X.dtype), copy=False)
     s = (np.abs(x) ** p).sum(axis=axes, keepdims=True)
     return (s ** (1.0 / p)).astype(X.dtype)
-
-
-@kernel("GlobalLpPool", since=1)
-def global_lp_pool_1(X: np.ndarray, *, p: float = 2.0) -> np.ndarray:
-    """GlobalLpPool-1: (sum |x|^p)^(1/p) over all spatial axes, p a float."""
-    return _global_lp(X, p)
-
-
-@kernel("GlobalLpPool", since=2)
-def global_lp_pool_2(X: np.ndarray, *, p: int = 2) -> np.ndarray:
-    """GlobalLpPool-2/22: p becomes an int."""
-    return _global_lp(X, p)
 
 
 @kernel("MaxUnpool", since=9)

@@ -109,40 +109,13 @@ def _quantize(x: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray | Non
 
 
 @kernel("QuantizeLinear", since=10)
-def quantize_linear_10(x: np.ndarray, y_scale: np.ndarray,
-                       y_zero_point: np.ndarray | None = None) -> np.ndarray:
-    """QuantizeLinear-10: y = saturate(round(x / y_scale) + y_zero_point), per tensor."""
-    return _quantize(x, y_scale, y_zero_point)
-
-
-@kernel("QuantizeLinear", since=13)
-def quantize_linear_13(x: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray | None = None,
-                       *, axis: int = 1) -> np.ndarray:
-    """QuantizeLinear-13: adds per-axis scales."""
-    return _quantize(x, y_scale, y_zero_point, axis=axis)
-
-
-@kernel("QuantizeLinear", since=19)
-def quantize_linear_19(x: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray | None = None,
-                       *, axis: int = 1, saturate: int = 1) -> np.ndarray:
-    """QuantizeLinear-19: adds float8 targets and ``saturate``."""
-    return _quantize(x, y_scale, y_zero_point, axis=axis, saturate=saturate)
-
-
-@kernel("QuantizeLinear", since=21)
-def quantize_linear_21(x: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray | None = None,
-                       *, axis: int = 1, block_size: int = 0, output_dtype: int = 0,
-                       saturate: int = 1) -> np.ndarray:
-    """QuantizeLinear-21: adds blocked scales, 4-bit targets and ``output_dtype``."""
-    return _quantize(x, y_scale, y_zero_point, axis=axis, saturate=saturate,
-                     block_size=block_size, output_dtype=output_dtype)
-
-
-@kernel("QuantizeLinear", since=23)
 def quantize_linear(x: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray | None = None,
                     *, axis: int = 1, block_size: int = 0, output_dtype: int = 0,
                     precision: int = 0, saturate: int = 1) -> np.ndarray:
-    """QuantizeLinear-23/24/25/28: adds ``precision`` (type of the x / y_scale division)."""
+    """QuantizeLinear-10/13/19/21/23/24/25/28: y = saturate(round(x / y_scale) + y_zero_point);
+    per-axis scales (13), float8 targets and ``saturate`` (19), blocked scales, 4-bit targets
+    and ``output_dtype`` (21), ``precision`` of the division (23). Each addition's default is
+    the earlier versions' meaning (a per-tensor scale ignores ``axis``)."""
     return _quantize(x, y_scale, y_zero_point, axis=axis, saturate=saturate,
                      block_size=block_size, output_dtype=output_dtype, precision=precision)
 
@@ -165,30 +138,11 @@ def _dequantize(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarray | N
 
 
 @kernel("DequantizeLinear", since=10)
-def dequantize_linear_10(x: np.ndarray, x_scale: np.ndarray,
-                         x_zero_point: np.ndarray | None = None) -> np.ndarray:
-    """DequantizeLinear-10: y = (x - x_zero_point) * x_scale, per tensor."""
-    return _dequantize(x, x_scale, x_zero_point)
-
-
-@kernel("DequantizeLinear", since=13)
-def dequantize_linear_13(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarray | None = None,
-                         *, axis: int = 1) -> np.ndarray:
-    """DequantizeLinear-13/19: adds per-axis scales (19: float8 inputs)."""
-    return _dequantize(x, x_scale, x_zero_point, axis=axis)
-
-
-@kernel("DequantizeLinear", since=21)
-def dequantize_linear_21(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarray | None = None,
-                         *, axis: int = 1, block_size: int = 0) -> np.ndarray:
-    """DequantizeLinear-21: adds blocked scales and 4-bit inputs."""
-    return _dequantize(x, x_scale, x_zero_point, axis=axis, block_size=block_size)
-
-
-@kernel("DequantizeLinear", since=23)
 def dequantize_linear(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarray | None = None,
                       *, axis: int = 1, block_size: int = 0, output_dtype: int = 0) -> np.ndarray:
-    """DequantizeLinear-23/24/25/28: adds ``output_dtype``."""
+    """DequantizeLinear-10/13/19/21/23/24/25/28: y = (x - x_zero_point) * x_scale; per-axis
+    scales (13), float8 inputs (19), blocked scales and 4-bit inputs (21), ``output_dtype``
+    (23), each defaulting to the earlier versions' meaning."""
     return _dequantize(x, x_scale, x_zero_point, axis=axis, block_size=block_size,
                        output_dtype=output_dtype)
 

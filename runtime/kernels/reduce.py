@@ -1,11 +1,12 @@
 """Kernels: reductions (ReduceSum/Mean/Max/Min/Prod/L1/L2/LogSum/LogSumExp/SumSquare) and
 ArgMax/ArgMin.
 
-Every Reduce* op exists in two signatures: ``axes`` as an INTS attribute (opset 1) and
-``axes`` as an optional int64 input plus ``noop_with_empty_axes`` (ReduceSum 13, the others
-18). Both resolve to a tuple of axes and share one numpy body per op; an empty tuple makes
-numpy reduce over nothing, which is exactly the spec's "noop" (the composite ops still apply
-their elementwise steps: ReduceL1 -> |x|, ReduceLogSum -> log x, ReduceSumSquare -> x^2).
+Each Reduce* op is implemented in its newer spelling: ``axes`` as an optional int64 input plus
+``noop_with_empty_axes`` (ReduceSum 13, the others 18); the older ``axes`` attribute is
+rewritten into it by ir/op_versions.py. The axes resolve to a tuple handed to one numpy body
+per op; an empty tuple makes numpy reduce over nothing, which is exactly the spec's "noop"
+(the composite ops still apply their elementwise steps: ReduceL1 -> |x|, ReduceLogSum ->
+log x, ReduceSumSquare -> x^2).
 """
 
 from __future__ import annotations
@@ -14,16 +15,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from tensorbridge.ir.dtypes import DType
+from tensorbridge.runtime.kernels.cast import HALF_FLOATS
 from tensorbridge.runtime.registry import kernel
 
 Axes = tuple[int, ...] | None  # None: all axes
 Body = Callable[[np.ndarray, Axes, bool], np.ndarray]
-
-
-def _attr_axes(axes: list[int] | None) -> Axes:
-    """Opset-1 style: a missing or empty ``axes`` attribute means all axes."""
-    return tuple(axes) if axes else None
 
 
 def _input_axes(axes: np.ndarray | None, noop_with_empty_axes: int) -> Axes:
@@ -32,19 +28,18 @@ def _input_axes(axes: np.ndarray | None, noop_with_empty_axes: int) -> Axes:
     return tuple(int(a) for a in axes.reshape(-1))
 
 
-_HALF = (np.dtype(np.float16), DType.BFLOAT16.np_dtype)
 
 
 def _acc(data: np.ndarray) -> np.dtype:
     """Accumulator type: float32 for 16-bit floats (summing in half precision loses digits
     fast), the input's own type otherwise (numpy would widen int32 sums to int64)."""
-    return np.dtype(np.float32) if data.dtype in _HALF else data.dtype
+    return np.dtype(np.float32) if data.dtype in HALF_FLOATS else data.dtype
 
 
 def _float_work(data: np.ndarray) -> np.ndarray:
     """Log/sqrt reductions run in float64 for integers and float32 for 16-bit floats; the
     result is cast back to the input type."""
-    if data.dtype in _HALF:
+    if data.dtype in HALF_FLOATS:
         return data.astype(np.float32)
     return data if data.dtype.kind in "fc" else data.astype(np.float64)
 
@@ -62,9 +57,9 @@ def _mean(data: np.ndarray, axes: Axes, keepdims: bool) -> np.ndarray:
         # The spec leaves the mean of nothing undefined: NaN (0/0) for floats as numpy and
         # torch give, 0 for integers which have no NaN (onnxruntime gives 0 for both).
         shape = np.sum(data, axis=axes, keepdims=keepdims).shape
-        return np.full(shape, np.nan if data.dtype.kind == "f" or data.dtype in _HALF else 0,
+        return np.full(shape, np.nan if data.dtype.kind == "f" or data.dtype in HALF_FLOATS else 0,
                        dtype=data.dtype)
-    acc = _acc(data) if data.dtype.kind == "f" or data.dtype in _HALF else np.float64
+    acc = _acc(data) if data.dtype.kind == "f" or data.dtype in HALF_FLOATS else np.float64
     return _out(np.mean(data, axis=axes, keepdims=keepdims, dtype=acc), data.dtype)
 
 
@@ -130,149 +125,79 @@ def _log_sum_exp(data: np.ndarray, axes: Axes, keepdims: bool) -> np.ndarray:
     return _out(s, data.dtype)
 
 
-def _reduce13(body: Body, data: np.ndarray, axes: np.ndarray | None, keepdims: int,
+def _reduce(body: Body, data: np.ndarray, axes: np.ndarray | None, keepdims: int,
               noop_with_empty_axes: int) -> np.ndarray:
     return body(data, _input_axes(axes, noop_with_empty_axes), bool(keepdims))
 
 
-@kernel("ReduceSum", since=1)
-def reduce_sum_1(data: np.ndarray, *, axes: list[int] | None = None,
-                 keepdims: int = 1) -> np.ndarray:
-    """ReduceSum-1(data) -> reduced; axes attribute."""
-    return _sum(data, _attr_axes(axes), bool(keepdims))
-
-
 @kernel("ReduceSum", since=13)
-def reduce_sum_13(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
-                  noop_with_empty_axes: int = 0) -> np.ndarray:
-    """ReduceSum-13(data, axes?) -> reduced."""
-    return _reduce13(_sum, data, axes, keepdims, noop_with_empty_axes)
-
-
-@kernel("ReduceMean", since=1)
-def reduce_mean_1(data: np.ndarray, *, axes: list[int] | None = None,
-                  keepdims: int = 1) -> np.ndarray:
-    """ReduceMean-1(data) -> reduced; axes attribute."""
-    return _mean(data, _attr_axes(axes), bool(keepdims))
+def reduce_sum(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
+               noop_with_empty_axes: int = 0) -> np.ndarray:
+    """ReduceSum-13/18(data, axes?) -> reduced."""
+    return _reduce(_sum, data, axes, keepdims, noop_with_empty_axes)
 
 
 @kernel("ReduceMean", since=18)
-def reduce_mean_18(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
-                   noop_with_empty_axes: int = 0) -> np.ndarray:
+def reduce_mean(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
+                noop_with_empty_axes: int = 0) -> np.ndarray:
     """ReduceMean-18(data, axes?) -> reduced."""
-    return _reduce13(_mean, data, axes, keepdims, noop_with_empty_axes)
-
-
-@kernel("ReduceMax", since=1)
-def reduce_max_1(data: np.ndarray, *, axes: list[int] | None = None,
-                 keepdims: int = 1) -> np.ndarray:
-    """ReduceMax-1(data) -> reduced; axes attribute."""
-    return _max(data, _attr_axes(axes), bool(keepdims))
+    return _reduce(_mean, data, axes, keepdims, noop_with_empty_axes)
 
 
 @kernel("ReduceMax", since=18)
-def reduce_max_18(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
-                  noop_with_empty_axes: int = 0) -> np.ndarray:
+def reduce_max(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
+               noop_with_empty_axes: int = 0) -> np.ndarray:
     """ReduceMax-18(data, axes?) -> reduced (bool inputs from 20: False < True)."""
-    return _reduce13(_max, data, axes, keepdims, noop_with_empty_axes)
-
-
-@kernel("ReduceMin", since=1)
-def reduce_min_1(data: np.ndarray, *, axes: list[int] | None = None,
-                 keepdims: int = 1) -> np.ndarray:
-    """ReduceMin-1(data) -> reduced; axes attribute."""
-    return _min(data, _attr_axes(axes), bool(keepdims))
+    return _reduce(_max, data, axes, keepdims, noop_with_empty_axes)
 
 
 @kernel("ReduceMin", since=18)
-def reduce_min_18(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
-                  noop_with_empty_axes: int = 0) -> np.ndarray:
+def reduce_min(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
+               noop_with_empty_axes: int = 0) -> np.ndarray:
     """ReduceMin-18(data, axes?) -> reduced (bool inputs from 20: False < True)."""
-    return _reduce13(_min, data, axes, keepdims, noop_with_empty_axes)
-
-
-@kernel("ReduceProd", since=1)
-def reduce_prod_1(data: np.ndarray, *, axes: list[int] | None = None,
-                  keepdims: int = 1) -> np.ndarray:
-    """ReduceProd-1(data) -> reduced; axes attribute."""
-    return _prod(data, _attr_axes(axes), bool(keepdims))
+    return _reduce(_min, data, axes, keepdims, noop_with_empty_axes)
 
 
 @kernel("ReduceProd", since=18)
-def reduce_prod_18(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
-                   noop_with_empty_axes: int = 0) -> np.ndarray:
+def reduce_prod(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
+                noop_with_empty_axes: int = 0) -> np.ndarray:
     """ReduceProd-18(data, axes?) -> reduced."""
-    return _reduce13(_prod, data, axes, keepdims, noop_with_empty_axes)
-
-
-@kernel("ReduceL1", since=1)
-def reduce_l1_1(data: np.ndarray, *, axes: list[int] | None = None,
-                keepdims: int = 1) -> np.ndarray:
-    """ReduceL1-1(data) -> reduced; axes attribute."""
-    return _l1(data, _attr_axes(axes), bool(keepdims))
+    return _reduce(_prod, data, axes, keepdims, noop_with_empty_axes)
 
 
 @kernel("ReduceL1", since=18)
-def reduce_l1_18(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
-                 noop_with_empty_axes: int = 0) -> np.ndarray:
+def reduce_l1(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
+              noop_with_empty_axes: int = 0) -> np.ndarray:
     """ReduceL1-18(data, axes?) -> reduced."""
-    return _reduce13(_l1, data, axes, keepdims, noop_with_empty_axes)
-
-
-@kernel("ReduceL2", since=1)
-def reduce_l2_1(data: np.ndarray, *, axes: list[int] | None = None,
-                keepdims: int = 1) -> np.ndarray:
-    """ReduceL2-1(data) -> reduced; axes attribute."""
-    return _l2(data, _attr_axes(axes), bool(keepdims))
+    return _reduce(_l1, data, axes, keepdims, noop_with_empty_axes)
 
 
 @kernel("ReduceL2", since=18)
-def reduce_l2_18(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
-                 noop_with_empty_axes: int = 0) -> np.ndarray:
+def reduce_l2(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
+              noop_with_empty_axes: int = 0) -> np.ndarray:
     """ReduceL2-18(data, axes?) -> reduced."""
-    return _reduce13(_l2, data, axes, keepdims, noop_with_empty_axes)
-
-
-@kernel("ReduceSumSquare", since=1)
-def reduce_sum_square_1(data: np.ndarray, *, axes: list[int] | None = None,
-                        keepdims: int = 1) -> np.ndarray:
-    """ReduceSumSquare-1(data) -> reduced; axes attribute."""
-    return _sum_square(data, _attr_axes(axes), bool(keepdims))
+    return _reduce(_l2, data, axes, keepdims, noop_with_empty_axes)
 
 
 @kernel("ReduceSumSquare", since=18)
-def reduce_sum_square_18(data: np.ndarray, axes: np.ndarray | None = None, *,
-                         keepdims: int = 1, noop_with_empty_axes: int = 0) -> np.ndarray:
+def reduce_sum_square(data: np.ndarray, axes: np.ndarray | None = None, *,
+                      keepdims: int = 1, noop_with_empty_axes: int = 0) -> np.ndarray:
     """ReduceSumSquare-18(data, axes?) -> reduced."""
-    return _reduce13(_sum_square, data, axes, keepdims, noop_with_empty_axes)
-
-
-@kernel("ReduceLogSum", since=1)
-def reduce_log_sum_1(data: np.ndarray, *, axes: list[int] | None = None,
-                     keepdims: int = 1) -> np.ndarray:
-    """ReduceLogSum-1(data) -> reduced; axes attribute."""
-    return _log_sum(data, _attr_axes(axes), bool(keepdims))
+    return _reduce(_sum_square, data, axes, keepdims, noop_with_empty_axes)
 
 
 @kernel("ReduceLogSum", since=18)
-def reduce_log_sum_18(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
-                      noop_with_empty_axes: int = 0) -> np.ndarray:
+def reduce_log_sum(data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1,
+                   noop_with_empty_axes: int = 0) -> np.ndarray:
     """ReduceLogSum-18(data, axes?) -> reduced."""
-    return _reduce13(_log_sum, data, axes, keepdims, noop_with_empty_axes)
-
-
-@kernel("ReduceLogSumExp", since=1)
-def reduce_log_sum_exp_1(data: np.ndarray, *, axes: list[int] | None = None,
-                         keepdims: int = 1) -> np.ndarray:
-    """ReduceLogSumExp-1(data) -> reduced; axes attribute."""
-    return _log_sum_exp(data, _attr_axes(axes), bool(keepdims))
+    return _reduce(_log_sum, data, axes, keepdims, noop_with_empty_axes)
 
 
 @kernel("ReduceLogSumExp", since=18)
-def reduce_log_sum_exp_18(data: np.ndarray, axes: np.ndarray | None = None, *,
-                          keepdims: int = 1, noop_with_empty_axes: int = 0) -> np.ndarray:
+def reduce_log_sum_exp(data: np.ndarray, axes: np.ndarray | None = None, *,
+                       keepdims: int = 1, noop_with_empty_axes: int = 0) -> np.ndarray:
     """ReduceLogSumExp-18(data, axes?) -> reduced."""
-    return _reduce13(_log_sum_exp, data, axes, keepdims, noop_with_empty_axes)
+    return _reduce(_log_sum_exp, data, axes, keepdims, noop_with_empty_axes)
 
 
 def _arg_extreme(fn: Callable[..., np.ndarray], data: np.ndarray, axis: int, keepdims: int,
@@ -287,26 +212,16 @@ def _arg_extreme(fn: Callable[..., np.ndarray], data: np.ndarray, axis: int, kee
 
 
 @kernel("ArgMax", since=1)
-def arg_max_1(data: np.ndarray, *, axis: int = 0, keepdims: int = 1) -> np.ndarray:
-    """ArgMax-1(data) -> reduced int64; first index of the maximum."""
-    return _arg_extreme(np.argmax, data, axis, keepdims, 0)
-
-
-@kernel("ArgMax", since=12)
-def arg_max_12(data: np.ndarray, *, axis: int = 0, keepdims: int = 1,
-               select_last_index: int = 0) -> np.ndarray:
-    """ArgMax-12(data) -> reduced int64; select_last_index picks the last maximum."""
+def arg_max(data: np.ndarray, *, axis: int = 0, keepdims: int = 1,
+            select_last_index: int = 0) -> np.ndarray:
+    """ArgMax-1/11/12/13(data) -> reduced int64; the first index of the maximum, the last with
+    select_last_index (12)."""
     return _arg_extreme(np.argmax, data, axis, keepdims, select_last_index)
 
 
 @kernel("ArgMin", since=1)
-def arg_min_1(data: np.ndarray, *, axis: int = 0, keepdims: int = 1) -> np.ndarray:
-    """ArgMin-1(data) -> reduced int64; first index of the minimum."""
-    return _arg_extreme(np.argmin, data, axis, keepdims, 0)
-
-
-@kernel("ArgMin", since=12)
-def arg_min_12(data: np.ndarray, *, axis: int = 0, keepdims: int = 1,
-               select_last_index: int = 0) -> np.ndarray:
-    """ArgMin-12(data) -> reduced int64; select_last_index picks the last minimum."""
+def arg_min(data: np.ndarray, *, axis: int = 0, keepdims: int = 1,
+            select_last_index: int = 0) -> np.ndarray:
+    """ArgMin-1/11/12/13(data) -> reduced int64; the first index of the minimum, the last with
+    select_last_index (12)."""
     return _arg_extreme(np.argmin, data, axis, keepdims, select_last_index)

@@ -1,4 +1,4 @@
-"""Kernels: resampling (Resize, Upsample, GridSample, AffineGrid, CenterCropPad).
+"""Kernels: resampling (Resize, GridSample, AffineGrid, CenterCropPad; Upsample is Resize-10).
 
 Resize is separable: every resized axis gets a small (out_len, taps) table of source
 indices and weights, and the tensor is resampled one axis at a time with one gather per
@@ -35,7 +35,7 @@ from tensorbridge.ir.resize_math import (
     source_coords,
 )
 from tensorbridge.runtime.kernels._spatial import compute_dtype, pad_spatial
-from tensorbridge.runtime.registry import kernel
+from tensorbridge.runtime.registry import KernelContext, kernel
 
 
 def _resample_axis(x: np.ndarray, axis: int, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -97,107 +97,41 @@ def _values(v: np.ndarray | None, kind: type) -> list[Any]:
     return [] if v is None else [kind(e) for e in np.asarray(v).reshape(-1)]
 
 
-def _legacy_resize(X: np.ndarray, scales: np.ndarray | list[float], mode: str) -> np.ndarray:
-    """Resize-10 / Upsample: asymmetric coordinates, nearest truncates (ceil when
-    shrinking), linear clamps at the edges."""
-    mode = legacy_mode(mode)
-    axes = legacy_axes(X.shape, _values(np.asarray(scales), float), NUMPY_OPS)
-    return _resize(X, axes, replace(LEGACY_OPTIONS, mode=mode))
-
-
 @kernel("Resize", since=10)
 def resize_10(X: np.ndarray, scales: np.ndarray, *, mode: str = "nearest") -> np.ndarray:
-    """Resize-10: like Upsample-9 (asymmetric coordinates), out = floor(in * scale)."""
-    return _legacy_resize(X, scales, mode)
+    """Resize-10: asymmetric coordinates, out = floor(in * scale); nearest truncates (ceil
+    when shrinking), linear clamps at the edges. Upsample-1/7/9 are rewritten into it by
+    ir/op_versions.py. Resize-11 changed nearest rounding, so it has its own kernel."""
+    axes = legacy_axes(X.shape, _values(scales, float), NUMPY_OPS)
+    return _resize(X, axes, replace(LEGACY_OPTIONS, mode=legacy_mode(mode)))
 
 
-def _resize_11_plus(X: np.ndarray, roi: np.ndarray | None, scales: np.ndarray | None,
-                    sizes: np.ndarray | None, opt: Options, allowed: tuple[str, ...],
-                    axes: list[int] | None = None, policy: str = "stretch") -> np.ndarray:
-    check_coord(opt.coord, allowed)
-    plans = plan_axes(X.shape, _values(roi, float), _values(scales, float),
-                      _values(sizes, int), axes, policy, opt.coord, NUMPY_OPS)
-    return _resize(X, plans, opt)
+def _coord_modes(opset: int) -> tuple[str, ...]:
+    """The coordinate_transformation_mode values of the Resize version an opset imports:
+    tf_half_pixel_for_nn only in 11, half_pixel_symmetric from 19."""
+    if opset >= 19:
+        return COORD_MODES_19
+    return COORD_MODES_13 if opset >= 13 else COORD_MODES_11
 
 
 @kernel("Resize", since=11)
-def resize_11(X: np.ndarray, roi: np.ndarray | None, scales: np.ndarray | None,
-              sizes: np.ndarray | None = None, *,
-              coordinate_transformation_mode: str = "half_pixel",
-              cubic_coeff_a: float = -0.75, exclude_outside: int = 0,
-              extrapolation_value: float = 0.0, mode: str = "nearest",
-              nearest_mode: str = "round_prefer_floor") -> np.ndarray:
-    """Resize-11: roi/scales/sizes inputs, coordinate modes incl. tf_half_pixel_for_nn."""
+def resize(X: np.ndarray, roi: np.ndarray | None = None, scales: np.ndarray | None = None,
+           sizes: np.ndarray | None = None, *, antialias: int = 0,
+           axes: list[int] | None = None,
+           coordinate_transformation_mode: str = "half_pixel",
+           cubic_coeff_a: float = -0.75, exclude_outside: int = 0,
+           extrapolation_value: float = 0.0, keep_aspect_ratio_policy: str = "stretch",
+           mode: str = "nearest", nearest_mode: str = "round_prefer_floor",
+           ctx: KernelContext) -> np.ndarray:
+    """Resize-11/13/18/19: roi?/scales?/sizes? inputs (roi and scales optional from 13);
+    antialias, axes and keep_aspect_ratio_policy (18) default to the earlier meaning; the
+    coordinate modes allowed are the node's version's (see ``_coord_modes``)."""
     opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                   exclude_outside, extrapolation_value)
-    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_11)
-
-
-@kernel("Resize", since=13)
-def resize_13(X: np.ndarray, roi: np.ndarray | None = None, scales: np.ndarray | None = None,
-              sizes: np.ndarray | None = None, *,
-              coordinate_transformation_mode: str = "half_pixel",
-              cubic_coeff_a: float = -0.75, exclude_outside: int = 0,
-              extrapolation_value: float = 0.0, mode: str = "nearest",
-              nearest_mode: str = "round_prefer_floor") -> np.ndarray:
-    """Resize-13: roi and scales become optional; tf_half_pixel_for_nn is gone."""
-    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                   exclude_outside, extrapolation_value)
-    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_13)
-
-
-@kernel("Resize", since=18)
-def resize_18(X: np.ndarray, roi: np.ndarray | None = None, scales: np.ndarray | None = None,
-              sizes: np.ndarray | None = None, *, antialias: int = 0,
-              axes: list[int] | None = None,
-              coordinate_transformation_mode: str = "half_pixel",
-              cubic_coeff_a: float = -0.75, exclude_outside: int = 0,
-              extrapolation_value: float = 0.0, keep_aspect_ratio_policy: str = "stretch",
-              mode: str = "nearest", nearest_mode: str = "round_prefer_floor") -> np.ndarray:
-    """Resize-18: adds antialias, axes and keep_aspect_ratio_policy."""
-    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                   exclude_outside, extrapolation_value, antialias)
-    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_13, axes,
-                           keep_aspect_ratio_policy)
-
-
-@kernel("Resize", since=19)
-def resize_19(X: np.ndarray, roi: np.ndarray | None = None, scales: np.ndarray | None = None,
-              sizes: np.ndarray | None = None, *, antialias: int = 0,
-              axes: list[int] | None = None,
-              coordinate_transformation_mode: str = "half_pixel",
-              cubic_coeff_a: float = -0.75, exclude_outside: int = 0,
-              extrapolation_value: float = 0.0, keep_aspect_ratio_policy: str = "stretch",
-              mode: str = "nearest", nearest_mode: str = "round_prefer_floor") -> np.ndarray:
-    """Resize-19: adds the half_pixel_symmetric coordinate mode."""
-    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                   exclude_outside, extrapolation_value, antialias)
-    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_19, axes,
-                           keep_aspect_ratio_policy)
-
-
-@kernel("Upsample", since=1)
-def upsample_1(X: np.ndarray, *, height_scale: float | None = None,
-               width_scale: float | None = None, mode: str = "nearest") -> np.ndarray:
-    """Upsample-1 (experimental): 4-D NCHW input, scales for H and W only."""
-    if X.ndim != 4 or height_scale is None or width_scale is None:
-        raise ValueError("Upsample-1 needs a 4-D input and both height_scale and width_scale")
-    return _legacy_resize(X, [1.0, 1.0, height_scale, width_scale], mode)
-
-
-@kernel("Upsample", since=7)
-def upsample_7(X: np.ndarray, *, mode: str = "nearest",
-               scales: list[float] | None = None) -> np.ndarray:
-    """Upsample-7: scales as an attribute (one per axis, >= 1)."""
-    if scales is None:
-        raise ValueError("Upsample-7: the scales attribute is required")
-    return _legacy_resize(X, scales, mode)
-
-
-@kernel("Upsample", since=9)
-def upsample_9(X: np.ndarray, scales: np.ndarray, *, mode: str = "nearest") -> np.ndarray:
-    """Upsample-9/10: scales as an input."""
-    return _legacy_resize(X, scales, mode)
+                  exclude_outside, extrapolation_value, antialias)
+    check_coord(opt.coord, _coord_modes(ctx.opset))
+    plans = plan_axes(X.shape, _values(roi, float), _values(scales, float),
+                      _values(sizes, int), axes, keep_aspect_ratio_policy, opt.coord, NUMPY_OPS)
+    return _resize(X, plans, opt)
 
 
 # -------------------------------------------------------------------------- crop / pad
@@ -307,21 +241,11 @@ def _grid_sample(X: np.ndarray, grid: np.ndarray, mode: str, padding: str,
     return np.moveaxis(out, -1, 1).astype(X.dtype)
 
 
-@kernel("GridSample", since=16)
-def grid_sample_16(X: np.ndarray, grid: np.ndarray, *, align_corners: int = 0,
-                   mode: str = "bilinear", padding_mode: str = "zeros") -> np.ndarray:
-    """GridSample-16: 4-D only, modes bilinear/nearest/bicubic."""
-    names = {"bilinear": "linear", "nearest": "nearest", "bicubic": "cubic"}
-    if X.ndim != 4 or mode not in names:
-        raise ValueError(f"GridSample-16 takes 4-D X and mode bilinear/nearest/bicubic, got "
-                         f"rank {X.ndim} and {mode!r}")
-    return _grid_sample(X, grid, names[mode], padding_mode, align_corners)
-
-
 @kernel("GridSample", since=20)
-def grid_sample_20(X: np.ndarray, grid: np.ndarray, *, align_corners: int = 0,
-                   mode: str = "linear", padding_mode: str = "zeros") -> np.ndarray:
-    """GridSample-20/22: N-D, modes linear/nearest/cubic."""
+def grid_sample(X: np.ndarray, grid: np.ndarray, *, align_corners: int = 0,
+                mode: str = "linear", padding_mode: str = "zeros") -> np.ndarray:
+    """GridSample-20/22: N-D, modes linear/nearest/cubic. GridSample-16's mode names are
+    rewritten by ir/op_versions.py."""
     if mode not in ("linear", "nearest", "cubic"):
         raise ValueError(f"GridSample: mode must be linear, nearest or cubic, got {mode!r}")
     return _grid_sample(X, grid, mode, padding_mode, align_corners)

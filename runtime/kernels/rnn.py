@@ -164,37 +164,15 @@ def _rnn(X: Array, W: Array, R: Array, B: Array | None, sequence_lens: Array | N
 
 
 @kernel("RNN", since=1)
-def rnn_1(X: Array, W: Array, R: Array, B: Array | None = None,
-          sequence_lens: Array | None = None, initial_h: Array | None = None, *,
-          activation_alpha: list[float] | None = None, activation_beta: list[float] | None = None,
-          activations: list[str] | None = None, clip: float | None = None,
-          direction: str = "forward", hidden_size: int | None = None,
-          output_sequence: int = 0) -> tuple[Array, Array]:
-    """RNN-1: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h. (output_sequence only says
-    whether Y may be omitted; the session keeps the outputs the node declares.)"""
-    return _rnn(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
-                activations, clip, direction, hidden_size, 0)
-
-
-@kernel("RNN", since=7)
-def rnn_7(X: Array, W: Array, R: Array, B: Array | None = None,
-          sequence_lens: Array | None = None, initial_h: Array | None = None, *,
-          activation_alpha: list[float] | None = None, activation_beta: list[float] | None = None,
-          activations: list[str] | None = None, clip: float | None = None,
-          direction: str = "forward", hidden_size: int | None = None) -> tuple[Array, Array]:
-    """RNN-7: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h."""
-    return _rnn(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
-                activations, clip, direction, hidden_size, 0)
-
-
-@kernel("RNN", since=14)
-def rnn_14(X: Array, W: Array, R: Array, B: Array | None = None,
-           sequence_lens: Array | None = None, initial_h: Array | None = None, *,
-           activation_alpha: list[float] | None = None, activation_beta: list[float] | None = None,
-           activations: list[str] | None = None, clip: float | None = None,
-           direction: str = "forward", hidden_size: int | None = None,
-           layout: int = 0) -> tuple[Array, Array]:
-    """RNN-14: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h (layout 0 or 1)."""
+def rnn(X: Array, W: Array, R: Array, B: Array | None = None,
+        sequence_lens: Array | None = None, initial_h: Array | None = None, *,
+        activation_alpha: list[float] | None = None, activation_beta: list[float] | None = None,
+        activations: list[str] | None = None, clip: float | None = None,
+        direction: str = "forward", hidden_size: int | None = None, layout: int = 0,
+        output_sequence: int = 0) -> tuple[Array, Array]:
+    """RNN-1/7/14/22: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h; layout (14) 0 or 1.
+    (RNN-1's output_sequence only says whether Y may be omitted; the session keeps the
+    outputs the node declares.)"""
     return _rnn(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
                 activations, clip, direction, hidden_size, layout)
 
@@ -238,49 +216,15 @@ def _gru(X: Array, W: Array, R: Array, B: Array | None, sequence_lens: Array | N
 
 
 @kernel("GRU", since=1)
-def gru_1(X: Array, W: Array, R: Array, B: Array | None = None,
-          sequence_lens: Array | None = None, initial_h: Array | None = None, *,
-          activation_alpha: list[float] | None = None, activation_beta: list[float] | None = None,
-          activations: list[str] | None = None, clip: float | None = None,
-          direction: str = "forward", hidden_size: int | None = None,
-          output_sequence: int = 0) -> tuple[Array, Array]:
-    """GRU-1: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h (reset before linear)."""
-    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
-                activations, clip, direction, hidden_size, 0, 0)
-
-
-@kernel("GRU", since=3)
-def gru_3(X: Array, W: Array, R: Array, B: Array | None = None,
-          sequence_lens: Array | None = None, initial_h: Array | None = None, *,
-          activation_alpha: list[float] | None = None, activation_beta: list[float] | None = None,
-          activations: list[str] | None = None, clip: float | None = None,
-          direction: str = "forward", hidden_size: int | None = None,
-          linear_before_reset: int = 0, output_sequence: int = 0) -> tuple[Array, Array]:
-    """GRU-3: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h."""
-    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
-                activations, clip, direction, hidden_size, 0, linear_before_reset)
-
-
-@kernel("GRU", since=7)
-def gru_7(X: Array, W: Array, R: Array, B: Array | None = None,
-          sequence_lens: Array | None = None, initial_h: Array | None = None, *,
-          activation_alpha: list[float] | None = None, activation_beta: list[float] | None = None,
-          activations: list[str] | None = None, clip: float | None = None,
-          direction: str = "forward", hidden_size: int | None = None,
-          linear_before_reset: int = 0) -> tuple[Array, Array]:
-    """GRU-7: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h."""
-    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
-                activations, clip, direction, hidden_size, 0, linear_before_reset)
-
-
-@kernel("GRU", since=14)
-def gru_14(X: Array, W: Array, R: Array, B: Array | None = None,
-           sequence_lens: Array | None = None, initial_h: Array | None = None, *,
-           activation_alpha: list[float] | None = None, activation_beta: list[float] | None = None,
-           activations: list[str] | None = None, clip: float | None = None,
-           direction: str = "forward", hidden_size: int | None = None, layout: int = 0,
-           linear_before_reset: int = 0) -> tuple[Array, Array]:
-    """GRU-14: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h (layout 0 or 1)."""
+def gru(X: Array, W: Array, R: Array, B: Array | None = None,
+        sequence_lens: Array | None = None, initial_h: Array | None = None, *,
+        activation_alpha: list[float] | None = None, activation_beta: list[float] | None = None,
+        activations: list[str] | None = None, clip: float | None = None,
+        direction: str = "forward", hidden_size: int | None = None, layout: int = 0,
+        linear_before_reset: int = 0, output_sequence: int = 0) -> tuple[Array, Array]:
+    """GRU-1/3/7/14/22: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h; linear_before_reset
+    (3) defaults to GRU-1's reset before linear, layout (14) 0 or 1; output_sequence (1/3)
+    as for RNN."""
     return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
                 activations, clip, direction, hidden_size, layout, linear_before_reset)
 
@@ -325,40 +269,14 @@ def _lstm(X: Array, W: Array, R: Array, B: Array | None, sequence_lens: Array | 
 
 
 @kernel("LSTM", since=1)
-def lstm_1(X: Array, W: Array, R: Array, B: Array | None = None,
-           sequence_lens: Array | None = None, initial_h: Array | None = None,
-           initial_c: Array | None = None, P: Array | None = None, *,
-           activation_alpha: list[float] | None = None, activation_beta: list[float] | None = None,
-           activations: list[str] | None = None, clip: float | None = None,
-           direction: str = "forward", hidden_size: int | None = None, input_forget: int = 0,
-           output_sequence: int = 0) -> tuple[Array, Array, Array]:
-    """LSTM-1: X, W, R, B?, sequence_lens?, initial_h?, initial_c?, P? -> Y, Y_h, Y_c."""
-    return _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, activation_alpha,
-                 activation_beta, activations, clip, direction, hidden_size, input_forget, 0)
-
-
-@kernel("LSTM", since=7)
-def lstm_7(X: Array, W: Array, R: Array, B: Array | None = None,
-           sequence_lens: Array | None = None, initial_h: Array | None = None,
-           initial_c: Array | None = None, P: Array | None = None, *,
-           activation_alpha: list[float] | None = None, activation_beta: list[float] | None = None,
-           activations: list[str] | None = None, clip: float | None = None,
-           direction: str = "forward", hidden_size: int | None = None,
-           input_forget: int = 0) -> tuple[Array, Array, Array]:
-    """LSTM-7: X, W, R, B?, sequence_lens?, initial_h?, initial_c?, P? -> Y, Y_h, Y_c."""
-    return _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, activation_alpha,
-                 activation_beta, activations, clip, direction, hidden_size, input_forget, 0)
-
-
-@kernel("LSTM", since=14)
-def lstm_14(X: Array, W: Array, R: Array, B: Array | None = None,
-            sequence_lens: Array | None = None, initial_h: Array | None = None,
-            initial_c: Array | None = None, P: Array | None = None, *,
-            activation_alpha: list[float] | None = None, activation_beta: list[float] | None = None,
-            activations: list[str] | None = None, clip: float | None = None,
-            direction: str = "forward", hidden_size: int | None = None, input_forget: int = 0,
-            layout: int = 0) -> tuple[Array, Array, Array]:
-    """LSTM-14: X, W, R, B?, sequence_lens?, initial_h?, initial_c?, P? -> Y, Y_h, Y_c
-    (layout 0 or 1)."""
+def lstm(X: Array, W: Array, R: Array, B: Array | None = None,
+         sequence_lens: Array | None = None, initial_h: Array | None = None,
+         initial_c: Array | None = None, P: Array | None = None, *,
+         activation_alpha: list[float] | None = None, activation_beta: list[float] | None = None,
+         activations: list[str] | None = None, clip: float | None = None,
+         direction: str = "forward", hidden_size: int | None = None, input_forget: int = 0,
+         layout: int = 0, output_sequence: int = 0) -> tuple[Array, Array, Array]:
+    """LSTM-1/7/14/22: X, W, R, B?, sequence_lens?, initial_h?, initial_c?, P? -> Y, Y_h, Y_c;
+    layout (14) 0 or 1; output_sequence (1) as for RNN."""
     return _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, activation_alpha,
                  activation_beta, activations, clip, direction, hidden_size, input_forget, layout)

@@ -15,10 +15,6 @@ import numpy as np
 from tensorbridge.runtime.registry import KernelContext, kernel
 
 
-def _ints(x: np.ndarray | list[int]) -> list[int]:
-    return x.tolist() if isinstance(x, np.ndarray) else list(x)
-
-
 def _reshape(data: np.ndarray, dims: list[int], allowzero: int) -> np.ndarray:
     if not allowzero and 0 in dims:
         # 0 copies the input's dimension at the same position (not an empty dimension).
@@ -30,22 +26,10 @@ def _reshape(data: np.ndarray, dims: list[int], allowzero: int) -> np.ndarray:
         raise ValueError(f"cannot reshape {data.shape} to {dims}: {e}") from e
 
 
-@kernel("Reshape", since=1)
-def reshape_1(data: np.ndarray, *, shape: list[int] | None = None,
-              consumed_inputs: list[int] | None = None) -> np.ndarray:
-    """Reshape-1(data) -> reshaped; target shape as attribute (consumed_inputs is legacy)."""
-    return _reshape(data, list(shape or []), 0)
-
-
 @kernel("Reshape", since=5)
-def reshape_5(data: np.ndarray, shape: np.ndarray) -> np.ndarray:
-    """Reshape-5(data, shape) -> reshaped."""
-    return _reshape(data, shape.tolist(), 0)
-
-
-@kernel("Reshape", since=14)
-def reshape_14(data: np.ndarray, shape: np.ndarray, *, allowzero: int = 0) -> np.ndarray:
-    """Reshape-14(data, shape) -> reshaped; allowzero=1 makes 0 a real empty dimension."""
+def reshape(data: np.ndarray, shape: np.ndarray, *, allowzero: int = 0) -> np.ndarray:
+    """Reshape-5/14(data, shape) -> reshaped; allowzero=1 (14) makes 0 a real empty dimension.
+    Reshape-1's shape attribute is rewritten by ir/op_versions.py."""
     return _reshape(data, shape.tolist(), allowzero)
 
 
@@ -55,15 +39,10 @@ def transpose(data: np.ndarray, *, perm: list[int] | None = None) -> np.ndarray:
     return np.transpose(data, perm)
 
 
-@kernel("Concat", since=1)
-def concat_1(*inputs: np.ndarray, axis: int = 1) -> np.ndarray:
-    """Concat-1(inputs...) -> concat_result; axis defaults to 1."""
-    return np.concatenate(inputs, axis=axis)
-
-
 @kernel("Concat", since=4)
-def concat_4(*inputs: np.ndarray, axis: int) -> np.ndarray:
-    """Concat-4(inputs...) -> concat_result; axis required (negative from 11)."""
+def concat(*inputs: np.ndarray, axis: int) -> np.ndarray:
+    """Concat-4/11/13(inputs...) -> concat_result; axis required (negative from 11).
+    Concat-1's optional axis is rewritten by ir/op_versions.py."""
     return np.concatenate(inputs, axis=axis)
 
 
@@ -80,53 +59,22 @@ def _split_sizes(x: np.ndarray, sizes: list[int], axis: int) -> tuple[np.ndarray
     return tuple(outs)
 
 
-def _equal_sizes(dim: int, n: int) -> list[int]:
-    if n <= 0 or dim % n:
-        raise ValueError(f"cannot split a dimension of {dim} into {n} equal parts")
-    return [dim // n] * n
-
-
-@kernel("Split", since=1)
-def split_1(input: np.ndarray, split_lengths: np.ndarray | None = None, *, axis: int = 0,
-            split: list[int] | None = None, ctx: KernelContext) -> tuple[np.ndarray, ...]:
-    """Split-1(input, split?) -> outputs...; lengths from the input or the split attribute.
-
-    The optional input is also called ``split`` in the spec; Python needs another name for it.
-    """
-    sizes = _ints(split_lengths) if split_lengths is not None else split
-    if not sizes:
-        sizes = _equal_sizes(input.shape[axis], ctx.n_outputs)
-    return _split_sizes(input, sizes, axis)
-
-
-@kernel("Split", since=2)
-def split_2(input: np.ndarray, *, axis: int = 0, split: list[int] | None = None,
-            ctx: KernelContext) -> tuple[np.ndarray, ...]:
-    """Split-2(input) -> outputs...; lengths as attribute, else equal parts."""
-    sizes = split or _equal_sizes(input.shape[axis], ctx.n_outputs)
-    return _split_sizes(input, sizes, axis)
-
-
 @kernel("Split", since=13)
-def split_13(input: np.ndarray, split: np.ndarray | None = None, *, axis: int = 0,
-             ctx: KernelContext) -> tuple[np.ndarray, ...]:
-    """Split-13(input, split?) -> outputs...; lengths as input, else equal parts."""
-    if split is not None and split.size:
-        return _split_sizes(input, split.tolist(), axis)
-    return _split_sizes(input, _equal_sizes(input.shape[axis], ctx.n_outputs), axis)
-
-
-@kernel("Split", since=18)
-def split_18(input: np.ndarray, split: np.ndarray | None = None, *, axis: int = 0,
-             num_outputs: int | None = None, ctx: KernelContext) -> tuple[np.ndarray, ...]:
-    """Split-18(input, split?) -> outputs...; or num_outputs chunks, the last one smaller."""
+def split(input: np.ndarray, split: np.ndarray | None = None, *, axis: int = 0,
+          num_outputs: int | None = None, ctx: KernelContext) -> tuple[np.ndarray, ...]:
+    """Split-13/18(input, split?) -> outputs...; lengths as input, else num_outputs (18)
+    chunks of ceil(dim / n), the last one smaller. Before 18 the node's output count splits
+    into equal parts only. Split-1/2/11's attribute is rewritten by ir/op_versions.py."""
     if split is not None and split.size:
         return _split_sizes(input, split.tolist(), axis)
     dim = input.shape[axis]
     n = num_outputs if num_outputs is not None else ctx.n_outputs
+    if n <= 0 or (ctx.opset < 18 and dim % n):
+        raise ValueError(f"cannot split a dimension of {dim} into {n} equal outputs"
+                         if n > 0 else f"cannot split a dimension of {dim} into {n} outputs")
     chunk = -(-dim // n)  # ceil
     last = dim - chunk * (n - 1)
-    if n <= 0 or last < 0:
+    if last < 0:
         raise ValueError(f"cannot split a dimension of {dim} into {n} outputs")
     return _split_sizes(input, [chunk] * (n - 1) + [last], axis)
 
@@ -163,17 +111,11 @@ def _slice(data: np.ndarray, starts: list[int], ends: list[int], axes: list[int]
     return data[tuple(index)]
 
 
-@kernel("Slice", since=1)
-def slice_1(data: np.ndarray, *, starts: list[int], ends: list[int],
-            axes: list[int] | None = None) -> np.ndarray:
-    """Slice-1(data) -> output; starts/ends/axes as attributes, step 1."""
-    return _slice(data, starts, ends, axes, None)
-
-
 @kernel("Slice", since=10)
-def slice_10(data: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-             axes: np.ndarray | None = None, steps: np.ndarray | None = None) -> np.ndarray:
-    """Slice-10(data, starts, ends, axes?, steps?) -> output (a view)."""
+def slice_(data: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+           axes: np.ndarray | None = None, steps: np.ndarray | None = None) -> np.ndarray:
+    """Slice-10/11/13(data, starts, ends, axes?, steps?) -> output (a view). Slice-1's
+    attributes are rewritten by ir/op_versions.py."""
     return _slice(data, starts.tolist(), ends.tolist(),
                   None if axes is None else axes.tolist(),
                   None if steps is None else steps.tolist())
@@ -188,15 +130,10 @@ def _squeeze(data: np.ndarray, axes: list[int] | None) -> np.ndarray:
         raise ValueError(f"Squeeze axes {axes} of shape {data.shape}: {e}") from e
 
 
-@kernel("Squeeze", since=1)
-def squeeze_1(data: np.ndarray, *, axes: list[int] | None = None) -> np.ndarray:
-    """Squeeze-1(data) -> squeezed; axes attribute (all size-1 axes when absent)."""
-    return _squeeze(data, axes)
-
-
 @kernel("Squeeze", since=13)
-def squeeze_13(data: np.ndarray, axes: np.ndarray | None = None) -> np.ndarray:
-    """Squeeze-13(data, axes?) -> squeezed."""
+def squeeze(data: np.ndarray, axes: np.ndarray | None = None) -> np.ndarray:
+    """Squeeze-13/21/23(data, axes?) -> squeezed (all size-1 axes when absent). Squeeze-1/11's
+    axes attribute is rewritten by ir/op_versions.py."""
     return _squeeze(data, None if axes is None else axes.tolist())
 
 
@@ -211,15 +148,10 @@ def _unsqueeze(data: np.ndarray, axes: list[int]) -> np.ndarray:
     return data.reshape(shape)
 
 
-@kernel("Unsqueeze", since=1)
-def unsqueeze_1(data: np.ndarray, *, axes: list[int]) -> np.ndarray:
-    """Unsqueeze-1(data) -> expanded; axes attribute."""
-    return _unsqueeze(data, axes)
-
-
 @kernel("Unsqueeze", since=13)
-def unsqueeze_13(data: np.ndarray, axes: np.ndarray) -> np.ndarray:
-    """Unsqueeze-13(data, axes) -> expanded."""
+def unsqueeze(data: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Unsqueeze-13/21/23(data, axes) -> expanded. Unsqueeze-1/11's axes attribute is
+    rewritten by ir/op_versions.py."""
     return _unsqueeze(data, axes.reshape(-1).tolist())
 
 
@@ -261,14 +193,9 @@ def flatten(input: np.ndarray, *, axis: int = 1) -> np.ndarray:
 
 
 @kernel("Shape", since=1)
-def shape_1(data: np.ndarray) -> np.ndarray:
-    """Shape-1(data) -> shape int64."""
-    return np.array(data.shape, dtype=np.int64)
-
-
-@kernel("Shape", since=15)
-def shape_15(data: np.ndarray, *, start: int = 0, end: int | None = None) -> np.ndarray:
-    """Shape-15(data) -> shape[start:end] int64 (Python slicing clamps like the spec)."""
+def shape(data: np.ndarray, *, start: int = 0, end: int | None = None) -> np.ndarray:
+    """Shape-1/13/15/19/21/23(data) -> shape[start:end] int64; start/end (15) default to the
+    whole shape, and Python slicing clamps like the spec."""
     return np.array(data.shape[start:end], dtype=np.int64)
 
 
@@ -299,14 +226,8 @@ def _depth_to_space(x: np.ndarray, blocksize: int, mode: str) -> np.ndarray:
 
 
 @kernel("DepthToSpace", since=1)
-def depth_to_space_1(input: np.ndarray, *, blocksize: int) -> np.ndarray:
-    """DepthToSpace-1(input) -> output; DCR order."""
-    return _depth_to_space(input, blocksize, "DCR")
-
-
-@kernel("DepthToSpace", since=11)
-def depth_to_space_11(input: np.ndarray, *, blocksize: int, mode: str = "DCR") -> np.ndarray:
-    """DepthToSpace-11(input) -> output; mode DCR or CRD."""
+def depth_to_space(input: np.ndarray, *, blocksize: int, mode: str = "DCR") -> np.ndarray:
+    """DepthToSpace-1/11/13(input) -> output; mode (11) DCR (the only order before) or CRD."""
     return _depth_to_space(input, blocksize, mode)
 
 
@@ -327,14 +248,8 @@ def _space_to_depth(x: np.ndarray, blocksize: int, mode: str) -> np.ndarray:
 
 
 @kernel("SpaceToDepth", since=1)
-def space_to_depth_1(input: np.ndarray, *, blocksize: int) -> np.ndarray:
-    """SpaceToDepth-1(input) -> output; DCR order."""
-    return _space_to_depth(input, blocksize, "DCR")
-
-
-@kernel("SpaceToDepth", since=28)
-def space_to_depth_28(input: np.ndarray, *, blocksize: int, mode: str = "DCR") -> np.ndarray:
-    """SpaceToDepth-28(input) -> output; mode DCR or CRD."""
+def space_to_depth(input: np.ndarray, *, blocksize: int, mode: str = "DCR") -> np.ndarray:
+    """SpaceToDepth-1/13/28(input) -> output; mode (28) DCR (the only order before) or CRD."""
     return _space_to_depth(input, blocksize, mode)
 
 
@@ -378,30 +293,10 @@ def _pad_value(data: np.ndarray, constant_value: np.ndarray | float | None) -> A
     return constant_value
 
 
-@kernel("Pad", since=1)
-def pad_1(data: np.ndarray, *, paddings: list[int], mode: str = "constant",
-          value: float = 0.0) -> np.ndarray:
-    """Pad-1(data) -> output; paddings attribute [x1_begin, ..., x1_end, ...]."""
-    return _pad(data, paddings, mode, value, None)
-
-
-@kernel("Pad", since=2)
-def pad_2(data: np.ndarray, *, pads: list[int], mode: str = "constant",
-          value: float = 0.0) -> np.ndarray:
-    """Pad-2(data) -> output; pads attribute."""
-    return _pad(data, pads, mode, value, None)
-
-
 @kernel("Pad", since=11)
-def pad_11(data: np.ndarray, pads: np.ndarray, constant_value: np.ndarray | None = None, *,
-           mode: str = "constant") -> np.ndarray:
-    """Pad-11(data, pads, constant_value?) -> output."""
-    return _pad(data, pads.tolist(), mode, _pad_value(data, constant_value), None)
-
-
-@kernel("Pad", since=18)
-def pad_18(data: np.ndarray, pads: np.ndarray, constant_value: np.ndarray | None = None,
-           axes: np.ndarray | None = None, *, mode: str = "constant") -> np.ndarray:
-    """Pad-18(data, pads, constant_value?, axes?) -> output."""
+def pad(data: np.ndarray, pads: np.ndarray, constant_value: np.ndarray | None = None,
+        axes: np.ndarray | None = None, *, mode: str = "constant") -> np.ndarray:
+    """Pad-11/13/18/19/21/23(data, pads, constant_value?, axes?) -> output; axes (18) default
+    to all, mode wrap from 19. Pad-1/2's attributes are rewritten by ir/op_versions.py."""
     return _pad(data, pads.tolist(), mode, _pad_value(data, constant_value),
                 None if axes is None else axes.tolist())

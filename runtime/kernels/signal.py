@@ -35,7 +35,7 @@ def _from_complex(z: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def _dft(x: np.ndarray, dft_length: np.ndarray | None, axis: int, inverse: int,
          onesided: int) -> np.ndarray:
-    """Shared body of DFT-17 and DFT-20 once ``axis`` is known."""
+    """The DFT once ``axis`` is known."""
     rank = x.ndim
     if not (-rank <= axis <= -2 or 0 <= axis <= rank - 2):
         raise ValueError(f"DFT axis {axis} out of range for a rank-{rank} input (the last "
@@ -62,17 +62,11 @@ def _half_spectrum(z: np.ndarray, n: int | None, axis: int) -> np.ndarray:
     return np.take(y, np.arange(bins), axis=axis)
 
 
-@kernel("DFT", since=17)
-def dft_17(input: np.ndarray, dft_length: np.ndarray | None = None, *, axis: int = 1,
-           inverse: int = 0, onesided: int = 0) -> np.ndarray:
-    """DFT-17: input[..., 1|2], dft_length? (axis attribute) -> output[..., 1|2]."""
-    return _dft(input, dft_length, axis, inverse, onesided)
-
-
 @kernel("DFT", since=20)
-def dft_20(input: np.ndarray, dft_length: np.ndarray | None = None,
-           axis: np.ndarray | None = None, *, inverse: int = 0, onesided: int = 0) -> np.ndarray:
-    """DFT-20: input[..., 1|2], dft_length?, axis? (default -2) -> output[..., 1|2]."""
+def dft(input: np.ndarray, dft_length: np.ndarray | None = None,
+        axis: np.ndarray | None = None, *, inverse: int = 0, onesided: int = 0) -> np.ndarray:
+    """DFT-20: input[..., 1|2], dft_length?, axis? (default -2) -> output[..., 1|2]. DFT-17's
+    axis attribute is rewritten by ir/op_versions.py."""
     return _dft(input, dft_length, -2 if axis is None else int(axis), inverse, onesided)
 
 

@@ -199,8 +199,6 @@ def _registries() -> dict[str, Any]:
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="the layers still register the old-spelling functions the "
-                   "registry no longer calls (dead code): delete them, then this mark")
 def test_no_layer_implements_a_rewritten_version() -> None:
     dead = [f"{layer}: {op}-{since} (rewritten below opset {UPGRADES[op].below})"
             for layer, reg in _registries().items()

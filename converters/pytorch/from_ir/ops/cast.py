@@ -152,33 +152,12 @@ def cast_to(input: Any, to: DType, saturate: int = 1, ctx: EmitContext | None = 
     return input.to(dtype)
 
 
-@emits("Cast", since=1)
-def cast_1(input: Any, *, to: str, ctx: EmitContext) -> Any:
-    """Cast-1: convert to the element type named by ``to`` (e.g. "FLOAT")."""
-    try:
-        dtype = DType[to.upper()]
-    except KeyError:
-        raise UnsupportedOpError(LAYER, "Cast", node=ctx.node_name,
-                                 hint=f"'to'={to!r} is not an ONNX element type name") from None
-    return cast_to(input, dtype, ctx=ctx)
-
-
 @emits("Cast", since=6)
-def cast_6(input: Any, *, to: int, ctx: EmitContext) -> Any:
-    """Cast-6/9/13: convert to element type ``to``."""
-    return cast_to(input, DType(to), ctx=ctx)
-
-
-@emits("Cast", since=19)
-def cast_19(input: Any, *, to: int, saturate: int = 1, ctx: EmitContext) -> Any:
-    """Cast-19/21/23: convert to ``to``; ``saturate`` clamps float8 overflow to the max."""
-    return cast_to(input, DType(to), saturate, ctx)
-
-
-@emits("Cast", since=24)
 def cast(input: Any, *, to: int, saturate: int = 1, round_mode: str = "up", ctx: EmitContext) -> Any:
-    """Cast-24/25/28: as Cast-19; ``round_mode`` only concerns float8e8m0, which PyTorch
-    cannot convert to (rejected with the dtype)."""
+    """Cast-6/9/13/19/21/23/24/25/28: convert to element type ``to``. ``saturate`` (from 19,
+    default 1) clamps float8 overflow to the max; before 19 there are no float8 types, so
+    it changes nothing. ``round_mode`` (from 24) only concerns float8e8m0, which PyTorch
+    cannot convert to (rejected with the dtype). (Cast-1's type names: ir/op_versions.py.)"""
     return cast_to(input, DType(to), saturate, ctx)
 
 

@@ -128,15 +128,6 @@ def _roi_align(X: Any, rois: Any, batch_indices: Any, mode: str, oh: int, ow: in
     return best.amax(dim=(3, 5)).to(xi.dtype)
 
 
-@emits("RoiAlign", since=10)
-def roi_align_10(X: Any, rois: Any, batch_indices: Any, *, mode: str = "avg",
-                 output_height: int = 1, output_width: int = 1, sampling_ratio: int = 0,
-                 spatial_scale: float = 1.0, ctx: EmitContext) -> Any:
-    """RoiAlign-10: bilinear RoI pooling without the half-pixel shift."""
-    return _roi_align(X, rois, batch_indices, mode, output_height, output_width,
-                      sampling_ratio, spatial_scale, False, ctx)
-
-
 @emits("RoiAlign", since=16)
 def roi_align_16(X: Any, rois: Any, batch_indices: Any, *,
                  coordinate_transformation_mode: str = "half_pixel", mode: str = "avg",

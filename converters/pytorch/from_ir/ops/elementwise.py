@@ -580,17 +580,6 @@ def where(condition: Any, X: Any, Y: Any) -> Any:
     return torch.where(T(condition), T(X), T(Y))
 
 
-_FLT_MAX = 3.4028234663852886e38
-
-
-@emits("Clip", since=1)
-def clip_1(input: Any, *, max: float = _FLT_MAX, min: float = -_FLT_MAX,
-           consumed_inputs: tuple[int, ...] | None = None) -> Any:
-    """Clip-1/6: clamp to [min, max] given as attributes (defaults: float32 limits)."""
-    # The defaults stand for "no bound"; applied literally they would overflow float16.
-    return torch.clamp(T(input), None if min <= -_FLT_MAX else min, None if max >= _FLT_MAX else max)
-
-
 @emits("Clip", since=11)
 def clip(input: Any, min: Any = None, max: Any = None, *, ctx: EmitContext) -> Any:
     """Clip-11/12/13: clamp to [min, max]; a missing bound is no bound; min > max gives max

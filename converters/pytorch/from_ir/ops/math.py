@@ -216,23 +216,12 @@ def _top_k(X: Any, k: Any, axis: int, largest: int, ctx: EmitContext) -> tuple[t
     return values[head], order[head]
 
 
-@emits("TopK", since=1)
-def top_k_1(X: Any, *, k: int, axis: int = -1, ctx: EmitContext) -> Any:
-    """TopK-1: the k largest values along ``axis`` and their indices."""
-    return _top_k(X, k, axis, 1, ctx)
-
-
 @emits("TopK", since=10)
-def top_k_10(X: Any, K: Any, *, axis: int = -1, ctx: EmitContext) -> Any:
-    """TopK-10: as TopK-1 with k given as a 1-element tensor."""
-    return _top_k(X, scalar(K), axis, 1, ctx)
-
-
-@emits("TopK", since=11)
 def top_k(X: Any, K: Any, *, axis: int = -1, largest: int = 1, sorted: int = 1,
           ctx: EmitContext) -> Any:
-    """TopK-11/24: k largest (or smallest) values along ``axis``; always returned sorted,
-    which the spec allows for sorted=0."""
+    """TopK-10/11/24: k largest (or smallest, from 11) values along ``axis``; always returned
+    sorted, which the spec allows for sorted=0. TopK-10 has neither attribute; their
+    defaults are its meaning. (TopK-1's k attribute: ir/op_versions.py.)"""
     return _top_k(X, scalar(K), axis, largest, ctx)
 
 

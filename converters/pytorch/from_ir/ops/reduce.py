@@ -38,10 +38,6 @@ Dims = list[int] | None  # None: every axis
 Body = Callable[[torch.Tensor, Dims, bool, torch.dtype | None, EmitContext], torch.Tensor]
 
 
-def _attr_axes(axes: tuple[int, ...] | None) -> Dims:
-    return list(axes) if axes else None
-
-
 def _input_axes(axes: Any, noop_with_empty_axes: int) -> Dims:
     dims = ints(axes)
     if not dims:
@@ -157,15 +153,6 @@ def _reduce(body: Body, data: Any, dims: Dims, keepdims: int, ctx: EmitContext) 
     return body(T(data), dims, bool(keepdims), dtype_of(ctx, 0, data), ctx)
 
 
-@emits("ReduceSum", since=1)
-def reduce_sum_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1,
-                 ctx: EmitContext) -> Any:
-    """ReduceSum-1(data) -> reduced; axes attribute."""
-    if isinstance(data, Host):
-        return _host_fold(operator.add, 0, data, _attr_axes(axes), keepdims)
-    return _reduce(_sum, data, _attr_axes(axes), keepdims, ctx)
-
-
 @emits("ReduceSum", since=13)
 def reduce_sum_13(data: Any, axes: Any = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0,
                   ctx: EmitContext) -> Any:
@@ -174,15 +161,6 @@ def reduce_sum_13(data: Any, axes: Any = None, *, keepdims: int = 1, noop_with_e
     if isinstance(data, Host):
         return _host_fold(operator.add, 0, data, dims, keepdims)
     return _reduce(_sum, data, dims, keepdims, ctx)
-
-
-@emits("ReduceProd", since=1)
-def reduce_prod_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1,
-                  ctx: EmitContext) -> Any:
-    """ReduceProd-1(data) -> reduced; axes attribute."""
-    if isinstance(data, Host):
-        return _host_fold(operator.mul, 1, data, _attr_axes(axes), keepdims)
-    return _reduce(_prod, data, _attr_axes(axes), keepdims, ctx)
 
 
 @emits("ReduceProd", since=18)
@@ -195,25 +173,11 @@ def reduce_prod_18(data: Any, axes: Any = None, *, keepdims: int = 1, noop_with_
     return _reduce(_prod, data, dims, keepdims, ctx)
 
 
-@emits("ReduceMean", since=1)
-def reduce_mean_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1,
-                  ctx: EmitContext) -> Any:
-    """ReduceMean-1(data) -> reduced; axes attribute."""
-    return _reduce(_mean, data, _attr_axes(axes), keepdims, ctx)
-
-
 @emits("ReduceMean", since=18)
 def reduce_mean_18(data: Any, axes: Any = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0,
                    ctx: EmitContext) -> Any:
     """ReduceMean-18(data, axes?) -> reduced."""
     return _reduce(_mean, data, _input_axes(axes, noop_with_empty_axes), keepdims, ctx)
-
-
-@emits("ReduceMax", since=1)
-def reduce_max_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1,
-                 ctx: EmitContext) -> Any:
-    """ReduceMax-1(data) -> reduced; axes attribute."""
-    return _reduce(_max, data, _attr_axes(axes), keepdims, ctx)
 
 
 @emits("ReduceMax", since=18)
@@ -223,25 +187,11 @@ def reduce_max_18(data: Any, axes: Any = None, *, keepdims: int = 1, noop_with_e
     return _reduce(_max, data, _input_axes(axes, noop_with_empty_axes), keepdims, ctx)
 
 
-@emits("ReduceMin", since=1)
-def reduce_min_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1,
-                 ctx: EmitContext) -> Any:
-    """ReduceMin-1(data) -> reduced; axes attribute."""
-    return _reduce(_min, data, _attr_axes(axes), keepdims, ctx)
-
-
 @emits("ReduceMin", since=18)
 def reduce_min_18(data: Any, axes: Any = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0,
                   ctx: EmitContext) -> Any:
     """ReduceMin-18(data, axes?) -> reduced (bool inputs from 20: False < True)."""
     return _reduce(_min, data, _input_axes(axes, noop_with_empty_axes), keepdims, ctx)
-
-
-@emits("ReduceL1", since=1)
-def reduce_l1_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1,
-                ctx: EmitContext) -> Any:
-    """ReduceL1-1(data) -> reduced; axes attribute."""
-    return _reduce(_l1, data, _attr_axes(axes), keepdims, ctx)
 
 
 @emits("ReduceL1", since=18)
@@ -251,25 +201,11 @@ def reduce_l1_18(data: Any, axes: Any = None, *, keepdims: int = 1, noop_with_em
     return _reduce(_l1, data, _input_axes(axes, noop_with_empty_axes), keepdims, ctx)
 
 
-@emits("ReduceL2", since=1)
-def reduce_l2_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1,
-                ctx: EmitContext) -> Any:
-    """ReduceL2-1(data) -> reduced; axes attribute."""
-    return _reduce(_l2, data, _attr_axes(axes), keepdims, ctx)
-
-
 @emits("ReduceL2", since=18)
 def reduce_l2_18(data: Any, axes: Any = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0,
                  ctx: EmitContext) -> Any:
     """ReduceL2-18(data, axes?) -> reduced."""
     return _reduce(_l2, data, _input_axes(axes, noop_with_empty_axes), keepdims, ctx)
-
-
-@emits("ReduceSumSquare", since=1)
-def reduce_sum_square_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1,
-                        ctx: EmitContext) -> Any:
-    """ReduceSumSquare-1(data) -> reduced; axes attribute."""
-    return _reduce(_sum_square, data, _attr_axes(axes), keepdims, ctx)
 
 
 @emits("ReduceSumSquare", since=18)
@@ -279,25 +215,11 @@ def reduce_sum_square_18(data: Any, axes: Any = None, *, keepdims: int = 1,
     return _reduce(_sum_square, data, _input_axes(axes, noop_with_empty_axes), keepdims, ctx)
 
 
-@emits("ReduceLogSum", since=1)
-def reduce_log_sum_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1,
-                     ctx: EmitContext) -> Any:
-    """ReduceLogSum-1(data) -> reduced; axes attribute."""
-    return _reduce(_log_sum, data, _attr_axes(axes), keepdims, ctx)
-
-
 @emits("ReduceLogSum", since=18)
 def reduce_log_sum_18(data: Any, axes: Any = None, *, keepdims: int = 1,
                       noop_with_empty_axes: int = 0, ctx: EmitContext) -> Any:
     """ReduceLogSum-18(data, axes?) -> reduced."""
     return _reduce(_log_sum, data, _input_axes(axes, noop_with_empty_axes), keepdims, ctx)
-
-
-@emits("ReduceLogSumExp", since=1)
-def reduce_log_sum_exp_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1,
-                         ctx: EmitContext) -> Any:
-    """ReduceLogSumExp-1(data) -> reduced; axes attribute."""
-    return _reduce(_log_sum_exp, data, _attr_axes(axes), keepdims, ctx)
 
 
 @emits("ReduceLogSumExp", since=18)
@@ -325,26 +247,16 @@ def _arg(fn: Callable[..., torch.Tensor], data: Any, axis: int, keepdims: int,
 
 
 @emits("ArgMax", since=1)
-def arg_max_1(data: Any, *, axis: int = 0, keepdims: int = 1, ctx: EmitContext) -> Any:
-    """ArgMax-1(data) -> reduced int64; first index of the maximum."""
-    return _arg(torch.argmax, data, axis, keepdims, 0, ctx)
-
-
-@emits("ArgMax", since=12)
-def arg_max_12(data: Any, *, axis: int = 0, keepdims: int = 1, select_last_index: int = 0,
-               ctx: EmitContext) -> Any:
-    """ArgMax-12(data) -> reduced int64; select_last_index picks the last maximum."""
+def arg_max(data: Any, *, axis: int = 0, keepdims: int = 1, select_last_index: int = 0,
+            ctx: EmitContext) -> Any:
+    """ArgMax-1/11/12/13(data) -> reduced int64; select_last_index (from 12) picks the last
+    maximum, its default 0 (the first one) is the earlier versions' meaning."""
     return _arg(torch.argmax, data, axis, keepdims, select_last_index, ctx)
 
 
 @emits("ArgMin", since=1)
-def arg_min_1(data: Any, *, axis: int = 0, keepdims: int = 1, ctx: EmitContext) -> Any:
-    """ArgMin-1(data) -> reduced int64; first index of the minimum."""
-    return _arg(torch.argmin, data, axis, keepdims, 0, ctx)
-
-
-@emits("ArgMin", since=12)
-def arg_min_12(data: Any, *, axis: int = 0, keepdims: int = 1, select_last_index: int = 0,
-               ctx: EmitContext) -> Any:
-    """ArgMin-12(data) -> reduced int64; select_last_index picks the last minimum."""
+def arg_min(data: Any, *, axis: int = 0, keepdims: int = 1, select_last_index: int = 0,
+            ctx: EmitContext) -> Any:
+    """ArgMin-1/11/12/13(data) -> reduced int64; select_last_index (from 12) picks the last
+    minimum, its default 0 (the first one) is the earlier versions' meaning."""
     return _arg(torch.argmin, data, axis, keepdims, select_last_index, ctx)

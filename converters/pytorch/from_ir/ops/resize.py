@@ -289,32 +289,6 @@ def resize_19(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
                            keep_aspect_ratio_policy)
 
 
-@emits("Upsample", since=1)
-def upsample_1(X: Any, *, height_scale: float | None = None, width_scale: float | None = None,
-               mode: str = "nearest", ctx: EmitContext | None = None) -> Any:
-    """Upsample-1 (experimental): 4-D NCHW input, scales for H and W only."""
-    if height_scale is None or width_scale is None:
-        raise UnsupportedOpError(LAYER, "Upsample",
-                                 hint="height_scale and width_scale are required")
-    return _legacy_resize(X, [1.0, 1.0, height_scale, width_scale], mode, ctx)
-
-
-@emits("Upsample", since=7)
-def upsample_7(X: Any, *, mode: str = "nearest", scales: tuple[float, ...] | None = None,
-               ctx: EmitContext | None = None) -> Any:
-    """Upsample-7: scales as an attribute."""
-    if scales is None:
-        raise UnsupportedOpError(LAYER, "Upsample", hint="the scales attribute is required")
-    return _legacy_resize(X, scales, mode, ctx)
-
-
-@emits("Upsample", since=9)
-def upsample_9(X: Any, scales: Any, *, mode: str = "nearest",
-               ctx: EmitContext | None = None) -> Any:
-    """Upsample-9/10: scales as an input."""
-    return _legacy_resize(X, floats(scales), mode, ctx)
-
-
 # ---------------------------------------------------------------------- grid sample
 
 
@@ -335,13 +309,6 @@ def _grid_sample(X: Any, grid: Any, mode: str, padding_mode: str, align_corners:
     y = F.grid_sample(x.to(ct), g.to(ct), mode=tm, padding_mode=padding_mode,
                       align_corners=bool(align_corners))
     return y.to(xi.dtype)
-
-
-@emits("GridSample", since=16)
-def grid_sample_16(X: Any, grid: Any, *, align_corners: int = 0, mode: str = "bilinear",
-                   padding_mode: str = "zeros", ctx: EmitContext | None = None) -> Any:
-    """GridSample-16: 4-D only, modes bilinear/nearest/bicubic."""
-    return _grid_sample(X, grid, mode, padding_mode, align_corners, ctx)
 
 
 @emits("GridSample", since=20)

@@ -107,22 +107,10 @@ def _reshape(data: Any, dims: list[Any], allowzero: int, ctx: EmitContext | None
     return x.reshape(dims)
 
 
-@emits("Reshape", since=1)
-def reshape_1(data: Any, *, shape: tuple[int, ...] = (), consumed_inputs: Any = None,
-              ctx: EmitContext) -> Any:
-    """Reshape-1(data) -> reshaped; target shape as attribute (consumed_inputs is legacy)."""
-    return _reshape(data, list(shape), 0, ctx)
-
-
 @emits("Reshape", since=5)
-def reshape_5(data: Any, shape: Any, *, ctx: EmitContext) -> Any:
-    """Reshape-5(data, shape) -> reshaped."""
-    return _reshape(data, ints(shape), 0, ctx)
-
-
-@emits("Reshape", since=14)
-def reshape_14(data: Any, shape: Any, *, allowzero: int = 0, ctx: EmitContext) -> Any:
-    """Reshape-14(data, shape) -> reshaped; allowzero=1 makes 0 a real empty dimension."""
+def reshape(data: Any, shape: Any, *, allowzero: int = 0, ctx: EmitContext) -> Any:
+    """Reshape-5/13/14/...(data, shape) -> reshaped; allowzero=1 (from 14) makes 0 a real
+    empty dimension, its default 0 is Reshape-5's meaning."""
     return _reshape(data, ints(shape), allowzero, ctx)
 
 
@@ -165,12 +153,6 @@ def _squeeze(data: Any, axes: list[int], ctx: EmitContext) -> Any:
     return data.squeeze(tuple(norm_axis(a, rank) for a in axes))
 
 
-@emits("Squeeze", since=1)
-def squeeze_1(data: Any, *, axes: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
-    """Squeeze-1(data) -> squeezed; axes attribute (all size-1 axes when absent)."""
-    return _squeeze(data, list(axes or ()), ctx)
-
-
 @emits("Squeeze", since=13)
 def squeeze_13(data: Any, axes: Any = None, *, ctx: EmitContext) -> Any:
     """Squeeze-13(data, axes?) -> squeezed."""
@@ -187,12 +169,6 @@ def _unsqueeze(data: Any, axes: list[int], ctx: EmitContext) -> Any:
     return x
 
 
-@emits("Unsqueeze", since=1)
-def unsqueeze_1(data: Any, *, axes: tuple[int, ...], ctx: EmitContext) -> Any:
-    """Unsqueeze-1(data) -> expanded; axes attribute."""
-    return _unsqueeze(data, list(axes), ctx)
-
-
 @emits("Unsqueeze", since=13)
 def unsqueeze_13(data: Any, axes: Any, *, ctx: EmitContext) -> Any:
     """Unsqueeze-13(data, axes) -> expanded."""
@@ -204,12 +180,6 @@ def _concat(inputs: tuple[Any, ...], axis: int) -> Any:
     if all_host(*inputs) and not any(v.scalar for v in inputs):
         return Host(tuple(i for v in inputs for i in v.items), inputs[0].dtype)
     return torch.cat([T(v) for v in inputs], dim=axis)
-
-
-@emits("Concat", since=1)
-def concat_1(*inputs: Any, axis: int = 1) -> Any:
-    """Concat-1(inputs...) -> concat_result; axis defaults to 1."""
-    return _concat(inputs, axis)
 
 
 @emits("Concat", since=4)
@@ -237,24 +207,6 @@ def _split(x: Any, sizes: list[Any], axis: int, n: int, uneven: bool, ctx: EmitC
         return pack([Host(x.items[a:b], x.dtype) for a, b in zip(bounds, bounds[1:], strict=False)],
                     ctx)
     return pack(_pieces(torch.split(T(x), sizes, dim=axis), len(sizes)), ctx)
-
-
-@emits("Split", since=1)
-def split_1(input: Any, split_lengths: Any = None, *, axis: int = 0,
-            split: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
-    """Split-1(input, split?) -> outputs...; lengths from the input or the split attribute.
-
-    The optional input is also called ``split`` in the spec; Python needs another name for it.
-    """
-    sizes = ints(split_lengths) if split_lengths is not None else list(split or ())
-    return _split(input, sizes, axis, ctx.n_outputs, False, ctx)
-
-
-@emits("Split", since=2)
-def split_2(input: Any, *, axis: int = 0, split: tuple[int, ...] | None = None,
-            ctx: EmitContext) -> Any:
-    """Split-2(input) -> outputs...; lengths as attribute, else equal parts."""
-    return _split(input, list(split or ()), axis, ctx.n_outputs, False, ctx)
 
 
 @emits("Split", since=13)
@@ -316,13 +268,6 @@ def _slice(data: Any, starts: list[Any], ends: list[Any], axes: list[int], steps
     if flips:
         x = torch.flip(x, flips)
     return x[tuple(index)]
-
-
-@emits("Slice", since=1)
-def slice_1(data: Any, *, starts: tuple[int, ...], ends: tuple[int, ...],
-            axes: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
-    """Slice-1(data) -> output; starts/ends/axes as attributes, step 1."""
-    return _slice(data, list(starts), list(ends), list(axes or ()), [], ctx)
 
 
 @emits("Slice", since=10)
@@ -499,29 +444,9 @@ def _pad(data: Any, pads: list[Any], mode: str, value: Any, axes: list[int] | No
     return _pad_indexed(x, before, after, mode, ctx)
 
 
-@emits("Pad", since=1)
-def pad_1(data: Any, *, paddings: tuple[int, ...], mode: str = "constant", value: float = 0.0,
-          ctx: EmitContext) -> Any:
-    """Pad-1(data) -> output; paddings attribute [x1_begin, ..., x1_end, ...]."""
-    return _pad(data, list(paddings), mode, value, None, ctx)
-
-
-@emits("Pad", since=2)
-def pad_2(data: Any, *, pads: tuple[int, ...], mode: str = "constant", value: float = 0.0,
-          ctx: EmitContext) -> Any:
-    """Pad-2(data) -> output; pads attribute."""
-    return _pad(data, list(pads), mode, value, None, ctx)
-
-
 @emits("Pad", since=11)
-def pad_11(data: Any, pads: Any, constant_value: Any = None, *, mode: str = "constant",
-           ctx: EmitContext) -> Any:
-    """Pad-11(data, pads, constant_value?) -> output."""
-    return _pad(data, ints(pads), mode, constant_value, None, ctx)
-
-
-@emits("Pad", since=18)
-def pad_18(data: Any, pads: Any, constant_value: Any = None, axes: Any = None, *,
-           mode: str = "constant", ctx: EmitContext) -> Any:
-    """Pad-18(data, pads, constant_value?, axes?) -> output."""
+def pad(data: Any, pads: Any, constant_value: Any = None, axes: Any = None, *,
+        mode: str = "constant", ctx: EmitContext) -> Any:
+    """Pad-11/13/18/19/...(data, pads, constant_value?, axes?) -> output; the axes input
+    (from 18) absent means every axis, Pad-11's meaning."""
     return _pad(data, ints(pads), mode, constant_value, ints(axes), ctx)

@@ -67,13 +67,6 @@ def _dft(input: Any, dft_length: Any, axis: int, inverse: int, onesided: int,
     return _real_pairs(y, xi.dtype)
 
 
-@emits("DFT", since=17)
-def dft_17(input: Any, dft_length: Any = None, *, axis: int = 1, inverse: int = 0,
-           onesided: int = 0, ctx: EmitContext) -> Any:
-    """DFT-17: input[..., 1|2], dft_length? (axis attribute) -> output[..., 1|2]."""
-    return _dft(input, dft_length, axis, inverse, onesided, ctx)
-
-
 @emits("DFT", since=20)
 def dft_20(input: Any, dft_length: Any = None, axis: Any = None, *, inverse: int = 0,
            onesided: int = 0, ctx: EmitContext) -> Any:

@@ -72,46 +72,18 @@ def cast_to(x: Any, dtype: Any, saturate: int = 1, op_type: str = "Cast") -> Any
     return tf.cast(x, dtype)
 
 
-@emits("Cast", since=1)
-def cast_1(input: Any, *, to: str) -> Any:
-    """Cast-1: convert to the element type named by ``to`` (e.g. "FLOAT")."""
-    return cast_to(input, tf_dtype(DType[to.upper()]))
-
-
 @emits("Cast", since=6)
-def cast_6(input: Any, *, to: int) -> Any:
-    """Cast-6/9/13: convert to element type ``to``."""
-    return cast_to(input, tf_dtype(to))
-
-
-@emits("Cast", since=19)
-def cast_19(input: Any, *, to: int, saturate: int = 1) -> Any:
-    """Cast-19/21/23: convert to ``to``; ``saturate`` clamps float8 overflow to the max."""
-    return cast_to(input, tf_dtype(to), saturate)
-
-
-@emits("Cast", since=24)
-def cast_24(input: Any, *, to: int, saturate: int = 1, round_mode: str = "up") -> Any:
-    """Cast-24/25/28: as Cast-19; ``round_mode`` only concerns float8e8m0, which TF lacks."""
+def cast(input: Any, *, to: int, saturate: int = 1, round_mode: str = "up") -> Any:
+    """Cast-6/9/13/19/21/23/24/25/28: convert to element type ``to``; ``saturate`` (19)
+    clamps float8 overflow to the max; ``round_mode`` (24) only concerns float8e8m0, which
+    TF lacks. Cast-1's type name is rewritten to its number by ir/op_versions.py."""
     return cast_to(input, tf_dtype(to), saturate)
 
 
 @emits("CastLike", since=15)
-def cast_like_15(input: Any, target_type: Any) -> Any:
-    """CastLike-15: convert to target_type's element type."""
-    return cast_to(input, target_type.dtype, op_type="CastLike")
-
-
-@emits("CastLike", since=19)
-def cast_like_19(input: Any, target_type: Any, *, saturate: int = 1) -> Any:
-    """CastLike-19/21/23: convert to target_type's element type, float8 saturating."""
-    return cast_to(input, target_type.dtype, saturate, "CastLike")
-
-
-@emits("CastLike", since=24)
-def cast_like_24(input: Any, target_type: Any, *, saturate: int = 1,
-                 round_mode: str = "up") -> Any:
-    """CastLike-24/25: as CastLike-19 (``round_mode`` only concerns float8e8m0)."""
+def cast_like(input: Any, target_type: Any, *, saturate: int = 1, round_mode: str = "up") -> Any:
+    """CastLike-15/19/21/23/24/25: convert to target_type's element type; ``saturate`` (19)
+    clamps float8 overflow; ``round_mode`` (24) only concerns float8e8m0."""
     return cast_to(input, target_type.dtype, saturate, "CastLike")
 
 

@@ -105,20 +105,11 @@ def batch_normalization_1_channels_last(X: Any, scale: Any, B: Any, mean: Any, v
                                         consumed_inputs: tuple[int, ...] | None = None,
                                         epsilon: float = 1e-5, is_test: int = 0, momentum: float = 0.9,
                                         spatial: int = 1, ctx: EmitContext) -> Any:
-    """BatchNormalization-1: with one output it is inference (is_test only matters for the
+    """BatchNormalization-1/6: with one output it is inference (is_test only matters for the
     statistics outputs), per channel unless spatial=0."""
     kwargs = {"consumed_inputs": consumed_inputs, "epsilon": epsilon, "is_test": is_test,
               "momentum": momentum, "spatial": spatial, "ctx": ctx}
     return _bn(1, bool(spatial) and ctx.n_outputs < 2, X, (scale, B, mean, var), kwargs)
-
-
-@EMITTERS.register("BatchNormalization", domain=DOMAIN, since=6)
-def batch_normalization_6_channels_last(X: Any, scale: Any, B: Any, mean: Any, var: Any, *,
-                                        epsilon: float = 1e-5, is_test: int = 0, momentum: float = 0.9,
-                                        spatial: int = 1, ctx: EmitContext) -> Any:
-    """BatchNormalization-6: as 1 without consumed_inputs."""
-    kwargs = {"epsilon": epsilon, "is_test": is_test, "momentum": momentum, "spatial": spatial, "ctx": ctx}
-    return _bn(6, bool(spatial) and ctx.n_outputs < 2, X, (scale, B, mean, var), kwargs)
 
 
 @EMITTERS.register("BatchNormalization", domain=DOMAIN, since=7)

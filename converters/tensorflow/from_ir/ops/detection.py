@@ -113,21 +113,13 @@ def _roi_align(X: Any, rois: Any, batch_indices: Any, mode: str, output_height: 
     return tf.cast(y, X.dtype)
 
 
-@emits("RoiAlign", since=10)
-def roi_align_10(X: Any, rois: Any, batch_indices: Any, *, mode: str = "avg",
-                 output_height: int = 1, output_width: int = 1, sampling_ratio: int = 0,
-                 spatial_scale: float = 1.0) -> Any:
-    """RoiAlign-10: bilinear RoI pooling, boxes (x1, y1, x2, y2) without the half-pixel shift."""
-    return _roi_align(X, rois, batch_indices, mode, output_height, output_width,
-                      sampling_ratio, spatial_scale, half_pixel=False)
-
-
 @emits("RoiAlign", since=16)
-def roi_align_16(X: Any, rois: Any, batch_indices: Any, *,
-                 coordinate_transformation_mode: str = "half_pixel", mode: str = "avg",
-                 output_height: int = 1, output_width: int = 1, sampling_ratio: int = 0,
-                 spatial_scale: float = 1.0) -> Any:
-    """RoiAlign-16/22: adds coordinate_transformation_mode (half_pixel by default)."""
+def roi_align(X: Any, rois: Any, batch_indices: Any, *,
+              coordinate_transformation_mode: str = "half_pixel", mode: str = "avg",
+              output_height: int = 1, output_width: int = 1, sampling_ratio: int = 0,
+              spatial_scale: float = 1.0) -> Any:
+    """RoiAlign-16/22: bilinear RoI pooling of boxes (x1, y1, x2, y2), with the half-pixel
+    shift unless "output_half_pixel" (RoiAlign-10, rewritten so by ir/op_versions.py)."""
     if coordinate_transformation_mode not in ("half_pixel", "output_half_pixel"):
         raise ValueError("RoiAlign: coordinate_transformation_mode must be 'half_pixel' or "
                          f"'output_half_pixel', got {coordinate_transformation_mode!r}")

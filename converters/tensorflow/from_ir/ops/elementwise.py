@@ -479,22 +479,10 @@ def where(condition: Any, X: Any, Y: Any) -> Any:
     return tf.where(condition, X, Y)
 
 
-_FLT_MAX = float(np.finfo(np.float32).max)
-
-
-@emits("Clip", since=1)
-def clip_1(input: Any, *, max: float = _FLT_MAX, min: float = -_FLT_MAX,
-           consumed_inputs: tuple[int, ...] | None = None) -> Any:
-    """Clip-1/6: clamp to [min, max] given as attributes (defaults: float32 limits)."""
-    # The defaults stand for "no bound"; applied literally they would overflow float16.
-    lo = None if min <= -_FLT_MAX else tf.constant(min, input.dtype)
-    hi = None if max >= _FLT_MAX else tf.constant(max, input.dtype)
-    return clip(input, lo, hi)
-
-
 @emits("Clip", since=11)
 def clip(input: Any, min: Any = None, max: Any = None) -> Any:
-    """Clip-11/12/13: clamp to [min, max]; a missing bound is no bound; min > max gives max."""
+    """Clip-11/12/13: clamp to [min, max]; a missing bound is no bound; min > max gives max.
+    Clip-1/6's attribute bounds are rewritten to inputs by ir/op_versions.py."""
     y = input
     if min is not None:
         y = tf.maximum(y, min)

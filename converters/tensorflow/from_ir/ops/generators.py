@@ -36,24 +36,13 @@ def _constant(value: np.ndarray | None, sparse_value: Any = None, **scalar: Any)
 
 
 @emits("Constant", since=1)
-def constant_1(*, value: np.ndarray) -> Any:
-    """Constant-1() -> output; value tensor attribute."""
-    return _constant(value)
-
-
-@emits("Constant", since=11)
-def constant_11(*, value: np.ndarray | None = None, sparse_value: Any = None) -> Any:
-    """Constant-11() -> output; value or sparse_value (densified)."""
-    return _constant(value, sparse_value)
-
-
-@emits("Constant", since=12)
-def constant_12(*, value: np.ndarray | None = None, sparse_value: Any = None,
-                value_float: float | None = None, value_floats: tuple[float, ...] | None = None,
-                value_int: int | None = None, value_ints: tuple[int, ...] | None = None,
-                value_string: str | None = None,
-                value_strings: tuple[str, ...] | None = None) -> Any:
-    """Constant-12() -> output; exactly one of value, sparse_value, value_*."""
+def constant(*, value: np.ndarray | None = None, sparse_value: Any = None,
+             value_float: float | None = None, value_floats: tuple[float, ...] | None = None,
+             value_int: int | None = None, value_ints: tuple[int, ...] | None = None,
+             value_string: str | None = None,
+             value_strings: tuple[str, ...] | None = None) -> Any:
+    """Constant-1/9/11/12/13/19/21/23/24/25() -> output; exactly one of value, sparse_value
+    (11, densified) or value_* (12)."""
     return _constant(value, sparse_value, value_float=value_float, value_floats=value_floats,
                      value_int=value_int, value_ints=value_ints, value_string=value_string,
                      value_strings=value_strings)
@@ -88,14 +77,9 @@ def _range(start: Any, limit: Any, delta: Any, exact: bool) -> Any:
 
 
 @emits("Range", since=11)
-def range_11(start: Any, limit: Any, delta: Any) -> Any:
-    """Range-11(start, limit, delta) -> output [start, start+delta, ...) up to limit."""
-    return _range(start, limit, delta, True)
-
-
-@emits("Range", since=27)
-def range_27(start: Any, limit: Any, delta: Any, *, stash_type: int = 1) -> Any:
-    """Range-27(start, limit, delta) -> output; stash_type picks half-precision arithmetic."""
+def range_(start: Any, limit: Any, delta: Any, *, stash_type: int = 1) -> Any:
+    """Range-11/27(start, limit, delta) -> output [start, start+delta, ...) up to limit;
+    stash_type (27) other than 1 keeps half-precision arithmetic."""
     return _range(start, limit, delta, stash_type == 1)
 
 

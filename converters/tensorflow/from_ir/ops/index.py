@@ -61,14 +61,9 @@ def _norm_nd(data: Any, indices: Any, batch_dims: int) -> Any:
 
 
 @emits("GatherND", since=11)
-def gather_nd_11(data: Any, indices: Any) -> Any:
-    """GatherND-11(data, indices) -> output."""
-    return tf.gather_nd(data, _norm_nd(data, indices, 0))
-
-
-@emits("GatherND", since=12)
-def gather_nd_12(data: Any, indices: Any, *, batch_dims: int = 0) -> Any:
-    """GatherND-12(data, indices) -> output; leading batch_dims dims are shared."""
+def gather_nd(data: Any, indices: Any, *, batch_dims: int = 0) -> Any:
+    """GatherND-11/12/13(data, indices) -> output; the leading batch_dims (12) dims are
+    shared."""
     return tf.gather_nd(data, _norm_nd(data, indices, batch_dims), batch_dims=batch_dims)
 
 
@@ -112,28 +107,17 @@ def scatter(data: Any, indices: Any, updates: Any, *, axis: int = 0) -> Any:
 
 
 @emits("ScatterElements", since=11)
-def scatter_elements_11(data: Any, indices: Any, updates: Any, *, axis: int = 0) -> Any:
-    """ScatterElements-11(data, indices, updates) -> output."""
-    return _scatter_elements(data, indices, updates, axis, "none")
-
-
-@emits("ScatterElements", since=16)
-def scatter_elements_16(data: Any, indices: Any, updates: Any, *, axis: int = 0,
-                        reduction: str = "none") -> Any:
-    """ScatterElements-16(data, indices, updates) -> output; reduction none/add/mul
-    (max/min from 18)."""
+def scatter_elements(data: Any, indices: Any, updates: Any, *, axis: int = 0,
+                     reduction: str = "none") -> Any:
+    """ScatterElements-11/13/16/18(data, indices, updates) -> output; reduction (16)
+    none/add/mul, max/min from 18."""
     return _scatter_elements(data, indices, updates, axis, reduction)
 
 
 @emits("ScatterND", since=11)
-def scatter_nd_11(data: Any, indices: Any, updates: Any) -> Any:
-    """ScatterND-11(data, indices, updates) -> output."""
-    return _scatter("ScatterND", data, _norm_nd(data, indices, 0), updates, "none")
-
-
-@emits("ScatterND", since=16)
-def scatter_nd_16(data: Any, indices: Any, updates: Any, *, reduction: str = "none") -> Any:
-    """ScatterND-16(data, indices, updates) -> output; reduction none/add/mul (max/min 18)."""
+def scatter_nd(data: Any, indices: Any, updates: Any, *, reduction: str = "none") -> Any:
+    """ScatterND-11/13/16/18(data, indices, updates) -> output; reduction (16) none/add/mul,
+    max/min from 18."""
     return _scatter("ScatterND", data, _norm_nd(data, indices, 0), updates, reduction)
 
 

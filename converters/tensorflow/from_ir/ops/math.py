@@ -270,25 +270,12 @@ def _top_k(X: Any, k: Any, axis: int, largest: int,
     return values, idx
 
 
-@emits("TopK", since=1)
-def top_k_1(X: Any, *, k: int, axis: int = -1,
-            ctx: EmitContext | None = None) -> tuple[Any, Any]:
-    """TopK-1: the k largest values along ``axis`` and their indices."""
-    return _top_k(X, k, axis, 1, ctx)
-
-
 @emits("TopK", since=10)
-def top_k_10(X: Any, K: Any, *, axis: int = -1,
-             ctx: EmitContext | None = None) -> tuple[Any, Any]:
-    """TopK-10: as TopK-1 with k given as a 1-element tensor."""
-    return _top_k(X, scalar(K), axis, 1, ctx)
-
-
-@emits("TopK", since=11)
 def top_k(X: Any, K: Any, *, axis: int = -1, largest: int = 1,
           sorted: int = 1, ctx: EmitContext | None = None) -> tuple[Any, Any]:
-    """TopK-11/24: k largest (or smallest) values along ``axis``; always returned sorted,
-    which the spec allows for sorted=0."""
+    """TopK-10/11/24: k largest (or, from 11, smallest) values along ``axis``; always
+    returned sorted, which the spec allows for sorted=0. TopK-1's k attribute is rewritten
+    to the input by ir/op_versions.py."""
     return _top_k(X, scalar(K), axis, largest, ctx)
 
 

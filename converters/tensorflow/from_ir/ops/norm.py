@@ -113,15 +113,8 @@ def batch_normalization_1(X: Any, scale: Any, B: Any, mean: Any, var: Any, *,
                           consumed_inputs: tuple[int, ...] | None = None,
                           epsilon: float = 1e-5, is_test: int = 0, momentum: float = 0.9,
                           spatial: int = 1, ctx: EmitContext) -> Any:
-    """BatchNormalization-1: like 6, plus the ignored legacy consumed_inputs."""
-    return _bn_legacy(X, scale, B, mean, var, epsilon, momentum, spatial, not is_test, ctx)
-
-
-@emits("BatchNormalization", since=6)
-def batch_normalization_6(X: Any, scale: Any, B: Any, mean: Any, var: Any, *,
-                          epsilon: float = 1e-5, is_test: int = 0, momentum: float = 0.9,
-                          spatial: int = 1, ctx: EmitContext) -> Any:
-    """BatchNormalization-6: training unless is_test, and only with the extra outputs."""
+    """BatchNormalization-1/6: training unless is_test, and only with the extra outputs
+    (1's legacy consumed_inputs is ignored)."""
     return _bn_legacy(X, scale, B, mean, var, epsilon, momentum, spatial, not is_test, ctx)
 
 
@@ -156,17 +149,11 @@ def batch_normalization_14(X: Any, scale: Any, B: Any, input_mean: Any, input_va
 
 
 @emits("InstanceNormalization", since=1)
-def instance_normalization_1(input: Any, scale: Any, B: Any, *,
-                             consumed_inputs: tuple[int, ...] | None = None,
-                             epsilon: float = 1e-5) -> Any:
-    """InstanceNormalization-1: like 6, plus the ignored legacy consumed_inputs."""
-    return instance_normalization(input, scale, B, epsilon=epsilon)
-
-
-@emits("InstanceNormalization", since=6)
-def instance_normalization(input: Any, scale: Any, B: Any, *, epsilon: float = 1e-5) -> Any:
-    """InstanceNormalization-6/22: per (n, c) standardisation over the spatial axes, then
-    scale * y + B per channel."""
+def instance_normalization(input: Any, scale: Any, B: Any, *,
+                           consumed_inputs: tuple[int, ...] | None = None,
+                           epsilon: float = 1e-5) -> Any:
+    """InstanceNormalization-1/6/22: per (n, c) standardisation over the spatial axes, then
+    scale * y + B per channel (1's legacy consumed_inputs is ignored)."""
     x = _work(input)
     rank = x.shape.rank
     y, _, _ = _standardize(x, range(2, rank), epsilon)
@@ -312,13 +299,8 @@ def _training_dropout(data: Any, ratio: Any, training: Any, seed: int | None,
 @emits("Dropout", since=1)
 def dropout_1(data: Any, *, consumed_inputs: tuple[int, ...] | None = None, is_test: int = 0,
               ratio: float = 0.5, ctx: EmitContext) -> Any:
-    """Dropout-1: like 6, plus the ignored legacy consumed_inputs."""
-    return dropout_6(data, is_test=is_test, ratio=ratio, ctx=ctx)
-
-
-@emits("Dropout", since=6)
-def dropout_6(data: Any, *, is_test: int = 0, ratio: float = 0.5, ctx: EmitContext) -> Any:
-    """Dropout-6: random dropout unless is_test; the mask has data's dtype."""
+    """Dropout-1/6: random dropout unless is_test; the mask has data's dtype (1's legacy
+    consumed_inputs is ignored)."""
     if is_test:
         return _inference_dropout(data, data.dtype, ctx)
     return _training_dropout(data, ratio, True, None, data.dtype, ctx)

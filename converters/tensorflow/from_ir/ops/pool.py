@@ -89,51 +89,16 @@ def _pool(op: str, X: Any, kind: str, kernel_shape: Sequence[int] | None,
 
 
 @emits("AveragePool", since=1)
-def average_pool_1(X: Any, *, auto_pad: str = "NOTSET",
-                   kernel_shape: tuple[int, ...] | None = None,
-                   pads: tuple[int, ...] | None = None,
-                   strides: tuple[int, ...] | None = None) -> Any:
-    """AveragePool-1: mean over each window, padding excluded from the count."""
-    return _pool("AveragePool", X, "AVG", kernel_shape, strides, None, pads, auto_pad)
-
-
-@emits("AveragePool", since=7)
-def average_pool_7(X: Any, *, auto_pad: str = "NOTSET", count_include_pad: int = 0,
-                   kernel_shape: tuple[int, ...] | None = None,
-                   pads: tuple[int, ...] | None = None,
-                   strides: tuple[int, ...] | None = None) -> Any:
-    """AveragePool-7: adds count_include_pad."""
-    return _pool("AveragePool", X, "AVG", kernel_shape, strides, None, pads, auto_pad,
-                 0, count_include_pad)
-
-
-@emits("AveragePool", since=10)
-def average_pool_10(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
-                    count_include_pad: int = 0, kernel_shape: tuple[int, ...] | None = None,
-                    pads: tuple[int, ...] | None = None,
-                    strides: tuple[int, ...] | None = None) -> Any:
-    """AveragePool-10/11: adds ceil_mode."""
-    return _pool("AveragePool", X, "AVG", kernel_shape, strides, None, pads, auto_pad,
-                 ceil_mode, count_include_pad)
-
-
-@emits("AveragePool", since=19)
-def average_pool_19(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
-                    count_include_pad: int = 0, dilations: tuple[int, ...] | None = None,
-                    kernel_shape: tuple[int, ...] | None = None,
-                    pads: tuple[int, ...] | None = None,
-                    strides: tuple[int, ...] | None = None) -> Any:
-    """AveragePool-19/22: adds dilations."""
+def average_pool(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+                 count_include_pad: int = 0, dilations: tuple[int, ...] | None = None,
+                 kernel_shape: tuple[int, ...] | None = None,
+                 pads: tuple[int, ...] | None = None,
+                 strides: tuple[int, ...] | None = None) -> Any:
+    """AveragePool-1/7/10/11/19/22: mean over each window; each version adds with a default
+    that keeps the earlier meaning: count_include_pad (7, padding excluded by default),
+    ceil_mode (10), dilations (19)."""
     return _pool("AveragePool", X, "AVG", kernel_shape, strides, dilations, pads, auto_pad,
                  ceil_mode, count_include_pad)
-
-
-@emits("MaxPool", since=1)
-def max_pool_1(X: Any, *, auto_pad: str = "NOTSET", kernel_shape: tuple[int, ...] | None = None,
-               pads: tuple[int, ...] | None = None,
-               strides: tuple[int, ...] | None = None) -> Any:
-    """MaxPool-1: max over each window (padding never wins)."""
-    return _pool("MaxPool", X, "MAX", kernel_shape, strides, None, pads, auto_pad)
 
 
 def _max_pool_indices(X: Any, kernel: list[int], strides: list[int], dilations: list[int],
@@ -182,22 +147,15 @@ def _max_pool_outputs(X: Any, kernel_shape: Sequence[int] | None, strides: Seque
     return _max_pool_indices(X, kernel, st, dl, p, storage_order)
 
 
-@emits("MaxPool", since=8)
-def max_pool_8(X: Any, *, auto_pad: str = "NOTSET", kernel_shape: tuple[int, ...] | None = None,
-               pads: tuple[int, ...] | None = None, storage_order: int = 0,
-               strides: tuple[int, ...] | None = None, ctx: EmitContext | None = None) -> Any:
-    """MaxPool-8: adds the Indices output (flat argmax, row- or column-major)."""
-    return _max_pool_outputs(X, kernel_shape, strides, None, pads, auto_pad, 0, storage_order,
-                             ctx)
-
-
-@emits("MaxPool", since=10)
-def max_pool_10(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
-                dilations: tuple[int, ...] | None = None,
-                kernel_shape: tuple[int, ...] | None = None,
-                pads: tuple[int, ...] | None = None, storage_order: int = 0,
-                strides: tuple[int, ...] | None = None, ctx: EmitContext | None = None) -> Any:
-    """MaxPool-10/11/12/22: adds ceil_mode and dilations."""
+@emits("MaxPool", since=1)
+def max_pool(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+             dilations: tuple[int, ...] | None = None,
+             kernel_shape: tuple[int, ...] | None = None,
+             pads: tuple[int, ...] | None = None, storage_order: int = 0,
+             strides: tuple[int, ...] | None = None, ctx: EmitContext | None = None) -> Any:
+    """MaxPool-1/8/10/11/12/22: max over each window (padding never wins); each version adds
+    with a default that keeps the earlier meaning: the Indices output and storage_order (8),
+    ceil_mode and dilations (10)."""
     return _max_pool_outputs(X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode,
                              storage_order, ctx)
 
@@ -213,28 +171,13 @@ def _lp_pool(X: Any, kernel_shape: Sequence[int] | None, strides: Sequence[int] 
 
 
 @emits("LpPool", since=1)
-def lp_pool_1(X: Any, *, auto_pad: str = "NOTSET", kernel_shape: tuple[int, ...] | None = None,
-              p: float = 2.0, pads: tuple[int, ...] | None = None,
-              strides: tuple[int, ...] | None = None) -> Any:
-    """LpPool-1: p a float."""
-    return _lp_pool(X, kernel_shape, strides, None, pads, auto_pad, 0, p)
-
-
-@emits("LpPool", since=2)
-def lp_pool_2(X: Any, *, auto_pad: str = "NOTSET", kernel_shape: tuple[int, ...] | None = None,
-              p: int = 2, pads: tuple[int, ...] | None = None,
-              strides: tuple[int, ...] | None = None) -> Any:
-    """LpPool-2/11: p becomes an int."""
-    return _lp_pool(X, kernel_shape, strides, None, pads, auto_pad, 0, p)
-
-
-@emits("LpPool", since=18)
-def lp_pool_18(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
-               dilations: tuple[int, ...] | None = None,
-               kernel_shape: tuple[int, ...] | None = None, p: int = 2,
-               pads: tuple[int, ...] | None = None,
-               strides: tuple[int, ...] | None = None) -> Any:
-    """LpPool-18/22: adds ceil_mode and dilations."""
+def lp_pool(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+            dilations: tuple[int, ...] | None = None,
+            kernel_shape: tuple[int, ...] | None = None, p: float = 2,
+            pads: tuple[int, ...] | None = None,
+            strides: tuple[int, ...] | None = None) -> Any:
+    """LpPool-1/2/11/18/22: (sum |x|^p)^(1/p) over each window; p is a float in 1, an int
+    from 2; ceil_mode and dilations (18) default to the earlier meaning."""
     return _lp_pool(X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, p)
 
 
@@ -264,14 +207,8 @@ def _global_lp(X: Any, p: float) -> Any:
 
 
 @emits("GlobalLpPool", since=1)
-def global_lp_pool_1(X: Any, *, p: float = 2.0) -> Any:
-    """GlobalLpPool-1: p a float."""
-    return _global_lp(X, p)
-
-
-@emits("GlobalLpPool", since=2)
-def global_lp_pool_2(X: Any, *, p: int = 2) -> Any:
-    """GlobalLpPool-2/22: p becomes an int."""
+def global_lp_pool(X: Any, *, p: float = 2) -> Any:
+    """GlobalLpPool-1/2/22: p a float in 1, an int from 2."""
     return _global_lp(X, p)
 
 

@@ -85,40 +85,13 @@ def _quantize(x: Any, y_scale: Any, y_zero_point: Any, ctx: EmitContext, axis: i
 
 
 @emits("QuantizeLinear", since=10)
-def quantize_linear_10(x: Any, y_scale: Any, y_zero_point: Any = None, *,
-                       ctx: EmitContext) -> Any:
-    """QuantizeLinear-10: y = saturate(round(x / y_scale) + y_zero_point), per tensor."""
-    return _quantize(x, y_scale, y_zero_point, ctx)
-
-
-@emits("QuantizeLinear", since=13)
-def quantize_linear_13(x: Any, y_scale: Any, y_zero_point: Any = None, *, axis: int = 1,
-                       ctx: EmitContext) -> Any:
-    """QuantizeLinear-13: adds per-axis scales."""
-    return _quantize(x, y_scale, y_zero_point, ctx, axis=axis)
-
-
-@emits("QuantizeLinear", since=19)
-def quantize_linear_19(x: Any, y_scale: Any, y_zero_point: Any = None, *, axis: int = 1,
-                       saturate: int = 1, ctx: EmitContext) -> Any:
-    """QuantizeLinear-19: adds float8 targets and ``saturate``."""
-    return _quantize(x, y_scale, y_zero_point, ctx, axis=axis, saturate=saturate)
-
-
-@emits("QuantizeLinear", since=21)
-def quantize_linear_21(x: Any, y_scale: Any, y_zero_point: Any = None, *, axis: int = 1,
-                       block_size: int = 0, output_dtype: int = 0, saturate: int = 1,
-                       ctx: EmitContext) -> Any:
-    """QuantizeLinear-21: adds blocked scales, 4-bit targets and ``output_dtype``."""
-    return _quantize(x, y_scale, y_zero_point, ctx, axis=axis, saturate=saturate,
-                     block_size=block_size, output_dtype=output_dtype)
-
-
-@emits("QuantizeLinear", since=23)
 def quantize_linear(x: Any, y_scale: Any, y_zero_point: Any = None, *, axis: int = 1,
                     block_size: int = 0, output_dtype: int = 0, precision: int = 0,
                     saturate: int = 1, ctx: EmitContext) -> Any:
-    """QuantizeLinear-23/24/25/28: adds ``precision`` (type of the x / y_scale division)."""
+    """QuantizeLinear-10/13/19/21/23/24/25/28: y = saturate(round(x / y_scale) + y_zero_point);
+    each version adds with a default that keeps the earlier meaning: per-axis scales (13),
+    float8 targets and ``saturate`` (19), blocked scales, 4-bit targets and
+    ``output_dtype`` (21), ``precision``, the type of the x / y_scale division (23)."""
     return _quantize(x, y_scale, y_zero_point, ctx, axis=axis, saturate=saturate,
                      block_size=block_size, output_dtype=output_dtype, precision=precision)
 
@@ -140,29 +113,11 @@ def _dequantize(x: Any, x_scale: Any, x_zero_point: Any, axis: int = 1, block_si
 
 
 @emits("DequantizeLinear", since=10)
-def dequantize_linear_10(x: Any, x_scale: Any, x_zero_point: Any = None) -> Any:
-    """DequantizeLinear-10: y = (x - x_zero_point) * x_scale, per tensor."""
-    return _dequantize(x, x_scale, x_zero_point)
-
-
-@emits("DequantizeLinear", since=13)
-def dequantize_linear_13(x: Any, x_scale: Any, x_zero_point: Any = None, *,
-                         axis: int = 1) -> Any:
-    """DequantizeLinear-13/19: adds per-axis scales (19: float8 inputs)."""
-    return _dequantize(x, x_scale, x_zero_point, axis=axis)
-
-
-@emits("DequantizeLinear", since=21)
-def dequantize_linear_21(x: Any, x_scale: Any, x_zero_point: Any = None, *, axis: int = 1,
-                         block_size: int = 0) -> Any:
-    """DequantizeLinear-21: adds blocked scales and 4-bit inputs."""
-    return _dequantize(x, x_scale, x_zero_point, axis=axis, block_size=block_size)
-
-
-@emits("DequantizeLinear", since=23)
 def dequantize_linear(x: Any, x_scale: Any, x_zero_point: Any = None, *, axis: int = 1,
                       block_size: int = 0, output_dtype: int = 0) -> Any:
-    """DequantizeLinear-23/24/25/28: adds ``output_dtype``."""
+    """DequantizeLinear-10/13/19/21/23/24/25/28: y = (x - x_zero_point) * x_scale; each
+    version adds with a default that keeps the earlier meaning: per-axis scales (13),
+    float8 inputs (19), blocked scales and 4-bit inputs (21), ``output_dtype`` (23)."""
     return _dequantize(x, x_scale, x_zero_point, axis=axis, block_size=block_size,
                        output_dtype=output_dtype)
 

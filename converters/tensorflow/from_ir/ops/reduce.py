@@ -17,19 +17,13 @@ from tensorbridge.converters.tensorflow.from_ir.ops.math import cast_back
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
 
 # --------------------------------------------------------------------------------------
-# Reductions. Every Reduce* op has two signatures: ``axes`` as an INTS attribute (opset 1)
-# and ``axes`` as an optional int64 input plus ``noop_with_empty_axes`` (ReduceSum 13, the
-# others 18). Both resolve to None (all axes), a tuple, or an int64 tensor when the axes are
-# computed. An empty axis list makes TF reduce over nothing, which is the spec's "noop" (the
+# Reductions: ``axes`` is an optional int64 input plus ``noop_with_empty_axes`` (ReduceSum 13,
+# the others 18); ir/op_versions.py rewrites the earlier INTS attribute to that input. The
+# axes resolve to None (all axes), a tuple, or an int64 tensor when they are computed. An empty axis list makes TF reduce over nothing, which is the spec's "noop" (the
 # composite ops still apply their elementwise steps: ReduceL1 -> |x|, ReduceLogSum -> log x).
 
 Axes = Any  # None | tuple[int, ...] | tf.Tensor
 Body = Callable[[Any, Any, bool], Any]
-
-
-def _attr_axes(axes: tuple[int, ...] | None) -> Axes:
-    """Opset-1 style: a missing or empty ``axes`` attribute means all axes."""
-    return tuple(axes) if axes else None
 
 
 def _input_axes(data: Any, axes: Any, noop_with_empty_axes: int) -> Axes:
@@ -112,145 +106,86 @@ def _log_sum_exp(x: Any, axis: Any, keepdims: bool) -> Any:
     return cast_back(tf.math.reduce_logsumexp(_float_work(x), axis, keepdims), x.dtype)
 
 
-def _reduce(body: Body, data: Any, axes: Axes, keepdims: int) -> Any:
-    return body(data, _tf_axis(axes), bool(keepdims))
-
-
-def _reduce13(body: Body, data: Any, axes: Any, keepdims: int, noop_with_empty_axes: int) -> Any:
-    return _reduce(body, data, _input_axes(data, axes, noop_with_empty_axes), keepdims)
-
-
-@emits("ReduceSum", since=1)
-def reduce_sum_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
-    """ReduceSum-1(data) -> reduced; axes attribute."""
-    return _reduce(_sum, data, _attr_axes(axes), keepdims)
+def _reduce(body: Body, data: Any, axes: Any, keepdims: int, noop_with_empty_axes: int) -> Any:
+    return body(data, _tf_axis(_input_axes(data, axes, noop_with_empty_axes)), bool(keepdims))
 
 
 @emits("ReduceSum", since=13)
-def reduce_sum_13(data: Any, axes: Any = None, *, keepdims: int = 1,
-                  noop_with_empty_axes: int = 0) -> Any:
-    """ReduceSum-13(data, axes?) -> reduced."""
-    return _reduce13(_sum, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceMean", since=1)
-def reduce_mean_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
-    """ReduceMean-1(data) -> reduced; axes attribute."""
-    return _reduce(_mean, data, _attr_axes(axes), keepdims)
+def reduce_sum(data: Any, axes: Any = None, *, keepdims: int = 1,
+               noop_with_empty_axes: int = 0) -> Any:
+    """ReduceSum-13(data, axes?) -> reduced (the axes attribute of earlier versions is
+    rewritten to the input by ir/op_versions.py)."""
+    return _reduce(_sum, data, axes, keepdims, noop_with_empty_axes)
 
 
 @emits("ReduceMean", since=18)
-def reduce_mean_18(data: Any, axes: Any = None, *, keepdims: int = 1,
-                   noop_with_empty_axes: int = 0) -> Any:
-    """ReduceMean-18(data, axes?) -> reduced."""
-    return _reduce13(_mean, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceMax", since=1)
-def reduce_max_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
-    """ReduceMax-1(data) -> reduced; axes attribute."""
-    return _reduce(_max, data, _attr_axes(axes), keepdims)
+def reduce_mean(data: Any, axes: Any = None, *, keepdims: int = 1,
+                noop_with_empty_axes: int = 0) -> Any:
+    """ReduceMean-18(data, axes?) -> reduced (the axes attribute of earlier versions is
+    rewritten to the input by ir/op_versions.py)."""
+    return _reduce(_mean, data, axes, keepdims, noop_with_empty_axes)
 
 
 @emits("ReduceMax", since=18)
-def reduce_max_18(data: Any, axes: Any = None, *, keepdims: int = 1,
-                  noop_with_empty_axes: int = 0) -> Any:
+def reduce_max(data: Any, axes: Any = None, *, keepdims: int = 1,
+               noop_with_empty_axes: int = 0) -> Any:
     """ReduceMax-18(data, axes?) -> reduced (bool inputs from 20: False < True)."""
-    return _reduce13(_max, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceMin", since=1)
-def reduce_min_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
-    """ReduceMin-1(data) -> reduced; axes attribute."""
-    return _reduce(_min, data, _attr_axes(axes), keepdims)
+    return _reduce(_max, data, axes, keepdims, noop_with_empty_axes)
 
 
 @emits("ReduceMin", since=18)
-def reduce_min_18(data: Any, axes: Any = None, *, keepdims: int = 1,
-                  noop_with_empty_axes: int = 0) -> Any:
+def reduce_min(data: Any, axes: Any = None, *, keepdims: int = 1,
+               noop_with_empty_axes: int = 0) -> Any:
     """ReduceMin-18(data, axes?) -> reduced (bool inputs from 20: False < True)."""
-    return _reduce13(_min, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceProd", since=1)
-def reduce_prod_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
-    """ReduceProd-1(data) -> reduced; axes attribute."""
-    return _reduce(_prod, data, _attr_axes(axes), keepdims)
+    return _reduce(_min, data, axes, keepdims, noop_with_empty_axes)
 
 
 @emits("ReduceProd", since=18)
-def reduce_prod_18(data: Any, axes: Any = None, *, keepdims: int = 1,
-                   noop_with_empty_axes: int = 0) -> Any:
-    """ReduceProd-18(data, axes?) -> reduced."""
-    return _reduce13(_prod, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceL1", since=1)
-def reduce_l1_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
-    """ReduceL1-1(data) -> reduced; axes attribute."""
-    return _reduce(_l1, data, _attr_axes(axes), keepdims)
+def reduce_prod(data: Any, axes: Any = None, *, keepdims: int = 1,
+                noop_with_empty_axes: int = 0) -> Any:
+    """ReduceProd-18(data, axes?) -> reduced (the axes attribute of earlier versions is
+    rewritten to the input by ir/op_versions.py)."""
+    return _reduce(_prod, data, axes, keepdims, noop_with_empty_axes)
 
 
 @emits("ReduceL1", since=18)
-def reduce_l1_18(data: Any, axes: Any = None, *, keepdims: int = 1,
-                 noop_with_empty_axes: int = 0) -> Any:
-    """ReduceL1-18(data, axes?) -> reduced."""
-    return _reduce13(_l1, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceL2", since=1)
-def reduce_l2_1(data: Any, *, axes: tuple[int, ...] | None = None, keepdims: int = 1) -> Any:
-    """ReduceL2-1(data) -> reduced; axes attribute."""
-    return _reduce(_l2, data, _attr_axes(axes), keepdims)
+def reduce_l1(data: Any, axes: Any = None, *, keepdims: int = 1,
+              noop_with_empty_axes: int = 0) -> Any:
+    """ReduceL1-18(data, axes?) -> reduced (the axes attribute of earlier versions is
+    rewritten to the input by ir/op_versions.py)."""
+    return _reduce(_l1, data, axes, keepdims, noop_with_empty_axes)
 
 
 @emits("ReduceL2", since=18)
-def reduce_l2_18(data: Any, axes: Any = None, *, keepdims: int = 1,
-                 noop_with_empty_axes: int = 0) -> Any:
-    """ReduceL2-18(data, axes?) -> reduced."""
-    return _reduce13(_l2, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceSumSquare", since=1)
-def reduce_sum_square_1(data: Any, *, axes: tuple[int, ...] | None = None,
-                        keepdims: int = 1) -> Any:
-    """ReduceSumSquare-1(data) -> reduced; axes attribute."""
-    return _reduce(_sum_square, data, _attr_axes(axes), keepdims)
+def reduce_l2(data: Any, axes: Any = None, *, keepdims: int = 1,
+              noop_with_empty_axes: int = 0) -> Any:
+    """ReduceL2-18(data, axes?) -> reduced (the axes attribute of earlier versions is
+    rewritten to the input by ir/op_versions.py)."""
+    return _reduce(_l2, data, axes, keepdims, noop_with_empty_axes)
 
 
 @emits("ReduceSumSquare", since=18)
-def reduce_sum_square_18(data: Any, axes: Any = None, *, keepdims: int = 1,
-                         noop_with_empty_axes: int = 0) -> Any:
-    """ReduceSumSquare-18(data, axes?) -> reduced."""
-    return _reduce13(_sum_square, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceLogSum", since=1)
-def reduce_log_sum_1(data: Any, *, axes: tuple[int, ...] | None = None,
-                     keepdims: int = 1) -> Any:
-    """ReduceLogSum-1(data) -> reduced; axes attribute."""
-    return _reduce(_log_sum, data, _attr_axes(axes), keepdims)
+def reduce_sum_square(data: Any, axes: Any = None, *, keepdims: int = 1,
+                      noop_with_empty_axes: int = 0) -> Any:
+    """ReduceSumSquare-18(data, axes?) -> reduced (the axes attribute of earlier versions is
+    rewritten to the input by ir/op_versions.py)."""
+    return _reduce(_sum_square, data, axes, keepdims, noop_with_empty_axes)
 
 
 @emits("ReduceLogSum", since=18)
-def reduce_log_sum_18(data: Any, axes: Any = None, *, keepdims: int = 1,
-                      noop_with_empty_axes: int = 0) -> Any:
-    """ReduceLogSum-18(data, axes?) -> reduced."""
-    return _reduce13(_log_sum, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceLogSumExp", since=1)
-def reduce_log_sum_exp_1(data: Any, *, axes: tuple[int, ...] | None = None,
-                         keepdims: int = 1) -> Any:
-    """ReduceLogSumExp-1(data) -> reduced; axes attribute."""
-    return _reduce(_log_sum_exp, data, _attr_axes(axes), keepdims)
+def reduce_log_sum(data: Any, axes: Any = None, *, keepdims: int = 1,
+                   noop_with_empty_axes: int = 0) -> Any:
+    """ReduceLogSum-18(data, axes?) -> reduced (the axes attribute of earlier versions is
+    rewritten to the input by ir/op_versions.py)."""
+    return _reduce(_log_sum, data, axes, keepdims, noop_with_empty_axes)
 
 
 @emits("ReduceLogSumExp", since=18)
-def reduce_log_sum_exp_18(data: Any, axes: Any = None, *, keepdims: int = 1,
-                          noop_with_empty_axes: int = 0) -> Any:
-    """ReduceLogSumExp-18(data, axes?) -> reduced."""
-    return _reduce13(_log_sum_exp, data, axes, keepdims, noop_with_empty_axes)
+def reduce_log_sum_exp(data: Any, axes: Any = None, *, keepdims: int = 1,
+                       noop_with_empty_axes: int = 0) -> Any:
+    """ReduceLogSumExp-18(data, axes?) -> reduced (the axes attribute of earlier versions is
+    rewritten to the input by ir/op_versions.py)."""
+    return _reduce(_log_sum_exp, data, axes, keepdims, noop_with_empty_axes)
 
 
 def _arg_extreme(fn: Callable[..., Any], data: Any, axis: int, keepdims: int,
@@ -266,24 +201,14 @@ def _arg_extreme(fn: Callable[..., Any], data: Any, axis: int, keepdims: int,
 
 
 @emits("ArgMax", since=1)
-def arg_max_1(data: Any, *, axis: int = 0, keepdims: int = 1) -> Any:
-    """ArgMax-1(data) -> reduced int64; first index of the maximum."""
-    return _arg_extreme(tf.argmax, data, axis, keepdims, 0)
-
-
-@emits("ArgMax", since=12)
-def arg_max_12(data: Any, *, axis: int = 0, keepdims: int = 1, select_last_index: int = 0) -> Any:
-    """ArgMax-12(data) -> reduced int64; select_last_index picks the last maximum."""
+def arg_max(data: Any, *, axis: int = 0, keepdims: int = 1, select_last_index: int = 0) -> Any:
+    """ArgMax-1/11/12/13(data) -> reduced int64; the first index of the maximum, or (from 12)
+    the last with select_last_index."""
     return _arg_extreme(tf.argmax, data, axis, keepdims, select_last_index)
 
 
 @emits("ArgMin", since=1)
-def arg_min_1(data: Any, *, axis: int = 0, keepdims: int = 1) -> Any:
-    """ArgMin-1(data) -> reduced int64; first index of the minimum."""
-    return _arg_extreme(tf.argmin, data, axis, keepdims, 0)
-
-
-@emits("ArgMin", since=12)
-def arg_min_12(data: Any, *, axis: int = 0, keepdims: int = 1, select_last_index: int = 0) -> Any:
-    """ArgMin-12(data) -> reduced int64; select_last_index picks the last minimum."""
+def arg_min(data: Any, *, axis: int = 0, keepdims: int = 1, select_last_index: int = 0) -> Any:
+    """ArgMin-1/11/12/13(data) -> reduced int64; the first index of the minimum, or (from 12)
+    the last with select_last_index."""
     return _arg_extreme(tf.argmin, data, axis, keepdims, select_last_index)

@@ -1,4 +1,5 @@
-"""Resampling emitters: Resize, Upsample, GridSample, AffineGrid and CenterCropPad.
+"""Resampling emitters: Resize (Upsample is rewritten to Resize-10 by ir/op_versions.py),
+GridSample, AffineGrid and CenterCropPad.
 
 Resize is separable: each resized axis gets a (out_len, taps) table of source indices and
 weights built with tf ops from the op's coordinate rules, and the tensor is resampled one
@@ -232,7 +233,8 @@ def _resize_11_plus(X: Any, roi: Any, scales: Any, sizes: Any, opt: Options,
 
 @emits("Resize", since=10)
 def resize_10(X: Any, scales: Any, *, mode: str = "nearest") -> Any:
-    """Resize-10: like Upsample-9 (asymmetric coordinates), out = floor(in * scale)."""
+    """Resize-10: asymmetric coordinates, out = floor(in * scale); Upsample-1/7/9 are
+    rewritten to this by ir/op_versions.py."""
     return _legacy_resize(X, scales, mode)
 
 
@@ -284,29 +286,6 @@ def resize_19(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
                    exclude_outside, extrapolation_value, antialias)
     return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_19, axes,
                            keep_aspect_ratio_policy)
-
-
-@emits("Upsample", since=1)
-def upsample_1(X: Any, *, height_scale: float | None = None, width_scale: float | None = None,
-               mode: str = "nearest") -> Any:
-    """Upsample-1 (experimental): 4-D NCHW input, scales for H and W only."""
-    if X.shape.rank != 4 or height_scale is None or width_scale is None:
-        raise ValueError("Upsample-1 needs a 4-D input and both height_scale and width_scale")
-    return _legacy_resize(X, [1.0, 1.0, height_scale, width_scale], mode)
-
-
-@emits("Upsample", since=7)
-def upsample_7(X: Any, *, mode: str = "nearest", scales: tuple[float, ...] | None = None) -> Any:
-    """Upsample-7: scales as an attribute (one per axis, >= 1)."""
-    if scales is None:
-        raise ValueError("Upsample-7: the scales attribute is required")
-    return _legacy_resize(X, list(scales), mode)
-
-
-@emits("Upsample", since=9)
-def upsample_9(X: Any, scales: Any, *, mode: str = "nearest") -> Any:
-    """Upsample-9/10: scales as an input."""
-    return _legacy_resize(X, scales, mode)
 
 
 # -------------------------------------------------------------------------- grid sample
@@ -391,21 +370,11 @@ def _grid_sample(X: Any, grid: Any, mode: str, padding: str, align_corners: int)
     return tf.cast(to_channels_first(out, nsp + 2), X.dtype)
 
 
-@emits("GridSample", since=16)
-def grid_sample_16(X: Any, grid: Any, *, align_corners: int = 0, mode: str = "bilinear",
-                   padding_mode: str = "zeros") -> Any:
-    """GridSample-16: 4-D only, modes bilinear/nearest/bicubic."""
-    names = {"bilinear": "linear", "nearest": "nearest", "bicubic": "cubic"}
-    if X.shape.rank != 4 or mode not in names:
-        raise ValueError(f"GridSample-16 takes 4-D X and mode bilinear/nearest/bicubic, got "
-                         f"rank {X.shape.rank} and {mode!r}")
-    return _grid_sample(X, grid, names[mode], padding_mode, align_corners)
-
-
 @emits("GridSample", since=20)
-def grid_sample_20(X: Any, grid: Any, *, align_corners: int = 0, mode: str = "linear",
-                   padding_mode: str = "zeros") -> Any:
-    """GridSample-20/22: N-D, modes linear/nearest/cubic."""
+def grid_sample(X: Any, grid: Any, *, align_corners: int = 0, mode: str = "linear",
+                padding_mode: str = "zeros") -> Any:
+    """GridSample-20/22: N-D, modes linear/nearest/cubic (GridSample-16's 4-D bilinear/
+    nearest/bicubic are renamed to these by ir/op_versions.py)."""
     if mode not in ("linear", "nearest", "cubic"):
         raise ValueError(f"GridSample: mode must be linear, nearest or cubic, got {mode!r}")
     return _grid_sample(X, grid, mode, padding_mode, align_corners)

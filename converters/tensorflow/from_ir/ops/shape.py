@@ -1,6 +1,6 @@
 """Shape and layout emitters (Reshape, Transpose, Concat, Split, Slice, Pad, Squeeze,
 Unsqueeze, Expand, Tile, Flatten, Shape, Size, Identity, DepthToSpace, SpaceToDepth); the
-tensor generators continue in shape2.py. The helpers here serve the index, control-flow and
+tensor generators are in generators.py. The helpers here serve the index, control-flow and
 sequence emitters too.
 
 Parameter inputs (shape, axes, pads, starts...) are tf tensors. When they are IR constants they
@@ -115,22 +115,10 @@ def _reshape(data: Any, shape: Any, allowzero: int) -> Any:
     return tf.reshape(data, shape)
 
 
-@emits("Reshape", since=1)
-def reshape_1(data: Any, *, shape: tuple[int, ...] | None = None,
-              consumed_inputs: tuple[int, ...] | None = None) -> Any:
-    """Reshape-1(data) -> reshaped; target shape as attribute (consumed_inputs is legacy)."""
-    return _reshape(data, np.array(shape or (), np.int64), 0)
-
-
 @emits("Reshape", since=5)
-def reshape_5(data: Any, shape: Any) -> Any:
-    """Reshape-5(data, shape) -> reshaped."""
-    return _reshape(data, shape, 0)
-
-
-@emits("Reshape", since=14)
-def reshape_14(data: Any, shape: Any, *, allowzero: int = 0) -> Any:
-    """Reshape-14(data, shape) -> reshaped; allowzero=1 makes 0 a real empty dimension."""
+def reshape(data: Any, shape: Any, *, allowzero: int = 0) -> Any:
+    """Reshape-5/14(data, shape) -> reshaped; allowzero=1 (from 14) makes 0 a real empty
+    dimension. Reshape-1 (shape attribute) is rewritten to this by ir/op_versions.py."""
     return _reshape(data, shape, allowzero)
 
 
@@ -157,15 +145,10 @@ def _squeeze(data: Any, axes: list[int] | None) -> Any:
     return tf.squeeze(data, axis=[norm_axis(a, rank_of(data, "Squeeze")) for a in axes])
 
 
-@emits("Squeeze", since=1)
-def squeeze_1(data: Any, *, axes: tuple[int, ...] | None = None) -> Any:
-    """Squeeze-1(data) -> squeezed; axes attribute (all size-1 axes when absent)."""
-    return _squeeze(data, list(axes) if axes else None)
-
-
 @emits("Squeeze", since=13)
-def squeeze_13(data: Any, axes: Any = None) -> Any:
-    """Squeeze-13(data, axes?) -> squeezed."""
+def squeeze(data: Any, axes: Any = None) -> Any:
+    """Squeeze-13(data, axes?) -> squeezed (Squeeze-1/11's axes attribute is rewritten to
+    the input by ir/op_versions.py)."""
     if axes is None:
         return tf.squeeze(data)
     known = static_ints(axes)
@@ -188,15 +171,10 @@ def _unsqueeze(data: Any, axes: list[int]) -> Any:
     return data
 
 
-@emits("Unsqueeze", since=1)
-def unsqueeze_1(data: Any, *, axes: tuple[int, ...]) -> Any:
-    """Unsqueeze-1(data) -> expanded; axes attribute."""
-    return _unsqueeze(data, list(axes))
-
-
 @emits("Unsqueeze", since=13)
-def unsqueeze_13(data: Any, axes: Any) -> Any:
-    """Unsqueeze-13(data, axes) -> expanded."""
+def unsqueeze(data: Any, axes: Any) -> Any:
+    """Unsqueeze-13(data, axes) -> expanded (Unsqueeze-1/11's axes attribute is rewritten to
+    the input by ir/op_versions.py)."""
     known = static_ints(axes)
     if known is not None:
         return _unsqueeze(data, known)
@@ -215,15 +193,10 @@ def unsqueeze_13(data: Any, axes: Any) -> Any:
 
 # ---- joining, splitting, slicing ---------------------------------------------------------
 
-@emits("Concat", since=1)
-def concat_1(*inputs: Any, axis: int = 1) -> Any:
-    """Concat-1(inputs...) -> concat_result; axis defaults to 1."""
-    return tf.concat(list(inputs), axis=axis)
-
-
 @emits("Concat", since=4)
-def concat_4(*inputs: Any, axis: int) -> Any:
-    """Concat-4(inputs...) -> concat_result; axis required (negative from 11)."""
+def concat(*inputs: Any, axis: int) -> Any:
+    """Concat-4(inputs...) -> concat_result; axis required (negative from 11). Concat-1's
+    default axis 1 is filled in by ir/op_versions.py."""
     return tf.concat(list(inputs), axis=axis)
 
 
@@ -240,33 +213,12 @@ def _split(x: Any, sizes: Any, axis: int, ctx: EmitContext) -> Any:
     return results(parts, ctx)
 
 
-@emits("Split", since=1)
-def split_1(input: Any, split_lengths: Any = None, *, axis: int = 0,
-            split: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
-    """Split-1(input, split?) -> outputs...; lengths from the input or the split attribute.
-    The optional input is also called ``split`` in the spec; Python needs another name."""
-    if split_lengths is not None:
-        return _split(input, split_lengths, axis, ctx)
-    return _split(input, list(split) if split else None, axis, ctx)
-
-
-@emits("Split", since=2)
-def split_2(input: Any, *, axis: int = 0, split: tuple[int, ...] | None = None,
-            ctx: EmitContext) -> Any:
-    """Split-2(input) -> outputs...; lengths as attribute, else equal parts."""
-    return _split(input, list(split) if split else None, axis, ctx)
-
-
 @emits("Split", since=13)
-def split_13(input: Any, split: Any = None, *, axis: int = 0, ctx: EmitContext) -> Any:
-    """Split-13(input, split?) -> outputs...; lengths as input, else equal parts."""
-    return _split(input, split, axis, ctx)
-
-
-@emits("Split", since=18)
-def split_18(input: Any, split: Any = None, *, axis: int = 0, num_outputs: int | None = None,
-             ctx: EmitContext) -> Any:
-    """Split-18(input, split?) -> outputs...; or num_outputs chunks, the last one smaller."""
+def split(input: Any, split: Any = None, *, axis: int = 0, num_outputs: int | None = None,
+          ctx: EmitContext) -> Any:
+    """Split-13/18(input, split?) -> outputs...; lengths as input, else equal parts, or (18)
+    num_outputs chunks, the last one smaller. Split-1/2/11's split attribute is rewritten
+    to the input by ir/op_versions.py."""
     if split is not None or num_outputs is None:
         return _split(input, split, axis, ctx)
     axis = axis_of(input, axis, "Split")
@@ -302,17 +254,10 @@ def _slice(data: Any, starts: Any, ends: Any, axes: Any, steps: Any) -> Any:
     return tf.strided_slice(data, begin, end, stride)
 
 
-@emits("Slice", since=1)
-def slice_1(data: Any, *, starts: tuple[int, ...], ends: tuple[int, ...],
-            axes: tuple[int, ...] | None = None) -> Any:
-    """Slice-1(data) -> output; starts/ends/axes as attributes, step 1."""
-    return _slice(data, np.array(starts, np.int64), np.array(ends, np.int64),
-                  None if axes is None else np.array(axes, np.int64), None)
-
-
 @emits("Slice", since=10)
-def slice_10(data: Any, starts: Any, ends: Any, axes: Any = None, steps: Any = None) -> Any:
-    """Slice-10(data, starts, ends, axes?, steps?) -> output."""
+def slice_(data: Any, starts: Any, ends: Any, axes: Any = None, steps: Any = None) -> Any:
+    """Slice-10(data, starts, ends, axes?, steps?) -> output (Slice-1's attributes are
+    rewritten to inputs by ir/op_versions.py)."""
     return _slice(data, starts, ends, axes, steps)
 
 
@@ -435,43 +380,21 @@ def _pad(data: Any, pads: Any, mode: str, value: Any, axes: Any) -> Any:
     return tf.pad(data, paddings, constant_values=tf.cast(tf.reshape(value, [-1])[0], data.dtype))
 
 
-@emits("Pad", since=1)
-def pad_1(data: Any, *, paddings: tuple[int, ...], mode: str = "constant",
-          value: float = 0.0) -> Any:
-    """Pad-1(data) -> output; paddings attribute [x1_begin, ..., x1_end, ...]."""
-    return _pad(data, list(paddings), mode, tf.constant(value), None)
-
-
-@emits("Pad", since=2)
-def pad_2(data: Any, *, pads: tuple[int, ...], mode: str = "constant", value: float = 0.0) -> Any:
-    """Pad-2(data) -> output; pads attribute."""
-    return _pad(data, list(pads), mode, tf.constant(value), None)
-
-
 @emits("Pad", since=11)
-def pad_11(data: Any, pads: Any, constant_value: Any = None, *, mode: str = "constant") -> Any:
-    """Pad-11(data, pads, constant_value?) -> output."""
-    return _pad(data, pads, mode, constant_value, None)
-
-
-@emits("Pad", since=18)
-def pad_18(data: Any, pads: Any, constant_value: Any = None, axes: Any = None, *,
-           mode: str = "constant") -> Any:
-    """Pad-18(data, pads, constant_value?, axes?) -> output."""
+def pad(data: Any, pads: Any, constant_value: Any = None, axes: Any = None, *,
+        mode: str = "constant") -> Any:
+    """Pad-11/18/19/21(data, pads, constant_value?, axes? (18)) -> output; modes constant,
+    reflect, edge and wrap (19). Pad-1/2's attributes are rewritten to inputs by
+    ir/op_versions.py."""
     return _pad(data, pads, mode, constant_value, axes)
 
 
 # ---- shape queries -----------------------------------------------------------------------
 
 @emits("Shape", since=1)
-def shape_1(data: Any) -> Any:
-    """Shape-1(data) -> shape int64."""
-    return shape_15(data)
-
-
-@emits("Shape", since=15)
-def shape_15(data: Any, *, start: int = 0, end: int | None = None) -> Any:
-    """Shape-15(data) -> shape[start:end] int64 (Python slicing clamps like the spec).
+def shape(data: Any, *, start: int = 0, end: int | None = None) -> Any:
+    """Shape-1/15(data) -> shape[start:end] int64 (start/end from 15; Python slicing clamps
+    like the spec).
     A fully static shape becomes a constant, so later ops see static values."""
     if data.shape.is_fully_defined():
         return tf.constant(data.shape.as_list()[start:end], I64, shape=None)
@@ -518,14 +441,8 @@ def _depth_to_space(x: Any, bs: int, mode: str) -> Any:
 
 
 @emits("DepthToSpace", since=1)
-def depth_to_space_1(input: Any, *, blocksize: int) -> Any:
-    """DepthToSpace-1(input) -> output; DCR order."""
-    return _depth_to_space(input, blocksize, "DCR")
-
-
-@emits("DepthToSpace", since=11)
-def depth_to_space_11(input: Any, *, blocksize: int, mode: str = "DCR") -> Any:
-    """DepthToSpace-11(input) -> output; mode DCR or CRD."""
+def depth_to_space(input: Any, *, blocksize: int, mode: str = "DCR") -> Any:
+    """DepthToSpace-1/11/13(input) -> output; mode (from 11) DCR or CRD, DCR before."""
     return _depth_to_space(input, blocksize, mode)
 
 
@@ -545,12 +462,6 @@ def _space_to_depth(x: Any, bs: int, mode: str) -> Any:
 
 
 @emits("SpaceToDepth", since=1)
-def space_to_depth_1(input: Any, *, blocksize: int) -> Any:
-    """SpaceToDepth-1(input) -> output; DCR order."""
-    return _space_to_depth(input, blocksize, "DCR")
-
-
-@emits("SpaceToDepth", since=28)
-def space_to_depth_28(input: Any, *, blocksize: int, mode: str = "DCR") -> Any:
-    """SpaceToDepth-28(input) -> output; mode DCR or CRD."""
+def space_to_depth(input: Any, *, blocksize: int, mode: str = "DCR") -> Any:
+    """SpaceToDepth-1/13/28(input) -> output; mode (from 28) DCR or CRD, DCR before."""
     return _space_to_depth(input, blocksize, mode)

@@ -77,17 +77,11 @@ def _dft(x: Any, dft_length: Any, axis: Any, inverse: int, onesided: int) -> Any
     return _from_complex(tf.transpose(y, back), x.dtype)
 
 
-@emits("DFT", since=17)
-def dft_17(input: Any, dft_length: Any = None, *, axis: int = 1, inverse: int = 0,
-           onesided: int = 0) -> Any:
-    """DFT-17: input[..., 1|2], dft_length? (axis attribute) -> output[..., 1|2]."""
-    return _dft(input, dft_length, axis, inverse, onesided)
-
-
 @emits("DFT", since=20)
-def dft_20(input: Any, dft_length: Any = None, axis: Any = None, *, inverse: int = 0,
-           onesided: int = 0) -> Any:
-    """DFT-20: input[..., 1|2], dft_length?, axis? (default -2) -> output[..., 1|2]."""
+def dft(input: Any, dft_length: Any = None, axis: Any = None, *, inverse: int = 0,
+        onesided: int = 0) -> Any:
+    """DFT-20: input[..., 1|2], dft_length?, axis? (default -2) -> output[..., 1|2].
+    DFT-17's axis attribute is rewritten to the input by ir/op_versions.py."""
     return _dft(input, dft_length, -2 if axis is None else axis, inverse, onesided)
 
 
