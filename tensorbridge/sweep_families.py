@@ -26,8 +26,6 @@ import numpy as np
 from tensorbridge.ir.errors import TensorbridgeError
 
 IMAGE_SIZE = 64  # the small input size tried first (then the model's own default)
-SEQ_LEN = 12
-VOCAB = 128
 
 
 @dataclass(frozen=True)
@@ -234,19 +232,6 @@ def _torchvision_detection(name: str, kw: dict[str, Any]) -> Built:
 # transformers: every model type, a small config
 # --------------------------------------------------------------------------------------------
 
-_SMALL = {  # attribute -> small value (only attributes the config has are set)
-    "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-    "intermediate_size": 64, "max_position_embeddings": 64, "head_dim": 8, "embedding_size": 16,
-    "d_model": 32, "encoder_layers": 2, "decoder_layers": 2, "encoder_attention_heads": 4,
-    "decoder_attention_heads": 4, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64, "d_ff": 64,
-    "d_kv": 8, "num_layers": 2, "num_heads": 4, "image_size": 32, "patch_size": 8,
-    "num_mel_bins": 8, "max_source_positions": 16, "max_target_positions": 16,
-    "vocab_size": VOCAB, "use_cache": False,
-}
-_TOKEN_IDS = ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id",
-              "sep_token_id", "cls_token_id", "mask_token_id", "unk_token_id")
-
-
 def transformers_architectures() -> list[str]:
     declare_torchvision_ops()
     from transformers import CONFIG_MAPPING
@@ -254,82 +239,15 @@ def transformers_architectures() -> list[str]:
     return sorted(CONFIG_MAPPING.keys())
 
 
-def _shrink(cfg: Any, depth: int = 0) -> None:
-    """Set the small values on ``cfg`` and on its sub-configs (text/vision/audio parts)."""
-    from transformers import PretrainedConfig
-
-    for key, value in _SMALL.items():
-        if hasattr(cfg, key) and isinstance(getattr(cfg, key), int | bool) and getattr(cfg, key) is not None:
-            setattr(cfg, key, value)
-    for key, value in list(vars(cfg).items()):  # latent-attention widths: q/kv LoRA ranks, rope parts
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            if key.endswith("head_dim"):
-                setattr(cfg, key, 8)
-            elif key.endswith("lora_rank"):
-                setattr(cfg, key, 16)
-    if isinstance(getattr(cfg, "depths", None), list | tuple):
-        cfg.depths = [1] * len(cfg.depths)
-    for key in _TOKEN_IDS:
-        token = getattr(cfg, key, None)
-        if isinstance(token, int) and token >= VOCAB:
-            setattr(cfg, key, VOCAB - 1 - _TOKEN_IDS.index(key))
-    if depth < 2:
-        for value in list(vars(cfg).values()):
-            if isinstance(value, PretrainedConfig):
-                _shrink(value, depth + 1)
-
-
-def _hf_input(model: Any, cfg: Any) -> Any:
-    import torch  # noqa: TID251
-
-    gen = torch.Generator().manual_seed(0)
-    main = getattr(model, "main_input_name", "input_ids")
-    if main == "pixel_values":
-        return image(int(getattr(cfg, "image_size", 32) or 32), channels=int(getattr(cfg, "num_channels", 3) or 3))
-    if main == "input_values":
-        return torch.randn(1, 4000, generator=gen)
-    if main == "input_features":
-        frames = 2 * int(getattr(cfg, "max_source_positions", 16) or 16)
-        return torch.randn(1, int(getattr(cfg, "num_mel_bins", 8) or 8), frames, generator=gen)
-    return torch.randint(3, VOCAB - 8, (1, SEQ_LEN), generator=gen)
-
-
 def transformers_build(model_type: str) -> Built:
+    """A small config's model (tensorbridge.sweep_transformers: the rules and their ladder)."""
     declare_torchvision_ops()
-    import torch  # noqa: TID251
-    from transformers import AutoConfig, AutoModel
+    from tensorbridge.sweep_transformers import build
 
-    cfg = AutoConfig.for_model(model_type)
-    _shrink(cfg)
-    torch.manual_seed(0)
-    hf = AutoModel.from_config(cfg)
-    x = _hf_input(hf, cfg)
-    # an encoder-decoder also gets decoder token ids: the input itself, or a few start tokens
-    encoder_decoder = bool(getattr(cfg, "is_encoder_decoder", False))
-    start = getattr(cfg, "decoder_start_token_id", None)
-    decoder_ids = torch.full((1, 4), start if isinstance(start, int) else 1, dtype=torch.int64)
-
-    class FirstOutput(torch.nn.Module):
-        """A transformers model with one positional input and its first tensor out."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = hf
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            if encoder_decoder:
-                ids = x if x.dtype == torch.int64 else decoder_ids
-                out = self.model(x, decoder_input_ids=ids)
-            else:
-                out = self.model(x)
-            return out.to_tuple()[0] if hasattr(out, "to_tuple") else out[0]
-
-    wrapped = FirstOutput()
-    calibrate = image(x.shape[-1], 4, 9, x.shape[1]) if x.dim() == 4 else None
+    wrapped, inputs, note = build(model_type)
+    calibrate = image(inputs[0].shape[-1], 4, 9, inputs[0].shape[1]) if len(inputs) == 1 and inputs[0].dim() == 4 else None
     wrapped = torch_ready(wrapped, calibrate)
-    with torch.no_grad():
-        wrapped(x)
-    return Built(wrapped, (x,), "torch", note=f"input {tuple(x.shape)}")
+    return Built(wrapped, inputs, "torch", note=note)
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,15 +255,15 @@ def transformers_build(model_type: str) -> Built:
 # --------------------------------------------------------------------------------------------
 
 def _keras_constructors() -> dict[str, Callable[..., Any]]:
+    """Every model constructor ``keras.applications`` exports at its top level (its
+    submodules do not all re-export theirs: ``mobilenet_v3`` holds none)."""
     import keras
 
     found: dict[str, Callable[..., Any]] = {}
-    for sub in sorted(n for n in dir(keras.applications) if not n.startswith("_")):
-        module = getattr(keras.applications, sub)
-        for name in sorted(dir(module)):
-            fn = getattr(module, name)
-            if name[:1].isupper() and callable(fn) and fn not in found.values():
-                found[name] = fn
+    for name in sorted(dir(keras.applications)):
+        fn = getattr(keras.applications, name)
+        if name[:1].isupper() and callable(fn) and fn not in found.values():
+            found[name] = fn
     return found
 
 
@@ -361,6 +279,7 @@ def keras_build(name: str) -> Built:
         raise TensorbridgeError(f"keras.applications has no {name!r}")
     kw = {"weights": None, "include_top": False, "pooling": "avg"}
     size = 32
+    keras.utils.set_random_seed(0)  # before the weights are drawn: the same model in every process
     try:
         m = fn(input_shape=(size, size, 3), **kw)
     except ValueError as e:  # "... should be at least 75x75"
@@ -368,6 +287,7 @@ def keras_build(name: str) -> Built:
         if not found:
             raise
         size = int(found.group(1))
+        keras.utils.set_random_seed(0)
         m = fn(input_shape=(size, size, 3), **kw)
     keras.utils.set_random_seed(0)
     _keras_ready(m, (size, size, 3))
