@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from tensorbridge.converters.pytorch.context import Ctx
+from tensorbridge.converters.pytorch.ops.ops_math import common_dtype
 from tensorbridge.converters.pytorch.ops.ops_shape import dim_size, norm_dim, norm_dims, static_dim
 from tensorbridge.converters.pytorch.registry import aten
 from tensorbridge.ir.dtypes import DType
@@ -326,3 +327,44 @@ def aten_histc(ctx: Ctx, self: Value, bins: int = 100, min: object = 0, max: obj
     index = ctx.op("Where", [inside, index, ctx.const(-1, DType.INT64)])  # -1 matches no bin
     hits = ctx.op("Equal", [ctx.op("Unsqueeze", [index, ctx.ints([1])]), ctx.const(np.arange(bins), DType.INT64)])
     return ctx.op("ReduceSum", [ctx.cast(hits, dt), ctx.ints([0])], {"keepdims": 0}, dtype=dt)
+
+
+# ---------------------------------------------------------------- searches in sorted values
+@aten("aten::bucketize.Tensor")
+def aten_bucketize(ctx: Ctx, self: Value, boundaries: Value, *, out_int32: bool = False,
+                   right: bool = False) -> Value:
+    """bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor
+
+    The bucket of each element among sorted 1-D ``boundaries``: how many boundaries lie
+    below it (``right``: at or below it)."""
+    return _count_below(ctx, self, boundaries, right, last_axis=False)
+
+
+@aten("aten::searchsorted.Tensor")
+def aten_searchsorted(ctx: Ctx, sorted_sequence: Value, self: Value, *, out_int32: bool = False,
+                      right: bool = False, side: str | None = None, sorter: Value | None = None) -> Value:
+    """searchsorted.Tensor(Tensor sorted_sequence, Tensor self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor
+
+    Insertion points of ``self`` into ``sorted_sequence`` (1-D, or rows matching self's
+    leading dims): the count of sequence values below each element (``right`` or side
+    'right': at or below)."""
+    rows = ctx.rank(sorted_sequence) > 1
+    if sorter is not None:
+        gathered = ctx.op("GatherElements", [sorted_sequence, sorter], {"axis": -1})
+        gathered.type = sorted_sequence.type  # the sorter permutes, shape and dtype stay
+        sorted_sequence = gathered
+    return _count_below(ctx, self, sorted_sequence, right or side == "right", last_axis=rows)
+
+
+def _count_below(ctx: Ctx, x: Value, edges: Value, right: bool, last_axis: bool) -> Value:
+    """sum(edges < x) (``right``: edges <= x) over the edges' last axis, per element of x; x
+    and edges compared in the dtype torch promotes them to. A NaN element counts no edge
+    (torch puts it past the last one), which the conversion's validation would report."""
+    dt = common_dtype(ctx, x, edges)
+    column = ctx.op("Unsqueeze", [ctx.cast(x, dt), ctx.ints([-1])])  # [..., K, 1]
+    edges = ctx.cast(edges, dt)
+    if last_axis:
+        edges = ctx.op("Unsqueeze", [edges, ctx.ints([-2])])  # [..., 1, M]
+    below = ctx.op("LessOrEqual" if right else "Less", [edges, column])
+    count = ctx.op("ReduceSum", [ctx.cast(below, DType.INT64), ctx.ints([-1])], {"keepdims": 0})
+    return ctx.cast(count, ctx.out_dtype())

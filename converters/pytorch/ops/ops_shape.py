@@ -406,6 +406,35 @@ def aten_narrow(ctx: Ctx, self: Value, dim: int, start: Any, length: Any) -> Val
     return slice_(ctx, self, [begin], [finish], [d])
 
 
+@aten("aten::unfold.default")
+def aten_unfold(ctx: Ctx, self: Value, dimension: int, size: int, step: int) -> Value:
+    """unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)
+
+    Every window of ``size`` elements along ``dimension``, ``step`` apart: that dimension
+    becomes the window count (len - size) // step + 1 and a last dimension of ``size`` is
+    added. One Gather of a [windows, size] index table (window starts by Range when the
+    length is dynamic), then the window's own axis moved last."""
+    rank = ctx.rank(self)
+    if rank == 0 or size < 0 or step <= 0:
+        raise ctx.fail(f"unfold needs a tensor of rank >= 1, size >= 0 and step > 0 "
+                       f"(got rank {rank}, size {size}, step {step})")
+    d = norm_dim(dimension, rank)
+    taps = np.arange(size, dtype=np.int64)[None, :]
+    length = static_dim(self, d)
+    if length is not None:
+        if size > length:
+            raise ctx.fail(f"unfold: size {size} exceeds dimension {d} of length {length}")
+        starts = np.arange(0, length - size + 1, step, dtype=np.int64)[:, None]
+        index = ctx.const(starts + taps)
+    else:
+        limit = ctx.op("Sub", [dim_size0(ctx, self, d), ctx.const(np.int64(size - 1))], dtype=DType.INT64)
+        starts = ctx.op("Range", [ctx.const(np.int64(0)), limit, ctx.const(np.int64(step))])
+        index = ctx.op("Add", [ctx.op("Unsqueeze", [starts, ctx.ints([1])]), ctx.const(taps)])
+    windows = ctx.op("Gather", [self, index], {"axis": d})  # self[:d] + [windows, size] + self[d+1:]
+    perm = [*range(d + 1), *range(d + 2, rank + 1), d + 1]
+    return ctx.op("Transpose", [windows], {"perm": perm}) if d + 1 != rank else windows
+
+
 @aten("aten::flip.default")
 def aten_flip(ctx: Ctx, self: Value, dims: Sequence[int]) -> Value:
     """flip(Tensor self, int[] dims) -> Tensor"""
