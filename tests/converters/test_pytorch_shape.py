@@ -75,6 +75,11 @@ def _slice_assign(x: torch.Tensor) -> torch.Tensor:
     ("unfold_windows_every_dim", lambda x: (x.unfold(1, 3, 2), x.unfold(-1, 2, 1), x.unfold(0, 2, 3)),
      (R(5, 7, 4),)),
     ("unfold_size_equals_length_and_zero", lambda x: (x.unfold(1, 5, 1), x.unfold(0, 0, 2)), (R(3, 5),)),
+    ("select_scatter_dims_and_negative_index", lambda x, s, t: (
+        torch.select_scatter(x, s, 1, 2), torch.select_scatter(x, t, 0, -1), torch.select_scatter(x, s, -2, -3)),
+     (R(3, 4, 5), R(3, 5), R(4, 5))),
+    ("index_put_unsafe", lambda x, i, v: torch.ops.aten._unsafe_index_put(x, [i], v),
+     (R(5, 3), torch.tensor([4, 0, 2]), R(3, 3))),
     ("flip_dims", lambda x: x.flip((0, -1)), (R(2, 3, 4),)),
     ("roll_dims", lambda x: (x.roll(1, 1), x.roll(-2, 0), x.roll((1, 7), (0, 1))), (ar(3, 4),)),
     ("roll_flat", lambda x: x.roll(3), (ar(3, 4),)),

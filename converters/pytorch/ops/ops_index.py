@@ -102,7 +102,7 @@ def aten_index(ctx: Ctx, self: Value, indices: Sequence[Value | None]) -> Value:
     return out
 
 
-@aten("aten::index_put.default")
+@aten("aten::index_put.default", "aten::_unsafe_index_put.default")
 def aten_index_put(ctx: Ctx, self: Value, indices: Sequence[Value | None], values: Value,
                    accumulate: bool = False) -> Value:
     """index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor"""

@@ -383,6 +383,19 @@ def aten_slice_scatter(ctx: Ctx, self: Value, src: Value, dim: int = 0, start: A
     return ctx.op("ScatterElements", [self, index, ctx.cast(src, ctx.dtype(self))], {"axis": d})
 
 
+@aten("aten::select_scatter.default")
+def aten_select_scatter(ctx: Ctx, self: Value, src: Value, dim: int, index: Any) -> Value:
+    """select_scatter(Tensor self, Tensor src, int dim, SymInt index) -> Tensor
+
+    ``self`` with ``self.select(dim, index)`` replaced by ``src``: the slice_scatter of the
+    one-element slice at ``index`` (a negative index counts from the end)."""
+    d = norm_dim(dim, ctx.rank(self))
+    if not isinstance(index, int):
+        raise ctx.fail("select_scatter needs a constant index")
+    end = INT64_MAX if index == -1 else index + 1
+    return aten_slice_scatter(ctx, self, ctx.unsqueeze(src, [d]), d, index, end)
+
+
 @aten("aten::select.int", "aten::select_copy.int")
 def aten_select(ctx: Ctx, self: Value, dim: int, index: Any) -> Value:
     """select.int(Tensor(a) self, int dim, SymInt index) -> Tensor(a)"""
