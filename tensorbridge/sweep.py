@@ -32,7 +32,7 @@ from typing import Any
 
 from tensorbridge.ir.errors import TensorbridgeError
 from tensorbridge.sweep_peers import PEERS
-from tensorbridge.sweep_report import Matrix, write_all
+from tensorbridge.sweep_report import Matrix, normalised, write_all
 from tensorbridge.sweep_worker import TARGETS, record
 
 CELL_ORDER = ("onnx", "torch.onnx", "tf2onnx", "torch", "onnx2torch", "tensorflow")
@@ -333,7 +333,7 @@ def _report_only(out: Path) -> int:
     except (OSError, ValueError) as e:
         raise TensorbridgeError(f"sweep --report-only --out {out}: no finished sweep there ({e}); "
                                 "run the sweep with this --out first") from e
-    matrix = Matrix(run["command"], run["cells"], run.get("options", {}), [json.loads(ln) for ln in lines if ln],
+    matrix = Matrix(run["command"], run["cells"], run.get("options", {}), [normalised(json.loads(ln)) for ln in lines if ln],
                     run.get("started", ""), run.get("elapsed", 0.0))
     _write_run(out, matrix)
     return 0

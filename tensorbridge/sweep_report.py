@@ -14,9 +14,19 @@ from typing import Any
 
 from tensorbridge.sweep_checks import NOISE_FACTOR, TOLERANCE
 
-VERDICTS = ("ok", "error", "WRONG", "timeout", "skipped")
-_COLOURS = {"ok": "#d4f4d4", "error": "#f6e3b4", "WRONG": "#f4b4b4", "timeout": "#e0d4f4",
+# refused: tensorbridge's own validation caught a mismatch and raised ParityError instead of
+# returning the model (a refusal, not a wrong answer); WRONG: a model came back that differs.
+VERDICTS = ("ok", "refused", "error", "WRONG", "timeout", "skipped")
+_COLOURS = {"ok": "#d4f4d4", "refused": "#f4d8c4", "error": "#f6e3b4", "WRONG": "#f4b4b4", "timeout": "#e0d4f4",
             "skipped": "#e8e8e8", "n/a": "#ffffff"}
+
+
+def normalised(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as this version reports it: runs before the ``refused`` verdict recorded
+    tensorbridge's ParityError as WRONG."""
+    if record.get("verdict") == "WRONG" and record.get("error_class") == "ParityError":
+        return {**record, "verdict": "refused"}
+    return record
 
 
 @dataclass
@@ -107,9 +117,11 @@ def markdown(m: Matrix, title: str = "Library sweep") -> str:
              + ", ".join(f"{k} {v}" for k, v in versions().items()) + ".", "",
              _method(m), "", "## Pass rates", "",
              "Per cell (a tensorbridge target or a peer converter): ok / tried, tried = every model "
-             "that built. For the peers, **error** counts their failures and **WRONG** their "
-             "silent wrong answers (they returned a model whose outputs differ from eager).", "",
-             "| cell | ok | error | WRONG | timeout | skipped | pass rate |", "|---|---|---|---|---|---|---|"]
+             "that built. **refused**: tensorbridge's own validation found the converted model off "
+             "and raised `ParityError` instead of returning it. **error** counts failures, **WRONG** "
+             "silent wrong answers (a model came back whose outputs differ from eager).", "",
+             "| cell | ok | refused | error | WRONG | timeout | skipped | pass rate |",
+             "|---|---|---|---|---|---|---|---|"]
     for cell, counts in summary(m).items():
         lines.append(f"| {cell} | " + " | ".join(str(counts[v]) for v in VERDICTS) + f" | {_rate(counts)} |")
     lines += ["", f"{len(models)} models.", "", "## Unsupported ops by how many architectures need them", ""]
@@ -144,10 +156,11 @@ def _method(m: Matrix) -> str:
         f"in its own worker process (timeout {opts.get('timeout', '?')} s, memory limit "
         f"{opts.get('memory_limit') or 'none'} MB over the frameworks' own mapping). tensorbridge's cells "
         "are `tb.convert(model, example_inputs, to=target)`, which validates what it returns (a "
-        "`ParityError` is WRONG); what it returns is then run again (onnxruntime, or the emitted module) on "
+        "`ParityError` is reported as refused); what it returns is then run again (onnxruntime, or the emitted module) on "
         "the example input and one other random input and compared with the source framework's eager output: "
-        f"error = max|got - eager| / max|eager| within {TOLERANCE:g}, or {NOISE_FACTOR}x the source's own "
-        "float32-vs-float64 error when that is larger. Peers are held to the same tolerance on the same inputs.")
+        f"error = max|got - eager| / max|eager| within {TOLERANCE:g}, or {NOISE_FACTOR}x that input's noise "
+        "floor when that is larger (the larger of the source's float32-vs-float64 error and its output's "
+        "response to a one-ulp nudge of the input). Peers are held to the same tolerance on the same inputs.")
 
 
 def html_page(m: Matrix, title: str = "tensorbridge sweep") -> str:

@@ -8,9 +8,10 @@ Each record is one JSON line appended to the result file as soon as the cell is 
 worker killed on its timeout or by its memory limit loses only the cell it was on.
 
 A cell's verdict: ``ok``; ``error`` (the converter raised: for tensorbridge a clean error or
-an unsupported op); ``WRONG`` (tensorbridge raised ParityError, or a result came back whose
-outputs differ from the source's eager output beyond the tolerance: for a peer that is a
-silent wrong answer); ``timeout``; ``skipped`` (the model does not build, or the peer needs
+an unsupported op); ``refused`` (tensorbridge's validation raised ParityError instead of
+returning the model); ``WRONG`` (a result came back whose outputs differ from the source's
+eager output beyond the tolerance: for a peer a silent wrong answer, for tensorbridge a
+result its own validation passed); ``timeout``; ``skipped`` (the model does not build, or the peer needs
 something that failed); ``n/a`` (the cell does not apply to this source kind).
 """
 
@@ -88,7 +89,7 @@ def _tensorbridge_cell(ref: Reference, target: str) -> dict[str, Any]:
     try:
         result = tb.convert(ref.built.model, ref.built.example_inputs, to=target)
     except tb.ParityError as e:
-        return {"verdict": "WRONG", "error_class": "ParityError", "error": first_line(e),
+        return {"verdict": "refused", "error_class": "ParityError", "error": first_line(e),
                 "seconds": time.perf_counter() - t0}
     except Exception as e:  # noqa: BLE001 - classifying the exception is the point
         return {"verdict": "error", "error_class": type(e).__name__, "error": first_line(e),

@@ -19,7 +19,14 @@ pytest.importorskip("onnxruntime")
 from tensorbridge.ir.errors import ConversionError, TensorbridgeError, UnsupportedOpError  # noqa: E402
 from tensorbridge.sweep import Job, Limits, jobs_for, run_local, select  # noqa: E402
 from tensorbridge.sweep_checks import unsupported_ops  # noqa: E402
-from tensorbridge.sweep_report import Matrix, html_page, markdown, summary, unsupported_table  # noqa: E402
+from tensorbridge.sweep_report import (  # noqa: E402
+    Matrix,
+    html_page,
+    markdown,
+    normalised,
+    summary,
+    unsupported_table,
+)
 
 HERE = Path(__file__).resolve().parent
 FAST_CELLS = ("onnx", "torch", "torch.onnx", "onnx2torch")
@@ -71,10 +78,10 @@ def test_matrix_reports_count_architectures_per_unsupported_op_and_stay_offline(
     table = {row["op"]: row["architectures"] for row in unsupported_table(m)}
     assert table == {"pytorch: aten::foo": 2, "pytorch: aten::bar": 1}
     counts = summary(m)
-    assert counts["onnx"] == {"ok": 1, "error": 2, "WRONG": 0, "timeout": 0, "skipped": 0}
+    assert counts["onnx"] == {"ok": 1, "refused": 0, "error": 2, "WRONG": 0, "timeout": 0, "skipped": 0}
     assert "tf2onnx" not in counts  # n/a cells are not counted
     text = markdown(m)
-    assert "| `pytorch: aten::foo` | 2 |" in text and "| onnx | 1 | 2 | 0 | 0 | 0 | 33% (1/3) |" in text
+    assert "| `pytorch: aten::foo` | 2 |" in text and "| onnx | 1 | 0 | 2 | 0 | 0 | 0 | 33% (1/3) |" in text
     page = html_page(m)
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert json.loads(m.to_json())["records"] == records
@@ -144,3 +151,16 @@ def test_cli_sweep_writes_json_markdown_and_html(probes, tmp_path, capsys):
     assert (out / "sweep.html").read_text().startswith("<!doctype html>")
     assert "probe/tiny_mlp" in capsys.readouterr().out
     assert main(["sweep", "--out", str(out), "--report-only"]) == 0  # the tables again, from the stream
+
+
+def test_a_parity_refusal_is_counted_apart_from_wrong_answers_also_in_old_runs():
+    """tensorbridge's ParityError is a refusal (nothing wrong was handed back); a run recorded
+    when it was called WRONG reads the same way, and a peer's wrong answer stays WRONG."""
+    old = {"model": "f/a", "family": "f", "arch": "a", "cell": "onnx", "by": "tensorbridge", "verdict": "WRONG",
+           "error_class": "ParityError", "error": "did not match"}
+    peer = {"model": "f/a", "family": "f", "arch": "a", "cell": "torch.onnx", "by": "peer", "verdict": "WRONG",
+            "err": 0.3, "error": "differs"}
+    assert normalised(old)["verdict"] == "refused" and normalised(peer) == peer
+    counts = summary(Matrix("c", ["onnx", "torch.onnx"], {}, [normalised(old), normalised(peer)]))
+    assert counts["onnx"]["refused"] == 1 and counts["onnx"]["WRONG"] == 0
+    assert counts["torch.onnx"]["WRONG"] == 1 and counts["torch.onnx"]["refused"] == 0
