@@ -57,6 +57,7 @@ def prelu(X: Any, slope: Any, *, ctx: EmitContext) -> Any:
     return torch.where(x < 0, x * s, x)
 
 
+# Separate: before 7 a (C,) slope of an N-D input meant one value per channel.
 @emits("PRelu", since=1)
 def prelu_1(X: Any, slope: Any, *, consumed_inputs: tuple[int, ...] | None = None,
             ctx: EmitContext) -> Any:

@@ -127,7 +127,7 @@ def _attention(Q: Any, K: Any, V: Any, attn_mask: Any, past_key: Any, past_value
                q_num_heads: int | None, qk_matmul_output_mode: int, scale: float | None,
                softcap: float, softmax_precision: int | None, left: int, right: int,
                ctx: EmitContext) -> Any:
-    """Shared body of every Attention version (older ones pass the neutral values)."""
+    """The body of Attention-23/24/25 (a node of an older version has the neutral defaults)."""
     qi, ki, vi = info(T(Q), ctx, 0), info(T(K), ctx, 1), info(T(V), ctx, 2)
     q, hq, q_len = _to_4d(T(Q), qi, q_num_heads, "Q")
     k, hkv, kv_len = _to_4d(T(K), ki, kv_num_heads, "K")
@@ -167,42 +167,16 @@ def _attention(Q: Any, K: Any, V: Any, attn_mask: Any, past_key: Any, past_value
 
 
 @emits("Attention", since=23)
-def attention_23(Q: Any, K: Any, V: Any, attn_mask: Any = None, past_key: Any = None,
-                 past_value: Any = None, *, is_causal: int = 0, kv_num_heads: int | None = None,
-                 q_num_heads: int | None = None, qk_matmul_output_mode: int = 0,
-                 scale: float | None = None, softcap: float = 0.0,
-                 softmax_precision: int | None = None, ctx: EmitContext) -> Any:
-    """Attention-23: Q, K, V, attn_mask?, past_key?, past_value?
-    -> Y, present_key?, present_value?, qk_matmul_output?"""
-    return _attention(Q, K, V, attn_mask, past_key, past_value, None, is_causal=is_causal,
-                      kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
-                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
-                      softmax_precision=softmax_precision, left=-1, right=-1, ctx=ctx)
-
-
-@emits("Attention", since=24)
-def attention_24(Q: Any, K: Any, V: Any, attn_mask: Any = None, past_key: Any = None,
-                 past_value: Any = None, nonpad_kv_seqlen: Any = None, *, is_causal: int = 0,
-                 kv_num_heads: int | None = None, q_num_heads: int | None = None,
-                 qk_matmul_output_mode: int = 0, scale: float | None = None,
-                 softcap: float = 0.0, softmax_precision: int | None = None,
-                 ctx: EmitContext) -> Any:
-    """Attention-24: adds nonpad_kv_seqlen (valid keys per batch entry of a padded cache)."""
-    return _attention(Q, K, V, attn_mask, past_key, past_value, nonpad_kv_seqlen,
-                      is_causal=is_causal, kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
-                      qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,
-                      softmax_precision=softmax_precision, left=-1, right=-1, ctx=ctx)
-
-
-@emits("Attention", since=25)
-def attention_25(Q: Any, K: Any, V: Any, attn_mask: Any = None, past_key: Any = None,
-                 past_value: Any = None, nonpad_kv_seqlen: Any = None, *, is_causal: int = 0,
-                 kv_num_heads: int | None = None, left_window_size: int = -1,
-                 q_num_heads: int | None = None, qk_matmul_output_mode: int = 0,
-                 right_window_size: int = -1, scale: float | None = None,
-                 softcap: float = 0.0, softmax_precision: int | None = None,
-                 ctx: EmitContext) -> Any:
-    """Attention-25: adds sliding-window bounds (left/right_window_size)."""
+def attention(Q: Any, K: Any, V: Any, attn_mask: Any = None, past_key: Any = None,
+              past_value: Any = None, nonpad_kv_seqlen: Any = None, *, is_causal: int = 0,
+              kv_num_heads: int | None = None, left_window_size: int = -1,
+              q_num_heads: int | None = None, qk_matmul_output_mode: int = 0,
+              right_window_size: int = -1, scale: float | None = None,
+              softcap: float = 0.0, softmax_precision: int | None = None,
+              ctx: EmitContext) -> Any:
+    """Attention-23/24/25: Q, K, V, attn_mask?, past_key?, past_value?, nonpad_kv_seqlen? (24)
+    -> Y, present_key?, present_value?, qk_matmul_output?; the sliding-window bounds
+    left/right_window_size (25) default to -1, unbounded as before."""
     return _attention(Q, K, V, attn_mask, past_key, past_value, nonpad_kv_seqlen,
                       is_causal=is_causal, kv_num_heads=kv_num_heads, q_num_heads=q_num_heads,
                       qk_matmul_output_mode=qk_matmul_output_mode, scale=scale, softcap=softcap,

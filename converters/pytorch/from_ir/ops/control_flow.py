@@ -149,6 +149,7 @@ def scan(*inputs: Any, body: Graph, num_scan_inputs: int,
                       list(scan_output_directions or [0] * n_out), steps, _runner(ctx)), ctx)
 
 
+# Separate: Scan-8 has a batch axis and a sequence_lens input, which 9 dropped.
 @emits("Scan", since=8)
 def scan_8(sequence_lens: Any, *inputs: Any, body: Graph, num_scan_inputs: int,
            directions: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:

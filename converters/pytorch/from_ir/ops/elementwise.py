@@ -102,6 +102,9 @@ def _host_where(c: Host, x: Host, y: Host) -> Host:
 # --------------------------------------------------------------------------------------
 # Binary arithmetic
 
+# The opset-1 versions of the binary ops stay separate (Add-1 ... Less-1): their axis and
+# broadcast attributes align B with A from an axis, which numpy broadcasting (7) does not.
+
 
 def _rank(x: Any, ctx: EmitContext | None, i: int) -> int:
     r = ctx.rank(i) if ctx is not None else None

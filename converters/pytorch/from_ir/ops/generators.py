@@ -57,24 +57,13 @@ def _constant(op_type: str, value: np.ndarray | None, sparse_value: Any = None,
 
 
 @emits("Constant", since=1)
-def constant_1(*, value: np.ndarray) -> Any:
-    """Constant-1() -> output; value tensor attribute."""
-    return _constant("Constant", value)
-
-
-@emits("Constant", since=11)
-def constant_11(*, value: np.ndarray | None = None, sparse_value: Any = None) -> Any:
-    """Constant-11() -> output; value or sparse_value (densified)."""
-    return _constant("Constant", value, sparse_value)
-
-
-@emits("Constant", since=12)
-def constant_12(*, value: np.ndarray | None = None, sparse_value: Any = None,
-                value_float: float | None = None, value_floats: tuple[float, ...] | None = None,
-                value_int: int | None = None, value_ints: tuple[int, ...] | None = None,
-                value_string: str | None = None,
-                value_strings: tuple[str, ...] | None = None) -> Any:
-    """Constant-12() -> output; exactly one of value, sparse_value, value_*."""
+def constant(*, value: np.ndarray | None = None, sparse_value: Any = None,
+             value_float: float | None = None, value_floats: tuple[float, ...] | None = None,
+             value_int: int | None = None, value_ints: tuple[int, ...] | None = None,
+             value_string: str | None = None,
+             value_strings: tuple[str, ...] | None = None) -> Any:
+    """Constant-1/9/11/12/13/19/21/23() -> output; exactly one of value, sparse_value (11,
+    densified) and value_* (12)."""
     return _constant("Constant", value, sparse_value, value_float=value_float,
                      value_floats=value_floats, value_int=value_int, value_ints=value_ints,
                      value_string=value_string, value_strings=value_strings)
@@ -112,15 +101,10 @@ def _range(start: Any, limit: Any, delta: Any, exact: bool, ctx: EmitContext) ->
 
 
 @emits("Range", since=11)
-def range_11(start: Any, limit: Any, delta: Any, *, ctx: EmitContext) -> Any:
-    """Range-11(start, limit, delta) -> output [start, start+delta, ...) up to limit."""
-    return _range(start, limit, delta, True, ctx)
-
-
-@emits("Range", since=27)
-def range_27(start: Any, limit: Any, delta: Any, *, stash_type: int = 1,
-             ctx: EmitContext) -> Any:
-    """Range-27(start, limit, delta) -> output; stash_type picks half-precision arithmetic."""
+def range_(start: Any, limit: Any, delta: Any, *, stash_type: int = 1,
+           ctx: EmitContext) -> Any:
+    """Range-11/27(start, limit, delta) -> output [start, start+delta, ...) up to limit;
+    stash_type=0 (27) picks half-precision arithmetic, the default is the earlier meaning."""
     return _range(start, limit, delta, stash_type == 1, ctx)
 
 

@@ -74,14 +74,8 @@ def _gather_nd(data: Any, indices: Any, batch_dims: int, ctx: EmitContext) -> An
 
 
 @emits("GatherND", since=11)
-def gather_nd_11(data: Any, indices: Any, *, ctx: EmitContext) -> Any:
-    """GatherND-11(data, indices) -> output."""
-    return _gather_nd(data, indices, 0, ctx)
-
-
-@emits("GatherND", since=12)
-def gather_nd_12(data: Any, indices: Any, *, batch_dims: int = 0, ctx: EmitContext) -> Any:
-    """GatherND-12(data, indices) -> output; leading batch_dims dims are shared."""
+def gather_nd(data: Any, indices: Any, *, batch_dims: int = 0, ctx: EmitContext) -> Any:
+    """GatherND-11/12/13(data, indices) -> output; the leading batch_dims (12) dims are shared."""
     return _gather_nd(data, indices, batch_dims, ctx)
 
 
@@ -105,17 +99,10 @@ def scatter(data: Any, indices: Any, updates: Any, *, axis: int = 0, ctx: EmitCo
 
 
 @emits("ScatterElements", since=11)
-def scatter_elements_11(data: Any, indices: Any, updates: Any, *, axis: int = 0,
-                        ctx: EmitContext) -> Any:
-    """ScatterElements-11(data, indices, updates) -> output."""
-    return _scatter_elements(data, indices, updates, axis, "none", ctx)
-
-
-@emits("ScatterElements", since=16)
-def scatter_elements_16(data: Any, indices: Any, updates: Any, *, axis: int = 0,
-                        reduction: str = "none", ctx: EmitContext) -> Any:
-    """ScatterElements-16(data, indices, updates) -> output; reduction none/add/mul
-    (max/min from 18)."""
+def scatter_elements(data: Any, indices: Any, updates: Any, *, axis: int = 0,
+                     reduction: str = "none", ctx: EmitContext) -> Any:
+    """ScatterElements-11/13/16/18(data, indices, updates) -> output; reduction (16)
+    none/add/mul, max/min from 18."""
     return _scatter_elements(data, indices, updates, axis, reduction, ctx)
 
 
@@ -141,15 +128,10 @@ def _scatter_nd(data: Any, indices: Any, updates: Any, reduction: str, ctx: Emit
 
 
 @emits("ScatterND", since=11)
-def scatter_nd_11(data: Any, indices: Any, updates: Any, *, ctx: EmitContext) -> Any:
-    """ScatterND-11(data, indices, updates) -> output."""
-    return _scatter_nd(data, indices, updates, "none", ctx)
-
-
-@emits("ScatterND", since=16)
-def scatter_nd_16(data: Any, indices: Any, updates: Any, *, reduction: str = "none",
-                  ctx: EmitContext) -> Any:
-    """ScatterND-16(data, indices, updates) -> output; reduction none/add/mul (max/min 18)."""
+def scatter_nd(data: Any, indices: Any, updates: Any, *, reduction: str = "none",
+               ctx: EmitContext) -> Any:
+    """ScatterND-11/13/16/18(data, indices, updates) -> output; reduction (16) none/add/mul,
+    max/min from 18."""
     return _scatter_nd(data, indices, updates, reduction, ctx)
 
 

@@ -79,6 +79,7 @@ def _gemm(A: Any, B: Any, C: Any, alpha: float, beta: float, transA: int, transB
     return torch.addmm(c, a, b, beta=beta, alpha=alpha)  # C broadcasts to (M, N)
 
 
+# Separate: Gemm-1/6 require C and carry broadcast; 7 always broadcasts C (optional from 11).
 @emits("Gemm", since=1)
 def gemm_1(A: Any, B: Any, C: Any, *, alpha: float = 1.0, beta: float = 1.0, broadcast: int = 0,
            transA: int = 0, transB: int = 0, ctx: EmitContext) -> Any:
@@ -159,6 +160,8 @@ def _coerced_2d(fn: Callable[[torch.Tensor, int], torch.Tensor], input: Any, axi
     return fn(rows, 1).reshape_as(x)
 
 
+# Separate (Softmax, LogSoftmax, Hardmax): before 13 they work on the input flattened to
+# 2-D at axis (default 1); 13 works along one axis (default -1).
 @emits("Softmax", since=1)
 def softmax_1(input: Any, *, axis: int = 1, ctx: EmitContext) -> Any:
     """Softmax-1/11: softmax over the input flattened to 2-D at ``axis``."""

@@ -94,34 +94,14 @@ def batch_normalization_1(X: Any, scale: Any, B: Any, mean: Any, var: Any, *,
                           consumed_inputs: tuple[int, ...] | None = None,
                           epsilon: float = 1e-5, is_test: int = 0, momentum: float = 0.9,
                           spatial: int = 1, ctx: EmitContext) -> Any:
-    """BatchNormalization-1: like 6 (consumed_inputs is a legacy no-op)."""
+    """BatchNormalization-1/6/7/9: Y[, mean, var, saved_mean, saved_var]; training only when
+    the extra outputs are requested and not is_test. Later versions dropped attributes
+    whose defaults they keep: consumed_inputs (6, ignored), is_test (7, 0), spatial (9, 1).
+    BatchNormalization-14 changed the training outputs, so it has its own emitter."""
     return _bn_legacy(X, scale, B, mean, var, epsilon, momentum, spatial, not is_test, ctx)
 
 
-@emits("BatchNormalization", since=6)
-def batch_normalization_6(X: Any, scale: Any, B: Any, mean: Any, var: Any, *,
-                          epsilon: float = 1e-5, is_test: int = 0, momentum: float = 0.9,
-                          spatial: int = 1, ctx: EmitContext) -> Any:
-    """BatchNormalization-6: Y[, mean, var, saved_mean, saved_var]."""
-    return _bn_legacy(X, scale, B, mean, var, epsilon, momentum, spatial, not is_test, ctx)
-
-
-@emits("BatchNormalization", since=7)
-def batch_normalization_7(X: Any, scale: Any, B: Any, mean: Any, var: Any, *,
-                          epsilon: float = 1e-5, momentum: float = 0.9, spatial: int = 1,
-                          ctx: EmitContext) -> Any:
-    """BatchNormalization-7: is_test removed."""
-    return _bn_legacy(X, scale, B, mean, var, epsilon, momentum, spatial, True, ctx)
-
-
-@emits("BatchNormalization", since=9)
-def batch_normalization_9(X: Any, scale: Any, B: Any, mean: Any, var: Any, *,
-                          epsilon: float = 1e-5, momentum: float = 0.9,
-                          ctx: EmitContext) -> Any:
-    """BatchNormalization-9: spatial removed (always per channel)."""
-    return _bn_legacy(X, scale, B, mean, var, epsilon, momentum, 1, True, ctx)
-
-
+# Separate: 14 replaced is_test/spatial by training_mode and cut the training outputs to 3.
 @emits("BatchNormalization", since=14)
 def batch_normalization_14(X: Any, scale: Any, B: Any, input_mean: Any, input_var: Any, *,
                            epsilon: float = 1e-5, momentum: float = 0.9,
@@ -137,17 +117,11 @@ def batch_normalization_14(X: Any, scale: Any, B: Any, input_mean: Any, input_va
 
 
 @emits("InstanceNormalization", since=1)
-def instance_normalization_1(input: Any, scale: Any, B: Any, *,
-                             consumed_inputs: tuple[int, ...] | None = None,
-                             epsilon: float = 1e-5, ctx: EmitContext | None = None) -> Any:
-    """InstanceNormalization-1: like 6 (consumed_inputs is a legacy no-op)."""
-    return instance_normalization(input, scale, B, epsilon=epsilon, ctx=ctx)
-
-
-@emits("InstanceNormalization", since=6)
-def instance_normalization(input: Any, scale: Any, B: Any, *, epsilon: float = 1e-5,
-                           ctx: EmitContext | None = None) -> Any:
-    """InstanceNormalization-6/22: per (n, c) standardisation, then scale * y + B."""
+def instance_normalization(input: Any, scale: Any, B: Any, *,
+                           consumed_inputs: tuple[int, ...] | None = None,
+                           epsilon: float = 1e-5, ctx: EmitContext | None = None) -> Any:
+    """InstanceNormalization-1/6/22: per (n, c) standardisation over spatial axes, then
+    scale * y + B per channel (InstanceNormalization-1's legacy consumed_inputs is ignored)."""
     x = T(input)
     dtype = dtype_of(ctx, 0, x)
     ct = work_dtype(dtype)
@@ -205,6 +179,7 @@ def _group_norm(X: Any, scale: Any, bias: Any, num_groups: int | None, epsilon: 
     return F.group_norm(x.to(ct), num_groups, s, b, epsilon).to(dtype)
 
 
+# Separate: 21 changed scale/bias from one per group to one per channel.
 @emits("GroupNormalization", since=18)
 def group_normalization_18(X: Any, scale: Any, bias: Any, *, epsilon: float = 1e-5,
                            num_groups: int | None = None, ctx: EmitContext | None = None) -> Any:
@@ -300,16 +275,13 @@ def _dropout_legacy(data: Any, is_test: int, ratio: float, ctx: EmitContext) -> 
 @emits("Dropout", since=1)
 def dropout_1(data: Any, *, consumed_inputs: tuple[int, ...] | None = None, is_test: int = 0,
               ratio: float = 0.5, ctx: EmitContext) -> Any:
-    """Dropout-1: like 6 (consumed_inputs is a legacy no-op)."""
+    """Dropout-1/6: random dropout unless is_test; the mask has data's dtype (Dropout-1's
+    legacy consumed_inputs is ignored). Dropout-7 removed is_test, so it has its own emitter."""
     return _dropout_legacy(data, is_test, ratio, ctx)
 
 
-@emits("Dropout", since=6)
-def dropout_6(data: Any, *, is_test: int = 0, ratio: float = 0.5, ctx: EmitContext) -> Any:
-    """Dropout-6: random dropout unless is_test; the mask has data's dtype."""
-    return _dropout_legacy(data, is_test, ratio, ctx)
-
-
+# Separate: 7 removed is_test (always inference), 10 made the mask bool, 12 made ratio
+# and training_mode inputs -- each changed what a node means.
 @emits("Dropout", since=7)
 def dropout_7(data: Any, *, ratio: float = 0.5, ctx: EmitContext) -> Any:
     """Dropout-7: identity at inference; the mask has data's dtype."""

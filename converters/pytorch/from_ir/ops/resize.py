@@ -219,74 +219,43 @@ def _legacy_resize(X: Any, scales: Sequence[float], mode: str, ctx: EmitContext 
         raise _unsupported("Resize", e) from e
 
 
-def _resize_11_plus(X: Any, roi: Any, scales: Any, sizes: Any, opt: Options,
-                    allowed: tuple[str, ...], ctx: EmitContext | None,
-                    axes: Sequence[int] | None = None, policy: str = "stretch") -> Any:
-    xi = info(T(X), ctx)
-    try:
-        check_coord(opt.coord, allowed)
-        plans = plan_axes(xi.shape, floats(roi), floats(scales), ints(sizes), axes, policy,
-                          opt.coord, OPS)
-        return _resize(X, plans, opt, xi)
-    except ValueError as e:
-        raise _unsupported("Resize", e) from e
+def _coord_modes(opset: int) -> tuple[str, ...]:
+    """The coordinate_transformation_mode values of the Resize version an opset imports:
+    tf_half_pixel_for_nn only in 11, half_pixel_symmetric from 19."""
+    if opset >= 19:
+        return COORD_MODES_19
+    return COORD_MODES_13 if opset >= 13 else COORD_MODES_11
 
 
 @emits("Resize", since=10)
 def resize_10(X: Any, scales: Any, *, mode: str = "nearest",
               ctx: EmitContext | None = None) -> Any:
-    """Resize-10: like Upsample-9, out = floor(in * scale)."""
+    """Resize-10: like Upsample-9, out = floor(in * scale); nearest truncates (ceil when
+    shrinking). Upsample-1/7/9 are rewritten into it by ir/op_versions.py. Resize-11 changed
+    the coordinates and nearest rounding, so it has its own emitter."""
     return _legacy_resize(X, floats(scales), mode, ctx)
 
 
 @emits("Resize", since=11)
-def resize_11(X: Any, roi: Any, scales: Any, sizes: Any = None, *,
-              coordinate_transformation_mode: str = "half_pixel", cubic_coeff_a: float = -0.75,
-              exclude_outside: int = 0, extrapolation_value: float = 0.0, mode: str = "nearest",
-              nearest_mode: str = "round_prefer_floor", ctx: EmitContext | None = None) -> Any:
-    """Resize-11: roi/scales/sizes inputs, coordinate modes incl. tf_half_pixel_for_nn."""
-    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                  exclude_outside, extrapolation_value)
-    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_11, ctx)
-
-
-@emits("Resize", since=13)
-def resize_13(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
-              coordinate_transformation_mode: str = "half_pixel", cubic_coeff_a: float = -0.75,
-              exclude_outside: int = 0, extrapolation_value: float = 0.0, mode: str = "nearest",
-              nearest_mode: str = "round_prefer_floor", ctx: EmitContext | None = None) -> Any:
-    """Resize-13: roi and scales optional; tf_half_pixel_for_nn removed."""
-    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                  exclude_outside, extrapolation_value)
-    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_13, ctx)
-
-
-@emits("Resize", since=18)
-def resize_18(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
-              antialias: int = 0, axes: tuple[int, ...] | None = None,
-              coordinate_transformation_mode: str = "half_pixel", cubic_coeff_a: float = -0.75,
-              exclude_outside: int = 0, extrapolation_value: float = 0.0,
-              keep_aspect_ratio_policy: str = "stretch", mode: str = "nearest",
-              nearest_mode: str = "round_prefer_floor", ctx: EmitContext | None = None) -> Any:
-    """Resize-18: adds antialias, axes and keep_aspect_ratio_policy."""
+def resize(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
+           antialias: int = 0, axes: tuple[int, ...] | None = None,
+           coordinate_transformation_mode: str = "half_pixel", cubic_coeff_a: float = -0.75,
+           exclude_outside: int = 0, extrapolation_value: float = 0.0,
+           keep_aspect_ratio_policy: str = "stretch", mode: str = "nearest",
+           nearest_mode: str = "round_prefer_floor", ctx: EmitContext) -> Any:
+    """Resize-11/13/18/19: roi?/scales?/sizes? inputs (roi and scales optional from 13);
+    antialias, axes and keep_aspect_ratio_policy (18) default to the earlier meaning; the
+    coordinate modes allowed are the node's version's (see ``_coord_modes``)."""
     opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
                   exclude_outside, extrapolation_value, antialias)
-    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_13, ctx, axes,
-                           keep_aspect_ratio_policy)
-
-
-@emits("Resize", since=19)
-def resize_19(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
-              antialias: int = 0, axes: tuple[int, ...] | None = None,
-              coordinate_transformation_mode: str = "half_pixel", cubic_coeff_a: float = -0.75,
-              exclude_outside: int = 0, extrapolation_value: float = 0.0,
-              keep_aspect_ratio_policy: str = "stretch", mode: str = "nearest",
-              nearest_mode: str = "round_prefer_floor", ctx: EmitContext | None = None) -> Any:
-    """Resize-19: adds the half_pixel_symmetric coordinate mode."""
-    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                  exclude_outside, extrapolation_value, antialias)
-    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_19, ctx, axes,
-                           keep_aspect_ratio_policy)
+    xi = info(T(X), ctx)
+    try:
+        check_coord(opt.coord, _coord_modes(ctx.opset))
+        plans = plan_axes(xi.shape, floats(roi), floats(scales), ints(sizes), axes,
+                          keep_aspect_ratio_policy, opt.coord, OPS)
+        return _resize(X, plans, opt, xi)
+    except ValueError as e:
+        raise _unsupported("Resize", e) from e
 
 
 # ---------------------------------------------------------------------- grid sample

@@ -248,38 +248,15 @@ def _rnn(X: Any, W: Any, R: Any, B: Any, sequence_lens: Any, initial_h: Any,
 
 
 @emits("RNN", since=1)
-def rnn_1(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
-          initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
-          activation_beta: tuple[float, ...] | None = None,
-          activations: tuple[str, ...] | None = None, clip: float | None = None,
-          direction: str = "forward", hidden_size: int | None = None,
-          output_sequence: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
-    """RNN-1: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h (output_sequence only
-    says whether Y may be omitted)."""
-    return _rnn(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
-                activations, clip, direction, hidden_size, 0, ctx)
-
-
-@emits("RNN", since=7)
-def rnn_7(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
-          initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
-          activation_beta: tuple[float, ...] | None = None,
-          activations: tuple[str, ...] | None = None, clip: float | None = None,
-          direction: str = "forward", hidden_size: int | None = None,
-          ctx: EmitContext | None = None) -> tuple[Any, ...]:
-    """RNN-7: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h."""
-    return _rnn(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
-                activations, clip, direction, hidden_size, 0, ctx)
-
-
-@emits("RNN", since=14)
-def rnn_14(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
-           initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
-           activation_beta: tuple[float, ...] | None = None,
-           activations: tuple[str, ...] | None = None, clip: float | None = None,
-           direction: str = "forward", hidden_size: int | None = None,
-           layout: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
-    """RNN-14/22: adds layout (1: batch-major)."""
+def rnn(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
+        initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
+        activation_beta: tuple[float, ...] | None = None,
+        activations: tuple[str, ...] | None = None, clip: float | None = None,
+        direction: str = "forward", hidden_size: int | None = None, layout: int = 0,
+        output_sequence: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
+    """RNN-1/7/14/22: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h; layout (14) 0 or 1.
+    (RNN-1's output_sequence only says whether Y may be omitted; the module returns the
+    outputs the node declares.)"""
     return _rnn(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
                 activations, clip, direction, hidden_size, layout, ctx)
 
@@ -319,50 +296,16 @@ def _gru(X: Any, W: Any, R: Any, B: Any, sequence_lens: Any, initial_h: Any,
 
 
 @emits("GRU", since=1)
-def gru_1(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
-          initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
-          activation_beta: tuple[float, ...] | None = None,
-          activations: tuple[str, ...] | None = None, clip: float | None = None,
-          direction: str = "forward", hidden_size: int | None = None,
-          output_sequence: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
-    """GRU-1: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h (reset before linear)."""
-    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
-                activations, clip, direction, hidden_size, 0, 0, ctx)
-
-
-@emits("GRU", since=3)
-def gru_3(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
-          initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
-          activation_beta: tuple[float, ...] | None = None,
-          activations: tuple[str, ...] | None = None, clip: float | None = None,
-          direction: str = "forward", hidden_size: int | None = None,
-          linear_before_reset: int = 0, output_sequence: int = 0,
-          ctx: EmitContext | None = None) -> tuple[Any, ...]:
-    """GRU-3: adds linear_before_reset."""
-    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
-                activations, clip, direction, hidden_size, 0, linear_before_reset, ctx)
-
-
-@emits("GRU", since=7)
-def gru_7(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
-          initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
-          activation_beta: tuple[float, ...] | None = None,
-          activations: tuple[str, ...] | None = None, clip: float | None = None,
-          direction: str = "forward", hidden_size: int | None = None,
-          linear_before_reset: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
-    """GRU-7: output_sequence removed."""
-    return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
-                activations, clip, direction, hidden_size, 0, linear_before_reset, ctx)
-
-
-@emits("GRU", since=14)
-def gru_14(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
-           initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
-           activation_beta: tuple[float, ...] | None = None,
-           activations: tuple[str, ...] | None = None, clip: float | None = None,
-           direction: str = "forward", hidden_size: int | None = None, layout: int = 0,
-           linear_before_reset: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
-    """GRU-14/22: adds layout (1: batch-major)."""
+def gru(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
+        initial_h: Any = None, *, activation_alpha: tuple[float, ...] | None = None,
+        activation_beta: tuple[float, ...] | None = None,
+        activations: tuple[str, ...] | None = None, clip: float | None = None,
+        direction: str = "forward", hidden_size: int | None = None, layout: int = 0,
+        linear_before_reset: int = 0, output_sequence: int = 0,
+        ctx: EmitContext | None = None) -> tuple[Any, ...]:
+    """GRU-1/3/7/14/22: X, W, R, B?, sequence_lens?, initial_h? -> Y, Y_h; linear_before_reset
+    (3) defaults to GRU-1's reset before linear, layout (14) 0 or 1; output_sequence (1/3)
+    as for RNN."""
     return _gru(X, W, R, B, sequence_lens, initial_h, activation_alpha, activation_beta,
                 activations, clip, direction, hidden_size, layout, linear_before_reset, ctx)
 
@@ -402,40 +345,16 @@ def _lstm(X: Any, W: Any, R: Any, B: Any, sequence_lens: Any, initial_h: Any, in
 
 
 @emits("LSTM", since=1)
-def lstm_1(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
-           initial_h: Any = None, initial_c: Any = None, P: Any = None, *,
-           activation_alpha: tuple[float, ...] | None = None,
-           activation_beta: tuple[float, ...] | None = None,
-           activations: tuple[str, ...] | None = None, clip: float | None = None,
-           direction: str = "forward", hidden_size: int | None = None, input_forget: int = 0,
-           output_sequence: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
-    """LSTM-1: X, W, R, B?, sequence_lens?, initial_h?, initial_c?, P? -> Y, Y_h, Y_c."""
-    return _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, activation_alpha,
-                 activation_beta, activations, clip, direction, hidden_size, input_forget, 0, ctx)
-
-
-@emits("LSTM", since=7)
-def lstm_7(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
-           initial_h: Any = None, initial_c: Any = None, P: Any = None, *,
-           activation_alpha: tuple[float, ...] | None = None,
-           activation_beta: tuple[float, ...] | None = None,
-           activations: tuple[str, ...] | None = None, clip: float | None = None,
-           direction: str = "forward", hidden_size: int | None = None,
-           input_forget: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
-    """LSTM-7: output_sequence removed."""
-    return _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, activation_alpha,
-                 activation_beta, activations, clip, direction, hidden_size, input_forget, 0, ctx)
-
-
-@emits("LSTM", since=14)
-def lstm_14(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
-            initial_h: Any = None, initial_c: Any = None, P: Any = None, *,
-            activation_alpha: tuple[float, ...] | None = None,
-            activation_beta: tuple[float, ...] | None = None,
-            activations: tuple[str, ...] | None = None, clip: float | None = None,
-            direction: str = "forward", hidden_size: int | None = None, input_forget: int = 0,
-            layout: int = 0, ctx: EmitContext | None = None) -> tuple[Any, ...]:
-    """LSTM-14/22: adds layout (1: batch-major)."""
+def lstm(X: Any, W: Any, R: Any, B: Any = None, sequence_lens: Any = None,
+         initial_h: Any = None, initial_c: Any = None, P: Any = None, *,
+         activation_alpha: tuple[float, ...] | None = None,
+         activation_beta: tuple[float, ...] | None = None,
+         activations: tuple[str, ...] | None = None, clip: float | None = None,
+         direction: str = "forward", hidden_size: int | None = None, input_forget: int = 0,
+         layout: int = 0, output_sequence: int = 0,
+         ctx: EmitContext | None = None) -> tuple[Any, ...]:
+    """LSTM-1/7/14/22: X, W, R, B?, sequence_lens?, initial_h?, initial_c?, P? -> Y, Y_h, Y_c;
+    layout (14) 0 or 1; output_sequence (1) as for RNN."""
     return _lstm(X, W, R, B, sequence_lens, initial_h, initial_c, P, activation_alpha,
                  activation_beta, activations, clip, direction, hidden_size, input_forget, layout,
                  ctx)

@@ -194,13 +194,17 @@ def _pieces(parts: Any, n: int) -> list[Any]:
 
 
 def _split(x: Any, sizes: list[Any], axis: int, n: int, uneven: bool, ctx: EmitContext) -> Any:
-    """Splits by ``sizes``, else into ``n`` parts (``uneven``: ceil-sized, the last smaller)."""
+    """Splits by ``sizes``, else into ``n`` ceil-sized parts, the last smaller (``uneven``,
+    opset 18); without ``uneven`` a static dimension must split into equal parts."""
     if not sizes:
         dim = dims_of(x, ctx, 0)[axis]
         if not isinstance(dim, int):
             # torch.chunk makes ceil-sized chunks, which is the spec's rule for both forms.
             return pack(_pieces(torch.chunk(T(x), n, dim=axis), n), ctx)
-        chunk = -(-dim // n) if uneven else dim // n
+        if not uneven and dim % n:
+            raise ValueError(f"Split before opset 18 splits into equal parts: a dimension of "
+                             f"{dim} does not split into {n} outputs (pass split lengths)")
+        chunk = -(-dim // n)
         sizes = [chunk] * (n - 1) + [dim - chunk * (n - 1)]
     if isinstance(x, Host) and all(isinstance(s, int) for s in sizes):
         bounds = [sum(sizes[:k]) for k in range(len(sizes) + 1)]
@@ -210,17 +214,13 @@ def _split(x: Any, sizes: list[Any], axis: int, n: int, uneven: bool, ctx: EmitC
 
 
 @emits("Split", since=13)
-def split_13(input: Any, split: Any = None, *, axis: int = 0, ctx: EmitContext) -> Any:
-    """Split-13(input, split?) -> outputs...; lengths as input, else equal parts."""
-    return _split(input, ints(split), axis, ctx.n_outputs, False, ctx)
-
-
-@emits("Split", since=18)
-def split_18(input: Any, split: Any = None, *, axis: int = 0, num_outputs: int | None = None,
-             ctx: EmitContext) -> Any:
-    """Split-18(input, split?) -> outputs...; or num_outputs chunks, the last one smaller."""
+def split(input: Any, split: Any = None, *, axis: int = 0, num_outputs: int | None = None,
+          ctx: EmitContext) -> Any:
+    """Split-13/18(input, split?) -> outputs...; lengths as input, else num_outputs (18)
+    chunks of ceil(dim / n), the last one smaller. Before 18 the node's output count splits
+    into equal parts only. Split-1/2/11's attribute is rewritten by ir/op_versions.py."""
     n = num_outputs if num_outputs is not None else ctx.n_outputs
-    return _split(input, ints(split), axis, n, True, ctx)
+    return _split(input, ints(split), axis, n, ctx.opset >= 18, ctx)
 
 
 # ---------------------------------------------------------------------------------- Slice
@@ -294,6 +294,7 @@ def expand(input: Any, shape: Any, *, ctx: EmitContext) -> Any:
     return x.expand([-1 if i >= lead and _is(d, 1) else d for i, d in enumerate(dims)])
 
 
+# Separate: Tile-1 took tiles and axis inputs; 6 takes one repeat count per axis.
 @emits("Tile", since=1)
 def tile_1(input: Any, tiles: Any, axis: Any, *, ctx: EmitContext) -> Any:
     """Tile-1(input, tiles, axis) -> output; repeats along a single axis."""
@@ -310,14 +311,9 @@ def tile_6(input: Any, repeats: Any) -> Any:
 
 # ------------------------------------------------------------------- Shape / Size / Identity
 @emits("Shape", since=1)
-def shape_1(data: Any, *, ctx: EmitContext) -> Host:
-    """Shape-1(data) -> shape int64, a host value."""
-    return Host(tuple(dims_of(data, ctx, 0)), torch.int64)
-
-
-@emits("Shape", since=15)
-def shape_15(data: Any, *, start: int = 0, end: int | None = None, ctx: EmitContext) -> Host:
-    """Shape-15(data) -> shape[start:end] int64 (Python slicing clamps like the spec)."""
+def shape(data: Any, *, start: int = 0, end: int | None = None, ctx: EmitContext) -> Host:
+    """Shape-1/13/15/19/21/23(data) -> shape[start:end] int64, a host value; start/end (15)
+    default to the whole shape, and Python slicing clamps like the spec."""
     return Host(tuple(dims_of(data, ctx, 0)[start:end]), torch.int64)
 
 
@@ -349,14 +345,8 @@ def _depth_to_space(x: Any, blocksize: int, mode: str, ctx: EmitContext) -> Any:
 
 
 @emits("DepthToSpace", since=1)
-def depth_to_space_1(input: Any, *, blocksize: int, ctx: EmitContext) -> Any:
-    """DepthToSpace-1(input) -> output; DCR order."""
-    return _depth_to_space(T(input), blocksize, "DCR", ctx)
-
-
-@emits("DepthToSpace", since=11)
-def depth_to_space_11(input: Any, *, blocksize: int, mode: str = "DCR", ctx: EmitContext) -> Any:
-    """DepthToSpace-11(input) -> output; mode DCR or CRD."""
+def depth_to_space(input: Any, *, blocksize: int, mode: str = "DCR", ctx: EmitContext) -> Any:
+    """DepthToSpace-1/11/13(input) -> output; mode (11) DCR (the only order before) or CRD."""
     return _depth_to_space(T(input), blocksize, mode, ctx)
 
 
@@ -372,14 +362,8 @@ def _space_to_depth(x: Any, blocksize: int, mode: str, ctx: EmitContext) -> Any:
 
 
 @emits("SpaceToDepth", since=1)
-def space_to_depth_1(input: Any, *, blocksize: int, ctx: EmitContext) -> Any:
-    """SpaceToDepth-1(input) -> output; DCR order."""
-    return _space_to_depth(T(input), blocksize, "DCR", ctx)
-
-
-@emits("SpaceToDepth", since=28)
-def space_to_depth_28(input: Any, *, blocksize: int, mode: str = "DCR", ctx: EmitContext) -> Any:
-    """SpaceToDepth-28(input) -> output; mode DCR or CRD."""
+def space_to_depth(input: Any, *, blocksize: int, mode: str = "DCR", ctx: EmitContext) -> Any:
+    """SpaceToDepth-1/13/28(input) -> output; mode (28) DCR (the only order before) or CRD."""
     return _space_to_depth(T(input), blocksize, mode, ctx)
 
 
