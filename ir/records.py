@@ -16,3 +16,6 @@ class LayerRecord:
     module: str
     inputs: list[np.ndarray]
     outputs: list[np.ndarray]
+    # The source computed the layer channels-last (Keras: N, spatial..., C); the IR may hold
+    # the same value channels-first (the TF front-end runs NHWC layers as ONNX's NCHW ops).
+    channels_last: bool = False

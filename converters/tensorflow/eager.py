@@ -68,4 +68,4 @@ def eager_layer_records(source: Any, feeds: Any) -> list[Any]:
     arrays = [np.asarray(a) for a in (feeds if isinstance(feeds, list | tuple) else [feeds])]
     values = probe(_keras_args(model, [tf.constant(a) for a in arrays]), training=False)
     values = values if isinstance(values, list | tuple) else [values]
-    return [LayerRecord(layer.name, [], [np.asarray(v)]) for layer, v in zip(layers, values)]
+    return [LayerRecord(layer.name, [], [np.asarray(v)], channels_last=True) for layer, v in zip(layers, values)]

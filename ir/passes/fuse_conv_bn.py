@@ -11,7 +11,7 @@ import numpy as np
 
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.graph import Graph
-from tensorbridge.ir.node import LazyTensor, Node, Role, Value
+from tensorbridge.ir.node import LazyTensor, Node, Provenance, Role, Value
 from tensorbridge.ir.passes.base import PassReport
 
 
@@ -81,6 +81,11 @@ def _fold(graph: Graph, conv: Node, bn: Node) -> None:
     assert conv_out is not None  # it is x, the input of bn
     y_name, was_output = y.name, y in graph.outputs
     graph.replace_all_uses(y, conv_out)
+    # The conv now computes the BatchNorm layer's output: it belongs to that layer, so a
+    # parity check compares it with the BN layer's output, never with the raw convolution's.
+    conv.provenance = Provenance(conv.provenance.framework or bn.provenance.framework, bn.provenance.module,
+                                 " + ".join(p for p in (conv.provenance.source_op, bn.provenance.source_op) if p),
+                                 conv.provenance.location or bn.provenance.location)
     graph.remove(bn)
     if was_output:  # the graph output keeps its name
         graph.rename(conv_out, y_name)

@@ -64,10 +64,11 @@ class Localizer:
         b = _boundary(self.bounds, r.module)
         if b is None or not r.outputs:
             return
-        v = _match(b.outputs, r.outputs[0], values)
-        if v is None:
+        m = _match(b.outputs, r.outputs[0], values, r.channels_last)
+        if m is None:
             return
-        err = errors(values[v.name], r.outputs[0], self.tolerances.get(v.name, self.tol))
+        v, ref = m
+        err = errors(values[v.name], ref, self.tolerances.get(v.name, self.tol))
         self.layers.append(_layer(self.graph, r.module, v, b, err))
         if not err.ok and self.first is None:
             self.first = _blame(self.graph, self.bounds, r, b, values, self.tol, err, self.tolerances)
@@ -120,13 +121,32 @@ class StreamedValues(Mapping[str, Any]):
         return self._held.get(name, default)
 
 
-def _match(candidates: Sequence[Value], ref: np.ndarray, captured: Mapping[str, Any]) -> Value | None:
-    """The last-produced candidate holding an array of the reference's shape."""
+def _match(candidates: Sequence[Value], ref: np.ndarray, captured: Mapping[str, Any],
+           channels_last: bool = False) -> tuple[Value, np.ndarray] | None:
+    """The last-produced candidate holding the reference's values, with the reference in that
+    candidate's layout: an array of the reference's shape or, for a channels-last source, of
+    its channels-first shape. Where both layouts have one shape (C == H == W) the closer one
+    is taken: a value read in the wrong layout differs almost everywhere, far beyond any
+    tolerance, so the choice cannot hide a real divergence."""
+    layouts = [ref]
+    if channels_last and ref.ndim >= 3:
+        layouts.append(np.moveaxis(ref, -1, 1))
     for v in reversed(candidates):
         got = captured.get(v.name)
-        if isinstance(got, np.ndarray) and got.shape == ref.shape:
-            return v
+        if not isinstance(got, np.ndarray):
+            continue
+        fits = [r for r in layouts if r.shape == got.shape]
+        if fits:
+            return v, min(fits, key=lambda r: _distance(got, r))
     return None
+
+
+def _distance(a: np.ndarray, b: np.ndarray) -> float:
+    """max |a - b| (NaN as infinitely far), for telling two layouts of one value apart."""
+    if a.size == 0:
+        return 0.0
+    d = np.abs(a.astype(np.float64, copy=False) - b.astype(np.float64, copy=False))
+    return float(np.max(np.nan_to_num(d, nan=np.inf)))
 
 
 def _layer(graph: Graph, module: str, v: Value, b: Boundary, err: Errors) -> LayerComparison:
@@ -144,10 +164,11 @@ def _layer(graph: Graph, module: str, v: Value, b: Boundary, err: Errors) -> Lay
 def _blame(graph: Graph, bounds: dict[str, Boundary], r: LayerRecord, b: Boundary,
            captured: Mapping[str, Any], tol: Tolerance, err: Errors,
            tolerances: Mapping[str, Tolerance]) -> Divergence:
-    for ref in r.inputs:
-        v = _match(b.inputs, ref, captured)
-        if v is None:
+    for source_ref in r.inputs:
+        m = _match(b.inputs, source_ref, captured, r.channels_last)
+        if m is None:
             continue
+        v, ref = m
         in_err = errors(captured[v.name], ref, tolerances.get(v.name, tol))
         producer = graph.producer(v)
         if not in_err.ok and producer is not None:

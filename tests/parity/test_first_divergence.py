@@ -202,3 +202,68 @@ def test_streaming_localisation_matches_the_full_capture_and_holds_little(monkey
     assert [(lay.module, lay.max_abs) for lay in loc.layers] == [(lay.module, lay.max_abs) for lay in layers_full]
     assert len(loc.layers) > 150 and len(full.captured) > 150
     assert values.max_held <= 10
+
+
+@pytest.mark.parametrize("height,width", [(6, 5), (4, 4)])
+def test_keras_conv_layers_are_compared_in_the_irs_layout(monkeypatch, height, width):
+    """Keras computes conv layers channels-last, the IR channels-first: each conv layer is
+    compared after moving its channels (6x5: the layouts' shapes differ; 4x4 with 4
+    channels: they coincide and the closer layout is the right one), so an injected wrong
+    activation inside the second conv layer is named there, not at a later layer or at the
+    first conv."""
+    keras = pytest.importorskip("keras")
+    import numpy as np
+
+    from tensorbridge.converters.tensorflow.registry import TF_OPS
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((height, width, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="c1")(inp)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="tanh", name="c2")(x)
+    x = keras.layers.Conv2D(4, 3, padding="same", name="c3")(x)
+    model = keras.Model(inp, keras.layers.Dense(3, name="head")(keras.layers.Flatten(name="flat")(x)))
+    xs = np.random.default_rng(0).standard_normal((2, height, width, 3)).astype(np.float32)
+    assert tb.check(model, (xs,)).ok
+    right = TF_OPS.lookup("Tanh")
+
+    def wrong(ctx, *args, **kwargs):
+        if ctx.provenance.module.endswith("c2"):
+            return ctx.op("Sigmoid", [args[0]])
+        return right(ctx, *args, **kwargs)
+
+    monkeypatch.setitem(TF_OPS._fns, "Tanh", wrong)
+    rep = tb.check(model, (xs,))
+    assert not rep.ok and rep.first_divergence is not None
+    assert rep.first_divergence.module.endswith("c2"), rep.first_divergence
+    compared = {layer.module.split("/")[-1]: layer.ok for layer in rep.layers}
+    assert compared.get("c1") is True and compared.get("c2") is False
+
+
+def test_a_conv_with_its_batchnorm_folded_in_is_compared_as_the_batchnorm_layer(monkeypatch):
+    """The deploy pipeline folds BatchNormalization into the conv before it; the folded conv
+    computes the BN layer's output, so it is compared with that (not with the raw conv
+    layer's output, which would read as a divergence at the conv): an injected wrong
+    activation after the BN is named, and the conv layer is not blamed."""
+    keras = pytest.importorskip("keras")
+    import numpy as np
+
+    from tensorbridge.converters.tensorflow.registry import TF_OPS
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((6, 5, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", use_bias=False, name="c1")(inp)
+    bn = keras.layers.BatchNormalization(name="bn1")
+    x = keras.layers.Activation("tanh", name="act")(bn(x))
+    model = keras.Model(inp, keras.layers.Conv2D(2, 1, name="c2")(x))
+    rng = np.random.default_rng(1)
+    bn.set_weights([rng.uniform(0.5, 2, 4).astype(np.float32), rng.standard_normal(4).astype(np.float32),
+                    rng.standard_normal(4).astype(np.float32), rng.uniform(0.5, 2, 4).astype(np.float32)])
+    xs = rng.standard_normal((2, 6, 5, 3)).astype(np.float32)
+    assert tb.check(model, (xs,), generated=False).ok
+    right = TF_OPS.lookup("Tanh")
+    monkeypatch.setitem(TF_OPS._fns, "Tanh", lambda ctx, *a, **k: ctx.op("Sigmoid", [a[0]]))
+    rep = tb.check(model, (xs,), generated=False)
+    assert not rep.ok and rep.first_divergence is not None and right is not None
+    assert rep.first_divergence.module.endswith("act"), rep.first_divergence
+    compared = {layer.module.split("/")[-1]: layer.ok for layer in rep.layers}
+    assert compared.get("bn1") is True and compared.get("c1") in (None, True)
