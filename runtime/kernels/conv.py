@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tensorbridge.ir.window_math import conv_transpose_window, per_axis
 from tensorbridge.runtime.kernels._spatial import (
     Window,
     compute_dtype,
@@ -53,13 +54,13 @@ def check_conv_shapes(x: np.ndarray, w: np.ndarray, group: int, op: str) -> None
 
 def conv_window(x: np.ndarray, w: np.ndarray, kernel_shape: list[int] | None,
                 strides: list[int] | None, dilations: list[int] | None,
-                pads: list[int] | None, auto_pad: str) -> Window:
+                pads: list[int] | None, auto_pad: str, op: str = "Conv") -> Window:
     """The sliding window of a conv-like op: W's spatial shape over X's spatial dims."""
     kshape = tuple(w.shape[2:])
     if kernel_shape and tuple(kernel_shape) != kshape:
-        raise ValueError(f"kernel_shape {kernel_shape} does not match W's spatial shape {kshape}")
+        raise ValueError(f"{op}: kernel_shape {kernel_shape} does not match W's spatial shape {kshape}")
     return make_window(x.shape[2:], kshape, strides=strides, dilations=dilations, pads=pads,
-                       auto_pad=auto_pad)
+                       auto_pad=auto_pad, op=op)
 
 
 def _gemm_conv(xp: np.ndarray, w: np.ndarray, win: Window, group: int) -> np.ndarray:
@@ -203,7 +204,7 @@ def deform_conv(X: np.ndarray, W: np.ndarray, offset: np.ndarray, B: np.ndarray 
     if offset_group < 1 or X.shape[1] % offset_group:
         raise ValueError(f"DeformConv: C={X.shape[1]} is not divisible by "
                          f"offset_group={offset_group}")
-    win = conv_window(X, W, kernel_shape, strides, dilations, pads, "NOTSET")
+    win = conv_window(X, W, kernel_shape, strides, dilations, pads, "NOTSET", "DeformConv")
     n, nsp, taps = X.shape[0], X.ndim - 2, prod(win.kernel)
     expect = (n, offset_group * taps * nsp, *win.out_shape)
     if offset.shape != expect:
@@ -236,35 +237,6 @@ def col2im_add(cols: np.ndarray, win: Window) -> np.ndarray:
     return img
 
 
-def _transpose_pads(in_shape: tuple[int, ...], win_ext: list[int], strides: list[int],
-                    out_pad: list[int], auto_pad: str, pads: list[int] | None,
-                    output_shape: list[int] | None) -> tuple[list[int], list[int]]:
-    """(pads_begin, out_shape) of ConvTranspose; pads may be negative when output_shape
-    asks for more than the full transposed output (the extra cells are zeros)."""
-    n = len(in_shape)
-    full = [s * (i - 1) + op + e
-            for s, i, op, e in zip(strides, in_shape, out_pad, win_ext, strict=True)]
-    if output_shape or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        if output_shape:
-            out = [int(v) for v in output_shape][-n:]
-        else:
-            out = [i * s for i, s in zip(in_shape, strides, strict=True)]
-        total = [f - o for f, o in zip(full, out, strict=True)]
-        # Floor division keeps the spec's split meaningful for negative totals too:
-        # SAME_UPPER puts the odd cell at the end, everything else at the beginning.
-        if auto_pad == "SAME_UPPER":
-            begin = [t // 2 for t in total]
-        else:
-            begin = [t - t // 2 for t in total]
-        return begin, out
-    if auto_pad == "VALID" or not pads:
-        return [0] * n, full
-    if len(pads) != 2 * n:
-        raise ValueError(f"pads has {len(pads)} values, expected {2 * n}")
-    begin, end = list(pads[:n]), list(pads[n:])
-    return begin, [f - b - e for f, b, e in zip(full, begin, end, strict=True)]
-
-
 @kernel("ConvTranspose", since=1)
 def conv_transpose(X: np.ndarray, W: np.ndarray, B: np.ndarray | None = None, *,
                    auto_pad: str = "NOTSET", dilations: list[int] | None = None,
@@ -284,15 +256,16 @@ def conv_transpose(X: np.ndarray, W: np.ndarray, B: np.ndarray | None = None, *,
     nsp = X.ndim - 2
     kshape = tuple(W.shape[2:])
     if kernel_shape and tuple(kernel_shape) != kshape:
-        raise ValueError(f"kernel_shape {kernel_shape} does not match W's spatial shape {kshape}")
+        raise ValueError(f"ConvTranspose: kernel_shape {kernel_shape} does not match W's spatial shape {kshape}")
     in_shape = tuple(X.shape[2:])
-    # Window over the *output*: positions = input pixels, pads resolved below.
-    win = make_window([(i - 1) * s + (k - 1) * d + 1 for i, s, k, d in zip(
-        in_shape, strides or [1] * nsp, kshape, dilations or [1] * nsp, strict=True)],
-        kshape, strides=strides, dilations=dilations)
-    out_pad = list(output_padding or [0] * nsp)
-    begin, out = _transpose_pads(in_shape, list(win.extents), list(win.strides), out_pad,
-                                 auto_pad, pads, output_shape)
+    geo = conv_transpose_window("ConvTranspose", in_shape, kshape, strides=strides,
+                                dilations=dilations, pads=pads, auto_pad=auto_pad,
+                                output_padding=output_padding, output_shape=output_shape)
+    begin, out = geo.crop_begin, geo.out_shape
+    # Window over the unpadded output (without output_padding): positions = input pixels
+    out_pad = per_axis("ConvTranspose", "output_padding", output_padding, nsp, 0)
+    win = make_window([f - p for f, p in zip(geo.full, out_pad, strict=True)], kshape,
+                      strides=strides, dilations=dilations, op="ConvTranspose")
     ct = compute_dtype(X.dtype)
     n, c = X.shape[:2]
     mg = W.shape[1]
@@ -316,7 +289,7 @@ def col2im(input: np.ndarray, image_shape: np.ndarray, block_shape: np.ndarray, 
     """Col2Im-18: sum (N, C * prod(block), L) column blocks back into (N, C, *image_shape)."""
     image = [int(v) for v in np.asarray(image_shape).reshape(-1)]
     block = [int(v) for v in np.asarray(block_shape).reshape(-1)]
-    win = make_window(image, block, strides=strides, dilations=dilations, pads=pads)
+    win = make_window(image, block, strides=strides, dilations=dilations, pads=pads, op="Col2Im")
     n, cb, length = input.shape
     kp = prod(block)
     if cb % kp or length != prod(win.out_shape):

@@ -30,11 +30,8 @@ def _window(x: np.ndarray, kernel_shape: list[int] | None, strides: list[int] | 
             ceil_mode: int, op: str) -> Window:
     if x.ndim < 3:
         raise ValueError(f"{op}: X must be (N, C, spatial...), got shape {x.shape}")
-    if not kernel_shape or len(kernel_shape) != x.ndim - 2:
-        raise ValueError(f"{op}: kernel_shape {kernel_shape} must give one size per spatial "
-                         f"axis of X {x.shape}")
     return make_window(x.shape[2:], kernel_shape, strides=strides, dilations=dilations,
-                       pads=pads, auto_pad=auto_pad, ceil_mode=ceil_mode)
+                       pads=pads, auto_pad=auto_pad, ceil_mode=ceil_mode, op=op)
 
 
 def _lowest(dtype: np.dtype) -> float | int:

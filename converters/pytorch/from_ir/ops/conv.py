@@ -1,5 +1,6 @@
-"""Convolution emitters: Conv, ConvTranspose, DeformConv and Col2Im, and the ONNX
-sliding-window geometry (:class:`Window`, :func:`make_window`) the pooling emitters share.
+"""Convolution emitters: Conv, ConvTranspose, DeformConv and Col2Im, and the torch form
+(:class:`Window`, :func:`make_window`) of the ONNX window geometry of
+:mod:`ir.window_math` that the pooling emitters share.
 
 ONNX windows allow what torch's kernels do not (asymmetric or SAME padding, pads wider than
 half the kernel), so every op has one rule: call the torch kernel directly when its own
@@ -27,6 +28,17 @@ from tensorbridge.converters.pytorch.from_ir.ops.cast import (
 from tensorbridge.converters.pytorch.from_ir.ops.shape import info, pad_arg
 from tensorbridge.converters.pytorch.from_ir.registry import emits
 from tensorbridge.ir.errors import UnsupportedOpError
+from tensorbridge.ir.window_math import (
+    SlidingWindow,
+    WindowAttrs,
+    conv_transpose_window,
+    explicit_out,
+    fit_extra,
+    resolve_window,
+    same_out,
+    split_total,
+    window_attrs,
+)
 
 LAYER = "PyTorch emitter"
 Kernel = Callable[..., Any]
@@ -42,7 +54,8 @@ def per_axis(values: Sequence[int] | None, n: int, default: int) -> list[int]:
 class Window:
     """A resolved sliding window: pads are what the op asks for; ``end_fit`` is the end
     padding that makes an unpadded floor-mode kernel produce exactly ``out`` positions
-    (it is larger than ``end`` for ceil mode and may be smaller, i.e. cropping)."""
+    (it is larger than ``end`` for ceil mode and may be smaller, i.e. cropping). Sizes are
+    ints, or symbolic sizes when the spatial size is only known at run time."""
 
     kernel: list[int]
     strides: list[int]
@@ -60,39 +73,47 @@ class Window:
                    for b, e, k in zip(self.begin, self.end, self.kernel, strict=True))
 
 
-def make_window(sizes: Sequence[Any], kernel: Sequence[int], strides: Sequence[int] | None,
-                dilations: Sequence[int] | None, pads: Sequence[int] | None, auto_pad: str,
-                ceil_mode: int = 0) -> Window:
-    """ONNX window geometry (the runtime's rules: SAME gives ceil(in / stride) positions;
-    explicit pads use torch's ceil-mode rule that drops a window starting in the end pad)."""
-    n = len(kernel)
-    st, dl = per_axis(strides, n, 1), per_axis(dilations, n, 1)
-    ext = [(k - 1) * d + 1 for k, d in zip(kernel, dl, strict=True)]
-    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        out = [-(-i // s) for i, s in zip(sizes, st, strict=True)]
-        total = [_nonneg((o - 1) * s + e - i)
-                 for o, s, e, i in zip(out, st, ext, sizes, strict=True)]
-        begin = [t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in total]
-        end = [t - b for t, b in zip(total, begin, strict=True)]
-    else:
-        flat = [0] * (2 * n) if auto_pad == "VALID" or not pads else list(pads)
-        begin, end = flat[:n], flat[n:]
-        out = []
-        for i, b, e, x, s in zip(sizes, begin, end, ext, st, strict=True):
-            span = i + b + e - x
-            o = (-(-span // s) if ceil_mode else span // s) + 1
-            if ceil_mode and (o - 1) * s >= i + b:
-                o -= 1
-            out.append(o)
-    fit = [(o - 1) * s + x - i - b
-           for o, s, x, i, b in zip(out, st, ext, sizes, begin, strict=True)]
+def make_window(op: str, sizes: Sequence[Any], kernel: Sequence[int] | None,
+                strides: Sequence[int] | None, dilations: Sequence[int] | None,
+                pads: Sequence[int] | None, auto_pad: str, ceil_mode: int = 0) -> Window:
+    """The ONNX window of ``op`` (:mod:`ir.window_math`'s rules) over spatial ``sizes``.
+    Bad attributes raise an UnsupportedOpError naming the op."""
+    try:
+        attrs = window_attrs(op, len(sizes), kernel, strides=strides, dilations=dilations,
+                             pads=pads, auto_pad=auto_pad, ceil_mode=ceil_mode)
+        if all(isinstance(i, int) for i in sizes):
+            return _static_window(attrs, resolve_window(attrs, sizes))
+    except ValueError as e:
+        raise UnsupportedOpError(LAYER, op, hint=str(e)) from e
+    return _symbolic_window(attrs, sizes)
+
+
+def _static_window(attrs: WindowAttrs, win: SlidingWindow) -> Window:
     # SAME pads already give exactly ``out`` in floor mode, whatever ceil_mode says
-    ceil = bool(ceil_mode) and auto_pad not in ("SAME_UPPER", "SAME_LOWER")
-    return Window(list(kernel), st, dl, begin, end, out, fit, ceil)
+    return Window(list(win.kernel), list(win.strides), list(win.dilations),
+                  list(win.pads_begin), list(win.pads_end), list(win.out_shape),
+                  list(win.fit_end), attrs.ceil_mode and not attrs.same)
 
 
-def _nonneg(v: Any) -> Any:
-    return max(v, 0) if isinstance(v, int) else torch.sym_max(v, 0)
+def _symbolic_window(attrs: WindowAttrs, sizes: Sequence[Any]) -> Window:
+    """A window over sizes known only at run time (torch SymInts): explicit pads run
+    ir/window_math's per-axis formulas on them (plain arithmetic; ceil_mode's comparison
+    becomes a guard); SAME's clamp at zero is torch's symbolic max."""
+    st, ext = list(attrs.strides), list(attrs.extents)
+    if attrs.same:
+        out = [same_out(i, s) for i, s in zip(sizes, st, strict=True)]
+        split = [split_total(torch.sym_max((o - 1) * s + e - i, 0), attrs.auto_pad)
+                 for o, s, e, i in zip(out, st, ext, sizes, strict=True)]
+        begin, end = [b for b, _ in split], [e for _, e in split]
+        fit = list(end)  # SAME's floor-mode length is exactly out
+    else:
+        begin, end = list(attrs.pads_begin), list(attrs.pads_end)
+        out = [explicit_out(i, b, e, x, s, attrs.ceil_mode)
+               for i, b, e, x, s in zip(sizes, begin, end, ext, st, strict=True)]
+        fit = [e + fit_extra(i, b, e, x, s, o)
+               for i, b, e, x, s, o in zip(sizes, begin, end, ext, st, out, strict=True)]
+    return Window(list(attrs.kernel), st, list(attrs.dilations), begin, end, out, fit,
+                  attrs.ceil_mode and not attrs.same)
 
 
 def check_rank(rank: int, op: str) -> int:
@@ -117,7 +138,7 @@ def conv(X: Any, W: Any, B: Any = None, *, auto_pad: str = "NOTSET",
     xi = info(x, ctx, 0, wi.rank)
     nsp = check_rank(xi.rank, "Conv")
     kernel = list(kernel_shape) if kernel_shape else wi.shape[2:]
-    win = make_window(xi.shape[2:], kernel, strides, dilations, pads, auto_pad)
+    win = make_window("Conv", xi.shape[2:], kernel, strides, dilations, pads, auto_pad)
     padding: Any = win.begin
     if not all(isinstance(p, int) and p == e for p, e in zip(win.begin, win.end, strict=True)):
         # torch pads both sides alike: pad here, exactly as ONNX asks (the end never needs
@@ -127,22 +148,43 @@ def conv(X: Any, W: Any, B: Any = None, *, auto_pad: str = "NOTSET",
     return _CONV[nsp](x, w, None if B is None else T(B), win.strides, padding, win.dilations, group)
 
 
-def _transpose_geometry(sizes: Sequence[Any], ext: Sequence[int], st: Sequence[int],
-                        out_pad: Sequence[int], auto_pad: str, pads: Sequence[int] | None,
-                        output_shape: Sequence[int] | None) -> tuple[list[Any], list[Any]]:
-    """(cells cropped at the beginning, cells cropped at the end) of the unpadded transposed
-    conv output ``s * (i - 1) + ext``; negative amounts are zero cells added."""
+def _transpose_crops(sizes: Sequence[Any], kernel: Sequence[int], strides: Sequence[int] | None,
+                     dilations: Sequence[int] | None, pads: Sequence[int] | None, auto_pad: str,
+                     output_padding: Sequence[int] | None,
+                     output_shape: Sequence[int] | None) -> tuple[list[Any], list[Any]]:
+    """(cells cropped at the beginning, cells cropped at the end) of the transposed conv
+    output without output_padding; negative amounts are zero cells added. Static sizes use
+    :func:`ir.window_math.conv_transpose_window`; symbolic ones its split on SymInts."""
+    op = "ConvTranspose"
+    n = len(kernel)
+    try:
+        if all(isinstance(i, int) for i in sizes):
+            geo = conv_transpose_window(op, sizes, kernel, strides=strides,
+                                        dilations=dilations, pads=pads, auto_pad=auto_pad,
+                                        output_padding=output_padding, output_shape=output_shape)
+            begin, crop_end = list(geo.crop_begin), list(geo.crop_end)
+        else:
+            attrs = window_attrs(op, n, kernel, strides=strides, dilations=dilations, pads=pads,
+                                 auto_pad=auto_pad)
+            begin, crop_end = _symbolic_transpose_crops(attrs, sizes, output_padding, output_shape)
+    except ValueError as e:
+        raise UnsupportedOpError(LAYER, op, hint=str(e)) from e
+    out_pad = per_axis(output_padding, n, 0)
+    return begin, [e - p for e, p in zip(crop_end, out_pad, strict=True)]
+
+
+def _symbolic_transpose_crops(attrs: WindowAttrs, sizes: Sequence[Any],
+                              output_padding: Sequence[int] | None,
+                              output_shape: Sequence[int] | None) -> tuple[list[Any], list[Any]]:
+    if not output_shape and not attrs.same:
+        return list(attrs.pads_begin), list(attrs.pads_end)
     n = len(sizes)
-    full = [s * (i - 1) + e for s, i, e in zip(st, sizes, ext, strict=True)]
-    if output_shape or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        out = (list(output_shape)[-n:] if output_shape
-               else [i * s for i, s in zip(sizes, st, strict=True)])
-        total = [f + p - o for f, p, o in zip(full, out_pad, out, strict=True)]
-        # SAME_UPPER puts the odd cell at the end, everything else at the beginning
-        begin = [t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in total]
-        return begin, [f - b - o for f, b, o in zip(full, begin, out, strict=True)]
-    flat = [0] * (2 * n) if auto_pad == "VALID" or not pads else list(pads)
-    return flat[:n], [e - p for e, p in zip(flat[n:], out_pad, strict=True)]
+    out_pad = per_axis(output_padding, n, 0)
+    target = (list(output_shape)[-n:] if output_shape
+              else [i * s for i, s in zip(sizes, attrs.strides, strict=True)])
+    split = [split_total(s * (i - 1) + p + e - o, attrs.auto_pad) for s, i, p, e, o in
+             zip(attrs.strides, sizes, out_pad, attrs.extents, target, strict=True)]
+    return [b for b, _ in split], [e for _, e in split]
 
 
 @emits("ConvTranspose", since=1)
@@ -161,9 +203,9 @@ def conv_transpose(X: Any, W: Any, B: Any = None, *, auto_pad: str = "NOTSET",
     kernel = list(kernel_shape) if kernel_shape else wi.shape[2:]
     st, dl = per_axis(strides, nsp, 1), per_axis(dilations, nsp, 1)
     op = per_axis(output_padding, nsp, 0)
-    ext = [(k - 1) * d + 1 for k, d in zip(kernel, dl, strict=True)]
     sizes = info(x, ctx, 0, wi.rank).shape[2:]
-    begin, end = _transpose_geometry(sizes, ext, st, op, auto_pad, pads, output_shape)
+    begin, end = _transpose_crops(sizes, kernel, strides, dilations, pads, auto_pad,
+                                  output_padding, output_shape)
     bias = None if B is None else T(B)
     native = all(isinstance(b, int) and isinstance(e, int) and b >= 0 and e + p == b
                  and p < max(s, d) for b, e, p, s, d in zip(begin, end, op, st, dl, strict=True))
@@ -186,7 +228,7 @@ def col2im(input: Any, image_shape: Any, block_shape: Any, *,
     x = T(input)
     image, block = ints(image_shape), ints(block_shape)
     nsp = check_rank(len(image) + 2, "Col2Im")
-    win = make_window(image, block, strides, dilations, pads, "NOTSET")
+    win = make_window("Col2Im", image, block, strides, dilations, pads, "NOTSET")
     padded = [i + b + e for i, b, e in zip(image, win.begin, win.end, strict=True)]
     taps = math.prod(block)
     n, cb = info(x, ctx).shape[:2]
@@ -258,7 +300,7 @@ def deform_conv(X: Any, W: Any, offset: Any, B: Any = None, mask: Any = None, *,
     xi, wi = info(x, ctx), info(w, ctx, 1)
     nsp = xi.rank - 2
     kernel = list(kernel_shape) if kernel_shape else wi.shape[2:]
-    win = make_window(xi.shape[2:], kernel, strides, dilations, pads, "NOTSET")
+    win = make_window("DeformConv", xi.shape[2:], kernel, strides, dilations, pads, "NOTSET")
     ct = work_dtype(xi.dtype)
     n, pixels, taps = xi.shape[0], math.prod(win.out), math.prod(kernel)
     weight = torch.ones(n, offset_group, taps, *win.out, dtype=ct)

@@ -1,10 +1,11 @@
 """Pooling emitters: MaxPool, AveragePool, LpPool, the global pools, MaxUnpool and
 MaxRoiPool.
 
-Windows follow the ONNX rules of :func:`conv.make_window`: torch's pooling kernels are called
-directly when their own padding expresses the window, otherwise the input is padded
-explicitly (with the lowest value for max, zeros for sums) and pooled unpadded. Dilated
-average pooling, which torch lacks, sums windows with a depthwise conv of ones."""
+Windows follow the ONNX rules of :mod:`ir.window_math` (via :func:`conv.make_window`):
+torch's pooling kernels are called directly when their own padding expresses the window,
+otherwise the input is padded explicitly (with the lowest value for max, zeros for sums)
+and pooled unpadded. Dilated average pooling, which torch lacks, sums windows with a
+depthwise conv of ones."""
 
 from __future__ import annotations
 
@@ -41,12 +42,9 @@ def _pool_window(x: Any, ctx: EmitContext | None, kernel_shape: tuple[int, ...] 
                  pads: tuple[int, ...] | None, auto_pad: str, ceil_mode: int,
                  op: str) -> Window:
     xi = info(x, ctx, 0, len(kernel_shape) + 2 if kernel_shape else None)
-    nsp = check_rank(xi.rank, op)
-    if not kernel_shape or len(kernel_shape) != nsp:
-        raise UnsupportedOpError(LAYER, op, hint=f"kernel_shape {kernel_shape} must give one "
-                                 f"size per spatial axis ({nsp})")
-    return make_window(xi.shape[2:], kernel_shape, strides, dilations, pads, auto_pad,
-                       ceil_mode)
+    check_rank(xi.rank, op)
+    return make_window(op, xi.shape[2:], kernel_shape, strides, dilations, pads,
+                       auto_pad, ceil_mode)
 
 
 def _lowest(dtype: torch.dtype | None) -> float:
@@ -105,30 +103,14 @@ def _max_pool(X: Any, win: Window, storage_order: int, ctx: EmitContext | None) 
 
 
 @emits("MaxPool", since=1)
-def max_pool_1(X: Any, *, auto_pad: str = "NOTSET", kernel_shape: tuple[int, ...] | None = None,
-               pads: tuple[int, ...] | None = None, strides: tuple[int, ...] | None = None,
-               ctx: EmitContext | None = None) -> Any:
-    """MaxPool-1: max over each window (padding never wins)."""
-    win = _pool_window(T(X), ctx, kernel_shape, strides, None, pads, auto_pad, 0, "MaxPool")
-    return _max_pool(X, win, 0, ctx)
-
-
-@emits("MaxPool", since=8)
-def max_pool_8(X: Any, *, auto_pad: str = "NOTSET", kernel_shape: tuple[int, ...] | None = None,
-               pads: tuple[int, ...] | None = None, storage_order: int = 0,
-               strides: tuple[int, ...] | None = None, ctx: EmitContext | None = None) -> Any:
-    """MaxPool-8: adds the Indices output (flat argmax, row- or column-major)."""
-    win = _pool_window(T(X), ctx, kernel_shape, strides, None, pads, auto_pad, 0, "MaxPool")
-    return _max_pool(X, win, storage_order, ctx)
-
-
-@emits("MaxPool", since=10)
-def max_pool_10(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
-                dilations: tuple[int, ...] | None = None,
-                kernel_shape: tuple[int, ...] | None = None, pads: tuple[int, ...] | None = None,
-                storage_order: int = 0, strides: tuple[int, ...] | None = None,
-                ctx: EmitContext | None = None) -> Any:
-    """MaxPool-10/11/12/22: adds ceil_mode and dilations."""
+def max_pool(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+             dilations: tuple[int, ...] | None = None,
+             kernel_shape: tuple[int, ...] | None = None, pads: tuple[int, ...] | None = None,
+             storage_order: int = 0, strides: tuple[int, ...] | None = None,
+             ctx: EmitContext | None = None) -> Any:
+    """MaxPool-1/8/10/11/12/22: max over each window (padding never wins); each version adds
+    with a default that keeps the earlier meaning: the Indices output and storage_order (8),
+    ceil_mode and dilations (10)."""
     win = _pool_window(T(X), ctx, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode,
                        "MaxPool")
     return _max_pool(X, win, storage_order, ctx)
@@ -165,43 +147,14 @@ def _average_pool(X: Any, win: Window, count_include_pad: int, ctx: EmitContext 
 
 
 @emits("AveragePool", since=1)
-def average_pool_1(X: Any, *, auto_pad: str = "NOTSET",
-                   kernel_shape: tuple[int, ...] | None = None,
-                   pads: tuple[int, ...] | None = None, strides: tuple[int, ...] | None = None,
-                   ctx: EmitContext | None = None) -> Any:
-    """AveragePool-1: mean over each window, padding excluded from the count."""
-    win = _pool_window(T(X), ctx, kernel_shape, strides, None, pads, auto_pad, 0, "AveragePool")
-    return _average_pool(X, win, 0, ctx)
-
-
-@emits("AveragePool", since=7)
-def average_pool_7(X: Any, *, auto_pad: str = "NOTSET", count_include_pad: int = 0,
-                   kernel_shape: tuple[int, ...] | None = None,
-                   pads: tuple[int, ...] | None = None, strides: tuple[int, ...] | None = None,
-                   ctx: EmitContext | None = None) -> Any:
-    """AveragePool-7: adds count_include_pad."""
-    win = _pool_window(T(X), ctx, kernel_shape, strides, None, pads, auto_pad, 0, "AveragePool")
-    return _average_pool(X, win, count_include_pad, ctx)
-
-
-@emits("AveragePool", since=10)
-def average_pool_10(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
-                    count_include_pad: int = 0, kernel_shape: tuple[int, ...] | None = None,
-                    pads: tuple[int, ...] | None = None, strides: tuple[int, ...] | None = None,
-                    ctx: EmitContext | None = None) -> Any:
-    """AveragePool-10/11: adds ceil_mode."""
-    win = _pool_window(T(X), ctx, kernel_shape, strides, None, pads, auto_pad, ceil_mode,
-                       "AveragePool")
-    return _average_pool(X, win, count_include_pad, ctx)
-
-
-@emits("AveragePool", since=19)
-def average_pool_19(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
-                    count_include_pad: int = 0, dilations: tuple[int, ...] | None = None,
-                    kernel_shape: tuple[int, ...] | None = None,
-                    pads: tuple[int, ...] | None = None, strides: tuple[int, ...] | None = None,
-                    ctx: EmitContext | None = None) -> Any:
-    """AveragePool-19/22: adds dilations."""
+def average_pool(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+                 count_include_pad: int = 0, dilations: tuple[int, ...] | None = None,
+                 kernel_shape: tuple[int, ...] | None = None,
+                 pads: tuple[int, ...] | None = None, strides: tuple[int, ...] | None = None,
+                 ctx: EmitContext | None = None) -> Any:
+    """AveragePool-1/7/10/11/19/22: mean over each window; each version adds with a default
+    that keeps the earlier meaning: count_include_pad (7, padding excluded by default),
+    ceil_mode (10), dilations (19)."""
     win = _pool_window(T(X), ctx, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode,
                        "AveragePool")
     return _average_pool(X, win, count_include_pad, ctx)
@@ -216,30 +169,13 @@ def _lp_pool(X: Any, win: Window, p: float, ctx: EmitContext | None) -> Any:
 
 
 @emits("LpPool", since=1)
-def lp_pool_1(X: Any, *, auto_pad: str = "NOTSET", kernel_shape: tuple[int, ...] | None = None,
-              p: float = 2.0, pads: tuple[int, ...] | None = None,
-              strides: tuple[int, ...] | None = None, ctx: EmitContext | None = None) -> Any:
-    """LpPool-1: (sum |x|^p)^(1/p) over each window, p a float."""
-    return _lp_pool(X, _pool_window(T(X), ctx, kernel_shape, strides, None, pads, auto_pad, 0,
-                                    "LpPool"), p, ctx)
-
-
-@emits("LpPool", since=2)
-def lp_pool_2(X: Any, *, auto_pad: str = "NOTSET", kernel_shape: tuple[int, ...] | None = None,
-              p: int = 2, pads: tuple[int, ...] | None = None,
-              strides: tuple[int, ...] | None = None, ctx: EmitContext | None = None) -> Any:
-    """LpPool-2/11: p becomes an int."""
-    return _lp_pool(X, _pool_window(T(X), ctx, kernel_shape, strides, None, pads, auto_pad, 0,
-                                    "LpPool"), p, ctx)
-
-
-@emits("LpPool", since=18)
-def lp_pool_18(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
-               dilations: tuple[int, ...] | None = None,
-               kernel_shape: tuple[int, ...] | None = None, p: int = 2,
-               pads: tuple[int, ...] | None = None, strides: tuple[int, ...] | None = None,
-               ctx: EmitContext | None = None) -> Any:
-    """LpPool-18/22: adds ceil_mode and dilations."""
+def lp_pool(X: Any, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+            dilations: tuple[int, ...] | None = None,
+            kernel_shape: tuple[int, ...] | None = None, p: float = 2,
+            pads: tuple[int, ...] | None = None, strides: tuple[int, ...] | None = None,
+            ctx: EmitContext | None = None) -> Any:
+    """LpPool-1/2/11/18/22: (sum |x|^p)^(1/p) over each window; p is a float in 1 and an int
+    from 2; ceil_mode and dilations (18) default to the earlier meaning."""
     win = _pool_window(T(X), ctx, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode,
                        "LpPool")
     return _lp_pool(X, win, p, ctx)
@@ -263,21 +199,12 @@ def global_max_pool(X: Any, *, ctx: EmitContext | None = None) -> Any:
     return x.amax(dim=_spatial_axes(x, ctx), keepdim=True)
 
 
-def _global_lp(X: Any, p: float, ctx: EmitContext | None) -> Any:
+@emits("GlobalLpPool", since=1)
+def global_lp_pool(X: Any, *, p: float = 2, ctx: EmitContext | None = None) -> Any:
+    """GlobalLpPool-1/2/22: (sum |x|^p)^(1/p) over all spatial axes; p a float in 1, an int
+    from 2."""
     x = T(X)
     return (x.abs() ** p).sum(dim=_spatial_axes(x, ctx), keepdim=True) ** (1.0 / p)
-
-
-@emits("GlobalLpPool", since=1)
-def global_lp_pool_1(X: Any, *, p: float = 2.0, ctx: EmitContext | None = None) -> Any:
-    """GlobalLpPool-1: (sum |x|^p)^(1/p) over all spatial axes, p a float."""
-    return _global_lp(X, p, ctx)
-
-
-@emits("GlobalLpPool", since=2)
-def global_lp_pool_2(X: Any, *, p: int = 2, ctx: EmitContext | None = None) -> Any:
-    """GlobalLpPool-2/22: p becomes an int."""
-    return _global_lp(X, p, ctx)
 
 
 @emits("MaxUnpool", since=9)

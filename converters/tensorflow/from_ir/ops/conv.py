@@ -1,5 +1,6 @@
-"""Convolution emitters (Conv, ConvTranspose, DeformConv, Col2Im) and the ONNX window
-padding rules (:class:`Pads`, :func:`resolve_pads`) the pooling emitters share.
+"""Convolution emitters (Conv, ConvTranspose, DeformConv, Col2Im) and the TF form
+(:class:`Pads`, :func:`resolve_pads`) of the ONNX window rules of :mod:`ir.window_math`
+that the pooling emitters share.
 
 TensorFlow's CPU conv kernels are channels-last only, so Conv/ConvTranspose move the
 channel axis last (:func:`layout.to_channels_last`), run the TF op with ``VALID`` padding
@@ -25,6 +26,7 @@ from tensorbridge.converters.tensorflow.from_ir.layout import (
 from tensorbridge.converters.tensorflow.from_ir.ops.cast import work_precision
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
 from tensorbridge.ir.errors import UnsupportedOpError
+from tensorbridge.ir.window_math import conv_transpose_window, resolve_window, window_attrs
 
 LAYER = "TensorFlow emitter"
 
@@ -32,13 +34,15 @@ LAYER = "TensorFlow emitter"
 @dataclass(frozen=True)
 class Pads:
     """A resolved window padding: ``begin``/``end`` are the pads the op names (they count
-    for count_include_pad), ``extra`` is what ceil_mode adds (or crops) beyond ``end``;
-    ``same`` leaves SAME_UPPER padding of a dynamic size to TF."""
+    for count_include_pad), ``extra`` is what ceil_mode adds (or crops) beyond ``end``,
+    ``out`` the output spatial sizes (empty when a size is dynamic); ``same`` leaves
+    SAME_UPPER padding of a dynamic size to TF."""
 
     begin: tuple[int, ...]
     end: tuple[int, ...]
     extra: tuple[int, ...]
     same: bool = False
+    out: tuple[int, ...] = ()
 
     @property
     def total_end(self) -> tuple[int, ...]:
@@ -50,41 +54,25 @@ def per_axis(values: Sequence[int] | None, n: int, default: int = 1) -> list[int
 
 
 def resolve_pads(op: str, sizes: Sequence[int | None], kernel: Sequence[int], strides: Sequence[int],
-             dilations: Sequence[int], pads: Sequence[int] | None, auto_pad: str,
-             ceil_mode: int = 0) -> Pads:
-    """The ONNX window rules: SAME_* gives out = ceil(in / stride); explicit pads use floor
-    (or ceil, dropping a last window that would start in the end padding)."""
+                 dilations: Sequence[int], pads: Sequence[int] | None, auto_pad: str,
+                 ceil_mode: int = 0) -> Pads:
+    """The ONNX window rules of :mod:`ir.window_math`: static sizes get the shared
+    resolution; a dynamic size only the paddings that do not depend on it."""
+    try:
+        attrs = window_attrs(op, len(kernel), kernel, strides=strides, dilations=dilations,
+                             pads=pads, auto_pad=auto_pad, ceil_mode=ceil_mode)
+        if all(s is not None for s in sizes):
+            win = resolve_window(attrs, [int(s) for s in sizes])  # type: ignore[arg-type]
+            return Pads(win.pads_begin, win.pads_end, win.extra_end, out=win.out_shape)
+    except ValueError as e:
+        raise UnsupportedOpError(LAYER, op, hint=str(e)) from e
     n = len(kernel)
-    ext = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
-    flat = [0] * (2 * n) if auto_pad == "VALID" else per_axis(pads, 2 * n, 0)
-    if any(s is None for s in sizes):
-        if auto_pad == "SAME_UPPER" and not ceil_mode:
-            return Pads((0,) * n, (0,) * n, (0,) * n, same=True)
-        if auto_pad in ("NOTSET", "VALID") and not ceil_mode:
-            return Pads(tuple(flat[:n]), tuple(flat[n:]), (0,) * n)
-        raise UnsupportedOpError(LAYER, op, hint=f"auto_pad={auto_pad} / ceil_mode={ceil_mode} "
-                                 "need static spatial sizes; give the model static input shapes")
-    begin, end, out = [], [], []
-    for a in range(n):
-        size, s = int(sizes[a]), strides[a]  # type: ignore[arg-type]
-        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-            o = -(-size // s)
-            total = max((o - 1) * s + ext[a] - size, 0)
-            b = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
-            begin.append(b)
-            end.append(total - b)
-        else:
-            b, e = flat[a], flat[a + n]
-            span = size + b + e - ext[a]
-            o = (-(-span // s) if ceil_mode else span // s) + 1
-            if ceil_mode and (o - 1) * s >= size + b:
-                o -= 1
-            begin.append(b)
-            end.append(e)
-        out.append(o)
-    extra = [(o - 1) * s + x - (b + size + e) for o, s, x, b, size, e
-             in zip(out, strides, ext, begin, sizes, end)]  # type: ignore[operator]
-    return Pads(tuple(begin), tuple(end), tuple(extra))
+    if auto_pad == "SAME_UPPER" and not ceil_mode:
+        return Pads((0,) * n, (0,) * n, (0,) * n, same=True)
+    if not attrs.same and not ceil_mode:
+        return Pads(attrs.pads_begin, attrs.pads_end, (0,) * n)
+    raise UnsupportedOpError(LAYER, op, hint=f"auto_pad={auto_pad} / ceil_mode={ceil_mode} "
+                             "need static spatial sizes; give the model static input shapes")
 
 
 def spatial_sizes(x: Any) -> list[int | None]:
@@ -163,23 +151,28 @@ def conv(X: Any, W: Any, B: Any = None, *, auto_pad: str = "NOTSET",
     return to_channels_first(y, rank)
 
 
-def _transpose_crop(op: str, full: list[Any], auto_pad: str, pads: Sequence[int] | None,
-                    output_shape: Sequence[int] | None) -> tuple[list[int], list[int]]:
-    """(crop at the start, crop at the end) of the full transposed output (negative: pad
-    zeros); ``full`` already counts the output_padding cells."""
-    n = len(full)
-    if output_shape:
-        if any(not isinstance(f, int) for f in full):
-            raise UnsupportedOpError(LAYER, op, hint="output_shape / SAME padding need static "
-                                     "spatial sizes; give the model static input shapes")
-        total = [f - int(o) for f, o in zip(full, list(output_shape)[-n:])]
-        # the spec's split, meaningful for negative totals too: SAME_UPPER puts the odd
-        # cell at the end, everything else at the beginning
-        begin = [t // 2 if auto_pad == "SAME_UPPER" else t - t // 2 for t in total]
-        return begin, [t - b for t, b in zip(total, begin)]
-    if auto_pad == "VALID" or not pads:
-        return [0] * n, [0] * n
-    return list(pads[:n]), list(pads[n:])
+def _transpose_crops(sizes: Sequence[Any], kernel: Sequence[int], strides: Sequence[int] | None,
+                     dilations: Sequence[int] | None, pads: Sequence[int] | None, auto_pad: str,
+                     output_padding: Sequence[int] | None,
+                     output_shape: Sequence[int] | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(crop at the start, crop at the end) of the full transposed output, output_padding
+    cells included (negative: pad zeros), by :func:`ir.window_math.conv_transpose_window`;
+    a dynamic size allows only the explicit pads, which do not depend on it."""
+    op = "ConvTranspose"
+    try:
+        if all(isinstance(i, int) for i in sizes):
+            geo = conv_transpose_window(op, sizes, kernel, strides=strides, dilations=dilations,
+                                        pads=pads, auto_pad=auto_pad,
+                                        output_padding=output_padding, output_shape=output_shape)
+            return geo.crop_begin, geo.crop_end
+        attrs = window_attrs(op, len(kernel), kernel, strides=strides, dilations=dilations,
+                             pads=pads, auto_pad=auto_pad)
+    except ValueError as e:
+        raise UnsupportedOpError(LAYER, op, hint=str(e)) from e
+    if output_shape or attrs.same:
+        raise UnsupportedOpError(LAYER, op, hint="output_shape / SAME padding need static "
+                                 "spatial sizes; give the model static input shapes")
+    return attrs.pads_begin, attrs.pads_end
 
 
 @emits("ConvTranspose", since=1)
@@ -201,10 +194,8 @@ def conv_transpose(X: Any, W: Any, B: Any = None, *, auto_pad: str = "NOTSET",
     dyn = tf.shape(x)
     sizes = [s if s is not None else dyn[1 + a] for a, s in enumerate(X.shape[2:])]
     valid = [(i - 1) * s + (k - 1) * d + 1 for i, s, k, d in zip(sizes, st, kernel, dl)]
-    full = [v + p for v, p in zip(valid, op_)]
-    if auto_pad in ("SAME_UPPER", "SAME_LOWER") and not output_shape:
-        output_shape = tuple(i * s for i, s in zip(sizes, st))
-    begin, end = _transpose_crop("ConvTranspose", full, auto_pad, pads, output_shape)
+    begin, end = _transpose_crops(sizes, kernel, strides, dilations, pads, auto_pad,
+                                  output_padding, output_shape)
     m_g = W.shape[1]
     out_shape = tf.stack([dyn[0], *valid, m_g])
     w = tf.transpose(W, [*range(2, rank), 1, 0])  # (C, M/g, k...) -> (k..., M/g, C)

@@ -1,8 +1,8 @@
 """Pooling emitters: AveragePool, MaxPool, LpPool, the global pools and MaxUnpool.
 
-Windows follow the ONNX rules of :func:`conv.resolve_pads`; TensorFlow's pools are
-channels-last only, so each op moves the channel axis last, pools an explicitly padded
-input with ``VALID`` padding and moves it back."""
+Windows follow the ONNX rules of :mod:`ir.window_math` (via :func:`conv.resolve_pads`);
+TensorFlow's pools are channels-last only, so each op moves the channel axis last, pools
+an explicitly padded input with ``VALID`` padding and moves it back."""
 
 from __future__ import annotations
 
@@ -108,8 +108,7 @@ def _max_pool_indices(X: Any, kernel: list[int], strides: list[int], dilations: 
     nsp = len(kernel)
     in_shape = [int(s) for s in X.shape[2:]]
     xp = pad_axes(X, 2, p.begin, p.total_end, _lowest(X.dtype))
-    out = [(-(-(int(n) - e) // s)) for n, e, s in zip(
-        xp.shape[2:], [(k - 1) * d for k, d in zip(kernel, dilations)], strides)]
+    out = p.out
     taps = list(itertools.product(*(range(k) for k in kernel)))
     views = [xp[(slice(None), slice(None), *(slice(t * d, t * d + (o - 1) * s + 1, s)
                                              for t, d, o, s in zip(tap, dilations, out, strides)))]
