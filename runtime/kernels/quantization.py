@@ -2,110 +2,67 @@
 convolutions (QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul,
 MatMulInteger, QLinearConv, ConvInteger).
 
-A scale and its zero point share one shape, which selects the granularity: a scalar (or
-1-element) is per tensor, a 1-D tensor is per ``axis``, and a tensor of the input's rank is
-blocked along ``axis`` with ``block_size`` elements per scale. ``_expand`` turns any of
-them into an array that broadcasts against the input.
-
-Integer targets round half to even and saturate to the type's range; float8 targets use
-Cast's saturating conversion; float4e2m1 always saturates. Integer products and
+The framework-independent rules (scale layouts, target and output types, saturation,
+rounding, DynamicQuantizeLinear's formula) are ``ir/quant_math.py``'s, run here with numpy
+(:data:`OPS`); float8 targets use Cast's saturating conversion. Integer products and
 convolutions accumulate exactly in float64 BLAS where that is exact, and the convolutions
 reuse the conv family's window geometry and im2col GEMM.
 """
 
 from __future__ import annotations
 
-import ml_dtypes
+from typing import Any
+
 import numpy as np
 
+from tensorbridge.ir import quant_math as qm
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.runtime.kernels._spatial import Window
-from tensorbridge.runtime.kernels.cast import cast_array, onnx_dtype
+from tensorbridge.runtime.kernels.cast import cast_array
 from tensorbridge.runtime.kernels.conv import add_bias, check_conv_shapes, conv_nd, conv_window
 from tensorbridge.runtime.registry import kernel
 
 _F32 = np.dtype(np.float32)
 
 
-def _expand(p: np.ndarray, x: np.ndarray, axis: int, block_size: int) -> np.ndarray:
-    """Scale or zero point reshaped/repeated to broadcast against ``x``."""
-    if block_size > 0:
-        if p.ndim != x.ndim:
-            raise ValueError(
-                f"blocked quantization needs a scale of the input's rank {x.ndim}, got shape {p.shape}"
-            )
-        axis %= x.ndim
-        n = x.shape[axis]
-        if not p.shape[axis] * block_size >= n > (p.shape[axis] - 1) * block_size:
-            raise ValueError(
-                f"block_size {block_size} does not fit scale length {p.shape[axis]} to input "
-                f"length {n} on axis {axis}"
-            )
-        return np.repeat(p, block_size, axis=axis)[(slice(None),) * axis + (slice(0, n),)]
-    if p.size == 1 and p.ndim <= 1:
-        return p.reshape(())
-    if p.ndim == 1:
-        axis %= x.ndim
-        if p.shape[0] != x.shape[axis]:
-            raise ValueError(
-                f"per-axis scale has {p.shape[0]} values but axis {axis} of the input has {x.shape[axis]}"
-            )
-        return p.reshape((-1,) + (1,) * (x.ndim - 1 - axis))
-    raise ValueError(
-        f"scale of shape {p.shape} is neither scalar, 1-D (per axis) nor of the input's rank "
-        "(blocked; set block_size)"
-    )
+def _scratch(x: Any) -> bool:
+    """A float array quant_math lets us overwrite (rint / clip work in place)."""
+    return isinstance(x, np.ndarray) and x.ndim > 0 and x.dtype.kind == "f" and x.flags.writeable
 
 
-def _as_float(a: np.ndarray) -> np.ndarray:
-    """float32 view of a scale/zero point/quantized value (float64 stays float64)."""
-    return a if a.dtype in (_F32, np.float64) else a.astype(np.float32)
+class _NumpyOps:
+    """:class:`~tensorbridge.ir.quant_math.QuantOps` for numpy arrays."""
+
+    def cast(self, x: Any, dtype: DType, saturate: int = 1) -> np.ndarray:
+        return cast_array(np.asarray(x), dtype.np_dtype, saturate)
+
+    def reshape(self, x: Any, shape: list[int]) -> np.ndarray:
+        return np.reshape(x, shape)
+
+    def repeat(self, x: Any, repeats: int, axis: int) -> np.ndarray:
+        return np.repeat(x, repeats, axis=axis)
+
+    def narrow(self, x: Any, axis: int, length: Any) -> np.ndarray:
+        return x[(slice(None),) * axis + (slice(0, length),)]
+
+    def rint(self, x: Any) -> Any:
+        return np.rint(x, out=x) if _scratch(x) else np.rint(x)
+
+    def clip(self, x: Any, lo: float, hi: float) -> Any:
+        return np.clip(x, lo, hi, out=x) if _scratch(x) else np.clip(x, lo, hi)
+
+    where = staticmethod(np.where)
+
+    def extent(self, x: Any) -> tuple[Any, Any]:
+        zero = np.float32(0)
+        return x.min(initial=zero).astype(_F32), x.max(initial=zero).astype(_F32)
 
 
-def _int_range(dtype: np.dtype) -> tuple[int, int] | None:
-    """(min, max) of an integer type, None for float types."""
-    if dtype.kind in "iu":
-        return int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
-    try:
-        small = ml_dtypes.iinfo(dtype)  # int4/uint4/int2/uint2
-    except (ValueError, TypeError):
-        return None
-    return int(small.min), int(small.max)
+OPS = _NumpyOps()
 
 
-def _round_saturate(v: np.ndarray, zero_point: np.ndarray | None, dtype: np.dtype,
-                    saturate: int) -> np.ndarray:
-    """round(v) + zero_point saturated into ``dtype``; ``v`` is float32/64 scratch we own.
-
-    Rounding comes before adding the zero point, as the spec writes it: with an odd zero
-    point, round-half-even of v + zp would pick the other neighbour."""
-    bounds = _int_range(dtype)
-    if bounds is not None:
-        np.rint(v, out=v)
-    if zero_point is not None:
-        v += zero_point
-    if bounds is None:  # float8 / float4 targets
-        return cast_array(v, dtype, saturate)
-    np.clip(v, bounds[0], bounds[1], out=v)
-    return v.astype(dtype)
-
-
-def _quantize(x: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray | None, *, axis: int = 1,
-              saturate: int = 1, block_size: int = 0, output_dtype: int = 0,
-              precision: int = 0) -> np.ndarray:
-    if output_dtype:
-        out = onnx_dtype(output_dtype)
-        if y_zero_point is not None and y_zero_point.dtype != out:
-            raise ValueError(f"output_dtype {out} differs from y_zero_point's type {y_zero_point.dtype}")
-    else:
-        out = y_zero_point.dtype if y_zero_point is not None else np.dtype(np.uint8)
-    work = onnx_dtype(precision) if precision else np.result_type(_as_float(y_scale), _F32)
-    scale = _expand(y_scale, x, axis, block_size).astype(work)
-    v = np.asarray(np.divide(x.astype(work, copy=False), scale))
-    if v.dtype != np.float64:
-        v = v.astype(np.float32, copy=False)
-    zero_point = None if y_zero_point is None else _expand(_as_float(y_zero_point), x, axis, block_size)
-    return _round_saturate(v, zero_point, out, saturate)
+def _dtype(a: np.ndarray) -> DType:
+    return DType.from_numpy(a.dtype)
 
 
 @kernel("QuantizeLinear", since=10)
@@ -116,25 +73,11 @@ def quantize_linear(x: np.ndarray, y_scale: np.ndarray, y_zero_point: np.ndarray
     per-axis scales (13), float8 targets and ``saturate`` (19), blocked scales, 4-bit targets
     and ``output_dtype`` (21), ``precision`` of the division (23). Each addition's default is
     the earlier versions' meaning (a per-tensor scale ignores ``axis``)."""
-    return _quantize(x, y_scale, y_zero_point, axis=axis, saturate=saturate,
-                     block_size=block_size, output_dtype=output_dtype, precision=precision)
-
-
-def _dequantize(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarray | None, *,
-                axis: int = 1, block_size: int = 0, output_dtype: int = 0) -> np.ndarray:
-    if output_dtype:
-        out = onnx_dtype(output_dtype)
-    elif x_scale.dtype == DType.FLOAT8E8M0.np_dtype:
-        out = _F32  # an e8m0 scale is no output type; float32 is the natural one
-    else:
-        out = x_scale.dtype
-    # Products of float16/bfloat16 values are exact in float32, so computing there and
-    # rounding once gives the output type's own multiplication.
-    v = x.astype(np.float64 if out == np.float64 else np.float32)
-    if x_zero_point is not None:
-        np.subtract(v, _expand(_as_float(x_zero_point), x, axis, block_size), out=v)
-    np.multiply(v, _expand(_as_float(x_scale), x, axis, block_size), out=v)
-    return v.astype(out, copy=False)
+    zp = None if y_zero_point is None else (y_zero_point.shape, _dtype(y_zero_point))
+    spec = qm.quantize_spec(x.shape, (y_scale.shape, _dtype(y_scale)), zp, axis=axis,
+                            block_size=block_size, output_dtype=output_dtype,
+                            precision=precision, saturate=saturate)
+    return np.asarray(qm.quantize(x, y_scale, y_zero_point, spec, OPS))
 
 
 @kernel("DequantizeLinear", since=10)
@@ -143,28 +86,35 @@ def dequantize_linear(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarr
     """DequantizeLinear-10/13/19/21/23/24/25/28: y = (x - x_zero_point) * x_scale; per-axis
     scales (13), float8 inputs (19), blocked scales and 4-bit inputs (21), ``output_dtype``
     (23), each defaulting to the earlier versions' meaning."""
-    return _dequantize(x, x_scale, x_zero_point, axis=axis, block_size=block_size,
-                       output_dtype=output_dtype)
+    spec = qm.dequantize_spec(x.shape, (x_scale.shape, _dtype(x_scale)),
+                              None if x_zero_point is None else x_zero_point.shape, axis=axis,
+                              block_size=block_size, output_dtype=output_dtype)
+    return np.asarray(qm.dequantize(x, x_scale, x_zero_point, spec, OPS))
 
 
 @kernel("DynamicQuantizeLinear", since=11)
 def dynamic_quantize_linear(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """DynamicQuantizeLinear-11: uint8 quantization with scale/zero point from x's range
     (widened to include 0)."""
-    # float32 arithmetic throughout, as the spec's formulas are written for float32 x.
-    lo = x.min(initial=np.float32(0))
-    hi = x.max(initial=np.float32(0))
-    scale = np.asarray((hi - lo) / np.float32(255), dtype=np.float32)
-    if scale == 0:  # all zeros: any scale works; 0 would divide by zero
-        return np.zeros(x.shape, np.uint8), scale, np.zeros((), np.uint8)
-    zero_point = np.asarray(np.clip(np.rint(-lo / scale), 0, 255)).astype(np.uint8)
-    y = np.asarray(np.divide(x, scale))
-    return _round_saturate(y, zero_point, np.dtype(np.uint8), 1), scale, zero_point
+    y, scale, zero_point = qm.dynamic_quantize(x, OPS)
+    return np.asarray(y), np.asarray(scale, dtype=_F32), np.asarray(zero_point)
 
 
-def _per_row(p: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """A per-row scale/zero point given as (M,) for a 2-D matrix broadcasts as (M, 1)."""
-    return p.reshape(-1, 1) if p.ndim == 1 and p.size > 1 and m.ndim >= 2 else p
+def _as_float(a: np.ndarray) -> np.ndarray:
+    """float32 view of a scale/zero point/quantized value (float64 stays float64)."""
+    return a if a.dtype in (_F32, np.float64) else a.astype(np.float32)
+
+
+def _per_row(p: np.ndarray, m: np.ndarray, name: str, op: str) -> np.ndarray:
+    """a's scale / zero point, one per row of ``m`` given as (M,), broadcast as (M, 1)."""
+    shape = qm.matmul_param_shape(p.shape, m.shape, True, op, name)
+    return p if shape is None else p.reshape(shape)
+
+
+def _per_column(p: np.ndarray, m: np.ndarray, name: str, op: str) -> np.ndarray:
+    """b's scale / zero point: checked, and broadcast as it is."""
+    qm.matmul_param_shape(p.shape, m.shape, False, op, name)
+    return p
 
 
 @kernel("QLinearMatMul", since=10)
@@ -172,16 +122,19 @@ def qlinear_matmul(a: np.ndarray, a_scale: np.ndarray, a_zero_point: np.ndarray,
                    b_scale: np.ndarray, b_zero_point: np.ndarray, y_scale: np.ndarray,
                    y_zero_point: np.ndarray) -> np.ndarray:
     """QLinearMatMul-10/21: quantize(dequantize(a) @ dequantize(b), y_scale, y_zero_point)."""
+    op = "QLinearMatMul"
+    a_zp = _per_row(a_zero_point, a, "a_zero_point", op)
+    b_zp = _per_column(b_zero_point, b, "b_zero_point", op)
     if a.dtype.kind in "iu" and b.dtype.kind in "iu":
         # Exact integer accumulation, then one real-valued rescale.
-        acc = _int_matmul(a.astype(np.int32) - _per_row(a_zero_point, a).astype(np.int32),
-                         b.astype(np.int32) - b_zero_point.astype(np.int32))
+        acc = _int_matmul(a.astype(np.int32) - a_zp.astype(np.int32),
+                          b.astype(np.int32) - b_zp.astype(np.int32))
         v = acc.astype(np.float32)
     else:
-        v = np.matmul(_as_float(a) - _per_row(_as_float(a_zero_point), a),
-                      _as_float(b) - _as_float(b_zero_point))
-    v *= _per_row(_as_float(a_scale), a) * _as_float(b_scale) / _as_float(y_scale)
-    return _round_saturate(v, _as_float(y_zero_point), y_zero_point.dtype, 1)
+        v = np.matmul(_as_float(a) - _as_float(a_zp), _as_float(b) - _as_float(b_zp))
+    a_s = _as_float(_per_row(a_scale, a, "a_scale", op))
+    v *= a_s * _as_float(_per_column(b_scale, b, "b_scale", op)) / _as_float(y_scale)
+    return np.asarray(qm.round_saturate(v, _as_float(y_zero_point), _dtype(y_zero_point), 1, OPS))
 
 
 def _int_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -195,6 +148,7 @@ def _int_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.matmul(A.astype(np.int64), B.astype(np.int64)).astype(np.int32)
 
 
+
 @kernel("MatMulInteger", since=10)
 def matmul_integer(A: np.ndarray, B: np.ndarray, a_zero_point: np.ndarray | None = None,
                    b_zero_point: np.ndarray | None = None) -> np.ndarray:
@@ -202,33 +156,30 @@ def matmul_integer(A: np.ndarray, B: np.ndarray, a_zero_point: np.ndarray | None
     a = A.astype(np.int32)
     b = B.astype(np.int32)
     if a_zero_point is not None:
-        a -= _per_row(a_zero_point, A).astype(np.int32)
+        a -= _per_row(a_zero_point, A, "a_zero_point", "MatMulInteger").astype(np.int32)
     if b_zero_point is not None:
-        b -= b_zero_point.astype(np.int32)  # per-column (N,) broadcasts as is
+        b -= _per_column(b_zero_point, B, "b_zero_point", "MatMulInteger").astype(np.int32)
     return _int_matmul(a, b)
 
 
-def _zero_point(zp: np.ndarray | None, what: str, channels: int | None = None) -> np.ndarray:
-    """A zero point (or scale) as a float64 vector: one value, or one per output channel."""
-    if zp is None:
-        return np.zeros(1)
-    z = np.asarray(zp, dtype=np.float64)
-    if z.size == 1:
-        return z.reshape(1)
-    if channels is not None and z.shape == (channels,):
-        return z
-    allowed = "a scalar" if channels is None else f"a scalar or shape ({channels},)"
-    raise ValueError(f"{what} must be {allowed}, got shape {z.shape}")
+def _param(p: np.ndarray, name: str, op: str, channels: int | None = None,
+           trailing: int = 0) -> np.ndarray:
+    """A conv scale / zero point as float64: one value, or one per output channel shaped
+    to broadcast with ``trailing`` axes after the channel's."""
+    shape = qm.channel_param_shape(np.shape(p), channels, trailing, op, name)
+    return np.asarray(p, dtype=np.float64).reshape(shape)
 
 
 def _integer_conv(x: np.ndarray, w: np.ndarray, x_zp: np.ndarray | None,
-                  w_zp: np.ndarray | None, win: Window, group: int) -> np.ndarray:
+                  w_zp: np.ndarray | None, win: Window, group: int, op: str) -> np.ndarray:
     """sum((x - x_zp) * (w - w_zp)) exactly, as float64 (exact below 2**53, i.e. any
     realistic 8-bit conv) so the GEMM still runs in BLAS."""
-    m = w.shape[0]
-    xs = x.astype(np.float64) - _zero_point(x_zp, "x_zero_point")[0]
-    wz = _zero_point(w_zp, "w_zero_point", m).reshape(-1, *([1] * (w.ndim - 1)))
-    ws = w.astype(np.float64) - wz
+    xs = x.astype(np.float64)
+    if x_zp is not None:
+        xs -= _param(x_zp, "x_zero_point", op)
+    ws = w.astype(np.float64)
+    if w_zp is not None:
+        ws -= _param(w_zp, "w_zero_point", op, w.shape[0], w.ndim - 1)
     # Padding with 0 after subtracting the zero point is padding x with x_zero_point.
     return conv_nd(xs, ws, win, group)
 
@@ -242,7 +193,7 @@ def conv_integer(x: np.ndarray, w: np.ndarray, x_zero_point: np.ndarray | None =
     """ConvInteger-10: y = conv(x - x_zero_point, w - w_zero_point) as int32."""
     check_conv_shapes(x, w, group, "ConvInteger")
     win = conv_window(x, w, kernel_shape, strides, dilations, pads, auto_pad)
-    y = _integer_conv(x, w, x_zero_point, w_zero_point, win, group)
+    y = _integer_conv(x, w, x_zero_point, w_zero_point, win, group, "ConvInteger")
     return np.rint(y).astype(np.int32)
 
 
@@ -255,16 +206,13 @@ def qlinear_conv(x: np.ndarray, x_scale: np.ndarray, x_zero_point: np.ndarray, w
                  pads: list[int] | None = None,
                  strides: list[int] | None = None) -> np.ndarray:
     """QLinearConv-10: y = saturate(round(x_s * w_s / y_s * (conv_int + B)) + y_zp)."""
-    check_conv_shapes(x, w, group, "QLinearConv")
+    op = "QLinearConv"
+    check_conv_shapes(x, w, group, op)
     win = conv_window(x, w, kernel_shape, strides, dilations, pads, auto_pad)
-    acc = _integer_conv(x, w, x_zero_point, w_zero_point, win, group)
+    acc = _integer_conv(x, w, x_zero_point, w_zero_point, win, group, op)
     if B is not None:
         acc = add_bias(acc, B.astype(np.float64))
-    m = w.shape[0]
-    w_s = _zero_point(w_scale, "w_scale", m).reshape(1, -1, *([1] * (x.ndim - 2)))
-    x_s = float(np.asarray(x_scale).reshape(-1)[0])
-    scale = x_s * w_s / float(np.asarray(y_scale).reshape(-1)[0])
-    out_t = np.asarray(y_zero_point).dtype
-    info = np.iinfo(out_t)
-    y = np.rint(acc * scale) + float(np.asarray(y_zero_point).reshape(-1)[0])
-    return np.clip(y, info.min, info.max).astype(out_t)
+    w_s = _param(w_scale, "w_scale", op, w.shape[0], x.ndim - 2)
+    acc *= _param(x_scale, "x_scale", op) * w_s / _param(y_scale, "y_scale", op)
+    zp = _param(y_zero_point, "y_zero_point", op)
+    return np.asarray(qm.round_saturate(acc, zp, _dtype(y_zero_point), 1, OPS))

@@ -166,15 +166,12 @@ def _like(target_type: Any, ctx: EmitContext) -> DType:
 
 
 @emits("CastLike", since=15)
-def cast_like_15(input: Any, target_type: Any, *, ctx: EmitContext) -> Any:
-    """CastLike-15: convert to target_type's element type."""
-    return cast_to(input, _like(target_type, ctx), ctx=ctx, op_type="CastLike")
-
-
-@emits("CastLike", since=19)
 def cast_like(input: Any, target_type: Any, *, saturate: int = 1, round_mode: str = "up",
               ctx: EmitContext) -> Any:
-    """CastLike-19/21/23/24/25: convert to target_type's element type, float8 saturating."""
+    """CastLike-15/19/21/23/24/25: convert to target_type's element type. ``saturate``
+    (19, default 1) clamps float8 overflow; before 19 there are no float8 types, so it
+    changes nothing. ``round_mode`` (24) only concerns float8e8m0, which PyTorch cannot
+    convert to."""
     return cast_to(input, _like(target_type, ctx), saturate, ctx, op_type="CastLike")
 
 
