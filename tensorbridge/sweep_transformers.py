@@ -365,11 +365,19 @@ def _bbox(cfg: Any, model: Any, got: Inputs) -> None:
     got.constants["bbox"] = torch.stack([x0, x0, x0 + 8, x0 + 8], dim=-1)[None]
 
 
+def _inputs_embeds(cfg: Any, model: Any, got: Inputs) -> None:
+    """Token embeddings instead of ids: (batch, SEQ_LEN, hidden_size)."""
+    import torch  # noqa: TID251
+
+    hidden = _as_int(_find(cfg, "hidden_size", None) or _find(cfg, "d_model", None), 32)
+    got.graph["inputs_embeds"] = torch.randn(1, SEQ_LEN, hidden, generator=_gen(2))
+
+
 INPUT_RULES: dict[str, Callable[[Any, Any, Inputs], None]] = {
     "input_ids": _token_ids, "pixel_values": _pixel_values, "pixel_values_videos": _pixel_values_videos, "input_values": _input_values,
     "input_features": _input_features, "visual_feats": _visual_feats, "visual_pos": _visual_pos,
     "decoder_input_ids": _decoder_input_ids, "attention_mask": _attention_mask,
-    "token_type_ids": _token_type_ids, "bbox": _bbox,
+    "token_type_ids": _token_type_ids, "bbox": _bbox, "inputs_embeds": _inputs_embeds,
 }
 
 

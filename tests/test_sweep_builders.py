@@ -52,6 +52,14 @@ def test_inputs_an_error_names_are_added_and_the_wrapper_calls_the_model_with_th
         assert torch.equal(wrapped(*args), direct)
 
 
+def test_a_model_that_takes_embeddings_gets_them_at_its_hidden_width(st):
+    wrapped, got = st.build_at("nemotron3_5_transcribe_word_timestamp", st.LEVELS[0])  # forward needs inputs_embeds
+    (embeds,) = [v for k, v in got.graph.items() if k == "inputs_embeds"]
+    assert embeds.shape == (1, st.SEQ_LEN, wrapped.model.config.hidden_size) and embeds.dtype == torch.float32
+    with torch.no_grad():
+        assert torch.isfinite(wrapped(*got.graph.values())).all()
+
+
 def test_required_structural_arguments_are_constants_not_graph_inputs(st):
     wrapped, got = st.build_at("lxmert", st.LEVELS[0])  # "`visual_feats` cannot be `None`"
     assert {"visual_feats", "visual_pos"} <= set(got.graph)
