@@ -63,6 +63,10 @@ def test_conv(name, module, inputs):
     ("adaptive_avg_global", nn.AdaptiveAvgPool2d(1), (R(2, 3, 7, 5),)),
     ("adaptive_avg_divisible", nn.AdaptiveAvgPool2d((5, 2)), (R(1, 3, 10, 8),)),
     ("adaptive_avg1d", nn.AdaptiveAvgPool1d(4), (R(1, 3, 8),)),
+    ("adaptive_avg_uneven_overlapping", nn.AdaptiveAvgPool2d((3, 4)), (R(1, 2, 7, 8),)),
+    ("adaptive_avg_upsampling_vgg_head", nn.AdaptiveAvgPool2d(7), (R(2, 3, 2, 2),)),
+    ("adaptive_avg1d_uneven", nn.AdaptiveAvgPool1d(5), (R(2, 3, 7),)),
+    ("adaptive_avg3d_uneven", nn.AdaptiveAvgPool3d((2, 3, 5)), (R(1, 2, 3, 5, 4),)),
     ("adaptive_avg3d_global", nn.AdaptiveAvgPool3d(1), (R(1, 3, 2, 3, 4),)),
     ("adaptive_max_global", nn.AdaptiveMaxPool2d(1), (R(2, 3, 7, 5),)),
     ("adaptive_max_indices", nn.AdaptiveMaxPool2d(2, return_indices=True), (R(2, 3, 6, 4),)),
@@ -355,7 +359,6 @@ def test_gru_dynamic_batch_with_state():
 
 
 @pytest.mark.parametrize("name,module,inputs,message", [
-    ("adaptive_avg_uneven", nn.AdaptiveAvgPool2d((3, 4)), (R(1, 2, 7, 8),), "spatial size [7, 8] to [3, 4]"),
     ("adaptive_max_uneven", nn.AdaptiveMaxPool1d(4), (R(1, 2, 7),), "spatial size [7] to [4]"),
     ("avg_pool_ceil_include_pad_mixed", nn.AvgPool2d(3, (2, 3), padding=(0, 1), ceil_mode=True), (R(1, 1, 10, 5),),
      "ceil_mode and count_include_pad"),

@@ -80,6 +80,7 @@ def _slice_assign(x: torch.Tensor) -> torch.Tensor:
      (R(3, 4, 5), R(3, 5), R(4, 5))),
     ("index_put_unsafe", lambda x, i, v: torch.ops.aten._unsafe_index_put(x, [i], v),
      (R(5, 3), torch.tensor([4, 0, 2]), R(3, 3))),
+    ("swapaxes_swapdims", lambda x: (torch.swapaxes(x, 0, 2), torch.swapdims(x, -1, 1)), (R(2, 3, 4),)),
     ("flip_dims", lambda x: x.flip((0, -1)), (R(2, 3, 4),)),
     ("roll_dims", lambda x: (x.roll(1, 1), x.roll(-2, 0), x.roll((1, 7), (0, 1))), (ar(3, 4),)),
     ("roll_flat", lambda x: x.roll(3), (ar(3, 4),)),

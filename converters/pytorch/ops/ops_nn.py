@@ -250,11 +250,49 @@ def _adaptive(ctx: Ctx, x: Value, output_size: Any, n: int, kind: str, with_indi
             idx = unbatched(ctx, _plane_indices(ctx, idx, x, n), was_unbatched)
             return unbatched(ctx, y, was_unbatched), idx
         y = ctx.op(f"{kind}Pool", [xb], attrs)
+    elif kind == "Average" and static and all(o is not None and o > 0 for o in out):
+        y = _average_by_matmul(ctx, xb, [int(i) for i in ins], [int(o) for o in out])  # type: ignore[arg-type]
     else:
         raise ctx.fail(f"adaptive {kind.lower()} pool from spatial size {ins} to {out}: only output 1 "
-                       "or sizes that divide the input evenly map to ONNX pooling")
+                       "or sizes that divide the input evenly map to ONNX pooling"
+                       + ("" if kind == "Average" else " (average pools of static sizes map to MatMuls)"))
     y = unbatched(ctx, y, was_unbatched)
     return (y, None) if with_indices else y
+
+
+def adaptive_average_matrix(size: int, out: int) -> np.ndarray:
+    """(out, size): row i averages input cells floor(i * size / out) up to
+    ceil((i + 1) * size / out) - 1, torch's adaptive windows (they overlap, or repeat a
+    cell when upsampling, where out does not divide size)."""
+    m = np.zeros((out, size))
+    for i in range(out):
+        start, end = (i * size) // out, -(-((i + 1) * size) // out)
+        m[i, start:end] = 1.0 / (end - start)
+    return m
+
+
+def _average_by_matmul(ctx: Ctx, x: Value, ins: list[int], out: list[int]) -> Value:
+    """Adaptive average pooling of static sizes as one averaging matrix per spatial axis: the
+    last axis multiplied from the right, the one before from the left (MatMul broadcasts
+    over N, C), any other swapped to the end and back."""
+    dt = ctx.dtype(x)
+    rank = 2 + len(ins)
+    y = x
+    for k, (size, o) in enumerate(zip(ins, out)):
+        if size == o:
+            continue
+        a = adaptive_average_matrix(size, o)
+        axis = 2 + k
+        if axis == rank - 1:
+            y = ctx.op("MatMul", [y, ctx.const(np.ascontiguousarray(a.T), dt)])
+        elif axis == rank - 2:
+            y = ctx.op("MatMul", [ctx.const(a, dt), y])
+        else:
+            perm = list(range(rank))
+            perm[axis], perm[-1] = perm[-1], perm[axis]  # a swap is its own inverse
+            t = ctx.op("MatMul", [ctx.op("Transpose", [y], {"perm": perm}), ctx.const(np.ascontiguousarray(a.T), dt)])
+            y = ctx.op("Transpose", [t], {"perm": perm})
+    return y
 
 
 @aten("aten::adaptive_avg_pool1d.default", "aten::adaptive_avg_pool2d.default",

@@ -172,7 +172,7 @@ def aten_permute(ctx: Ctx, self: Value, dims: Sequence[int]) -> Value:
     return transpose(ctx, self, [norm_dim(d, r) for d in dims])
 
 
-@aten("aten::transpose.int", "aten::transpose_copy.int")
+@aten("aten::transpose.int", "aten::transpose_copy.int", "aten::swapaxes.default", "aten::swapdims.default")
 def aten_transpose(ctx: Ctx, self: Value, dim0: int, dim1: int) -> Value:
     """transpose.int(Tensor(a) self, int dim0, int dim1) -> Tensor(a)"""
     r = ctx.rank(self)
