@@ -251,7 +251,7 @@ def _adaptive(ctx: Ctx, x: Value, output_size: Any, n: int, kind: str, with_indi
             return unbatched(ctx, y, was_unbatched), idx
         y = ctx.op(f"{kind}Pool", [xb], attrs)
     elif kind == "Average" and static and all(o is not None and o > 0 for o in out):
-        y = _average_by_matmul(ctx, xb, [int(i) for i in ins], [int(o) for o in out])  # type: ignore[arg-type]
+        y = _average_by_matmul(ctx, xb, [int(i) for i in ins], [int(o) for o in out])
     else:
         raise ctx.fail(f"adaptive {kind.lower()} pool from spatial size {ins} to {out}: only output 1 "
                        "or sizes that divide the input evenly map to ONNX pooling"
