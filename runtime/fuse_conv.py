@@ -101,16 +101,19 @@ def _bn_step(view: PlanView, bn: Node, ins: list[Value | None], aff: _Affine) ->
     return aff.then(mul=a, add=bias - mean * a)
 
 
-def _follow(view: PlanView, v: Value) -> Node | None:
-    """The sole standard-domain consumer of ``v`` (private: nobody else reads it)."""
+def _follow(view: PlanView, v: Value, taken: set[Node] | frozenset[Node]) -> Node | None:
+    """The sole standard-domain consumer of ``v`` (private: nobody else reads it), unless
+    another fusion has it already."""
     if not view.private(v):
         return None
     node, _ = view.g.consumers(v)[0]  # type: ignore[misc]
-    return None if node.domain else node
+    return None if node.domain or node in taken else node
 
 
-def conv_chain(view: PlanView, head: Node) -> Fusion | None:
-    """The longest chain starting at ``head`` (a Conv, or the first affine op)."""
+def conv_chain(view: PlanView, head: Node, taken: set[Node] | frozenset[Node] = frozenset()) -> Fusion | None:
+    """The longest chain starting at ``head`` (a Conv, or the first affine op) that stops
+    before the nodes of ``taken`` (e.g. the residual Add of a ResNet projection block, which
+    the other branch's chain has fused: this branch's Conv + BN still fold together)."""
     is_conv = head.op_type == "Conv"
     x = view.operands(head)[0]
     if x is None:
@@ -128,13 +131,13 @@ def conv_chain(view: PlanView, head: Node) -> Fusion | None:
         rank = view.rank(x)
     nodes, aff = ([head] if is_conv else []), _Affine()
     cur: Value = view.out(head) if is_conv else x
-    node = _follow(view, cur) if is_conv else head
+    node = _follow(view, cur, taken) if is_conv else head
     while node is not None and node.op_type in _AFFINE:
         if not _affine_step(view, node, cur, rank, aff):
             break
         nodes.append(node)
         cur = view.out(node)
-        node = _follow(view, cur)
+        node = _follow(view, cur, taken)
     residual: Value | None = None
     if node is not None and node.op_type in ("Add", "Sum") and len(view.operands(node)) == 2:
         a, b = view.operands(node)
@@ -142,7 +145,7 @@ def conv_chain(view: PlanView, head: Node) -> Fusion | None:
         if other is not None and other is not cur and view.const(other) is None and (is_conv or len(nodes) > 0):
             nodes.append(node)
             residual, cur = other, view.out(node)
-            node = _follow(view, cur)
+            node = _follow(view, cur, taken)
     act = _activation(view, node) if node is not None else None
     if act is not None and node is not None:
         nodes.append(node)
@@ -216,7 +219,9 @@ def _finish(y: np.ndarray, residual: np.ndarray | None, lo: float | None, hi: fl
         else:
             y = y + residual
     if lo is not None or hi is not None:
-        np.clip(y, lo, hi, out=y)
+        # Both bounds: np.clip's SIMD loop needs them (Relu as clip(y, 0, None) or
+        # np.maximum(y, 0) measured ~3x slower; see runtime/kernels/activation.py).
+        np.clip(y, -np.inf if lo is None else lo, np.inf if hi is None else hi, out=y)
     return y
 
 
@@ -246,7 +251,7 @@ def find_conv_chains(view: PlanView, taken: set[Node]) -> list[Fusion]:
     for node in view.g.nodes():
         if node.domain or node in taken or (node.op_type != "Conv" and node.op_type not in _AFFINE):
             continue
-        f = conv_chain(view, node)
+        f = conv_chain(view, node, taken)
         if f is not None and not taken.intersection(f.nodes):
             found.append(f)
             taken.update(f.nodes)

@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from tensorbridge.converters.onnx import to_ir
 from tensorbridge.runtime.kernels._spatial import make_window
-from tensorbridge.runtime.kernels.conv import conv_float, winograd_for
+from tensorbridge.runtime.kernels.conv import DEPTHWISE_TAPS_MAX_PIXELS, conv_float, winograd_for
 from tensorbridge.runtime.kernels.winograd import winograd_applies, winograd_conv, winograd_weights
 from tensorbridge.runtime.session import Session
 
@@ -88,7 +88,10 @@ def test_winograd_skips_tiny_images() -> None:
     (33, [1, 0, 2, 1], [1, 1], [1, 1], 1),  # asymmetric pads, odd size, per-call transform
     (20, [1, 1, 1, 1], [2, 2], [1, 1], 1),  # stride 2: im2col
     (20, [2, 2, 2, 2], [1, 1], [2, 2], 1),  # dilation 2: im2col
-    (20, [1, 1, 1, 1], [1, 1], [1, 1], 48),  # depthwise
+    (20, [1, 1, 1, 1], [1, 1], [1, 1], 48),  # depthwise, large output: GEMM path
+    (7, [1, 1, 1, 1], [1, 1], [1, 1], 48),  # depthwise 7x7: channels-last tap loop
+    (14, [1, 0, 1, 1], [2, 2], [1, 1], 48),  # depthwise stride 2, asymmetric pads: tap loop
+    (9, [2, 2, 2, 2], [1, 1], [2, 2], 48),  # depthwise dilation 2: tap loop
 ])
 def test_conv_float_paths(h: int, pads: list[int], strides: list[int], dilations: list[int],
                           group: int) -> None:
@@ -100,6 +103,28 @@ def test_conv_float_paths(h: int, pads: list[int], strides: list[int], dilations
     xt = torch.nn.functional.pad(torch.from_numpy(x).double(), (pads[1], pads[3], pads[0], pads[2]))
     ref = torch.nn.functional.conv2d(xt, torch.from_numpy(w).double(), stride=strides,
                                      dilation=dilations, groups=group).numpy()
+    assert _rel(y, ref) < 1e-6
+
+
+@pytest.mark.parametrize(("spatial", "kernel", "strides"), [
+    ((9,), (5,), (1,)),  # 1-D depthwise
+    ((5, 6, 3), (3, 3, 3), (1, 1, 1)),  # 3-D depthwise
+    ((8, 8), (3, 3), (1, 1)),  # batch 3 below
+])
+def test_depthwise_tap_loop_any_rank(spatial: tuple[int, ...], kernel: tuple[int, ...],
+                                     strides: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(len(spatial))
+    x = rng.standard_normal((3, 24, *spatial)).astype(np.float32)
+    w = rng.standard_normal((24, 1, *kernel)).astype(np.float32)
+    pads = [k // 2 for k in kernel] * 2
+    win = make_window(spatial, kernel, pads=pads, strides=list(strides))
+    assert np.prod(win.out_shape) <= DEPTHWISE_TAPS_MAX_PIXELS  # the tap loop is what is tested
+    y = conv_float(x, w, win, 24)
+    conv = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d,
+            3: torch.nn.functional.conv3d}[len(spatial)]
+    ref = conv(torch.from_numpy(x).double(), torch.from_numpy(w).double(), stride=strides,
+               padding=[k // 2 for k in kernel], groups=24).numpy()
+    assert y.shape == ref.shape and y.dtype == np.float32 and y.flags.c_contiguous
     assert _rel(y, ref) < 1e-6
 
 

@@ -81,6 +81,25 @@ def test_conv_bn_relu_and_residual_fold_into_the_conv(group):
     assert [st.node.op_type for st in s.steps] == ["Relu", "Relu"]  # two steps, each ending a chain
 
 
+def test_projection_block_folds_both_branches_bn():
+    """ResNet's projection block: Conv+BN on the shortcut and Conv+BN on the main branch meet
+    in one Add. One chain takes the Add and the Relu; the other branch's BN must still fold
+    into its Conv (it used to stay a Conv step plus a BatchNormalization step)."""
+    c, m = 8, 16
+    inits = {"wa": _f32(m, c, 1, 1), "wb": _f32(m, c, 3, 3), **_bn("bna", m), **_bn("bnb", m)}
+    nodes = [
+        helper.make_node("Conv", ["x", "wa"], ["ca"], strides=[2, 2]),
+        _bn_node("bna", "ca", "na"),
+        helper.make_node("Conv", ["x", "wb"], ["cb"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        _bn_node("bnb", "cb", "nb"),
+        helper.make_node("Add", ["nb", "na"], ["s"]),
+        helper.make_node("Relu", ["s"], ["y"]),
+    ]
+    model = _model(nodes, [_io("x", [2, c, 10, 9])], [_io("y", None)], inits)
+    s = _compare(model, [_f32(2, c, 10, 9)], {"conv_affine"})
+    assert [getattr(st.fn, "__name__", "") for st in s.steps] == ["conv_affine", "conv_affine"]
+
+
 def test_conv_is_not_fused_when_its_output_is_observable():
     inits = {"w": _f32(4, 3, 1, 1), **_bn("bn", 4)}
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), _bn_node("bn", "c", "y")]
