@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tensorbridge.ir.axis_math import norm_axis
 from tensorbridge.runtime.registry import kernel
 
 Array = np.ndarray
@@ -18,12 +19,12 @@ def tensor_scatter(past_cache: Array, update: Array, write_indices: Array | None
                    axis: int = -2, mode: str = "linear") -> Array:
     """TensorScatter-24: past_cache, update, write_indices? -> present_cache."""
     rank = past_cache.ndim
-    if update.ndim != rank or not -rank <= axis < rank or axis % rank == 0:
+    axis = norm_axis(axis, rank, "TensorScatter")
+    if update.ndim != rank or axis == 0:
         raise ValueError(f"TensorScatter: axis {axis} must name a non-batch axis of rank-{rank} "
                          f"tensors (update has rank {update.ndim})")
     if mode not in ("linear", "circular"):
         raise ValueError(f"TensorScatter mode must be 'linear' or 'circular', got {mode!r}")
-    axis %= rank
     batch, max_len, length = past_cache.shape[0], past_cache.shape[axis], update.shape[axis]
     starts = (np.zeros(batch, np.int64) if write_indices is None
               else write_indices.astype(np.int64).reshape(batch))

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from tensorbridge.ir import scan_math as sm
+from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.graph import Graph
 from tensorbridge.ir.types import TensorType
 from tensorbridge.runtime.registry import KernelContext, kernel
@@ -57,55 +59,48 @@ def _stack(items: list[Any], out_value: Any, axis: int = 0) -> Any:
     return np.empty((0,), dtype=np.float32)
 
 
+class _NumpyScan:
+    """:class:`~tensorbridge.ir.scan_math.ScanOps` for numpy arrays."""
+
+    def take(self, x: np.ndarray, index: int, axis: int) -> np.ndarray:
+        return np.take(x, index, axis=axis)
+
+    def stack(self, items: list[Any], axis: int) -> np.ndarray:
+        return np.stack([np.asarray(y) for y in items], axis=axis)
+
+    def rank(self, y: Any) -> int:
+        return int(np.ndim(y))
+
+    def zeros(self, shape: list[int], dtype: DType | None) -> np.ndarray:
+        return np.zeros(shape, dtype=np.float32 if dtype is None else dtype.np_dtype)
+
+    def pad_steps(self, y: np.ndarray, length: int) -> np.ndarray:
+        return np.pad(y, [(0, length - y.shape[0])] + [(0, 0)] * (y.ndim - 1))
+
+
+_NP_SCAN = _NumpyScan()
+
+
 @kernel("Scan", since=9)
 def scan(*inputs: np.ndarray, body: Graph, num_scan_inputs: int, scan_input_axes: list[int] | None = None,
          scan_input_directions: list[int] | None = None, scan_output_axes: list[int] | None = None,
          scan_output_directions: list[int] | None = None, ctx: KernelContext) -> tuple[Any, ...]:
     """Scan(V initial_state_and_scan_inputs...) -> V final_state_and_scan_outputs."""
-    run = _subgraph_runner(ctx)
-    n_state = len(inputs) - num_scan_inputs
-    state = list(inputs[:n_state])
-    xs = inputs[n_state:]
-    in_axes = [a % x.ndim for a, x in zip(scan_input_axes or [0] * len(xs), xs)]
-    in_dirs = scan_input_directions or [0] * len(xs)
-    steps = xs[0].shape[in_axes[0]] if xs else 0
-    n_out = len(body.outputs) - n_state
-    outs: list[list[np.ndarray]] = [[] for _ in range(n_out)]
-    for t in range(steps):
-        args = [np.take(x, steps - 1 - t if d else t, axis=a) for x, a, d in zip(xs, in_axes, in_dirs)]
-        res = run(body, [*state, *args])
-        state = list(res[:n_state])
-        for acc, y in zip(outs, res[n_state:]):
-            acc.append(np.asarray(y))
-    out_axes = scan_output_axes or [0] * n_out
-    out_dirs = scan_output_directions or [0] * n_out
-    scanned = []
-    for k, acc in enumerate(outs):
-        if out_dirs[k]:
-            acc = acc[::-1]
-        if acc:
-            rank = acc[0].ndim + 1
-            scanned.append(np.stack(acc, axis=out_axes[k] % rank))
-        else:
-            scanned.append(_stack(acc, body.outputs[n_state + k]))
-    return (*state, *scanned)
+    plan = sm.scan_plan(body, [np.shape(x) for x in inputs], num_scan_inputs=num_scan_inputs,
+                        scan_input_axes=scan_input_axes, scan_input_directions=scan_input_directions,
+                        scan_output_axes=scan_output_axes,
+                        scan_output_directions=scan_output_directions)
+    return tuple(sm.run_scan(plan, body, inputs, _subgraph_runner(ctx), _NP_SCAN))
 
 
 @kernel("Scan", since=8)
 def scan_8(sequence_lens: np.ndarray | None, *inputs: np.ndarray, body: Graph, num_scan_inputs: int,
            directions: list[int] | None = None, ctx: KernelContext) -> tuple[Any, ...]:
     """Scan-8(I sequence_lens, V initial_state_and_scan_inputs...): batch axis 0, time axis 1."""
-    n_state = len(inputs) - num_scan_inputs
-    batch = inputs[0].shape[0]
-    results = []
-    for b in range(batch):
-        one = [x[b] for x in inputs]
-        if sequence_lens is not None:
-            n = int(sequence_lens[b])
-            one = one[:n_state] + [x[:n] for x in one[n_state:]]
-        results.append(scan(*one, body=body, num_scan_inputs=num_scan_inputs,
-                            scan_input_directions=directions, ctx=ctx))
-    return tuple(np.stack([r[k] for r in results]) for k in range(len(results[0])))
+    lens = None if sequence_lens is None else np.asarray(sequence_lens).reshape(-1).tolist()
+    plan = sm.scan8_plan(body, [np.shape(x) for x in inputs], lens,
+                         num_scan_inputs=num_scan_inputs, directions=directions)
+    return tuple(sm.run_scan_8(plan, body, inputs, _subgraph_runner(ctx), _NP_SCAN))
 
 
 @kernel("SequenceMap", since=17)

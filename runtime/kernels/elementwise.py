@@ -19,6 +19,7 @@ from functools import reduce
 import ml_dtypes
 import numpy as np
 
+from tensorbridge.ir.axis_math import legacy_broadcast_shape
 from tensorbridge.runtime.erf import erf
 from tensorbridge.runtime.registry import kernel
 
@@ -202,23 +203,18 @@ def bitwise_not(X: np.ndarray) -> np.ndarray:
 # Binary arithmetic
 
 
-def _legacy_rhs(A: np.ndarray, B: np.ndarray, axis: int | None, broadcast: int) -> np.ndarray:
+def _legacy_rhs(A: np.ndarray, B: np.ndarray, axis: int | None, broadcast: int,
+                op: str) -> np.ndarray:
     """Opset-1..6 broadcasting: B (a contiguous run of A's dims) is aligned with A from
     ``axis``; without ``axis`` the run is A's suffix, which is plain numpy broadcasting."""
     if not broadcast:
         if A.shape != B.shape:
             raise ValueError(
-                f"shapes {A.shape} and {B.shape} differ and broadcast=0; set broadcast=1 or "
+                f"{op}: shapes {A.shape} and {B.shape} differ and broadcast=0; set broadcast=1 or "
                 "upgrade the model to opset >= 7 (numpy-style broadcasting)"
             )
         return B
-    if axis is None or B.ndim == 0:
-        return B
-    axis = axis + A.ndim if axis < 0 else axis
-    trailing = A.ndim - axis - B.ndim
-    if trailing < 0:
-        raise ValueError(f"B of shape {B.shape} does not fit in A of shape {A.shape} at axis {axis}")
-    return B.reshape(B.shape + (1,) * trailing)
+    return B.reshape(legacy_broadcast_shape(A.ndim, B.shape, axis, op))
 
 
 def _exact_in_float64(dtype: np.dtype) -> bool:
@@ -258,7 +254,7 @@ def _pow(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
 def add_1(A: np.ndarray, B: np.ndarray, *, axis: int | None = None, broadcast: int = 0,
           consumed_inputs: list[int] | None = None) -> np.ndarray:
     """Add-1/6: A + B with opset-1 broadcasting of B."""
-    return np.add(A, _legacy_rhs(A, B, axis, broadcast))
+    return np.add(A, _legacy_rhs(A, B, axis, broadcast, "Add"))
 
 
 @kernel("Add", since=7)
@@ -271,7 +267,7 @@ def add(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def sub_1(A: np.ndarray, B: np.ndarray, *, axis: int | None = None, broadcast: int = 0,
           consumed_inputs: list[int] | None = None) -> np.ndarray:
     """Sub-1/6: A - B with opset-1 broadcasting of B."""
-    return np.subtract(A, _legacy_rhs(A, B, axis, broadcast))
+    return np.subtract(A, _legacy_rhs(A, B, axis, broadcast, "Sub"))
 
 
 @kernel("Sub", since=7)
@@ -284,7 +280,7 @@ def sub(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def mul_1(A: np.ndarray, B: np.ndarray, *, axis: int | None = None, broadcast: int = 0,
           consumed_inputs: list[int] | None = None) -> np.ndarray:
     """Mul-1/6: A * B with opset-1 broadcasting of B."""
-    return np.multiply(A, _legacy_rhs(A, B, axis, broadcast))
+    return np.multiply(A, _legacy_rhs(A, B, axis, broadcast, "Mul"))
 
 
 @kernel("Mul", since=7)
@@ -297,7 +293,7 @@ def mul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def div_1(A: np.ndarray, B: np.ndarray, *, axis: int | None = None, broadcast: int = 0,
           consumed_inputs: list[int] | None = None) -> np.ndarray:
     """Div-1/6: A / B with opset-1 broadcasting of B."""
-    return _div(A, _legacy_rhs(A, B, axis, broadcast))
+    return _div(A, _legacy_rhs(A, B, axis, broadcast, "Div"))
 
 
 @kernel("Div", since=7)
@@ -310,7 +306,7 @@ def div(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def pow_1(X: np.ndarray, Y: np.ndarray, *, axis: int | None = None,
           broadcast: int = 0) -> np.ndarray:
     """Pow-1: X ** Y with opset-1 broadcasting of Y."""
-    return _pow(X, _legacy_rhs(X, Y, axis, broadcast))
+    return _pow(X, _legacy_rhs(X, Y, axis, broadcast, "Pow"))
 
 
 @kernel("Pow", since=7)
@@ -370,7 +366,7 @@ def bitwise_xor(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def and_1(A: np.ndarray, B: np.ndarray, *, axis: int | None = None,
           broadcast: int = 0) -> np.ndarray:
     """And-1: A and B with opset-1 broadcasting of B."""
-    return np.logical_and(A, _legacy_rhs(A, B, axis, broadcast))
+    return np.logical_and(A, _legacy_rhs(A, B, axis, broadcast, "And"))
 
 
 @kernel("And", since=7)
@@ -383,7 +379,7 @@ def and_(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def or_1(A: np.ndarray, B: np.ndarray, *, axis: int | None = None,
          broadcast: int = 0) -> np.ndarray:
     """Or-1: A or B with opset-1 broadcasting of B."""
-    return np.logical_or(A, _legacy_rhs(A, B, axis, broadcast))
+    return np.logical_or(A, _legacy_rhs(A, B, axis, broadcast, "Or"))
 
 
 @kernel("Or", since=7)
@@ -396,7 +392,7 @@ def or_(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def xor_1(A: np.ndarray, B: np.ndarray, *, axis: int | None = None,
           broadcast: int = 0) -> np.ndarray:
     """Xor-1: A xor B with opset-1 broadcasting of B."""
-    return np.logical_xor(A, _legacy_rhs(A, B, axis, broadcast))
+    return np.logical_xor(A, _legacy_rhs(A, B, axis, broadcast, "Xor"))
 
 
 @kernel("Xor", since=7)
@@ -409,7 +405,7 @@ def xor(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def equal_1(A: np.ndarray, B: np.ndarray, *, axis: int | None = None,
             broadcast: int = 0) -> np.ndarray:
     """Equal-1: A == B with opset-1 broadcasting of B."""
-    return np.equal(A, _legacy_rhs(A, B, axis, broadcast))
+    return np.equal(A, _legacy_rhs(A, B, axis, broadcast, "Equal"))
 
 
 @kernel("Equal", since=7)
@@ -422,7 +418,7 @@ def equal(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def greater_1(A: np.ndarray, B: np.ndarray, *, axis: int | None = None,
               broadcast: int = 0) -> np.ndarray:
     """Greater-1: A > B with opset-1 broadcasting of B."""
-    return np.greater(A, _legacy_rhs(A, B, axis, broadcast))
+    return np.greater(A, _legacy_rhs(A, B, axis, broadcast, "Greater"))
 
 
 @kernel("Greater", since=7)
@@ -435,7 +431,7 @@ def greater(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 def less_1(A: np.ndarray, B: np.ndarray, *, axis: int | None = None,
            broadcast: int = 0) -> np.ndarray:
     """Less-1: A < B with opset-1 broadcasting of B."""
-    return np.less(A, _legacy_rhs(A, B, axis, broadcast))
+    return np.less(A, _legacy_rhs(A, B, axis, broadcast, "Less"))
 
 
 @kernel("Less", since=7)

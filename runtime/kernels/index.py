@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from tensorbridge.ir.axis_math import norm_axis
 from tensorbridge.runtime.registry import kernel
 
 
@@ -29,7 +30,7 @@ def gather_elements(data: np.ndarray, indices: np.ndarray, *, axis: int = 0) -> 
     """GatherElements-11(data, indices) -> output; out[i][j] = data[indices[i][j]][j] (axis 0).
     The output has the shape of ``indices``, whose other dims may be smaller than data's
     (np.take_along_axis would broadcast them up instead: cut data to them first)."""
-    axis = axis % data.ndim if data.ndim else 0
+    axis = norm_axis(axis, data.ndim, "GatherElements")
     if indices.ndim == data.ndim:
         data = data[tuple(slice(None) if i == axis else slice(0, n) for i, n in enumerate(indices.shape))]
     try:
@@ -82,8 +83,7 @@ def _scatter_elements(data: np.ndarray, indices: np.ndarray, updates: np.ndarray
                       reduction: str) -> np.ndarray:
     if indices.shape != updates.shape:
         raise ValueError(f"indices {indices.shape} and updates {updates.shape} differ in shape")
-    if axis < 0:
-        axis += data.ndim
+    axis = norm_axis(axis, data.ndim, "ScatterElements")
     index: list[np.ndarray] = list(np.indices(indices.shape, sparse=True))
     index[axis] = indices
     try:
@@ -137,8 +137,7 @@ def one_hot(indices: np.ndarray, depth: np.ndarray, values: np.ndarray, *,
         raise ValueError(f"OneHot: depth must be positive, got {d}")
     ind = indices.astype(np.int64)  # float indices truncate, as the spec's casts do
     ind = np.where(ind < 0, ind + d, ind)  # out-of-range ones match no position: all off
-    if axis < 0:
-        axis += indices.ndim + 1
+    axis = norm_axis(axis, indices.ndim + 1, "OneHot")
     hot = np.moveaxis(ind[..., None] == np.arange(d), -1, axis)
     off, on = values.reshape(-1)[:2]
     return np.where(hot, on, off).astype(values.dtype, copy=False)
@@ -154,8 +153,8 @@ def non_zero(X: np.ndarray) -> np.ndarray:
 def unique(X: np.ndarray, *, axis: int | None = None,
            sorted: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Unique-11(X) -> (Y, indices, inverse_indices, counts); sorted or first-occurrence order."""
-    if axis is not None and axis < 0:
-        axis += X.ndim
+    if axis is not None:
+        axis = norm_axis(axis, X.ndim, "Unique")
     y, first, inverse, counts = np.unique(X, return_index=True, return_inverse=True,
                                           return_counts=True, axis=axis)
     inverse = inverse.reshape(-1)

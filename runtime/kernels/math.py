@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from tensorbridge.ir.axis_math import norm_axis
 from tensorbridge.runtime.kernels.cast import HALF_FLOATS
 from tensorbridge.runtime.registry import kernel
 
@@ -75,11 +76,9 @@ def einsum(*Inputs: np.ndarray, equation: str) -> np.ndarray:
     return np.asarray(out).astype(dtype, copy=False)
 
 
-def _axis_of(axis: np.ndarray, ndim: int) -> int:
-    a = int(np.asarray(axis).reshape(-1)[0])
-    if not -ndim <= a < max(ndim, 1):
-        raise ValueError(f"axis {a} is out of range for rank {ndim}")
-    return a % max(ndim, 1)
+def _axis_of(axis: np.ndarray, ndim: int, op: str) -> int:
+    # A scalar's running sum is itself: axis 0 (or -1) is accepted for rank 0.
+    return norm_axis(int(np.asarray(axis).reshape(-1)[0]), max(ndim, 1), op)
 
 
 def _cumulative(x: np.ndarray, axis: int, exclusive: int, reverse: int, op: np.ufunc,
@@ -101,13 +100,13 @@ def _cumulative(x: np.ndarray, axis: int, exclusive: int, reverse: int, op: np.u
 @kernel("CumSum", since=11)
 def cum_sum(x: np.ndarray, axis: np.ndarray, *, exclusive: int = 0, reverse: int = 0) -> np.ndarray:
     """CumSum-11/14: running sum along ``axis``, optionally exclusive and/or reversed."""
-    return _cumulative(x, _axis_of(axis, x.ndim), exclusive, reverse, np.add, 0)
+    return _cumulative(x, _axis_of(axis, x.ndim, "CumSum"), exclusive, reverse, np.add, 0)
 
 
 @kernel("CumProd", since=26)
 def cum_prod(x: np.ndarray, axis: np.ndarray, *, exclusive: int = 0, reverse: int = 0) -> np.ndarray:
     """CumProd-26: running product along ``axis``, optionally exclusive and/or reversed."""
-    return _cumulative(x, _axis_of(axis, x.ndim), exclusive, reverse, np.multiply, 1)
+    return _cumulative(x, _axis_of(axis, x.ndim, "CumProd"), exclusive, reverse, np.multiply, 1)
 
 
 @kernel("Det", since=11)
@@ -171,16 +170,15 @@ def _hardmax(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _coerced_2d(fn: Callable[[np.ndarray, int], np.ndarray], x: np.ndarray,
-                axis: int) -> np.ndarray:
-    axis = axis + x.ndim if axis < 0 else axis
-    rows = int(np.prod(x.shape[:axis], dtype=np.int64))
+                axis: int, op: str) -> np.ndarray:
+    rows = int(np.prod(x.shape[:norm_axis(axis, x.ndim, op)], dtype=np.int64))
     return fn(x.reshape(rows, -1), 1).reshape(x.shape)
 
 
 @kernel("Softmax", since=1)
 def softmax_1(input: np.ndarray, *, axis: int = 1) -> np.ndarray:
     """Softmax-1/11: softmax over the input flattened to 2-D at ``axis``."""
-    return _coerced_2d(_softmax, input, axis)
+    return _coerced_2d(_softmax, input, axis, "Softmax")
 
 
 @kernel("Softmax", since=13)
@@ -192,7 +190,7 @@ def softmax(input: np.ndarray, *, axis: int = -1) -> np.ndarray:
 @kernel("LogSoftmax", since=1)
 def log_softmax_1(input: np.ndarray, *, axis: int = 1) -> np.ndarray:
     """LogSoftmax-1/11: log-softmax over the input flattened to 2-D at ``axis``."""
-    return _coerced_2d(_log_softmax, input, axis)
+    return _coerced_2d(_log_softmax, input, axis, "LogSoftmax")
 
 
 @kernel("LogSoftmax", since=13)
@@ -204,9 +202,7 @@ def log_softmax(input: np.ndarray, *, axis: int = -1) -> np.ndarray:
 @kernel("Hardmax", since=1)
 def hardmax_1(input: np.ndarray, *, axis: int = 1) -> np.ndarray:
     """Hardmax-1/11: one-hot of the first maximum of each row of the 2-D coerced input."""
-    axis = axis + input.ndim if axis < 0 else axis
-    rows = int(np.prod(input.shape[:axis], dtype=np.int64))
-    return _hardmax(input.reshape(rows, -1), 1).reshape(input.shape)
+    return _coerced_2d(_hardmax, input, axis, "Hardmax")
 
 
 @kernel("Hardmax", since=13)
@@ -257,7 +253,7 @@ def _top_k_selected(x: np.ndarray, k: int, largest: int) -> np.ndarray | None:
 
 
 def _top_k(X: np.ndarray, k: int, axis: int, largest: int) -> tuple[np.ndarray, np.ndarray]:
-    axis = axis + X.ndim if axis < 0 else axis
+    axis = norm_axis(axis, X.ndim, "TopK")
     n = X.shape[axis]
     if not 0 <= k <= n:
         raise ValueError(f"TopK k={k} is outside [0, {n}] (size of axis {axis})")

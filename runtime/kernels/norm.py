@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tensorbridge.ir.axis_math import norm_axes, norm_axis
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.runtime.kernels._spatial import compute_dtype
 from tensorbridge.runtime.registry import KernelContext, kernel
@@ -197,9 +198,7 @@ def layer_norm(X: np.ndarray, Scale: np.ndarray, B: np.ndarray | None = None, *,
     """LayerNormalization's computation; ``overwrite``: X is a scratch buffer it may reuse
     (the runtime's Add + LayerNormalization fusion)."""
     r = X.ndim
-    if not -r <= axis < r:
-        raise ValueError(f"LayerNormalization: axis {axis} out of range for rank {r}")
-    axis %= r
+    axis = norm_axis(axis, r, "LayerNormalization")
     stash = _stash_dtype(stash_type, "LayerNormalization")
     work = stash if stash.itemsize >= 4 else np.dtype(np.float32)
     xw = X.astype(work, copy=False)
@@ -270,12 +269,11 @@ def rms_normalization(X: np.ndarray, scale: np.ndarray, *, axis: int = -1,
                       epsilon: float = 1e-5, stash_type: int = 1) -> np.ndarray:
     """RMSNormalization-23: X / sqrt(mean(X^2 over [axis, rank)) + eps) * scale."""
     r = X.ndim
-    if not -r <= axis < r:
-        raise ValueError(f"RMSNormalization: axis {axis} out of range for rank {r}")
+    axis = norm_axis(axis, r, "RMSNormalization")
     stash = _stash_dtype(stash_type, "RMSNormalization")
     work = stash if stash.itemsize >= 4 else np.dtype(np.float32)
     x = X.astype(work, copy=False)
-    ms = np.mean(x * x, axis=tuple(range(axis % r, r)), keepdims=True)
+    ms = np.mean(x * x, axis=tuple(range(axis, r)), keepdims=True)
     y = (x / np.sqrt(ms + np.asarray(epsilon, dtype=work))).astype(X.dtype, copy=False)
     return (y * scale).astype(scale.dtype, copy=False)
 
@@ -310,7 +308,7 @@ def mean_variance_normalization(X: np.ndarray, *, axes: list[int] | None = None)
     axes = [0, 2, 3] if axes is None else axes
     ct = compute_dtype(X.dtype)
     x = X.astype(ct, copy=False)
-    ax = tuple(a % X.ndim for a in axes)
+    ax = tuple(norm_axes(axes, X.ndim, "MeanVarianceNormalization"))
     mean = x.mean(axis=ax, keepdims=True)
     d = x - mean
     std = np.sqrt(np.mean(d * d, axis=ax, keepdims=True))

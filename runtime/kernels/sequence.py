@@ -12,19 +12,17 @@ from typing import Any
 
 import numpy as np
 
+from tensorbridge.ir.axis_math import norm_axis, sequence_position
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.runtime.registry import kernel
 
 
-def _position(pos: np.ndarray | None, length: int, default: int, *, inserting: bool) -> int:
-    """A position in [-n, n-1] (inserting: [-n, n]) normalised to a non-negative index."""
+def _position(pos: np.ndarray | None, length: int, default: int, op: str, *,
+              insert: bool = False) -> int:
+    """The position input counted from 0 (``default`` when it is absent)."""
     if pos is None:
         return default
-    p = int(np.asarray(pos).reshape(-1)[0])
-    hi = length if inserting else length - 1
-    if not -length <= p <= hi:
-        raise ValueError(f"sequence position {p} out of range for length {length}")
-    return p + length if p < 0 else p
+    return sequence_position(int(np.asarray(pos).reshape(-1)[0]), length, op, insert=insert)
 
 
 @kernel("SequenceEmpty", since=11)
@@ -48,7 +46,7 @@ def sequence_insert(input_sequence: list[np.ndarray], tensor: np.ndarray,
                     position: np.ndarray | None = None) -> list[np.ndarray]:
     """SequenceInsert-11(input_sequence, tensor, position?) -> output_sequence; default end."""
     n = len(input_sequence)
-    p = _position(position, n, n, inserting=True)
+    p = _position(position, n, n, "SequenceInsert", insert=True)
     return [*input_sequence[:p], tensor, *input_sequence[p:]]
 
 
@@ -57,7 +55,7 @@ def sequence_erase(input_sequence: list[np.ndarray],
                    position: np.ndarray | None = None) -> list[np.ndarray]:
     """SequenceErase-11(input_sequence, position?) -> output_sequence; default last."""
     n = len(input_sequence)
-    p = _position(position, n, n - 1, inserting=False)
+    p = _position(position, n, n - 1, "SequenceErase")
     if not 0 <= p < n:
         raise ValueError("SequenceErase: the sequence is empty")
     return [*input_sequence[:p], *input_sequence[p + 1:]]
@@ -66,7 +64,7 @@ def sequence_erase(input_sequence: list[np.ndarray],
 @kernel("SequenceAt", since=11)
 def sequence_at(input_sequence: list[np.ndarray], position: np.ndarray) -> np.ndarray:
     """SequenceAt-11(input_sequence, position) -> tensor."""
-    return input_sequence[_position(position, len(input_sequence), 0, inserting=False)]
+    return input_sequence[_position(position, len(input_sequence), 0, "SequenceAt")]
 
 
 @kernel("SequenceLength", since=11)
@@ -83,8 +81,7 @@ def split_to_sequence(input: np.ndarray, split: np.ndarray | None = None, *, axi
     No split: pieces of length 1 (squeezed unless keepdims). Scalar split: pieces of that
     length, the last may be shorter. 1-D split: the listed lengths.
     """
-    if axis < 0:
-        axis += input.ndim
+    axis = norm_axis(axis, input.ndim, "SplitToSequence")
     dim = input.shape[axis]
     if split is None:
         pieces = np.split(input, dim, axis=axis) if dim else []

@@ -12,6 +12,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tensorbridge.ir.axis_math import (
+    broadcast_shape,
+    flatten_dims,
+    norm_axes,
+    norm_axis,
+    python_slice,
+    unsqueeze_shape,
+)
 from tensorbridge.runtime.registry import KernelContext, kernel
 
 
@@ -47,7 +55,6 @@ def concat(*inputs: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _split_sizes(x: np.ndarray, sizes: list[int], axis: int) -> tuple[np.ndarray, ...]:
-    axis = axis + x.ndim if axis < 0 else axis
     if sum(sizes) != x.shape[axis] or min(sizes, default=0) < 0:
         raise ValueError(f"split sizes {sizes} do not add up to dimension {x.shape[axis]} "
                          f"of axis {axis}")
@@ -65,6 +72,7 @@ def split(input: np.ndarray, split: np.ndarray | None = None, *, axis: int = 0,
     """Split-13/18(input, split?) -> outputs...; lengths as input, else num_outputs (18)
     chunks of ceil(dim / n), the last one smaller. Before 18 the node's output count splits
     into equal parts only. Split-1/2/11's attribute is rewritten by ir/op_versions.py."""
+    axis = norm_axis(axis, input.ndim, "Split")
     if split is not None and split.size:
         return _split_sizes(input, split.tolist(), axis)
     dim = input.shape[axis]
@@ -81,33 +89,18 @@ def split(input: np.ndarray, split: np.ndarray | None = None, *, axis: int = 0,
 
 def _slice(data: np.ndarray, starts: list[int], ends: list[int], axes: list[int] | None,
            steps: list[int] | None) -> np.ndarray:
-    """ONNX clamping: with step > 0 into [0, dim]; with step < 0 start into [0, dim-1] and end
-    into [-1, dim-1], where -1 means "through index 0" (spelt ``None`` for Python).
-    Written as one flat loop: Slice runs per token in decoder models."""
+    """ONNX's clamping of starts/ends (ir/axis_math.py). One flat loop: Slice runs per token
+    in decoder models."""
     if len(starts) != len(ends):
         raise ValueError(f"Slice: {len(starts)} starts but {len(ends)} ends")
+    if axes is not None and len(axes) != len(starts):
+        raise ValueError(f"Slice: {len(axes)} axes for {len(starts)} starts (one axis each)")
     rank = data.ndim
-    shape = data.shape
     index = [slice(None)] * rank
-    for i in range(len(starts)):
-        ax = axes[i] if axes is not None else i
-        if ax < 0:
-            ax += rank
-        dim = shape[ax]
-        start, end = starts[i], ends[i]
+    ax_list = norm_axes(axes, rank, "Slice") if axes is not None else range(len(starts))
+    for i, ax in enumerate(ax_list):
         step = steps[i] if steps is not None else 1
-        if start < 0:
-            start += dim
-        if end < 0:
-            end += dim
-        if step > 0:
-            index[ax] = slice(min(max(start, 0), dim), min(max(end, 0), dim), step)
-        elif step < 0:
-            start = min(max(start, 0), dim - 1)
-            end = min(max(end, -1), dim - 1)
-            index[ax] = slice(start, None if end < 0 else end, step)
-        else:
-            raise ValueError("Slice: steps must not be 0")
+        index[ax] = python_slice(starts[i], ends[i], step, data.shape[ax])
     return data[tuple(index)]
 
 
@@ -138,14 +131,7 @@ def squeeze(data: np.ndarray, axes: np.ndarray | None = None) -> np.ndarray:
 
 
 def _unsqueeze(data: np.ndarray, axes: list[int]) -> np.ndarray:
-    out_rank = data.ndim + len(axes)
-    norm = sorted(a + out_rank if a < 0 else a for a in axes)
-    if len(set(norm)) != len(norm) or (norm and not 0 <= norm[0] <= norm[-1] < out_rank):
-        raise ValueError(f"Unsqueeze axes {axes} invalid for input rank {data.ndim}")
-    shape = list(data.shape)
-    for a in norm:
-        shape.insert(a, 1)
-    return data.reshape(shape)
+    return data.reshape(unsqueeze_shape(data.shape, axes))
 
 
 @kernel("Unsqueeze", since=13)
@@ -158,11 +144,7 @@ def unsqueeze(data: np.ndarray, axes: np.ndarray) -> np.ndarray:
 @kernel("Expand", since=8)
 def expand(input: np.ndarray, shape: np.ndarray) -> np.ndarray:
     """Expand-8(input, shape) -> output; bidirectional (numpy) broadcasting."""
-    try:
-        target = np.broadcast_shapes(input.shape, tuple(shape.tolist()))
-    except ValueError as e:
-        raise ValueError(f"Expand: shape {shape.tolist()} does not broadcast with "
-                         f"{input.shape}") from e
+    target = tuple(broadcast_shape(input.shape, shape.tolist(), op="Expand"))
     if target == input.shape:
         return input
     # A real array, not a read-only zero-stride view: the result may be a graph output.
@@ -186,10 +168,7 @@ def tile_6(input: np.ndarray, repeats: np.ndarray) -> np.ndarray:
 @kernel("Flatten", since=1)
 def flatten(input: np.ndarray, *, axis: int = 1) -> np.ndarray:
     """Flatten-1(input) -> output 2-D [prod(dims[:axis]), prod(dims[axis:])]."""
-    if axis < 0:
-        axis += input.ndim
-    outer = int(np.prod(input.shape[:axis]))
-    return input.reshape(outer, int(np.prod(input.shape[axis:])))
+    return input.reshape(flatten_dims(input.shape, axis))
 
 
 @kernel("Shape", since=1)
@@ -261,7 +240,7 @@ _NP_PAD_MODES: dict[str, Literal["reflect", "edge", "wrap"]] = {
 def _pad(data: np.ndarray, pads: list[int], mode: str, value: Any,
          axes: list[int] | None) -> np.ndarray:
     rank = data.ndim
-    axes = list(range(rank)) if axes is None else [a + rank if a < 0 else a for a in axes]
+    axes = list(range(rank)) if axes is None else norm_axes(axes, rank, "Pad")
     n = len(axes)
     if len(pads) != 2 * n:
         raise ValueError(f"Pad: {len(pads)} pads for {n} axes (need 2 per axis)")

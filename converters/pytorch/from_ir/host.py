@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from tensorbridge.ir.axis_math import norm_index
+
 # Integer constants up to this many elements (rank <= 1) stay on the host.
 HOST_LIMIT = 64
 
@@ -133,8 +135,9 @@ def host_select(cond: Host, a: Host, b: Host) -> Host:
                 scalar=cond.scalar and a.scalar and b.scalar)
 
 
-def index_list(items: Sequence[Any], idx: int) -> Any:
-    return items[idx + len(items) if idx < 0 else idx]
+def index_list(items: Sequence[Any], idx: int, op: str) -> Any:
+    """``items[idx]`` for an ONNX index in [-n, n-1] (out of range: a clear error)."""
+    return items[norm_index(idx, len(items), op)]
 
 
 def tracing() -> bool:

@@ -19,6 +19,7 @@ from tensorbridge.converters.pytorch.from_ir.ops.cast import (
 )
 from tensorbridge.converters.pytorch.from_ir.ops.shape import info
 from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.axis_math import norm_axis
 from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "PyTorch emitter"
@@ -37,7 +38,7 @@ def tensor_scatter(past_cache: Any, update: Any, write_indices: Any = None, *,
                                  hint=f"mode must be 'linear' or 'circular', got {mode!r}")
     cache, upd = T(past_cache), T(update)
     ci, ui = info(cache, ctx), info(upd, ctx, 1)
-    axis %= ci.rank
+    axis = norm_axis(axis, ci.rank, "TensorScatter")
     batch, max_len, length = ci.shape[0], ci.shape[axis], ui.shape[axis]
     starts = (torch.zeros(batch, dtype=torch.int64) if write_indices is None
               else T(write_indices).long().reshape(batch))

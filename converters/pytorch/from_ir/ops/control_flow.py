@@ -16,15 +16,15 @@ import torch
 
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
-from tensorbridge.converters.pytorch.from_ir.host import Host, T, scalar
+from tensorbridge.converters.pytorch.from_ir.host import Host, T, ints, scalar
 from tensorbridge.converters.pytorch.from_ir.ops.shape import (
     dims_of,
     is_traced,
-    norm_axis,
     pack,
-    rank_of,
 )
 from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir import scan_math as sm
+from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.graph import Graph
 from tensorbridge.ir.types import TensorType
 
@@ -106,29 +106,35 @@ def loop(M: Any, cond: Any, *v_initial: Any, body: Graph, ctx: EmitContext) -> A
     return pack([*carried, *stacked], ctx)
 
 
-def _scan(inputs: list[Any], body: Graph, num_scan_inputs: int, in_axes: list[int],
-          in_dirs: list[int], out_axes: list[int], out_dirs: list[int], steps: Any,
-          run: Runner) -> list[Any]:
-    n_state = len(inputs) - num_scan_inputs
-    state = inputs[:n_state]
-    xs = [T(x) for x in inputs[n_state:]]
-    outs: list[list[Any]] = [[] for _ in range(len(body.outputs) - n_state)]
-    for t in range(steps):
-        args = [x.select(a, steps - 1 - t if d else t) for x, a, d in zip(xs, in_axes, in_dirs,
-                                                                            strict=True)]
-        res = run(body, [*state, *args])
-        state = list(res[:n_state])
-        for acc, y in zip(outs, res[n_state:], strict=True):
-            acc.append(T(y))
-    scanned = []
-    for k, acc in enumerate(outs):
-        if not acc:
-            scanned.append(_empty_scan(body.outputs[n_state + k].type))
-            continue
-        if out_dirs[k]:
-            acc = acc[::-1]
-        scanned.append(torch.stack(acc, dim=norm_axis(out_axes[k], acc[0].dim() + 1)))
-    return [*state, *scanned]
+class _TorchScan:
+    """:class:`~tensorbridge.ir.scan_math.ScanOps` for torch tensors (host values are
+    materialised where a tensor is needed)."""
+
+    def take(self, x: Any, index: int, axis: int) -> Any:
+        return T(x).select(axis, index)
+
+    def stack(self, items: list[Any], axis: int) -> Any:
+        return torch.stack([T(y) for y in items], dim=axis)
+
+    def rank(self, y: Any) -> int:
+        return int(T(y).dim())
+
+    def zeros(self, shape: list[int], dtype: DType | None) -> Any:
+        return torch.zeros(shape, dtype=torch.float32 if dtype is None else torch_dtype(dtype))
+
+    def pad_steps(self, y: Any, length: int) -> Any:
+        y = T(y)
+        return torch.nn.functional.pad(y, [0, 0] * (y.dim() - 1) + [0, length - y.shape[0]])
+
+
+_TORCH_SCAN = _TorchScan()
+
+
+def _shapes(inputs: tuple[Any, ...], ctx: EmitContext, first: int) -> list[list[Any]]:
+    """The inputs' dims for the scan plan; a symbolic size is read as its traced value (the
+    steps unroll in Python, so they are specialised anyway)."""
+    return [[int(d) if isinstance(d, torch.SymInt) else d for d in dims_of(x, ctx, first + i)]
+            for i, x in enumerate(inputs)]
 
 
 @emits("Scan", since=9)
@@ -138,15 +144,11 @@ def scan(*inputs: Any, body: Graph, num_scan_inputs: int,
          scan_output_axes: tuple[int, ...] | None = None,
          scan_output_directions: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
     """Scan(V initial_state_and_scan_inputs...) -> V final_state_and_scan_outputs."""
-    n_state = len(inputs) - num_scan_inputs
-    n_out = len(body.outputs) - n_state
-    in_axes = [norm_axis(a, rank_of(inputs[n_state + j], ctx, n_state + j))
-               for j, a in enumerate(scan_input_axes or [0] * num_scan_inputs)]
-    steps = dims_of(inputs[n_state], ctx, n_state)[in_axes[0]] if num_scan_inputs else 0
-    return pack(_scan(list(inputs), body, num_scan_inputs, in_axes,
-                      list(scan_input_directions or [0] * num_scan_inputs),
-                      list(scan_output_axes or [0] * n_out),
-                      list(scan_output_directions or [0] * n_out), steps, _runner(ctx)), ctx)
+    plan = sm.scan_plan(body, _shapes(inputs, ctx, 0), num_scan_inputs=num_scan_inputs,
+                        scan_input_axes=scan_input_axes, scan_input_directions=scan_input_directions,
+                        scan_output_axes=scan_output_axes,
+                        scan_output_directions=scan_output_directions)
+    return pack(sm.run_scan(plan, body, inputs, _runner(ctx), _TORCH_SCAN), ctx)
 
 
 # Separate: Scan-8 has a batch axis and a sequence_lens input, which 9 dropped.
@@ -154,19 +156,10 @@ def scan(*inputs: Any, body: Graph, num_scan_inputs: int,
 def scan_8(sequence_lens: Any, *inputs: Any, body: Graph, num_scan_inputs: int,
            directions: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
     """Scan-8(I sequence_lens, V initial_state_and_scan_inputs...): batch axis 0, time axis 1."""
-    n_state = len(inputs) - num_scan_inputs
-    n_out = len(body.outputs) - n_state
-    dirs = list(directions or [0] * num_scan_inputs)
-    batch = dims_of(inputs[0], ctx, 1)[0]
-    lens = None if sequence_lens is None else T(sequence_lens)
-    results = []
-    for b in range(batch):
-        one = [T(x)[b] for x in inputs]
-        # Time is axis 1 of the batched input, so axis 0 of one batch entry.
-        steps = dims_of(inputs[n_state], ctx, 1 + n_state)[1] if lens is None else int(lens[b])
-        results.append(_scan(one, body, num_scan_inputs, [0] * num_scan_inputs, dirs,
-                             [0] * n_out, [0] * n_out, steps, _runner(ctx)))
-    return pack([torch.stack([r[k] for r in results]) for k in range(len(results[0]))], ctx)
+    lens = None if sequence_lens is None else ints(sequence_lens)
+    plan = sm.scan8_plan(body, _shapes(inputs, ctx, 1), lens, num_scan_inputs=num_scan_inputs,
+                         directions=directions)
+    return pack(sm.run_scan_8(plan, body, inputs, _runner(ctx), _TORCH_SCAN), ctx)
 
 
 @emits("SequenceMap", since=17)

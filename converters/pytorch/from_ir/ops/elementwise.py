@@ -37,6 +37,7 @@ from tensorbridge.converters.pytorch.from_ir.ops.cast import (
     wrapping,
 )
 from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.axis_math import legacy_trailing_ones
 from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "PyTorch emitter"
@@ -111,15 +112,14 @@ def _rank(x: Any, ctx: EmitContext | None, i: int) -> int:
     return r if r is not None else T(x).dim()
 
 
-def _legacy_rhs(A: Any, B: Any, axis: int | None, broadcast: int, ctx: EmitContext | None) -> Any:
+def _legacy_rhs(A: Any, B: Any, axis: int | None, broadcast: int, ctx: EmitContext | None,
+                op: str) -> Any:
     """Opset-1..6 broadcasting: B (a contiguous run of A's dims) is aligned with A from
     ``axis``; without ``axis`` it is A's suffix, which is ordinary broadcasting."""
     if not broadcast or axis is None:
         return B
-    ra, rb = _rank(A, ctx, 0), _rank(B, ctx, 1)
-    axis = axis + ra if axis < 0 else axis
-    trailing = ra - axis - rb
-    return T(B)[(..., *([None] * trailing))] if rb and trailing > 0 else B
+    trailing = legacy_trailing_ones(_rank(A, ctx, 0), _rank(B, ctx, 1), axis, op)
+    return T(B)[(..., *([None] * trailing))] if trailing else B
 
 
 @emits("Add", since=7)
@@ -134,7 +134,7 @@ def add(A: Any, B: Any, *, ctx: EmitContext | None = None) -> Any:
 def add_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0,
           consumed_inputs: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
     """Add-1/6: A + B with opset-1 broadcasting of B."""
-    return add(A, _legacy_rhs(A, B, axis, broadcast, ctx), ctx=ctx)
+    return add(A, _legacy_rhs(A, B, axis, broadcast, ctx, "Add"), ctx=ctx)
 
 
 @emits("Sub", since=7)
@@ -149,7 +149,7 @@ def sub(A: Any, B: Any, *, ctx: EmitContext | None = None) -> Any:
 def sub_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0,
           consumed_inputs: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
     """Sub-1/6: A - B with opset-1 broadcasting of B."""
-    return sub(A, _legacy_rhs(A, B, axis, broadcast, ctx), ctx=ctx)
+    return sub(A, _legacy_rhs(A, B, axis, broadcast, ctx, "Sub"), ctx=ctx)
 
 
 @emits("Mul", since=7)
@@ -164,7 +164,7 @@ def mul(A: Any, B: Any, *, ctx: EmitContext | None = None) -> Any:
 def mul_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0,
           consumed_inputs: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
     """Mul-1/6: A * B with opset-1 broadcasting of B."""
-    return mul(A, _legacy_rhs(A, B, axis, broadcast, ctx), ctx=ctx)
+    return mul(A, _legacy_rhs(A, B, axis, broadcast, ctx, "Mul"), ctx=ctx)
 
 
 @emits("Div", since=7)
@@ -185,7 +185,7 @@ def div(A: Any, B: Any, *, ctx: EmitContext | None = None) -> Any:
 def div_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0,
           consumed_inputs: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
     """Div-1/6: A / B with opset-1 broadcasting of B."""
-    return div(A, _legacy_rhs(A, B, axis, broadcast, ctx), ctx=ctx)
+    return div(A, _legacy_rhs(A, B, axis, broadcast, ctx, "Div"), ctx=ctx)
 
 
 @emits("Pow", since=7)
@@ -205,7 +205,7 @@ def pow_(X: Any, Y: Any, *, ctx: EmitContext | None = None) -> Any:
 def pow_1(X: Any, Y: Any, *, axis: int | None = None, broadcast: int = 0,
           ctx: EmitContext) -> Any:
     """Pow-1: X ** Y with opset-1 broadcasting of Y."""
-    return pow_(X, _legacy_rhs(X, Y, axis, broadcast, ctx), ctx=ctx)
+    return pow_(X, _legacy_rhs(X, Y, axis, broadcast, ctx, "Pow"), ctx=ctx)
 
 
 @emits("Mod", since=10)
@@ -280,7 +280,7 @@ def and_(A: Any, B: Any) -> Any:
 @emits("And", since=1)
 def and_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0, ctx: EmitContext) -> Any:
     """And-1: A and B with opset-1 broadcasting of B."""
-    return and_(A, _legacy_rhs(A, B, axis, broadcast, ctx))
+    return and_(A, _legacy_rhs(A, B, axis, broadcast, ctx, "And"))
 
 
 @emits("Or", since=7)
@@ -292,7 +292,7 @@ def or_(A: Any, B: Any) -> Any:
 @emits("Or", since=1)
 def or_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0, ctx: EmitContext) -> Any:
     """Or-1: A or B with opset-1 broadcasting of B."""
-    return or_(A, _legacy_rhs(A, B, axis, broadcast, ctx))
+    return or_(A, _legacy_rhs(A, B, axis, broadcast, ctx, "Or"))
 
 
 @emits("Xor", since=7)
@@ -304,7 +304,7 @@ def xor(A: Any, B: Any) -> Any:
 @emits("Xor", since=1)
 def xor_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0, ctx: EmitContext) -> Any:
     """Xor-1: A xor B with opset-1 broadcasting of B."""
-    return xor(A, _legacy_rhs(A, B, axis, broadcast, ctx))
+    return xor(A, _legacy_rhs(A, B, axis, broadcast, ctx, "Xor"))
 
 
 @emits("Not", since=1)
@@ -326,7 +326,7 @@ def equal(A: Any, B: Any) -> Any:
 @emits("Equal", since=1)
 def equal_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0, ctx: EmitContext) -> Any:
     """Equal-1: A == B with opset-1 broadcasting of B."""
-    return equal(A, _legacy_rhs(A, B, axis, broadcast, ctx))
+    return equal(A, _legacy_rhs(A, B, axis, broadcast, ctx, "Equal"))
 
 
 @emits("Greater", since=7)
@@ -338,7 +338,7 @@ def greater(A: Any, B: Any, *, ctx: EmitContext | None = None) -> Any:
 @emits("Greater", since=1)
 def greater_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0, ctx: EmitContext) -> Any:
     """Greater-1: A > B with opset-1 broadcasting of B."""
-    return greater(A, _legacy_rhs(A, B, axis, broadcast, ctx), ctx=ctx)
+    return greater(A, _legacy_rhs(A, B, axis, broadcast, ctx, "Greater"), ctx=ctx)
 
 
 @emits("Less", since=7)
@@ -350,7 +350,7 @@ def less(A: Any, B: Any, *, ctx: EmitContext | None = None) -> Any:
 @emits("Less", since=1)
 def less_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0, ctx: EmitContext) -> Any:
     """Less-1: A < B with opset-1 broadcasting of B."""
-    return less(A, _legacy_rhs(A, B, axis, broadcast, ctx), ctx=ctx)
+    return less(A, _legacy_rhs(A, B, axis, broadcast, ctx, "Less"), ctx=ctx)
 
 
 @emits("GreaterOrEqual", since=12)

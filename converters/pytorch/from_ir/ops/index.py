@@ -13,8 +13,9 @@ import torch
 
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.pytorch.from_ir.host import Host, T, index_list, scalar
-from tensorbridge.converters.pytorch.from_ir.ops.shape import dims_of, norm_axis, pack, rank_of
+from tensorbridge.converters.pytorch.from_ir.ops.shape import dims_of, pack, rank_of
 from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.axis_math import norm_axis
 
 # ONNX reduction -> torch.scatter_reduce's name
 _REDUCE = {"add": "sum", "mul": "prod", "max": "amax", "min": "amin"}
@@ -30,10 +31,10 @@ def gather(data: Any, indices: Any, *, axis: int = 0, ctx: EmitContext) -> Any:
     """Gather-1(data, indices) -> output; take along axis (negative indices from 11)."""
     if (isinstance(data, Host) and isinstance(indices, Host)
             and all(isinstance(i, int) for i in indices.items)):
-        picked = tuple(index_list(data.items, i) for i in indices.items)
+        picked = tuple(index_list(data.items, i, "Gather") for i in indices.items)
         return Host(picked, data.dtype, scalar=indices.scalar)
     x = T(data)
-    axis = norm_axis(axis, rank_of(data, ctx, 0))
+    axis = norm_axis(axis, rank_of(data, ctx, 0), "Gather")
     if isinstance(indices, Host) and indices.scalar:
         return x.select(axis, indices.items[0])
     # One advanced index at `axis`: the result is data.shape[:axis] + indices.shape + rest.
@@ -44,7 +45,7 @@ def gather(data: Any, indices: Any, *, axis: int = 0, ctx: EmitContext) -> Any:
 def gather_elements(data: Any, indices: Any, *, axis: int = 0, ctx: EmitContext) -> Any:
     """GatherElements-11(data, indices) -> output; out[i][j] = data[indices[i][j]][j] (axis 0)."""
     x = T(data)
-    axis = norm_axis(axis, rank_of(data, ctx, 0))
+    axis = norm_axis(axis, rank_of(data, ctx, 0), "GatherElements")
     idx = _wrap(T(indices), dims_of(x, ctx, 0)[axis])
     return torch.gather(x, axis, idx.long())
 
@@ -82,7 +83,7 @@ def gather_nd(data: Any, indices: Any, *, batch_dims: int = 0, ctx: EmitContext)
 def _scatter_elements(data: Any, indices: Any, updates: Any, axis: int, reduction: str,
                       ctx: EmitContext) -> Any:
     x = T(data)
-    axis = norm_axis(axis, rank_of(data, ctx, 0))
+    axis = norm_axis(axis, rank_of(data, ctx, 0), "ScatterElements")
     idx = _wrap(T(indices), dims_of(x, ctx, 0)[axis]).long()
     upd = T(updates)
     if reduction == "none":
@@ -143,7 +144,7 @@ def one_hot(indices: Any, depth: Any, values: Any, *, axis: int = -1, ctx: EmitC
     ind = T(indices).long()  # float indices truncate, as the spec's cast does
     ind = _wrap(ind, d)  # out-of-range ones then match no position: all off
     hot = ind.unsqueeze(-1) == torch.arange(d, device=ind.device)
-    hot = hot.movedim(-1, norm_axis(axis, rank_of(indices, ctx, 0) + 1))
+    hot = hot.movedim(-1, norm_axis(axis, rank_of(indices, ctx, 0) + 1, "OneHot"))
     v = T(values).reshape(-1)
     return torch.where(hot, v[1], v[0])
 
@@ -161,7 +162,7 @@ def non_zero(X: Any, *, ctx: EmitContext) -> Any:
 def unique(X: Any, *, axis: int | None = None, sorted: int = 1, ctx: EmitContext) -> Any:
     """Unique-11(X) -> (Y, indices, inverse_indices, counts); sorted or first-occurrence order."""
     x = T(X)
-    dim = 0 if axis is None else norm_axis(axis, rank_of(X, ctx, 0))
+    dim = 0 if axis is None else norm_axis(axis, rank_of(X, ctx, 0), "Unique")
     if axis is None:
         x = x.reshape(-1)
     y, inverse, counts = torch.unique(x, sorted=True, return_inverse=True, return_counts=True,
@@ -186,7 +187,7 @@ def compress(input: Any, condition: Any, *, axis: int | None = None, ctx: EmitCo
     keep = torch.nonzero(T(condition).reshape(-1)).reshape(-1)
     if axis is None:
         return x.reshape(-1).index_select(0, keep)
-    return x.index_select(norm_axis(axis, rank_of(input, ctx, 0)), keep)
+    return x.index_select(norm_axis(axis, rank_of(input, ctx, 0), "Compress"), keep)
 
 
 @emits("ReverseSequence", since=10)

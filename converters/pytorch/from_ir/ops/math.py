@@ -22,6 +22,7 @@ from tensorbridge.converters.pytorch.from_ir.ops.cast import (
     wrapping,
 )
 from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.axis_math import norm_axis
 
 
 def tensor_rank(x: torch.Tensor, ctx: EmitContext | None, i: int = 0) -> int:
@@ -150,10 +151,10 @@ def _hardmax(x: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def _coerced_2d(fn: Callable[[torch.Tensor, int], torch.Tensor], input: Any, axis: int,
-                ctx: EmitContext) -> torch.Tensor:
+                ctx: EmitContext, op: str) -> torch.Tensor:
     x = T(input)
     rank = tensor_rank(x, ctx)
-    axis = axis + rank if axis < 0 else axis
+    axis = norm_axis(axis, rank, op)
     if axis == rank - 1:
         return fn(x, -1)  # rows are the last axis already: no reshape needed
     rows = x.reshape(1, -1) if axis == 0 else x.flatten(0, axis - 1).flatten(1)
@@ -165,7 +166,7 @@ def _coerced_2d(fn: Callable[[torch.Tensor, int], torch.Tensor], input: Any, axi
 @emits("Softmax", since=1)
 def softmax_1(input: Any, *, axis: int = 1, ctx: EmitContext) -> Any:
     """Softmax-1/11: softmax over the input flattened to 2-D at ``axis``."""
-    return _coerced_2d(F.softmax, input, axis, ctx)
+    return _coerced_2d(F.softmax, input, axis, ctx, "Softmax")
 
 
 @emits("Softmax", since=13)
@@ -177,7 +178,7 @@ def softmax(input: Any, *, axis: int = -1) -> Any:
 @emits("LogSoftmax", since=1)
 def log_softmax_1(input: Any, *, axis: int = 1, ctx: EmitContext) -> Any:
     """LogSoftmax-1/11: log-softmax over the input flattened to 2-D at ``axis``."""
-    return _coerced_2d(F.log_softmax, input, axis, ctx)
+    return _coerced_2d(F.log_softmax, input, axis, ctx, "LogSoftmax")
 
 
 @emits("LogSoftmax", since=13)
@@ -189,7 +190,7 @@ def log_softmax(input: Any, *, axis: int = -1) -> Any:
 @emits("Hardmax", since=1)
 def hardmax_1(input: Any, *, axis: int = 1, ctx: EmitContext) -> Any:
     """Hardmax-1/11: one-hot of the first maximum of each row of the 2-D coerced input."""
-    return _coerced_2d(_hardmax, input, axis, ctx)
+    return _coerced_2d(_hardmax, input, axis, ctx, "Hardmax")
 
 
 @emits("Hardmax", since=13)

@@ -22,6 +22,7 @@ from tensorbridge.converters.pytorch.from_ir.ops.cast import (
 )
 from tensorbridge.converters.pytorch.from_ir.ops.shape import info
 from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.axis_math import norm_axis
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.errors import UnsupportedOpError
 
@@ -145,7 +146,7 @@ def layer_normalization(X: Any, Scale: Any, B: Any = None, *, axis: int = -1,
     b = None if B is None else T(B)
     xi = info(x, ctx)
     r = xi.rank
-    axis %= r
+    axis = norm_axis(axis, r, "LayerNormalization")
     work = _stash(stash_type)
     shape = xi.shape[axis:]
     fused = ctx.n_outputs < 2 and _matches(ctx, 1, shape) and (b is None or _matches(ctx, 2, shape))
@@ -203,7 +204,7 @@ def rms_normalization(X: Any, scale: Any, *, axis: int = -1, epsilon: float = 1e
     xi = info(x, ctx)
     r = xi.rank
     xs = x.to(_stash(stash_type))
-    ms = (xs * xs).mean(dim=list(range(axis % r, r)), keepdim=True)
+    ms = (xs * xs).mean(dim=list(range(norm_axis(axis, r, "RMSNormalization"), r)), keepdim=True)
     return ((xs * torch.rsqrt(ms + epsilon)).to(xi.dtype) * s).to(info(s, ctx, 1).dtype)
 
 

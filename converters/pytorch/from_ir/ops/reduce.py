@@ -27,6 +27,7 @@ from tensorbridge.converters.pytorch.from_ir.ops.math import (
     tensor_rank,
 )
 from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.axis_math import norm_axes
 
 # --------------------------------------------------------------------------------------
 # Reductions. Every Reduce* op exists with ``axes`` as an attribute (opset 1) and as an
@@ -103,7 +104,8 @@ def _prod(x: torch.Tensor, dims: Dims, keep: bool, dtype: torch.dtype | None,
         return torch.prod(x, dtype=dtype)
     rank = tensor_rank(x, ctx)
     # torch.prod reduces one dim at a time; from the last so the others keep their index.
-    for d in sorted((d % rank for d in (dims if dims is not None else range(rank))), reverse=True):
+    for d in sorted(norm_axes(dims if dims is not None else range(rank), rank, "ReduceProd"),
+                    reverse=True):
         x = torch.prod(x, d, keepdim=keep, dtype=dtype)
     return x
 

@@ -14,19 +14,16 @@ import torch
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.pytorch.from_ir.dtypes import torch_dtype
 from tensorbridge.converters.pytorch.from_ir.host import Host, T, ints, scalar
-from tensorbridge.converters.pytorch.from_ir.ops.shape import dims_of, norm_axis, rank_of
+from tensorbridge.converters.pytorch.from_ir.ops.shape import dims_of, rank_of
 from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.axis_math import norm_axis, sequence_position
 
 
-def _position(pos: Any, length: int, default: int, *, inserting: bool) -> int:
-    """A position in [-n, n-1] (inserting: [-n, n]) normalised to a non-negative index."""
+def _position(pos: Any, length: int, default: int, op: str, *, insert: bool = False) -> int:
+    """The position input counted from 0 (``default`` when it is absent)."""
     if pos is None:
         return default
-    p = int(scalar(pos))
-    hi = length if inserting else length - 1
-    if not -length <= p <= hi:
-        raise ValueError(f"sequence position {p} out of range for length {length}")
-    return p + length if p < 0 else p
+    return sequence_position(int(scalar(pos)), length, op, insert=insert)
 
 
 @emits("SequenceEmpty", since=11)
@@ -47,7 +44,7 @@ def sequence_construct(*inputs: Any) -> list[Any]:
 def sequence_insert(input_sequence: list[Any], tensor: Any, position: Any = None) -> list[Any]:
     """SequenceInsert-11(input_sequence, tensor, position?) -> output_sequence; default end."""
     n = len(input_sequence)
-    p = _position(position, n, n, inserting=True)
+    p = _position(position, n, n, "SequenceInsert", insert=True)
     return [*input_sequence[:p], T(tensor), *input_sequence[p:]]
 
 
@@ -55,7 +52,7 @@ def sequence_insert(input_sequence: list[Any], tensor: Any, position: Any = None
 def sequence_erase(input_sequence: list[Any], position: Any = None) -> list[Any]:
     """SequenceErase-11(input_sequence, position?) -> output_sequence; default last."""
     n = len(input_sequence)
-    p = _position(position, n, n - 1, inserting=False)
+    p = _position(position, n, n - 1, "SequenceErase")
     if not 0 <= p < n:
         raise ValueError("SequenceErase: the sequence is empty")
     return [*input_sequence[:p], *input_sequence[p + 1:]]
@@ -64,7 +61,7 @@ def sequence_erase(input_sequence: list[Any], position: Any = None) -> list[Any]
 @emits("SequenceAt", since=11)
 def sequence_at(input_sequence: list[Any], position: Any) -> Any:
     """SequenceAt-11(input_sequence, position) -> tensor."""
-    return input_sequence[_position(position, len(input_sequence), 0, inserting=False)]
+    return input_sequence[_position(position, len(input_sequence), 0, "SequenceAt")]
 
 
 @emits("SequenceLength", since=11)
@@ -82,7 +79,7 @@ def split_to_sequence(input: Any, split: Any = None, *, axis: int = 0, keepdims:
     length, the last may be shorter. 1-D split: the listed lengths.
     """
     x = T(input)
-    axis = norm_axis(axis, rank_of(input, ctx, 0))
+    axis = norm_axis(axis, rank_of(input, ctx, 0), "SplitToSequence")
     if split is None:
         return list(torch.split(x, 1, dim=axis)) if keepdims else list(torch.unbind(x, axis))
     if rank_of(split, ctx, 1) == 0:

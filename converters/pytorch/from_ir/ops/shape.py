@@ -21,6 +21,13 @@ from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.pytorch.from_ir.host import Host, T, all_host, ints, scalar
 from tensorbridge.converters.pytorch.from_ir.ops.cast import dtype_of
 from tensorbridge.converters.pytorch.from_ir.registry import emits
+from tensorbridge.ir.axis_math import (
+    norm_axes,
+    norm_axis,
+    python_slice,
+    slice_bounds,
+    unsqueeze_axes,
+)
 
 
 def rank_of(x: Any, ctx: EmitContext | None, i: int = 0) -> int:
@@ -74,10 +81,6 @@ def pad_arg(begin: Sequence[Any], end: Sequence[Any]) -> list[Any]:
     return out
 
 
-def norm_axis(axis: int, rank: int) -> int:
-    return axis + rank if axis < 0 else axis
-
-
 def pack(outs: list[Any], ctx: EmitContext) -> Any:
     """An op's results as the interpreter takes them: the value itself for a node with one
     output, else a tuple (the spec's outputs; the node may use fewer)."""
@@ -128,7 +131,7 @@ def flatten(input: Any, *, axis: int = 1, ctx: EmitContext) -> Any:
     """Flatten-1(input) -> output 2-D [prod(dims[:axis]), prod(dims[axis:])]."""
     x = T(input)
     rank = rank_of(x, ctx, 0)
-    axis = norm_axis(axis, rank)
+    axis = norm_axis(axis, rank, "Flatten", allow_rank=True)
     if axis == 0:
         return x.reshape(1, -1)
     x = x.flatten(0, axis - 1)
@@ -150,7 +153,7 @@ def _squeeze(data: Any, axes: list[int], ctx: EmitContext) -> Any:
         if not all(isinstance(d, int) for d in dims):
             return data.squeeze()
         axes = [i for i, d in enumerate(dims) if d == 1]
-    return data.squeeze(tuple(norm_axis(a, rank) for a in axes))
+    return data.squeeze(tuple(norm_axes(axes, rank, "Squeeze")))
 
 
 @emits("Squeeze", since=13)
@@ -163,8 +166,7 @@ def _unsqueeze(data: Any, axes: list[int], ctx: EmitContext) -> Any:
     if isinstance(data, Host) and data.scalar and len(axes) == 1 and axes[0] in (0, -1):
         return Host(data.items, data.dtype)
     x = T(data)
-    out_rank = rank_of(data, ctx, 0) + len(axes)
-    for a in sorted(norm_axis(a, out_rank) for a in axes):
+    for a in unsqueeze_axes(axes, rank_of(data, ctx, 0)):
         x = x.unsqueeze(a)
     return x
 
@@ -220,6 +222,7 @@ def split(input: Any, split: Any = None, *, axis: int = 0, num_outputs: int | No
     chunks of ceil(dim / n), the last one smaller. Before 18 the node's output count splits
     into equal parts only. Split-1/2/11's attribute is rewritten by ir/op_versions.py."""
     n = num_outputs if num_outputs is not None else ctx.n_outputs
+    axis = norm_axis(axis, rank_of(input, ctx, 0), "Split")
     return _split(input, ints(split), axis, n, ctx.opset >= 18, ctx)
 
 
@@ -228,19 +231,8 @@ def _clamp(v: Any, lo: Any, hi: Any) -> Any:
     return torch.sym_min(torch.sym_max(v, lo), hi)
 
 
-def _backward(start: Any, end: Any, dim: Any) -> tuple[Any, Any]:
-    """ONNX bounds of a negative-step slice: start into [0, dim-1], end into [-1, dim-1]
-    (-1: through index 0)."""
-    start = _clamp(start + dim if start < 0 else start, 0, dim - 1)
-    end = _clamp(end + dim if end < 0 else end, -1, dim - 1)
-    return start, end
-
-
 def _slice_host(data: Host, start: int, end: int, step: int) -> Host:
-    if step < 0:
-        start, end = _backward(start, end, len(data))
-        return Host(data.items[start:(None if end < 0 else end):step], data.dtype)
-    return Host(data.items[start:end:step], data.dtype)
+    return Host(data.items[python_slice(start, end, step, len(data))], data.dtype)
 
 
 def _slice(data: Any, starts: list[Any], ends: list[Any], axes: list[int], steps: list[int],
@@ -254,15 +246,15 @@ def _slice(data: Any, starts: list[Any], ends: list[Any], axes: list[int], steps
     rank = rank_of(x, ctx, 0)
     index: list[Any] = [slice(None)] * rank
     flips = []
-    for ax, start, end, step in zip(axes, starts, ends, steps, strict=True):
-        ax = norm_axis(ax, rank)
+    for ax, start, end, step in zip(norm_axes(axes, rank, "Slice"), starts, ends, steps,
+                                    strict=True):
         if step > 0:
             # Python's (and torch's) clamping of positive-step bounds is the spec's.
             index[ax] = slice(start, end, step)
             continue
         # torch has no negative steps: slice the flipped axis (index i <-> dim-1-i).
         dim = dims_of(x, ctx, 0)[ax]
-        start, end = _backward(start, end, dim)
+        start, end = slice_bounds(start, end, step, dim, clamp=_clamp)
         index[ax] = slice(dim - 1 - start, dim - 1 - end, -step)
         flips.append(ax)
     if flips:
@@ -415,7 +407,7 @@ def _pad(data: Any, pads: list[Any], mode: str, value: Any, axes: list[int] | No
          ctx: EmitContext) -> Any:
     x = T(data)
     rank = rank_of(data, ctx, 0)
-    axes = list(range(rank)) if not axes else [norm_axis(a, rank) for a in axes]
+    axes = list(range(rank)) if not axes else norm_axes(axes, rank, "Pad")
     n = len(axes)
     if len(pads) != 2 * n:
         raise ValueError(f"Pad: {len(pads)} pads for {n} axes (need 2 per axis)")

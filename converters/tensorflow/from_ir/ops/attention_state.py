@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tensorbridge.converters.tensorflow.from_ir.ops.cast import work_precision
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.axis_math import norm_axis
 
 LAYER = "TensorFlow emitter"
 
@@ -26,7 +27,7 @@ def tensor_scatter(past_cache: Any, update: Any, write_indices: Any = None, *, a
     rank = past_cache.shape.rank
     if mode not in ("linear", "circular"):
         raise ValueError(f"TensorScatter mode must be 'linear' or 'circular', got {mode!r}")
-    axis %= rank
+    axis = norm_axis(axis, rank, "TensorScatter")
     perm = [0, axis, *(i for i in range(1, rank) if i != axis)]
     back = [perm.index(i) for i in range(rank)]
     cache, upd = tf.transpose(past_cache, perm), tf.transpose(update, perm)

@@ -15,18 +15,19 @@ from typing import Any
 import tensorflow as tf
 
 from tensorbridge.converters.emitting import EmitContext
+from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
 from tensorbridge.converters.tensorflow.from_ir.ops.shape import (
     I64,
     LAYER,
     as_tensor,
-    norm_axis,
-    rank_of,
     results,
     static,
 )
 from tensorbridge.converters.tensorflow.from_ir.registry import emits, out_dtype
+from tensorbridge.ir import scan_math as sm
 from tensorbridge.ir.errors import UnsupportedOpError
 from tensorbridge.ir.graph import Graph
+from tensorbridge.ir.types import TensorType
 
 Runner = Callable[[Graph, Sequence[Any]], list[Any]]
 
@@ -173,44 +174,91 @@ def _move(x: Any, src: int, dst: int) -> Any:
     return tf.transpose(x, perm)
 
 
-def _scan_core(state: list[Any], xs: list[Any], body: Graph, run: Runner, ctx: EmitContext,
-               in_axes: Sequence[int], in_dirs: Sequence[int], out_axes: Sequence[int],
-               out_dirs: Sequence[int], first_out: int) -> list[Any]:
-    """One Scan: the scanned inputs are unstacked along their (normalised) axes, the body runs
-    per step in a tf.while_loop, and the scan outputs are stacked along their axes."""
-    seqs = []
-    for x, a, d in zip(xs, in_axes, in_dirs, strict=True):
-        x = _move(x, norm_axis(a, rank_of(x, "Scan")), 0)
-        seqs.append(tf.reverse(x, [0]) if d else x)
-    steps = tf.shape(seqs[0])[0]
-    inputs = [tf.TensorArray(x.dtype, size=steps, element_shape=x.shape[1:]).unstack(x)
-              for x in seqs]
-    n_state = len(state)
-    n_out = len(body.outputs) - n_state
-    dtypes = [_element_spec(ctx, first_out + k)[0] for k in range(n_out)]
+def _dims(x: Any) -> list[Any] | None:
+    """Static dims (None where unknown), or None when the rank is unknown."""
+    return None if x.shape.rank is None else x.shape.as_list()
+
+
+def _scan_outputs_dtypes(plan: sm.ScanPlan, body: Graph, run: Runner, ctx: EmitContext,
+                         state: list[Any], xs: list[Any]) -> list[Any]:
+    dtypes = [out_dtype(ctx, plan.n_state + k) for k in range(plan.n_out)]
     if any(d is None for d in dtypes):
         specs = [tf.TensorSpec(_relaxed(v), v.dtype) for v in state]
-        specs += [tf.TensorSpec(x.shape[1:], x.dtype) for x in seqs]
+        specs += [tf.TensorSpec(x.shape[1:], x.dtype) for x in xs]
         probed = _probe_dtypes(run, body, specs)
-        dtypes = [d or probed[n_state + k] for k, d in enumerate(dtypes)]
-    arrays = [tf.TensorArray(d, size=steps, element_shape=None) for d in dtypes]
+        dtypes = [d or probed[plan.n_state + k] for k, d in enumerate(dtypes)]
+    return dtypes
+
+
+def _placed(plan: sm.ScanPlan, body: Graph, k: int, y: Any) -> Any:
+    """Stacked scan output ``k`` ([steps, ...], in step order) reversed and moved to its axis."""
+    if plan.out_dirs[k]:
+        y = tf.reverse(y, [0])
+    if plan.out_axes[k] == 0:
+        return y
+    rank = y.shape.rank
+    t = body.outputs[plan.n_state + k].type
+    element_rank = rank - 1 if rank is not None else t.rank if isinstance(t, TensorType) else None
+    if element_rank is None:
+        raise UnsupportedOpError(LAYER, "Scan", hint=f"scan output {k} has an unknown rank, so "
+                                 f"scan_output_axes {list(plan.out_axes)} cannot be placed; give "
+                                 "the body's outputs shapes")
+    return _move(y, 0, plan.out_axis(k, element_rank))
+
+
+def _step_shape(plan: sm.ScanPlan, ctx: EmitContext, k: int, batched: bool) -> Any:
+    """The per-step shape of scan output ``k`` from the node's output type (its scan axis
+    removed, and for Scan-8, ``batched``, the batch axis first): a hint, None when unknown."""
+    t = ctx.output_type(plan.n_state + k)
+    if t is None or t.shape is None or len(t.shape) < 1 + batched:
+        return None
+    dims = [d if isinstance(d, int) else None for d in t.shape[1 if batched else 0:]]
+    del dims[plan.out_axis(k, len(dims) - 1)]
+    return tf.TensorShape(dims)
+
+
+def _pad_steps(y: Any, steps: Any, length: Any) -> Any:
+    """``y`` [steps, ...] zero-padded on axis 0 to ``length`` entries (Scan-8's short
+    sequences)."""
+    pads = tf.concat([[[0, length - steps]], tf.zeros([tf.rank(y) - 1, 2], tf.int32)], 0)
+    return tf.pad(y, pads)
+
+
+def _scan_core(plan: sm.ScanPlan, state: list[Any], xs: list[Any], body: Graph, run: Runner,
+               ctx: EmitContext, *, batched: bool = False, steps: Any = None,
+               pad_to: Any = None) -> list[Any]:
+    """One Scan: the scanned inputs are unstacked along the plan's axes, the body runs per
+    step in a tf.while_loop reading the plan's element of each, and the scan outputs are
+    stacked, reversed and placed as the plan says. ``batched``: one entry of a Scan-8, whose
+    node outputs have a batch axis first; ``steps`` overrides the plan's count (a run-time
+    one); ``pad_to`` zero-pads the scan outputs to that many steps (Scan-8)."""
+    if steps is None and plan.steps == 0:  # nothing to run: states as given, empty outputs
+        empty = [sm.empty_output(plan, body, k) for k in range(plan.n_out)]
+        return [*state, *(tf.zeros(shape, tf.float32 if d is None else tf_dtype(d))
+                          for shape, d in empty)]
+    seqs = [_move(x, a, 0) for x, a in zip(xs, plan.in_axes, strict=True)]
+    if steps is None:
+        steps = plan.steps if plan.steps is not None else tf.shape(seqs[0])[0]
+    inputs = [tf.TensorArray(x.dtype, size=tf.shape(x)[0], element_shape=x.shape[1:]).unstack(x)
+              for x in seqs]
+    n_state = plan.n_state
+    arrays = [tf.TensorArray(d, size=steps, element_shape=_step_shape(plan, ctx, k, batched))
+              for k, d in enumerate(_scan_outputs_dtypes(plan, body, run, ctx, state, seqs))]
 
     def step(t: Any, state: list[Any], tas: list[Any]) -> tuple[Any, ...]:
-        outs = run(body, [*state, *(ta.read(t) for ta in inputs)])
+        outs = run(body, [*state, *(ta.read(plan.index(j, t, steps)) for j, ta in enumerate(inputs))])
         new = [as_tensor(v) for v in outs[:n_state]]
         return t + 1, new, [ta.write(t, y) for ta, y in zip(tas, outs[n_state:], strict=True)]
 
-    invariants = (tf.TensorShape([]), [_relaxed(v) for v in state], [tf.TensorShape(None)] * n_out)
+    invariants = (tf.TensorShape([]), [_relaxed(v) for v in state],
+                  [tf.TensorShape(None)] * plan.n_out)
     _, state, arrays = tf.while_loop(lambda t, *_: t < steps, step,
                                      (tf.constant(0), list(state), arrays),
                                      shape_invariants=invariants)
-    scanned = []
-    for k, ta in enumerate(arrays):
-        y = ta.stack()
-        if out_dirs[k]:
-            y = tf.reverse(y, [0])
-        scanned.append(_move(y, 0, norm_axis(out_axes[k], y.shape.rank or 1)))
-    return [*state, *scanned]
+    stacked = [ta.stack() for ta in arrays]
+    if pad_to is not None:
+        stacked = [_pad_steps(y, steps, pad_to) for y in stacked]
+    return [*state, *(_placed(plan, body, k, y) for k, y in enumerate(stacked))]
 
 
 @emits("Scan", since=9)
@@ -220,38 +268,53 @@ def scan(*inputs: Any, body: Graph, num_scan_inputs: int,
          scan_output_axes: tuple[int, ...] | None = None,
          scan_output_directions: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
     """Scan-9(V initial_state_and_scan_inputs...) -> V final_state_and_scan_outputs."""
-    n_state = len(inputs) - num_scan_inputs
-    n_out = len(body.outputs) - n_state
-    outs = _scan_core([as_tensor(v) for v in inputs[:n_state]], list(inputs[n_state:]), body,
-                      runner(ctx, "Scan"), ctx, scan_input_axes or [0] * num_scan_inputs,
-                      scan_input_directions or [0] * num_scan_inputs,
-                      scan_output_axes or [0] * n_out, scan_output_directions or [0] * n_out,
-                      n_state)
+    values = [tf.convert_to_tensor(as_tensor(v)) for v in inputs]
+    plan = sm.scan_plan(body, [_dims(v) for v in values], num_scan_inputs=num_scan_inputs,
+                        scan_input_axes=scan_input_axes, scan_input_directions=scan_input_directions,
+                        scan_output_axes=scan_output_axes,
+                        scan_output_directions=scan_output_directions)
+    outs = _scan_core(plan, values[:plan.n_state], values[plan.n_state:], body,
+                      runner(ctx, "Scan"), ctx)
     return results(outs, ctx)
+
+
+def _checked_lens(sequence_lens: Any, plan: sm.Scan8Plan, time: Any) -> Any:
+    """sequence_lens as int32; a run-time value is checked to lie in 1..time (as the plan
+    checks a constant one)."""
+    if plan.lens is not None:
+        return tf.constant(plan.lens, tf.int32)
+    lens = tf.reshape(tf.cast(sequence_lens, tf.int32), [-1])
+    message = "Scan: each sequence_lens entry must be in 1..(the scanned inputs' time axis)"
+    with tf.control_dependencies([tf.debugging.assert_greater_equal(lens, 1, message=message),
+                                  tf.debugging.assert_less_equal(lens, time, message=message)]):
+        return tf.identity(lens)
 
 
 @emits("Scan", since=8)
 def scan_8(sequence_lens: Any, *inputs: Any, body: Graph, num_scan_inputs: int,
            directions: tuple[int, ...] | None = None, ctx: EmitContext) -> Any:
     """Scan-8(I sequence_lens?, V initial_state_and_scan_inputs...): batch axis 0, time axis 1;
-    one Scan per batch entry (tf.map_fn)."""
-    n_state = len(inputs) - num_scan_inputs
-    n_out = len(body.outputs) - n_state
-    if sequence_lens is not None:
-        lens = static(sequence_lens)
-        full = inputs[n_state].shape[1]
-        if lens is None or full is None or not (lens == full).all():
-            raise UnsupportedOpError(LAYER, "Scan", hint="Scan-8 sequence_lens shorter than the "
-                                     "time axis are not supported; pad to equal lengths")
+    one Scan per batch entry (tf.map_fn), the scan outputs of a shorter sequence zero-padded."""
+    values = [tf.convert_to_tensor(as_tensor(v)) for v in inputs]
+    known = None if sequence_lens is None else static(sequence_lens)
+    plan = sm.scan8_plan(body, [_dims(v) for v in values],
+                         None if known is None else known.reshape(-1).tolist(),
+                         num_scan_inputs=num_scan_inputs, directions=directions)
     run = runner(ctx, "Scan")
-    dirs = directions or [0] * num_scan_inputs
+    n_state = plan.n_state
+    time = plan.max_len if plan.max_len is not None else tf.shape(values[n_state])[1]
+    n_in = len(values)
+    if sequence_lens is not None:  # each entry's length rides along with its slices
+        values.append(_checked_lens(sequence_lens, plan, time))
 
     def one(batch: list[Any]) -> list[Any]:
-        return _scan_core(list(batch[:n_state]), list(batch[n_state:]), body, run, ctx,
-                          [0] * num_scan_inputs, dirs, [0] * n_out, [0] * n_out, n_state)
+        cut = sequence_lens is not None
+        return _scan_core(plan.entry(), list(batch[:n_state]), list(batch[n_state:n_in]), body,
+                          run, ctx, batched=True, steps=batch[-1] if cut else None,
+                          pad_to=time if cut else None)
 
     spec = [tf.TensorSpec(None, out_dtype(ctx, k)) for k in range(len(body.outputs))]
-    return results(tf.map_fn(one, [as_tensor(v) for v in inputs], fn_output_signature=spec), ctx)
+    return results(tf.map_fn(one, values, fn_output_signature=spec), ctx)
 
 
 @emits("SequenceMap", since=17)

@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from tensorbridge.converters.tensorflow.from_ir.ops.shape import rank_of
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.axis_math import legacy_trailing_ones
 from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "TensorFlow emitter"
@@ -30,14 +32,14 @@ def wide(x: Any) -> Any:
     return tf.cast(x, tf.float32) if x.dtype in _NARROW else x
 
 
-def _legacy_rhs(A: Any, B: Any, axis: int | None, broadcast: int) -> Any:
+def _legacy_rhs(A: Any, B: Any, axis: int | None, broadcast: int, op: str) -> Any:
     """Opset-1..6 broadcasting: B is a contiguous run of A's dims starting at ``axis``;
     without ``axis`` it is A's suffix, which is TensorFlow's own broadcasting."""
-    if not broadcast or axis is None or B.shape.rank == 0:
+    if not broadcast or axis is None:
         return B
-    rank = A.shape.rank
-    axis = axis + rank if axis < 0 else axis
-    trailing = rank - axis - B.shape.rank
+    trailing = legacy_trailing_ones(rank_of(A, op), rank_of(B, op), axis, op)
+    if not trailing:
+        return B
     return tf.reshape(B, tf.concat([tf.shape(B), tf.ones([trailing], tf.int32)], 0))
 
 
@@ -245,7 +247,7 @@ def _pow(X: Any, Y: Any) -> Any:
 def add_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0,
           consumed_inputs: tuple[int, ...] | None = None) -> Any:
     """Add-1/6: A + B with opset-1 broadcasting of B."""
-    return tf.add(A, _legacy_rhs(A, B, axis, broadcast))
+    return tf.add(A, _legacy_rhs(A, B, axis, broadcast, "Add"))
 
 
 @emits("Add", since=7)
@@ -258,7 +260,7 @@ def add(A: Any, B: Any) -> Any:
 def sub_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0,
           consumed_inputs: tuple[int, ...] | None = None) -> Any:
     """Sub-1/6: A - B with opset-1 broadcasting of B."""
-    return tf.subtract(A, _legacy_rhs(A, B, axis, broadcast))
+    return tf.subtract(A, _legacy_rhs(A, B, axis, broadcast, "Sub"))
 
 
 @emits("Sub", since=7)
@@ -271,7 +273,7 @@ def sub(A: Any, B: Any) -> Any:
 def mul_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0,
           consumed_inputs: tuple[int, ...] | None = None) -> Any:
     """Mul-1/6: A * B with opset-1 broadcasting of B."""
-    return tf.multiply(A, _legacy_rhs(A, B, axis, broadcast))
+    return tf.multiply(A, _legacy_rhs(A, B, axis, broadcast, "Mul"))
 
 
 @emits("Mul", since=7)
@@ -284,7 +286,7 @@ def mul(A: Any, B: Any) -> Any:
 def div_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0,
           consumed_inputs: tuple[int, ...] | None = None) -> Any:
     """Div-1/6: A / B with opset-1 broadcasting of B."""
-    return _div(A, _legacy_rhs(A, B, axis, broadcast))
+    return _div(A, _legacy_rhs(A, B, axis, broadcast, "Div"))
 
 
 @emits("Div", since=7)
@@ -296,7 +298,7 @@ def div(A: Any, B: Any) -> Any:
 @emits("Pow", since=1)
 def pow_1(X: Any, Y: Any, *, axis: int | None = None, broadcast: int = 0) -> Any:
     """Pow-1: X ** Y with opset-1 broadcasting of Y."""
-    return _pow(X, _legacy_rhs(X, Y, axis, broadcast))
+    return _pow(X, _legacy_rhs(X, Y, axis, broadcast, "Pow"))
 
 
 @emits("Pow", since=7)
@@ -361,7 +363,7 @@ def bitwise_xor(A: Any, B: Any) -> Any:
 @emits("And", since=1)
 def and_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0) -> Any:
     """And-1: A and B with opset-1 broadcasting of B."""
-    return tf.logical_and(A, _legacy_rhs(A, B, axis, broadcast))
+    return tf.logical_and(A, _legacy_rhs(A, B, axis, broadcast, "And"))
 
 
 @emits("And", since=7)
@@ -373,7 +375,7 @@ def and_(A: Any, B: Any) -> Any:
 @emits("Or", since=1)
 def or_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0) -> Any:
     """Or-1: A or B with opset-1 broadcasting of B."""
-    return tf.logical_or(A, _legacy_rhs(A, B, axis, broadcast))
+    return tf.logical_or(A, _legacy_rhs(A, B, axis, broadcast, "Or"))
 
 
 @emits("Or", since=7)
@@ -385,7 +387,7 @@ def or_(A: Any, B: Any) -> Any:
 @emits("Xor", since=1)
 def xor_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0) -> Any:
     """Xor-1: A xor B with opset-1 broadcasting of B."""
-    return tf.math.logical_xor(A, _legacy_rhs(A, B, axis, broadcast))
+    return tf.math.logical_xor(A, _legacy_rhs(A, B, axis, broadcast, "Xor"))
 
 
 @emits("Xor", since=7)
@@ -397,7 +399,7 @@ def xor(A: Any, B: Any) -> Any:
 @emits("Equal", since=1)
 def equal_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0) -> Any:
     """Equal-1: A == B with opset-1 broadcasting of B."""
-    return tf.equal(A, _legacy_rhs(A, B, axis, broadcast))
+    return tf.equal(A, _legacy_rhs(A, B, axis, broadcast, "Equal"))
 
 
 @emits("Equal", since=7)
@@ -409,7 +411,7 @@ def equal(A: Any, B: Any) -> Any:
 @emits("Greater", since=1)
 def greater_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0) -> Any:
     """Greater-1: A > B with opset-1 broadcasting of B."""
-    return tf.greater(A, _legacy_rhs(A, B, axis, broadcast))
+    return tf.greater(A, _legacy_rhs(A, B, axis, broadcast, "Greater"))
 
 
 @emits("Greater", since=7)
@@ -421,7 +423,7 @@ def greater(A: Any, B: Any) -> Any:
 @emits("Less", since=1)
 def less_1(A: Any, B: Any, *, axis: int | None = None, broadcast: int = 0) -> Any:
     """Less-1: A < B with opset-1 broadcasting of B."""
-    return tf.less(A, _legacy_rhs(A, B, axis, broadcast))
+    return tf.less(A, _legacy_rhs(A, B, axis, broadcast, "Less"))
 
 
 @emits("Less", since=7)

@@ -15,12 +15,12 @@ from tensorbridge.converters.tensorflow.from_ir.ops.shape import (
     I64,
     LAYER,
     axis_of,
-    norm_axis,
     norm_index,
     rank_of,
     results,
 )
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.axis_math import norm_axis
 from tensorbridge.ir.errors import UnsupportedOpError
 
 
@@ -46,7 +46,7 @@ def _coords(indices: Any, axis: int, dim: Any) -> Any:
 def gather_elements(data: Any, indices: Any, *, axis: int = 0) -> Any:
     """GatherElements-11(data, indices) -> output; out[i][j] = data[indices[i][j]][j] (axis 0).
     Indices may be smaller than data on the other axes, so this is no batched tf.gather."""
-    axis = norm_axis(axis, rank_of(data, "GatherElements"))
+    axis = norm_axis(axis, rank_of(data, "GatherElements"), "GatherElements")
     dim = tf.shape(data, out_type=I64)[axis]
     return tf.gather_nd(data, _coords(indices, axis, dim))
 
@@ -95,7 +95,7 @@ def _scatter(op_type: str, data: Any, indices: Any, updates: Any, reduction: str
 
 
 def _scatter_elements(data: Any, indices: Any, updates: Any, axis: int, reduction: str) -> Any:
-    axis = norm_axis(axis, rank_of(data, "ScatterElements"))
+    axis = norm_axis(axis, rank_of(data, "ScatterElements"), "ScatterElements")
     dim = tf.shape(data, out_type=I64)[axis]
     return _scatter("ScatterElements", data, _coords(indices, axis, dim), updates, reduction)
 
@@ -127,7 +127,7 @@ def one_hot(indices: Any, depth: Any, values: Any, *, axis: int = -1) -> Any:
     d = tf.cast(tf.reshape(depth, [-1])[0], I64)
     ind = tf.cast(indices, I64)  # float indices truncate, as the spec's casts do
     ind = tf.where(ind < 0, ind + d, ind)  # still out of range: matches no position, all off
-    axis = norm_axis(axis, rank_of(indices, "OneHot") + 1)
+    axis = norm_axis(axis, rank_of(indices, "OneHot") + 1, "OneHot")
     if axis == rank_of(indices, "OneHot"):
         axis = -1  # tf.one_hot takes -1 for "last", not the positive spelling
     vals = tf.reshape(values, [-1])
@@ -185,7 +185,7 @@ def unique(X: Any, *, axis: int | None = None, sorted: int = 1, ctx: EmitContext
         x = tf.reshape(X, [-1])
         y, inverse = tf.unique(x, out_idx=I64)
     else:
-        axis = norm_axis(axis, rank_of(X, "Unique"))
+        axis = norm_axis(axis, rank_of(X, "Unique"), "Unique")
         x = X
         y, inverse = tf.raw_ops.UniqueV2(x=X, axis=tf.constant([axis], I64), out_idx=I64)
     n_unique = tf.shape(y, out_type=I64)[axis or 0]

@@ -16,6 +16,7 @@ import tensorflow as tf
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.tensorflow.from_ir.ops.elementwise import wide
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.axis_math import norm_axis
 
 # MatMul/Einsum kernels exist for floats and int32/int64 only. Products and sums wrap the
 # same way in a wider integer type, so the low bits the cast back keeps are exact.
@@ -196,13 +197,14 @@ def _log_softmax(x: Any, axis: int) -> Any:
 
 
 def _hardmax(x: Any, axis: int, ctx: EmitContext | None = None) -> Any:
-    axis = axis % _rank(x, ctx) if axis != -1 else axis
+    axis = axis if axis == -1 else norm_axis(axis, _rank(x, ctx), "Hardmax")
     # tf.argmax returns the first maximum on CPU, which is the spec's choice.
     return tf.one_hot(tf.argmax(x, axis), tf.shape(x)[axis], axis=axis, dtype=x.dtype)
 
 
-def _coerced_2d(fn: Callable[[Any, int], Any], x: Any, axis: int, ctx: EmitContext | None) -> Any:
-    axis = axis % _rank(x, ctx) if axis < 0 else axis
+def _coerced_2d(fn: Callable[[Any, int], Any], x: Any, axis: int, ctx: EmitContext | None,
+                op: str) -> Any:
+    axis = norm_axis(axis, _rank(x, ctx, required=axis < 0), op)
     shape = tf.shape(x)
     rows, cols = tf.reduce_prod(shape[:axis]), tf.reduce_prod(shape[axis:])
     return tf.reshape(fn(tf.reshape(x, tf.stack([rows, cols])), 1), shape)
@@ -211,7 +213,7 @@ def _coerced_2d(fn: Callable[[Any, int], Any], x: Any, axis: int, ctx: EmitConte
 @emits("Softmax", since=1)
 def softmax_1(input: Any, *, axis: int = 1, ctx: EmitContext | None = None) -> Any:
     """Softmax-1/11: softmax over the input flattened to 2-D at ``axis``."""
-    return _coerced_2d(_softmax, input, axis, ctx)
+    return _coerced_2d(_softmax, input, axis, ctx, "Softmax")
 
 
 @emits("Softmax", since=13)
@@ -223,7 +225,7 @@ def softmax(input: Any, *, axis: int = -1) -> Any:
 @emits("LogSoftmax", since=1)
 def log_softmax_1(input: Any, *, axis: int = 1, ctx: EmitContext | None = None) -> Any:
     """LogSoftmax-1/11: log-softmax over the input flattened to 2-D at ``axis``."""
-    return _coerced_2d(_log_softmax, input, axis, ctx)
+    return _coerced_2d(_log_softmax, input, axis, ctx, "LogSoftmax")
 
 
 @emits("LogSoftmax", since=13)
@@ -235,7 +237,7 @@ def log_softmax(input: Any, *, axis: int = -1) -> Any:
 @emits("Hardmax", since=1)
 def hardmax_1(input: Any, *, axis: int = 1, ctx: EmitContext | None = None) -> Any:
     """Hardmax-1/11: one-hot of the first maximum of each row of the 2-D coerced input."""
-    return _coerced_2d(_hardmax, input, axis, ctx)
+    return _coerced_2d(_hardmax, input, axis, ctx, "Hardmax")
 
 
 @emits("Hardmax", since=13)
@@ -251,7 +253,7 @@ def hardmax(input: Any, *, axis: int = -1, ctx: EmitContext | None = None) -> An
 def _top_k(X: Any, k: Any, axis: int, largest: int,
            ctx: EmitContext | None) -> tuple[Any, Any]:
     rank = _rank(X, ctx)
-    axis = axis % rank
+    axis = norm_axis(axis, rank, "TopK")
     perm = [d for d in range(rank) if d != axis] + [axis]  # tf.math.top_k works on the last axis
     x = tf.transpose(X, perm) if axis != rank - 1 else X
     key = x

@@ -17,6 +17,7 @@ import tensorflow as tf
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
 from tensorbridge.converters.tensorflow.from_ir.registry import emits, out_dtype
+from tensorbridge.ir.axis_math import norm_axes, norm_axis
 from tensorbridge.ir.dtypes import DType
 
 
@@ -166,7 +167,8 @@ def layer_normalization(X: Any, Scale: Any, B: Any = None, *, axis: int = -1,
                         epsilon: float = 1e-5, stash_type: int = 1, ctx: EmitContext) -> Any:
     """LayerNormalization-17: standardise over axes [axis, rank) -> Y[, Mean, InvStdDev]."""
     rank = X.shape.rank
-    y, mean, inv = _standardize(_stash(X, stash_type), range(axis % rank, rank), epsilon)
+    axis = norm_axis(axis, rank, "LayerNormalization")
+    y, mean, inv = _standardize(_stash(X, stash_type), range(axis, rank), epsilon)
     y = tf.cast(y, X.dtype) * Scale
     if B is not None:
         y = y + B
@@ -219,7 +221,8 @@ def rms_normalization(X: Any, scale: Any, *, axis: int = -1, epsilon: float = 1e
     """RMSNormalization-23: X / sqrt(mean(X^2 over [axis, rank)) + eps) * scale."""
     rank = X.shape.rank
     x = _stash(X, stash_type)
-    ms = tf.reduce_mean(tf.square(x), axis=list(range(axis % rank, rank)), keepdims=True)
+    ms = tf.reduce_mean(tf.square(x), axis=list(range(norm_axis(axis, rank, "RMSNormalization"), rank)),
+                        keepdims=True)
     y = tf.cast(x * tf.math.rsqrt(ms + tf.cast(epsilon, x.dtype)), X.dtype)
     return tf.cast(y * tf.cast(scale, X.dtype), scale.dtype)
 
@@ -247,7 +250,7 @@ def lrn(X: Any, *, alpha: float = 1e-4, beta: float = 0.75, bias: float = 1.0,
 def mean_variance_normalization(X: Any, *, axes: tuple[int, ...] = (0, 2, 3)) -> Any:
     """MeanVarianceNormalization-9/13: (X - E[X]) / (sqrt(Var[X]) + 1e-9) over ``axes``."""
     x = _work(X)
-    _, var, centred = _moments(x, [a % x.shape.rank for a in axes])
+    _, var, centred = _moments(x, norm_axes(axes, x.shape.rank, "MeanVarianceNormalization"))
     # 1e-9 is the epsilon of the op's function body
     return tf.cast(centred / (tf.sqrt(var) + 1e-9), X.dtype)
 

@@ -110,82 +110,41 @@ def _reduce(body: Body, data: Any, axes: Any, keepdims: int, noop_with_empty_axe
     return body(data, _tf_axis(_input_axes(data, axes, noop_with_empty_axes)), bool(keepdims))
 
 
-@emits("ReduceSum", since=13)
-def reduce_sum(data: Any, axes: Any = None, *, keepdims: int = 1,
-               noop_with_empty_axes: int = 0) -> Any:
-    """ReduceSum-13(data, axes?) -> reduced (the axes attribute of earlier versions is
-    rewritten to the input by ir/op_versions.py)."""
-    return _reduce(_sum, data, axes, keepdims, noop_with_empty_axes)
+def _reduction(op_type: str, since: int, body: Body) -> Callable[..., Any]:
+    """The emitter of ``op_type``-``since``: ``body`` over the resolved axes."""
+
+    def emit(data: Any, axes: Any = None, *, keepdims: int = 1,
+             noop_with_empty_axes: int = 0) -> Any:
+        return _reduce(body, data, axes, keepdims, noop_with_empty_axes)
+
+    emit.__qualname__ = emit.__name__ = f"{op_type.lower()}_{since}"
+    emit.__doc__ = (f"{op_type}-{since}(data, axes?) -> reduced (the axes attribute of earlier "
+                    "versions is rewritten to the input by ir/op_versions.py).")
+    return emit
 
 
-@emits("ReduceMean", since=18)
-def reduce_mean(data: Any, axes: Any = None, *, keepdims: int = 1,
-                noop_with_empty_axes: int = 0) -> Any:
-    """ReduceMean-18(data, axes?) -> reduced (the axes attribute of earlier versions is
-    rewritten to the input by ir/op_versions.py)."""
-    return _reduce(_mean, data, axes, keepdims, noop_with_empty_axes)
+# op, the version whose axes are an input, its body. ReduceMax/Min take bool inputs from
+# 20 (False < True), which the bodies handle.
+_REDUCTIONS: tuple[tuple[str, int, Body], ...] = (
+    ("ReduceSum", 13, _sum),
+    ("ReduceMean", 18, _mean),
+    ("ReduceMax", 18, _max),
+    ("ReduceMin", 18, _min),
+    ("ReduceProd", 18, _prod),
+    ("ReduceL1", 18, _l1),
+    ("ReduceL2", 18, _l2),
+    ("ReduceSumSquare", 18, _sum_square),
+    ("ReduceLogSum", 18, _log_sum),
+    ("ReduceLogSumExp", 18, _log_sum_exp),
+)
 
 
-@emits("ReduceMax", since=18)
-def reduce_max(data: Any, axes: Any = None, *, keepdims: int = 1,
-               noop_with_empty_axes: int = 0) -> Any:
-    """ReduceMax-18(data, axes?) -> reduced (bool inputs from 20: False < True)."""
-    return _reduce(_max, data, axes, keepdims, noop_with_empty_axes)
+def _register_reductions() -> None:
+    for op_type, since, body in _REDUCTIONS:
+        emits(op_type, since=since)(_reduction(op_type, since, body))
 
 
-@emits("ReduceMin", since=18)
-def reduce_min(data: Any, axes: Any = None, *, keepdims: int = 1,
-               noop_with_empty_axes: int = 0) -> Any:
-    """ReduceMin-18(data, axes?) -> reduced (bool inputs from 20: False < True)."""
-    return _reduce(_min, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceProd", since=18)
-def reduce_prod(data: Any, axes: Any = None, *, keepdims: int = 1,
-                noop_with_empty_axes: int = 0) -> Any:
-    """ReduceProd-18(data, axes?) -> reduced (the axes attribute of earlier versions is
-    rewritten to the input by ir/op_versions.py)."""
-    return _reduce(_prod, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceL1", since=18)
-def reduce_l1(data: Any, axes: Any = None, *, keepdims: int = 1,
-              noop_with_empty_axes: int = 0) -> Any:
-    """ReduceL1-18(data, axes?) -> reduced (the axes attribute of earlier versions is
-    rewritten to the input by ir/op_versions.py)."""
-    return _reduce(_l1, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceL2", since=18)
-def reduce_l2(data: Any, axes: Any = None, *, keepdims: int = 1,
-              noop_with_empty_axes: int = 0) -> Any:
-    """ReduceL2-18(data, axes?) -> reduced (the axes attribute of earlier versions is
-    rewritten to the input by ir/op_versions.py)."""
-    return _reduce(_l2, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceSumSquare", since=18)
-def reduce_sum_square(data: Any, axes: Any = None, *, keepdims: int = 1,
-                      noop_with_empty_axes: int = 0) -> Any:
-    """ReduceSumSquare-18(data, axes?) -> reduced (the axes attribute of earlier versions is
-    rewritten to the input by ir/op_versions.py)."""
-    return _reduce(_sum_square, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceLogSum", since=18)
-def reduce_log_sum(data: Any, axes: Any = None, *, keepdims: int = 1,
-                   noop_with_empty_axes: int = 0) -> Any:
-    """ReduceLogSum-18(data, axes?) -> reduced (the axes attribute of earlier versions is
-    rewritten to the input by ir/op_versions.py)."""
-    return _reduce(_log_sum, data, axes, keepdims, noop_with_empty_axes)
-
-
-@emits("ReduceLogSumExp", since=18)
-def reduce_log_sum_exp(data: Any, axes: Any = None, *, keepdims: int = 1,
-                       noop_with_empty_axes: int = 0) -> Any:
-    """ReduceLogSumExp-18(data, axes?) -> reduced (the axes attribute of earlier versions is
-    rewritten to the input by ir/op_versions.py)."""
-    return _reduce(_log_sum_exp, data, axes, keepdims, noop_with_empty_axes)
+_register_reductions()
 
 
 def _arg_extreme(fn: Callable[..., Any], data: Any, axis: int, keepdims: int,

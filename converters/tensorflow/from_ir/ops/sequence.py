@@ -16,29 +16,26 @@ from tensorbridge.converters.tensorflow.from_ir.ops.shape import (
     I64,
     LAYER,
     dims,
-    norm_axis,
     rank_of,
     static,
     static_ints,
 )
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.axis_math import norm_axis, sequence_position
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.errors import UnsupportedOpError
 
 
-def _position(pos: Any, length: int, default: int, *, inserting: bool) -> int | Any:
-    """A position in [-n, n-1] (inserting: [-n, n]) normalised to a non-negative index: an
-    int when static, else an int64 scalar tensor."""
+def _position(pos: Any, length: int, default: int, op: str, *, insert: bool = False) -> int | Any:
+    """The position input counted from 0 (``default`` when absent): an int when static,
+    else an int64 scalar tensor."""
     if pos is None:
         return default
     known = static_ints(pos)
-    hi = length if inserting else length - 1
     if known is None:
         p = tf.reshape(tf.cast(pos, I64), [])
         return tf.where(p < 0, p + length, p)
-    if not -length <= known[0] <= hi:
-        raise ValueError(f"sequence position {known[0]} out of range for length {length}")
-    return known[0] + length if known[0] < 0 else known[0]
+    return sequence_position(known[0], length, op, insert=insert)
 
 
 def _choose(p: Any, options: list[Any]) -> Any:
@@ -69,7 +66,7 @@ def sequence_insert(input_sequence: list[Any], tensor: Any, position: Any = None
     A run-time position picks each output among the (at most 3) tensors that can land there."""
     seq = input_sequence
     n = len(seq)
-    p = _position(position, n, n, inserting=True)
+    p = _position(position, n, n, "SequenceInsert", insert=True)
     if isinstance(p, int):
         return [*seq[:p], tensor, *seq[p:]]
     # output j is seq[j] when j < p, the tensor when j == p, else seq[j-1]; sign(j-p)+1
@@ -86,7 +83,7 @@ def sequence_erase(input_sequence: list[Any], position: Any = None) -> list[Any]
     n = len(seq)
     if not n:
         raise ValueError("SequenceErase: the sequence is empty")
-    p = _position(position, n, n - 1, inserting=False)
+    p = _position(position, n, n - 1, "SequenceErase")
     if isinstance(p, int):
         return [*seq[:p], *seq[p + 1:]]
     # output j is seq[j] when j < p, else seq[j+1]
@@ -96,7 +93,7 @@ def sequence_erase(input_sequence: list[Any], position: Any = None) -> list[Any]
 @emits("SequenceAt", since=11)
 def sequence_at(input_sequence: list[Any], position: Any) -> Any:
     """SequenceAt-11(input_sequence, position) -> tensor."""
-    p = _position(position, len(input_sequence), 0, inserting=False)
+    p = _position(position, len(input_sequence), 0, "SequenceAt")
     return input_sequence[p] if isinstance(p, int) else _choose(p, input_sequence)
 
 
@@ -112,7 +109,7 @@ def split_to_sequence(input: Any, split: Any = None, *, axis: int = 0,
     """SplitToSequence-11(input, split?) -> output_sequence. No split: pieces of length 1
     (squeezed unless keepdims). Scalar split: pieces of that length, the last may be shorter.
     1-D split: the listed lengths. The number of pieces must be static."""
-    axis = norm_axis(axis, rank_of(input, "SplitToSequence"))
+    axis = norm_axis(axis, rank_of(input, "SplitToSequence"), "SplitToSequence")
     dim = dims(input)[axis]
     known = None if split is None else static(split)
     if split is not None and known is None and split.shape.rank == 1 and \

@@ -17,6 +17,13 @@ import tensorflow as tf
 
 from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
+from tensorbridge.ir.axis_math import (
+    broadcast_shape,
+    norm_axes,
+    norm_axis,
+    slice_bounds,
+    unsqueeze_axes,
+)
 from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "TensorFlow emitter"
@@ -69,13 +76,11 @@ def rank_of(x: Any, op_type: str) -> int:
     return int(r)
 
 
-def norm_axis(axis: int, rank: int) -> int:
-    return axis + rank if axis < 0 else axis
-
-
-def axis_of(x: Any, axis: int, op_type: str) -> int:
-    """A non-negative axis; only a negative one needs the rank (which may be unknown)."""
-    return axis if axis >= 0 else axis + rank_of(x, op_type)
+def axis_of(x: Any, axis: int, op_type: str, *, allow_rank: bool = False) -> int:
+    """``axis`` counted from 0, checked when the rank is known; only a negative axis needs
+    the rank (an unknown one is then refused)."""
+    rank = x.shape.rank if axis >= 0 else rank_of(x, op_type)
+    return norm_axis(axis, rank, op_type, allow_rank=allow_rank)
 
 
 def norm_index(idx: Any, dim: Any) -> Any:
@@ -131,7 +136,7 @@ def transpose(data: Any, *, perm: tuple[int, ...] | None = None) -> Any:
 @emits("Flatten", since=1)
 def flatten(input: Any, *, axis: int = 1) -> Any:
     """Flatten-1(input) -> output 2-D [prod(dims[:axis]), prod(dims[axis:])]."""
-    axis = axis_of(input, axis, "Flatten")
+    axis = axis_of(input, axis, "Flatten", allow_rank=True)
     if input.shape.is_fully_defined():
         d = input.shape.as_list()
         return tf.reshape(input, [int(np.prod(d[:axis])), int(np.prod(d[axis:]))])
@@ -142,7 +147,7 @@ def flatten(input: Any, *, axis: int = 1) -> Any:
 def _squeeze(data: Any, axes: list[int] | None) -> Any:
     if not axes:
         return tf.squeeze(data)
-    return tf.squeeze(data, axis=[norm_axis(a, rank_of(data, "Squeeze")) for a in axes])
+    return tf.squeeze(data, axis=norm_axes(axes, rank_of(data, "Squeeze"), "Squeeze"))
 
 
 @emits("Squeeze", since=13)
@@ -164,9 +169,8 @@ def squeeze(data: Any, axes: Any = None) -> Any:
 
 def _unsqueeze(data: Any, axes: list[int]) -> Any:
     # only negative axes need the rank (which may be unknown)
-    out_rank = rank_of(data, "Unsqueeze") + len(axes) if min(axes, default=0) < 0 else 0
-    # inserting in ascending order puts each new axis at its final position
-    for a in sorted(norm_axis(a, out_rank) for a in axes):
+    rank = rank_of(data, "Unsqueeze") if min(axes, default=0) < 0 else data.shape.rank
+    for a in unsqueeze_axes(axes, rank):
         data = tf.expand_dims(data, a)
     return data
 
@@ -228,20 +232,30 @@ def split(input: Any, split: Any = None, *, axis: int = 0, num_outputs: int | No
     return _split(input, sizes, axis, ctx)
 
 
+def _static_slice(data: Any, rank: int, st: list[int], en: list[int], ax: list[int],
+                  sp: list[int]) -> Any:
+    """Bounds clamped as ONNX says (ir/axis_math.py) where the dim is static; else
+    tf.strided_slice's own (Python's) clamping, which differs only for a negative step from
+    a start before the first element. Axes left alone slice [0, END) step 1."""
+    begin, end, stride = [0] * rank, [END] * rank, [1] * rank
+    through_first = 0  # end_mask bits: a negative step running through index 0
+    for s, e, a, k in zip(st, en, norm_axes(ax, rank, "Slice"), sp, strict=True):
+        dim = data.shape[a]
+        s, e = slice_bounds(s, e, k, dim)
+        if k < 0 and e == -1 and dim is not None:
+            through_first |= 1 << a
+        begin[a], end[a], stride[a] = s, e, k
+    return tf.strided_slice(data, tf.constant(begin, I64), tf.constant(end, I64),
+                            tf.constant(stride, I64), end_mask=through_first)
+
+
 def _slice(data: Any, starts: Any, ends: Any, axes: Any, steps: Any) -> Any:
-    """ONNX's clamping of starts/ends is Python's, which is also tf.strided_slice's: axes
-    left alone slice [0, END) step 1."""
     rank = rank_of(data, "Slice")
     st, en = static_ints(starts), static_ints(ends)
     ax = list(range(len(st or en or []))) if axes is None else static_ints(axes)
     sp = [1] * len(ax or []) if steps is None else static_ints(steps)
     if st is not None and en is not None and ax is not None and sp is not None:
-        begin, end, stride = [0] * rank, [END] * rank, [1] * rank
-        for s, e, a, k in zip(st, en, ax, sp, strict=True):
-            a = norm_axis(a, rank)
-            begin[a], end[a], stride[a] = s, e, k
-        return tf.strided_slice(data, tf.constant(begin, I64), tf.constant(end, I64),
-                                tf.constant(stride, I64))
+        return _static_slice(data, rank, st, en, ax, sp)
     starts = tf.reshape(tf.cast(starts, I64), [-1])
     n = tf.size(starts)
     axes = tf.range(n, dtype=I64) if axes is None else tf.reshape(tf.cast(axes, I64), [-1])
@@ -269,12 +283,7 @@ def _broadcast_static(x: Any, shape: Any) -> list[int | None] | None:
         return None
     part = tf.get_static_value(shape, partial=True) if not isinstance(shape, tf.Variable) else None
     want = [None] * n if part is None else [None if d is None else int(d) for d in part]
-    have = x.shape.as_list()
-    rank = max(len(have), n)
-    have = [1] * (rank - len(have)) + have
-    want = [1] * (rank - n) + want
-    return [h if w == 1 else w if w is not None else (h if h not in (None, 1) else None)
-            for h, w in zip(have, want, strict=True)]
+    return broadcast_shape(x.shape.as_list(), want, op="Expand")
 
 
 @emits("Expand", since=8)
@@ -283,7 +292,7 @@ def expand(input: Any, shape: Any) -> Any:
     tf.broadcast_to alone does not do (it only grows the input)."""
     known = static_ints(shape)
     if known is not None and input.shape.is_fully_defined():
-        target = list(np.broadcast_shapes(tuple(input.shape.as_list()), tuple(known)))
+        target = broadcast_shape(input.shape.as_list(), known, op="Expand")
         return tf.identity(input) if target == input.shape.as_list() else \
             tf.broadcast_to(input, target)
     target = tf.broadcast_dynamic_shape(tf.shape(input, out_type=I64),
@@ -322,8 +331,8 @@ def _pad_amounts(rank: int, pads: Any, axes: Any) -> tuple[Any, Any]:
         if len(p) != 2 * n:
             raise ValueError(f"Pad: {len(p)} pads for {n} axes (need 2 per axis)")
         before, after = [0] * rank, [0] * rank
-        for i, a in enumerate(ax):
-            before[norm_axis(a, rank)], after[norm_axis(a, rank)] = p[i], p[i + n]
+        for i, a in enumerate(norm_axes(ax, rank, "Pad")):
+            before[a], after[a] = p[i], p[i + n]
         return before, after
     pads = tf.reshape(tf.cast(pads, I64), [2, -1])
     idx = tf.range(rank, dtype=I64) if axes is None else tf.reshape(tf.cast(axes, I64), [-1])
