@@ -12,6 +12,7 @@ their K/V group, and framework shortcuts such as torch's SDPA, stay in each laye
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from tensorbridge.ir.dtypes import DType
@@ -54,6 +55,10 @@ class AttentionOps(Protocol):
     def half_matmul(self, a: Any, b: Any, heads: tuple[int, int], dt: Any) -> Any:
         """:meth:`matmul` of half-precision operands accumulated in float32, rounded once
         to dt (as a low-precision MatMul does)."""
+    def interleave(self, a: Any, b: Any) -> Any:
+        """[..., n] and [..., n] -> [..., 2n] as a0, b0, a1, b1, ..."""
+    def concat_last(self, a: Any, b: Any) -> Any:
+        """Concatenate on the last axis."""
 
 
 # ------------------------------------------------------------------ types and shapes
@@ -93,9 +98,18 @@ def kv_group_size(hq: int, hkv: int) -> int:
     return hq // hkv
 
 
-def default_scale(head_size: Any) -> float:
-    """The spec's scale default, 1 / sqrt(head_size)."""
-    return 1.0 / math.sqrt(head_size)
+def work_types(half: bool, any_double: bool, softmax_precision: int | None, input_type: Any,
+               to_framework: Callable[[DType], Any]) -> tuple[Any, Any]:
+    """:func:`precision` as the framework's dtype objects: (work type, softmax type), the
+    input type where :func:`precision` says T."""
+    work, soft = precision(half, any_double, softmax_precision)
+    return (input_type if work is None else to_framework(work),
+            input_type if soft is None else to_framework(soft))
+
+
+def default_scale(head_size: Any, scale: float | None = None) -> float:
+    """The scale attribute when given, else the spec's default 1 / sqrt(head_size)."""
+    return 1.0 / math.sqrt(head_size) if scale is None else scale
 
 
 def check_qk_mode(mode: int) -> None:
@@ -160,6 +174,17 @@ def attention_bias(mask: Any, mask_len: Any, is_bool: bool, q_len: Any, kv_len: 
     return bias
 
 
+def key_bias(mask: Any, mask_len: Any, is_bool: bool, q_len: Any, kv_len: Any,
+             past_len: Any, nonpad: Any, is_causal: int, left: int, right: int, dt: Any,
+             xp: AttentionOps) -> Any:
+    """:func:`attention_bias` for a node whose internal cache holds ``past_len`` keys (None
+    without past_key) and whose external cache's valid lengths are ``nonpad`` (None without
+    nonpad_kv_seqlen): the query rows are placed by :func:`query_offset`."""
+    offset = query_offset(past_len, nonpad, q_len, xp)
+    return attention_bias(mask, mask_len, is_bool, q_len, kv_len, offset, is_causal, left,
+                          right, nonpad, dt, xp)
+
+
 # -------------------------------------------------------------------------- the body
 
 
@@ -201,3 +226,17 @@ def attention_body(q: Any, k: Any, v: Any, bias: Any, scale: float, softcap: flo
     p = xp.cast(probs, dt)
     y = xp.half_matmul(p, v, heads, dt) if half else xp.matmul(p, xp.cast(v, dt), heads)
     return y, stages
+
+
+# --------------------------------------------------------------------- RotaryEmbedding
+
+
+def rotate(xr: Any, rot: int, cos: Any, sin: Any, interleaved: int, xp: AttentionOps) -> Any:
+    """RotaryEmbedding's rotation of the ``rot`` rotary features ``xr`` [..., rot] by
+    ``cos`` / ``sin`` (broadcastable to [..., rot / 2]): the pairs are (x[2i], x[2i+1])
+    when interleaved, else (x[i], x[i + rot/2]); each pair (a, b) becomes
+    (cos a - sin b, sin a + cos b), written back to the same places."""
+    half = rot // 2
+    x1, x2 = (xr[..., 0::2], xr[..., 1::2]) if interleaved else (xr[..., :half], xr[..., half:])
+    real, imag = cos * x1 - sin * x2, sin * x1 + cos * x2
+    return xp.interleave(real, imag) if interleaved else xp.concat_last(real, imag)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -91,6 +91,14 @@ class Options:
 
 
 # ------------------------------------------------------------------- sizes and scales
+
+
+def coord_modes(opset: int) -> tuple[str, ...]:
+    """The coordinate_transformation_mode values of the Resize version an opset imports:
+    tf_half_pixel_for_nn only in 11, half_pixel_symmetric from 19."""
+    if opset >= 19:
+        return COORD_MODES_19
+    return COORD_MODES_13 if opset >= 13 else COORD_MODES_11
 
 
 def check_coord(coord: str, allowed: tuple[str, ...]) -> None:
@@ -179,6 +187,23 @@ def legacy_axes(shape: Sequence[Any], scales: Sequence[Any], xp: ResizeOps) -> d
 
 
 LEGACY_OPTIONS = Options(coord="asymmetric", nearest="simple")
+
+
+def legacy_plan(shape: Sequence[Any], scales: Sequence[Any], mode: str,
+                xp: ResizeOps) -> tuple[dict[int, Axis], Options]:
+    """Resize-10 / Upsample's (axes, options): asymmetric coordinates, nearest rounding as
+    onnxruntime's 'simple' (truncate, ceil when shrinking), one scale per axis."""
+    opt = replace(LEGACY_OPTIONS, mode=legacy_mode(mode))
+    return legacy_axes(shape, scales, xp), opt
+
+
+def resize_plan(shape: Sequence[Any], roi: Sequence[Any] | None, scales: Sequence[Any] | None,
+                sizes: Sequence[Any] | None, axes: Sequence[int] | None, policy: str,
+                opt: Options, opset: int, xp: ResizeOps) -> dict[int, Axis]:
+    """Resize-11+'s axes to resample: checks the coordinate mode against the node's version
+    (:func:`coord_modes`), then :func:`plan_axes`."""
+    check_coord(opt.coord, coord_modes(opset))
+    return plan_axes(shape, roi, scales, sizes, axes, policy, opt.coord, xp)
 
 
 def skip_identity_axes(axes: dict[int, Axis], coord: str) -> dict[int, Axis]:
@@ -312,6 +337,26 @@ def filter_taps(x: Any, ax: Axis, opt: Options, xp: ResizeOps) -> tuple[Any, Any
         w = w * xp.to_float((taps >= 0) & (taps <= n_in - 1))
     w = w / xp.row_sum(w)
     return xp.to_index(xp.clip(taps, 0, n_in - 1)), w
+
+
+def axis_tables(axes: dict[int, Axis], opt: Options,
+                xp: ResizeOps) -> tuple[dict[int, Any], dict[int, tuple[Any, Any]]]:
+    """(x_original of each resized axis, its gather table): for nearest, (int64 source
+    index [size_out], None); for linear / cubic, (indices, weights), each [size_out, taps].
+    An unknown mode raises before any table is built."""
+    coords = {a: source_coords(ax, opt.coord, xp) for a, ax in axes.items()}
+    if opt.mode == "nearest":
+        return coords, {a: (nearest_index(coords[a], ax, opt.nearest, xp), None)
+                        for a, ax in axes.items()}
+    filter_kernel(opt, xp)
+    return coords, {a: filter_taps(coords[a], ax, opt, xp) for a, ax in axes.items()}
+
+
+def extrapolation_mask(coords: dict[int, Any], axes: dict[int, Axis], rank: int,
+                       opt: Options, xp: ResizeOps) -> Any:
+    """Where tf_crop_and_resize writes extrapolation_value (see :func:`outside_mask`);
+    None for every other coordinate mode, or when no axis is resized."""
+    return outside_mask(coords, axes, rank, xp) if opt.coord == "tf_crop_and_resize" else None
 
 
 # ----------------------------------------------------------------------- numpy's ops

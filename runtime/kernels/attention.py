@@ -20,15 +20,15 @@ from typing import Any
 import numpy as np
 
 from tensorbridge.ir.attention_math import (
-    attention_bias,
     attention_body,
     check_qk_mode,
     default_scale,
+    key_bias,
     kv_group_size,
     needs_split,
-    precision,
-    query_offset,
+    rotate,
     safe_softmax,
+    work_types,
 )
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.runtime.kernels import attention_state  # noqa: F401  (registers the state/cache ops)
@@ -94,6 +94,12 @@ class _NumpyOps:
     def half_matmul(self, a: Array, b: Array, heads: tuple[int, int], dt: np.dtype) -> Array:
         return _half_matmul(a, b, dt)
 
+    def interleave(self, a: Array, b: Array) -> Array:
+        return np.stack((a, b), axis=-1).reshape(*a.shape[:-1], 2 * a.shape[-1])
+
+    def concat_last(self, a: Array, b: Array) -> Array:
+        return np.concatenate((a, b), axis=-1)
+
 
 OPS = _NumpyOps()
 
@@ -135,10 +141,6 @@ def _with_past(k: Array, v: Array, past_key: Array | None,
     return np.concatenate((past_key, k), axis=2), np.concatenate((past_value, v), axis=2)
 
 
-def _np_type(t: DType | None, input_type: np.dtype) -> np.dtype:
-    return input_type if t is None else t.np_dtype
-
-
 def _attention(Q: Array, K: Array, V: Array, attn_mask: Array | None, past_key: Array | None,
                past_value: Array | None, nonpad_kv_seqlen: Array | None, *, is_causal: int,
                kv_num_heads: int | None, q_num_heads: int | None, qk_matmul_output_mode: int,
@@ -150,19 +152,16 @@ def _attention(Q: Array, K: Array, V: Array, attn_mask: Array | None, past_key: 
     q = _to_4d(Q, q_num_heads, "Q")
     k, v = _with_past(_to_4d(K, kv_num_heads, "K"), _to_4d(V, kv_num_heads, "V"), past_key, past_value)
     half = Q.dtype in HALF_FLOATS
-    work, soft = precision(half, np.float64 in (Q.dtype, K.dtype, V.dtype), softmax_precision)
-    dt, sm_dt = _np_type(work, Q.dtype), _np_type(soft, Q.dtype)
-    q_len, kv_len = q.shape[2], k.shape[2]
+    dt, sm_dt = work_types(half, np.float64 in (Q.dtype, K.dtype, V.dtype), softmax_precision,
+                           Q.dtype, lambda t: t.np_dtype)
     if attn_mask is not None and attn_mask.ndim > 4:
         raise ValueError(f"Attention attn_mask must have rank <= 4, got shape {attn_mask.shape}")
-    offset = query_offset(None if past_key is None else past_key.shape[2], nonpad_kv_seqlen,
-                          q_len, OPS)
-    bias = attention_bias(attn_mask, None if attn_mask is None else attn_mask.shape[-1],
-                          attn_mask is not None and attn_mask.dtype == np.bool_, q_len, kv_len,
-                          offset, is_causal, left_window_size, right_window_size,
-                          nonpad_kv_seqlen, dt, OPS)
-    y, stages = attention_body(q, k, v, bias, default_scale(q.shape[-1]) if scale is None
-                               else scale, softcap, (q.shape[1], k.shape[1]), dt, sm_dt, half, OPS)
+    bias = key_bias(attn_mask, None if attn_mask is None else attn_mask.shape[-1],
+                    attn_mask is not None and attn_mask.dtype == np.bool_, q.shape[2], k.shape[2],
+                    None if past_key is None else past_key.shape[2], nonpad_kv_seqlen, is_causal,
+                    left_window_size, right_window_size, dt, OPS)
+    y, stages = attention_body(q, k, v, bias, default_scale(q.shape[-1], scale), softcap,
+                               (q.shape[1], k.shape[1]), dt, sm_dt, half, OPS)
     if Q.ndim == 3:
         b, h, s, d = y.shape
         y = y.transpose(0, 2, 1, 3).reshape(b, s, h * d)
@@ -201,8 +200,7 @@ def flex_attention(Q: Array, K: Array, V: Array, *, prob_mod: Any = None, scale:
         dt = DType(softmax_precision).np_dtype
     else:
         dt = np.dtype(np.float64) if Q.dtype == np.float64 else np.dtype(np.float32)
-    if scale is None:
-        scale = default_scale(Q.shape[-1])
+    scale = default_scale(Q.shape[-1], scale)
     scores = _grouped_matmul(Q.astype(dt), K.astype(dt).swapaxes(-1, -2)) * dt.type(scale)
     if score_mod is not None:
         scores = _run_modifier(score_mod, scores, ctx, "score_mod")
@@ -247,13 +245,6 @@ def rotary_embedding(X: Array, cos_cache: Array, sin_cache: Array,
     dt = _work_dtype(X)
     cos = np.expand_dims(cos.astype(dt, copy=False), head_axis)
     sin = np.expand_dims(sin.astype(dt, copy=False), head_axis)
-    xr = x[..., :rot].astype(dt)
-    x1, x2 = (xr[..., 0::2], xr[..., 1::2]) if interleaved else (xr[..., :half], xr[..., half:])
-    real = cos * x1 - sin * x2
-    imag = sin * x1 + cos * x2
-    if interleaved:
-        rotated = np.stack((real, imag), axis=-1).reshape(xr.shape)
-    else:
-        rotated = np.concatenate((real, imag), axis=-1)
+    rotated = rotate(x[..., :rot].astype(dt), rot, cos, sin, interleaved, OPS)
     out = np.concatenate((rotated.astype(X.dtype, copy=False), x[..., rot:]), axis=-1)
     return out.reshape(X.shape)

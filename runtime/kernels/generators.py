@@ -7,28 +7,9 @@ from typing import Any
 import numpy as np
 
 from tensorbridge.ir.dtypes import DType
+from tensorbridge.ir.generator_math import constant_value
 from tensorbridge.runtime.kernels.cast import HALF_FLOATS
 from tensorbridge.runtime.registry import kernel
-
-
-def _constant(value: np.ndarray | None, sparse_value: Any = None, **scalar: Any) -> np.ndarray:
-    given = {k: v for k, v in scalar.items() if v is not None}
-    if value is not None:
-        given["value"] = value
-    if sparse_value is not None:
-        given["sparse_value"] = sparse_value
-    if len(given) != 1:
-        raise ValueError(f"Constant needs exactly one value attribute, got {sorted(given)}")
-    (name, v), = given.items()
-    if name == "value":
-        return v
-    if name == "sparse_value":
-        return v.to_dense()
-    if name.startswith("value_float"):
-        return np.array(v, dtype=np.float32)
-    if name.startswith("value_int"):
-        return np.array(v, dtype=np.int64)
-    return np.array(v, dtype=object)  # value_string(s)
 
 
 @kernel("Constant", since=1)
@@ -39,7 +20,7 @@ def constant(*, value: np.ndarray | None = None, sparse_value: Any = None,
              value_strings: list[str] | None = None) -> np.ndarray:
     """Constant-1/9/11/12/13/19/21/23() -> output; exactly one of value, sparse_value (11,
     densified) and value_* (12)."""
-    return _constant(value, sparse_value, value_float=value_float, value_floats=value_floats,
+    return constant_value(value, sparse_value, value_float=value_float, value_floats=value_floats,
                      value_int=value_int, value_ints=value_ints, value_string=value_string,
                      value_strings=value_strings)
 
@@ -53,8 +34,6 @@ def constant_of_shape(input: np.ndarray, *, value: np.ndarray | None = None) -> 
     if min(dims, default=0) < 0:
         raise ValueError(f"ConstantOfShape: negative dimension in {dims}")
     return np.full(dims, value.reshape(-1)[0], dtype=value.dtype)
-
-
 
 
 def _range(start: np.ndarray, limit: np.ndarray, delta: np.ndarray,

@@ -9,30 +9,20 @@ from a channels-last copy of the input once per interpolation corner (2**r for l
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from tensorbridge.ir.resize_math import (
-    COORD_MODES_11,
-    COORD_MODES_13,
-    COORD_MODES_19,
-    LEGACY_OPTIONS,
     NUMPY_OPS,
     Axis,
     Options,
-    check_coord,
+    axis_tables,
     cubic_kernel,
-    filter_kernel,
-    filter_taps,
-    legacy_axes,
-    legacy_mode,
-    nearest_index,
-    outside_mask,
-    plan_axes,
+    extrapolation_mask,
+    legacy_plan,
+    resize_plan,
     skip_identity_axes,
-    source_coords,
 )
 from tensorbridge.runtime.kernels._spatial import compute_dtype, pad_spatial
 from tensorbridge.runtime.registry import KernelContext, kernel
@@ -71,22 +61,20 @@ def _resize(X: np.ndarray, axes: dict[int, Axis], opt: Options) -> np.ndarray:
     # axis goes first, since its per-element gathers are the expensive ones.
     axes = dict(sorted(axes.items(),
                        key=lambda kv: (kv[1].size_out / max(kv[1].size_in, 1), -kv[0])))
-    coords = {a: source_coords(ax, opt.coord, NUMPY_OPS) for a, ax in axes.items()}
+    coords, tables = axis_tables(axes, opt, NUMPY_OPS)
     if opt.mode == "nearest":
         y = X
-        for a, ax in axes.items():  # one take per axis beat a single np.ix_ gather 5-10x
-            y = np.take(y, nearest_index(coords[a], ax, opt.nearest, NUMPY_OPS), axis=a)
+        for a, (idx, _) in tables.items():  # one take per axis beat a single np.ix_ gather 5-10x
+            y = np.take(y, idx, axis=a)
     else:
-        filter_kernel(opt, NUMPY_OPS)  # rejects an unknown mode before any work
         y = X.astype(compute_dtype(X.dtype), copy=False)
-        for a, ax in axes.items():
-            y = _resample_axis(y, a, *filter_taps(coords[a], ax, opt, NUMPY_OPS))
+        for a, (idx, w) in tables.items():
+            y = _resample_axis(y, a, idx, w)
         if X.dtype.kind in "iu":
             info = np.iinfo(X.dtype)
             y = np.clip(np.rint(y), info.min, info.max)
         y = y.astype(X.dtype, copy=False)
-    mask = outside_mask(coords, axes, X.ndim, NUMPY_OPS) if opt.coord == "tf_crop_and_resize" \
-        else None
+    mask = extrapolation_mask(coords, axes, X.ndim, opt, NUMPY_OPS)
     if mask is not None:
         y = np.where(mask, np.asarray(opt.extrapolation_value).astype(y.dtype), y)
     return y
@@ -102,16 +90,7 @@ def resize_10(X: np.ndarray, scales: np.ndarray, *, mode: str = "nearest") -> np
     """Resize-10: asymmetric coordinates, out = floor(in * scale); nearest truncates (ceil
     when shrinking), linear clamps at the edges. Upsample-1/7/9 are rewritten into it by
     ir/op_versions.py. Resize-11 changed nearest rounding, so it has its own kernel."""
-    axes = legacy_axes(X.shape, _values(scales, float), NUMPY_OPS)
-    return _resize(X, axes, replace(LEGACY_OPTIONS, mode=legacy_mode(mode)))
-
-
-def _coord_modes(opset: int) -> tuple[str, ...]:
-    """The coordinate_transformation_mode values of the Resize version an opset imports:
-    tf_half_pixel_for_nn only in 11, half_pixel_symmetric from 19."""
-    if opset >= 19:
-        return COORD_MODES_19
-    return COORD_MODES_13 if opset >= 13 else COORD_MODES_11
+    return _resize(X, *legacy_plan(X.shape, _values(scales, float), mode, NUMPY_OPS))
 
 
 @kernel("Resize", since=11)
@@ -125,12 +104,12 @@ def resize(X: np.ndarray, roi: np.ndarray | None = None, scales: np.ndarray | No
            ctx: KernelContext) -> np.ndarray:
     """Resize-11/13/18/19: roi?/scales?/sizes? inputs (roi and scales optional from 13);
     antialias, axes and keep_aspect_ratio_policy (18) default to the earlier meaning; the
-    coordinate modes allowed are the node's version's (see ``_coord_modes``)."""
+    coordinate modes allowed are the node's version's (see ``coord_modes``)."""
     opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
                   exclude_outside, extrapolation_value, antialias)
-    check_coord(opt.coord, _coord_modes(ctx.opset))
-    plans = plan_axes(X.shape, _values(roi, float), _values(scales, float),
-                      _values(sizes, int), axes, keep_aspect_ratio_policy, opt.coord, NUMPY_OPS)
+    plans = resize_plan(X.shape, _values(roi, float), _values(scales, float),
+                        _values(sizes, int), axes, keep_aspect_ratio_policy, opt, ctx.opset,
+                        NUMPY_OPS)
     return _resize(X, plans, opt)
 
 

@@ -6,7 +6,6 @@ meaning the collapsed emitter must still tell apart by opset is checked to refus
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ pytest.importorskip("torch")
 import torch  # noqa: E402
 
 from tensorbridge.converters.pytorch.from_ir import from_ir  # noqa: E402
+from tests.version_cases import Case, case_model, expected_outputs  # noqa: E402
 
 RNG = np.random.default_rng(16)
 
@@ -31,17 +31,6 @@ def _x(*shape: int) -> np.ndarray:
 
 def _i(values: Any) -> np.ndarray:
     return np.array(values, dtype=np.int64)
-
-
-@dataclass
-class Case:
-    name: str
-    op: str
-    opset: int
-    inputs: dict[str, np.ndarray]
-    attrs: dict[str, Any] = field(default_factory=dict)
-    n_out: int = 1
-    oracle: str = "reference"  # or "onnxruntime"
 
 
 def _rnn_inputs(gates: int, hidden: int = 3, size: int = 4) -> dict[str, np.ndarray]:
@@ -105,35 +94,6 @@ CASES = [
 ]
 
 
-def _model(case: Case) -> onnx.ModelProto:
-    outs = [f"y{i}" for i in range(case.n_out)]
-    node = helper.make_node(case.op, list(case.inputs), outs, **case.attrs)
-    graph = helper.make_graph(
-        [node], case.name,
-        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
-         for n, v in case.inputs.items()],
-        [helper.make_empty_tensor_value_info(o) for o in outs])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", case.opset)],
-                             ir_version=8)
-
-
-def _expected(case: Case, model: onnx.ModelProto) -> list[np.ndarray]:
-    if case.oracle == "identity":
-        return [next(iter(case.inputs.values()))]
-    if case.oracle == "onnxruntime":
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        sess = ort.InferenceSession(model.SerializeToString(), opts,
-                                    providers=["CPUExecutionProvider"])
-        return list(sess.run(None, dict(case.inputs)))
-    from onnx.reference import ReferenceEvaluator
-
-    return list(ReferenceEvaluator(model).run(None, dict(case.inputs)))
-
-
 def _emitted(model: onnx.ModelProto, inputs: list[np.ndarray]) -> list[np.ndarray]:
     module = from_ir(tb.load(model, optimize=False))
     with torch.no_grad():
@@ -144,8 +104,8 @@ def _emitted(model: onnx.ModelProto, inputs: list[np.ndarray]) -> list[np.ndarra
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_old_version_node_runs_on_the_one_emitter(case: Case) -> None:
-    model = _model(case)
-    expected = _expected(case, model)
+    model = case_model(case)
+    expected = expected_outputs(case, model)
     got = _emitted(model, list(case.inputs.values()))
     assert len(got) == len(expected)
     for e, g in zip(expected, got, strict=True):
@@ -156,7 +116,7 @@ def test_old_version_node_runs_on_the_one_emitter(case: Case) -> None:
 def test_split_before_18_refuses_an_uneven_split() -> None:
     case = Case("split_13_uneven", "Split", 13, {"x": _x(7, 2)}, n_out=3)
     with pytest.raises(Exception, match="equal parts"):
-        _emitted(_model(case), [case.inputs["x"]])
+        _emitted(case_model(case), [case.inputs["x"]])
 
 
 def test_resize_13_refuses_the_mode_only_11_had() -> None:
@@ -165,4 +125,4 @@ def test_resize_13_refuses_the_mode_only_11_had() -> None:
                  "scales": np.array([1, 1, 2, 2], np.float32)},
                 {"coordinate_transformation_mode": "tf_half_pixel_for_nn"})
     with pytest.raises(Exception, match="tf_half_pixel_for_nn"):
-        _emitted(_model(case), list(case.inputs.values()))
+        _emitted(case_model(case), list(case.inputs.values()))

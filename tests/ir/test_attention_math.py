@@ -16,11 +16,14 @@ from tensorbridge.ir.attention_math import (
     attention_bias,
     attention_body,
     default_scale,
+    key_bias,
     kv_group_size,
     needs_split,
     precision,
     query_offset,
+    rotate,
     safe_softmax,
+    work_types,
 )
 from tensorbridge.runtime.kernels.attention import OPS
 
@@ -63,18 +66,15 @@ def _shared(inputs: dict[str, np.ndarray], *, is_causal: int = 0, q_num_heads: i
     if past is not None:
         k = np.concatenate((past, k), axis=2)
         v = np.concatenate((inputs["past_value"], v), axis=2)
-    work, soft = precision(False, False, None)
-    assert work is not None and soft is not None
-    dt = work.np_dtype
+    dt, soft = work_types(False, False, None, q.dtype, lambda t: t.np_dtype)
     mask, nonpad = inputs.get("attn_mask"), inputs.get("nonpad_kv_seqlen")
-    offset = query_offset(None if past is None else past.shape[2], nonpad, q.shape[2], OPS)
-    bias = attention_bias(mask, None if mask is None else mask.shape[-1],
-                          mask is not None and mask.dtype == np.bool_, q.shape[2], k.shape[2],
-                          offset, is_causal, -1, -1, nonpad, dt, OPS)
+    bias = key_bias(mask, None if mask is None else mask.shape[-1],
+                    mask is not None and mask.dtype == np.bool_, q.shape[2], k.shape[2],
+                    None if past is None else past.shape[2], nonpad, is_causal, -1, -1, dt, OPS)
     heads = (q.shape[1], k.shape[1])
     kv_group_size(*heads)
-    y, stages = attention_body(q, k, v, bias, default_scale(q.shape[-1]) if scale is None
-                               else scale, softcap, heads, dt, soft.np_dtype, False, OPS)
+    y, stages = attention_body(q, k, v, bias, default_scale(q.shape[-1], scale), softcap, heads,
+                               dt, soft, False, OPS)
     if inputs["Q"].ndim == 3:
         b, h, s, d = y.shape
         y = y.transpose(0, 2, 1, 3).reshape(b, s, h * d)
@@ -168,6 +168,71 @@ def test_precision_rules():
     assert precision(False, False, None) == (DType.FLOAT, DType.FLOAT)
     assert precision(False, True, None) == (DType.DOUBLE, DType.DOUBLE)
     assert precision(False, False, int(DType.DOUBLE)) == (DType.DOUBLE, DType.DOUBLE)
+
+
+def test_work_types_are_the_precision_rules_in_the_framework_s_types():
+    from tensorbridge.ir.dtypes import DType
+    f16 = np.dtype(np.float16)
+    assert work_types(True, False, None, f16, lambda t: t.np_dtype) == (f16, f16)
+    assert work_types(True, False, int(DType.FLOAT), f16, lambda t: t.np_dtype) == (
+        f16, np.dtype(np.float32))
+    assert work_types(False, True, None, f16, lambda t: t.np_dtype) == (
+        np.dtype(np.float64), np.dtype(np.float64))
+
+
+def test_default_scale_is_the_attribute_when_given():
+    assert default_scale(16) == pytest.approx(0.25)
+    assert default_scale(16, 0.5) == 0.5
+
+
+def test_key_bias_places_the_queries_after_the_past():
+    """Causal rows after a 3-key cache, written out as loops: query i sees keys j <= 3 + i."""
+    bias = key_bias(None, None, False, 2, 5, 3, None, 1, -1, -1, np.dtype(np.float32), OPS)
+    want = np.array([[0.0 if j <= 3 + i else -np.inf for j in range(5)] for i in range(2)])
+    np.testing.assert_array_equal(bias, want)
+
+
+def _reference_rotary(x: np.ndarray, cos: np.ndarray, sin: np.ndarray, pos: np.ndarray,
+                      **attrs: object) -> np.ndarray:
+    node = helper.make_node("RotaryEmbedding", ["X", "cos", "sin", "pos"], ["Y"], **attrs)
+    feeds = {"X": x, "cos": cos, "sin": sin, "pos": pos}
+    graph = helper.make_graph(
+        [node], "rotary",
+        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+         for n, v in feeds.items()],
+        [helper.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+    return ReferenceEvaluator(model).run(None, feeds)[0]
+
+
+@pytest.mark.parametrize("interleaved", [0, 1])
+@pytest.mark.parametrize("rot", [8, 4])
+def test_rotate_matches_the_reference_rotary_embedding(interleaved, rot):
+    """X [B, H, S, D] with D = 8, rotating the first ``rot`` features (the rest pass)."""
+    x = RNG.standard_normal((2, 3, 5, 8)).astype(np.float32)
+    cos = RNG.standard_normal((7, rot // 2)).astype(np.float32)
+    sin = RNG.standard_normal((7, rot // 2)).astype(np.float32)
+    pos = RNG.integers(0, 7, (2, 5)).astype(np.int64)
+    c, s = cos[pos][:, None], sin[pos][:, None]  # [B, 1, S, rot/2]
+    got = np.concatenate((rotate(x[..., :rot], rot, c, s, interleaved, OPS), x[..., rot:]), -1)
+    want = _reference_rotary(x, cos, sin, pos, interleaved=interleaved,
+                             rotary_embedding_dim=rot if rot < 8 else 0)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("interleaved", [0, 1])
+def test_torch_and_tf_ops_rotate_as_numpy(interleaved):
+    torch = pytest.importorskip("torch")
+    tf = pytest.importorskip("tensorflow")
+    from tensorbridge.converters.pytorch.from_ir.ops.attention import OPS as TORCH_OPS
+    from tensorbridge.converters.tensorflow.from_ir.ops.attention import OPS as TF_OPS
+
+    x = RNG.standard_normal((2, 3, 6)).astype(np.float32)
+    c, s = RNG.standard_normal((2, 3, 3)).astype(np.float32), RNG.standard_normal(3).astype(np.float32)
+    want = rotate(x, 6, c, s, interleaved, OPS)
+    for xp, convert in ((TORCH_OPS, torch.from_numpy), (TF_OPS, tf.constant)):
+        got = rotate(convert(x), 6, convert(c), convert(s), interleaved, xp)
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
 
 
 @pytest.mark.parametrize(("rank", "heads", "hidden", "message"), [

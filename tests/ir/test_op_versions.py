@@ -6,8 +6,6 @@ rewrites (it would be dead code)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,24 +15,13 @@ from onnx import TensorProto, helper
 
 import tensorbridge as tb
 from tensorbridge.ir.op_versions import UPGRADES
+from tests.version_cases import Case, case_model, expected_outputs
 
 RNG = np.random.default_rng(5)
 
 
 def _x(*shape: int) -> np.ndarray:
     return RNG.standard_normal(shape).astype(np.float32)
-
-
-@dataclass
-class Case:
-    name: str
-    op: str
-    opset: int
-    inputs: dict[str, np.ndarray]
-    attrs: dict[str, Any] = field(default_factory=dict)
-    n_out: int = 1
-    # expected outputs from the inputs; None: onnx.reference
-    expect: Callable[..., list[np.ndarray]] | None = None
 
 
 def _linear_upsample_2x(x: np.ndarray) -> np.ndarray:
@@ -72,51 +59,32 @@ CASES = [
     Case("reduce_log_sum_exp_13", "ReduceLogSumExp", 13, {"x": _x(2, 5)}, {"axes": [1]}),
     Case("top_k_1", "TopK", 1, {"x": _x(3, 6)}, {"k": 2, "axis": 1}, n_out=2),
     Case("reshape_1", "Reshape", 1, {"x": _x(2, 6)}, {"shape": [0, 3, 2]},
-         expect=lambda x: [x.reshape(2, 3, 2)]),
+         oracle=lambda x: [x.reshape(2, 3, 2)]),
     Case("split_2_lengths", "Split", 2, {"x": _x(2, 5)}, {"split": [2, 3], "axis": 1}, n_out=2),
     Case("split_11_equal", "Split", 11, {"x": _x(6, 2)}, n_out=3),
     Case("slice_1", "Slice", 1, {"x": _x(4, 5)}, {"starts": [1, 1], "ends": [3, 1000], "axes": [0, 1]},
-         expect=lambda x: [x[1:3, 1:]]),
+         oracle=lambda x: [x[1:3, 1:]]),
     Case("pad_2_constant", "Pad", 2, {"x": _x(2, 3)}, {"pads": [0, 1, 1, 2], "value": 1.5}),
     Case("pad_2_reflect", "Pad", 2, {"x": _x(3, 4)}, {"pads": [1, 2, 1, 2], "mode": "reflect"}),
     Case("pad_1_paddings", "Pad", 1, {"x": _x(2, 2)}, {"paddings": [1, 0, 0, 1], "value": -2.0},
-         expect=lambda x: [np.pad(x, [(1, 0), (0, 1)], constant_values=-2.0)]),
+         oracle=lambda x: [np.pad(x, [(1, 0), (0, 1)], constant_values=-2.0)]),
     Case("clip_6_both", "Clip", 6, {"x": _x(4, 4)}, {"min": -0.5, "max": 0.25}),
     Case("clip_6_max_only", "Clip", 6, {"x": _x(4, 4)}, {"max": 0.1}),
     Case("dft_17", "DFT", 17, {"x": _x(2, 8, 1)}, {"axis": 1}),
     Case("cast_1_name", "Cast", 1, {"x": _x(3, 2)}, {"to": "DOUBLE"},
-         expect=lambda x: [x.astype(np.float64)]),
+         oracle=lambda x: [x.astype(np.float64)]),
     Case("grid_sample_16", "GridSample", 16, {"x": _x(1, 2, 4, 5), "grid": RNG.uniform(-1, 1, (1, 3, 3, 2)).astype(np.float32)},
-         {"mode": "bicubic", "align_corners": 0}, expect=_grid_sample_20),
+         {"mode": "bicubic", "align_corners": 0}, oracle=_grid_sample_20),
     Case("concat_1_default_axis", "Concat", 1, {"a": _x(2, 3), "b": _x(2, 2)},
-         expect=lambda a, b: [np.concatenate([a, b], axis=1)]),
+         oracle=lambda a, b: [np.concatenate([a, b], axis=1)]),
     Case("upsample_7_nearest", "Upsample", 7, {"x": _x(1, 2, 2, 3)}, {"scales": [1.0, 1.0, 2.0, 3.0]},
-         expect=lambda x: [x.repeat(2, axis=2).repeat(3, axis=3)]),
+         oracle=lambda x: [x.repeat(2, axis=2).repeat(3, axis=3)]),
     Case("upsample_9_input", "Upsample", 9, {"x": _x(1, 1, 2, 2), "scales": np.array([1, 1, 2, 2], np.float32)},
-         {"mode": "nearest"}, expect=lambda x, s: [x.repeat(2, axis=2).repeat(2, axis=3)]),
+         {"mode": "nearest"}, oracle=lambda x, s: [x.repeat(2, axis=2).repeat(2, axis=3)]),
     Case("upsample_1_bilinear", "Upsample", 1, {"x": _x(1, 1, 3, 3)},
          {"height_scale": 2.0, "width_scale": 2.0, "mode": "bilinear"},
-         expect=lambda x: [_linear_upsample_2x(x)]),
+         oracle=lambda x: [_linear_upsample_2x(x)]),
 ]
-
-
-def _model(case: Case) -> onnx.ModelProto:
-    outs = [f"y{i}" for i in range(case.n_out)]
-    node = helper.make_node(case.op, list(case.inputs), outs, **case.attrs)
-    graph = helper.make_graph(
-        [node], case.name,
-        [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(v.dtype), v.shape)
-         for n, v in case.inputs.items()],
-        [helper.make_empty_tensor_value_info(o) for o in outs])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", case.opset)], ir_version=8)
-
-
-def _expected(case: Case, model: onnx.ModelProto) -> list[np.ndarray]:
-    if case.expect is not None:
-        return case.expect(*case.inputs.values())
-    from onnx.reference import ReferenceEvaluator
-
-    return list(ReferenceEvaluator(model).run(None, dict(case.inputs)))
 
 
 def _run(layer: str, model: onnx.ModelProto, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -145,8 +113,8 @@ def _run(layer: str, model: onnx.ModelProto, inputs: list[np.ndarray]) -> list[n
 def test_old_spelling_keeps_its_meaning(case: Case, layer: str) -> None:
     if layer != "runtime":
         pytest.importorskip("torch" if layer == "torch" else "tensorflow")
-    model = _model(case)
-    expected = _expected(case, model)
+    model = case_model(case)
+    expected = expected_outputs(case, model)
     got = _run(layer, model, list(case.inputs.values()))
     assert len(got) == len(expected)
     for e, g in zip(expected, got, strict=True):

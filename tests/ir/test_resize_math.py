@@ -269,7 +269,8 @@ def test_tf_emitter_with_computed_scales_and_sizes_matches_the_reference(attrs, 
     tensors through the shared maths. (Scales times lengths are exact, so that the
     reference's fractional output length equals the integer one.)"""
     tf = pytest.importorskip("tensorflow")
-    from tensorbridge.converters.tensorflow.from_ir.ops.resize import resize_19
+    from tensorbridge.converters.emitting import EmitContext
+    from tensorbridge.converters.tensorflow.from_ir.ops.resize import resize
 
     x = RNG.standard_normal((1, 2, 4, 8))
     roi = [0.0, 0.0, -0.25, 0.125, 1.0, 1.0, 0.875, 1.25] \
@@ -279,9 +280,10 @@ def test_tf_emitter_with_computed_scales_and_sizes_matches_the_reference(attrs, 
     @tf.function(input_signature=[tf.TensorSpec([1, 2, None, None], tf.float64),
                                   tf.TensorSpec([None], tf.as_dtype(given.dtype))])
     def emitted(x, v):
-        return resize_19(x, None if roi is None else tf.constant(roi, tf.float32),
-                         v if scales else None, None if scales else v,
-                         **{k: tuple(a) if k == "axes" else a for k, a in attrs.items()})
+        return resize(x, None if roi is None else tf.constant(roi, tf.float32),
+                      v if scales else None, None if scales else v,
+                      ctx=EmitContext(node_name="resize", n_outputs=1, opset=19),
+                      **{k: tuple(a) if k == "axes" else a for k, a in attrs.items()})
 
     ref = _reference_resize(x, scales=scales, sizes=sizes, roi=roi, **attrs)
     np.testing.assert_allclose(emitted(x, given).numpy(), ref, rtol=1e-5, atol=1e-6)

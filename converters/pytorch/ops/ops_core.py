@@ -3,8 +3,6 @@ torch.export emits for dynamic shapes. Each function's docstring is the ATen sch
 
 from __future__ import annotations
 
-import numpy as np
-
 from tensorbridge.converters.pytorch.context import Ctx
 from tensorbridge.converters.pytorch.registry import aten
 from tensorbridge.ir.dtypes import DType
@@ -23,6 +21,12 @@ def binary(ctx: Ctx, op: str, a: object, b: object, dt: DType | None = None,
     node's result dtype (torch computed it; or ``dt``), Python scalars included."""
     dt = dt or ctx.out_dtype()
     return ctx.op(op, [ctx.tensor(a, dt), ctx.tensor(b, dt)], attrs, dtype=dt)
+
+
+def int_floor_div(ctx: Ctx, a: Value, b: Value) -> Value:
+    """Python's a // b for integer tensors (rounds toward -inf; ONNX Div truncates):
+    a - (a mod b) is an exact multiple of b, so the truncating Div of it is the floor."""
+    return ctx.op("Div", [ctx.op("Sub", [a, ctx.op("Mod", [a, b], {"fmod": 0})]), b])
 
 
 def _scaled(ctx: Ctx, other: object, alpha: object) -> object:
@@ -99,13 +103,7 @@ def op_mul(ctx: Ctx, a: object, b: object) -> Value:
 @aten("operator::floordiv")
 def op_floordiv(ctx: Ctx, a: object, b: object) -> Value:
     """SymInt // SymInt (floor division: differs from ONNX Div for negative operands)"""
-    a_v, b_v = ctx.tensor(a, DType.INT64), ctx.tensor(b, DType.INT64)
-    q = ctx.op("Div", [a_v, b_v])
-    # Div truncates; subtract 1 where the remainder is non-zero and signs differ
-    r = ctx.op("Mod", [a_v, b_v], {"fmod": 0})
-    fix = ctx.op("Cast", [ctx.op("Not", [ctx.op("Equal", [r, ctx.const(np.int64(0))])])], {"to": int(DType.INT64)})
-    neg = ctx.op("Cast", [ctx.op("Less", [ctx.op("Mul", [a_v, b_v]), ctx.const(np.int64(0))])], {"to": int(DType.INT64)})
-    return ctx.op("Sub", [q, ctx.op("Mul", [fix, neg])])
+    return int_floor_div(ctx, ctx.tensor(a, DType.INT64), ctx.tensor(b, DType.INT64))
 
 
 def _compare(ctx: Ctx, op: str, a: object, b: object, negate: bool = False) -> Value:

@@ -14,6 +14,7 @@ import torch
 
 from tensorbridge.converters.pytorch.context import TORCH_TO_DTYPE, Ctx, to_dtype
 from tensorbridge.converters.pytorch.ops.ops_core import binary as _bin
+from tensorbridge.converters.pytorch.ops.ops_core import int_floor_div
 from tensorbridge.converters.pytorch.ops.ops_core import unary as _unary
 from tensorbridge.converters.pytorch.registry import aten
 from tensorbridge.ir.dtypes import DType
@@ -415,8 +416,7 @@ def _floor_div(ctx: Ctx, self: object, other: object) -> Value:
     a, b = ctx.tensor(self, dt), ctx.tensor(other, dt)
     if dt.is_float:
         return ctx.op("Floor", [ctx.op("Div", [a, b])])
-    # a - (a mod b) is an exact multiple of b, so truncating Div gives the floor quotient
-    return ctx.op("Div", [ctx.op("Sub", [a, ctx.op("Mod", [a, b], {"fmod": 0})]), b])
+    return int_floor_div(ctx, a, b)
 
 
 @aten("aten::floor_divide.default", "aten::floor_divide.Scalar")

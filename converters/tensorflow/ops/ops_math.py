@@ -51,29 +51,30 @@ def tf_div(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
 def tf_div_no_nan(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
     """DivNoNan(x: T, y: T) -> z: T  (0 where y == 0)"""
     zero = ctx.const(0, ctx.out_dtype())
-    safe = ctx.op("Where", [ctx.op("Equal", [y, zero]), ctx.const(1, ctx.out_dtype()), y])
-    return ctx.op("Where", [ctx.op("Equal", [y, zero]), zero, ctx.op("Div", [x, safe])])
+    y_is_0 = ctx.op("Equal", [y, zero])
+    safe = ctx.op("Where", [y_is_0, ctx.const(1, ctx.out_dtype()), y])
+    return ctx.op("Where", [y_is_0, zero, ctx.op("Div", [x, safe])])
+
+
+def _floor_quotient(ctx: TfCtx, x: Value, y: Value) -> Value:
+    """floor(x / y); for integers x - (x mod y) is an exact multiple of y, so the
+    truncating ONNX Div of it is the floor."""
+    if ctx.out_dtype().is_float:
+        return ctx.op("Floor", [ctx.op("Div", [x, y])])
+    return ctx.op("Div", [ctx.op("Sub", [x, ctx.op("Mod", [x, y], {"fmod": 0})]), y])
 
 
 @tf_op("FloorDiv")
 def tf_floor_div(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
     """FloorDiv(x: T, y: T) -> z: T"""
-    if ctx.out_dtype().is_float:
-        return ctx.op("Floor", [ctx.op("Div", [x, y])])
-    q = ctx.op("Div", [x, y])  # truncates: step down where the remainder is non-zero and signs differ
-    r = ctx.op("Sub", [x, ctx.op("Mul", [q, y])])
-    zero = ctx.const(0, ctx.out_dtype())
-    fix = ctx.op("And", [ctx.op("Not", [ctx.op("Equal", [r, zero])]),
-                         ctx.op("Xor", [ctx.op("Less", [x, zero]), ctx.op("Less", [y, zero])])])
-    return ctx.op("Sub", [q, ctx.op("Cast", [fix], {"to": int(ctx.out_dtype())})])
+    return _floor_quotient(ctx, x, y)
 
 
 @tf_op("FloorMod")
 def tf_floor_mod(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
     """FloorMod(x: T, y: T) -> z: T  (result has the sign of y)"""
     if ctx.out_dtype().is_float:
-        floor = ctx.op("Floor", [ctx.op("Div", [x, y])])
-        return ctx.op("Sub", [x, ctx.op("Mul", [floor, y])])
+        return ctx.op("Sub", [x, ctx.op("Mul", [_floor_quotient(ctx, x, y), y])])
     return ctx.op("Mod", [x, y], {"fmod": 0})
 
 

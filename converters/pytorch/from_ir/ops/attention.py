@@ -20,16 +20,15 @@ from tensorbridge.converters.pytorch.from_ir.host import T
 from tensorbridge.converters.pytorch.from_ir.ops.shape import Info, info
 from tensorbridge.converters.pytorch.from_ir.registry import emits
 from tensorbridge.ir.attention_math import (
-    attention_bias,
     attention_body,
     check_qk_mode,
     default_scale,
+    key_bias,
     kv_group_size,
     needs_split,
-    precision,
-    query_offset,
+    rotate,
+    work_types,
 )
-from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.errors import UnsupportedOpError
 
 LAYER = "PyTorch emitter"
@@ -88,6 +87,12 @@ class _TorchOps:
         # torch's half-precision matmul accumulates in float32 and rounds once
         return _grouped_matmul(a.to(dt), b.to(dt), *heads)
 
+    def interleave(self, a: Any, b: Any) -> Any:
+        return torch.stack((a, b), dim=-1).flatten(-2)
+
+    def concat_last(self, a: Any, b: Any) -> Any:
+        return torch.cat((a, b), dim=-1)
+
 
 OPS = _TorchOps()
 
@@ -118,10 +123,6 @@ def _outputs(values: tuple[Any, ...], n: int) -> Any:
     return values[0] if n <= 1 else values[:n]
 
 
-def _torch_type(t: DType | None, input_type: torch.dtype | None) -> torch.dtype | None:
-    return input_type if t is None else torch_dtype(t)
-
-
 def _attention(Q: Any, K: Any, V: Any, attn_mask: Any, past_key: Any, past_value: Any,
                nonpad_kv_seqlen: Any, *, is_causal: int, kv_num_heads: int | None,
                q_num_heads: int | None, qk_matmul_output_mode: int, scale: float | None,
@@ -139,18 +140,14 @@ def _attention(Q: Any, K: Any, V: Any, attn_mask: Any, past_key: Any, past_value
         kv_len = past_len + kv_len
     half = qi.dtype in _HALF
     # an untyped input under fx (dtype None) is computed in its own type, like half ones
-    work, soft = precision(half or qi.dtype is None,
-                           torch.float64 in (qi.dtype, ki.dtype, vi.dtype), softmax_precision)
-    dt, sm = _torch_type(work, qi.dtype), _torch_type(soft, qi.dtype)
-    head_dim = qi.shape[-1] if qi.rank == 4 else qi.shape[-1] // hq
-    scale = default_scale(head_dim) if scale is None else scale
+    dt, sm = work_types(half or qi.dtype is None, torch.float64 in (qi.dtype, ki.dtype, vi.dtype),
+                        softmax_precision, qi.dtype, torch_dtype)
+    scale = default_scale(qi.shape[-1] if qi.rank == 4 else qi.shape[-1] // hq, scale)
     check_qk_mode(qk_matmul_output_mode)
     mi = None if attn_mask is None else info(T(attn_mask), ctx, 3)
-    bias = attention_bias(None if attn_mask is None else T(attn_mask),
-                          None if mi is None else mi.shape[-1],
-                          mi is not None and mi.dtype == torch.bool, q_len, kv_len,
-                          query_offset(past_len, nonpad_kv_seqlen, q_len, OPS), is_causal,
-                          left, right, nonpad_kv_seqlen, dt, OPS)
+    bias = key_bias(None if attn_mask is None else T(attn_mask),
+                    None if mi is None else mi.shape[-1], mi is not None and mi.dtype == torch.bool,
+                    q_len, kv_len, past_len, nonpad_kv_seqlen, is_causal, left, right, dt, OPS)
     n_outputs = ctx.n_outputs
     stages = None
     if not half and softcap <= 0 and n_outputs < 4 and sm == dt:
@@ -199,17 +196,12 @@ def rotary_embedding(X: Any, cos_cache: Any, sin_cache: Any, position_ids: Any =
         raise UnsupportedOpError(LAYER, "RotaryEmbedding", hint="X must be 4-D, or 3-D with "
                                  "num_heads set")
     rot = rotary_embedding_dim or head_dim
-    half = rot // 2
     cos, sin = T(cos_cache), T(sin_cache)
     if position_ids is not None:
         pid = T(position_ids).long()
         cos, sin = cos[pid], sin[pid]  # [B, S, half]
     dt = torch.float64 if xi.dtype == torch.float64 else torch.float32
     cos, sin = cos.to(dt).unsqueeze(head_axis), sin.to(dt).unsqueeze(head_axis)
-    xr = x[..., :rot].to(dt)
-    x1, x2 = (xr[..., 0::2], xr[..., 1::2]) if interleaved else (xr[..., :half], xr[..., half:])
-    real, imag = cos * x1 - sin * x2, sin * x1 + cos * x2
-    rotated = (torch.stack((real, imag), dim=-1).flatten(-2) if interleaved
-               else torch.cat((real, imag), dim=-1))
+    rotated = rotate(x[..., :rot].to(dt), rot, cos, sin, interleaved, OPS)
     y = torch.cat((rotated.to(xi.dtype), x[..., rot:]), dim=-1)
     return y.flatten(-2) if xi.rank == 3 else y

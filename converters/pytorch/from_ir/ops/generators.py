@@ -23,6 +23,7 @@ from tensorbridge.converters.pytorch.from_ir.ops.shape import dims_of
 from tensorbridge.converters.pytorch.from_ir.registry import emits, out_dtype
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.errors import UnsupportedOpError
+from tensorbridge.ir.generator_math import constant_value
 
 LAYER = "PyTorch emitter"
 
@@ -35,27 +36,6 @@ def _tensor_or_host(array: np.ndarray, op_type: str) -> Any:
     return host if host is not None else to_torch(array)
 
 
-def _constant(op_type: str, value: np.ndarray | None, sparse_value: Any = None,
-              **scalars: Any) -> Any:
-    given = {k: v for k, v in scalars.items() if v is not None}
-    if value is not None:
-        given["value"] = value
-    if sparse_value is not None:
-        given["sparse_value"] = sparse_value
-    if len(given) != 1:
-        raise ValueError(f"Constant needs exactly one value attribute, got {sorted(given)}")
-    (name, v), = given.items()
-    if name == "sparse_value":
-        v = v.to_dense()
-    elif name.startswith("value_float"):
-        v = np.array(v, dtype=np.float32)
-    elif name.startswith("value_int"):
-        v = np.array(v, dtype=np.int64)
-    elif name.startswith("value_string"):
-        v = np.array(v, dtype=object)
-    return _tensor_or_host(np.asarray(v), op_type)
-
-
 @emits("Constant", since=1)
 def constant(*, value: np.ndarray | None = None, sparse_value: Any = None,
              value_float: float | None = None, value_floats: tuple[float, ...] | None = None,
@@ -64,9 +44,10 @@ def constant(*, value: np.ndarray | None = None, sparse_value: Any = None,
              value_strings: tuple[str, ...] | None = None) -> Any:
     """Constant-1/9/11/12/13/19/21/23() -> output; exactly one of value, sparse_value (11,
     densified) and value_* (12)."""
-    return _constant("Constant", value, sparse_value, value_float=value_float,
-                     value_floats=value_floats, value_int=value_int, value_ints=value_ints,
-                     value_string=value_string, value_strings=value_strings)
+    array = constant_value(value, sparse_value, value_float=value_float,
+                           value_floats=value_floats, value_int=value_int, value_ints=value_ints,
+                           value_string=value_string, value_strings=value_strings)
+    return _tensor_or_host(array, "Constant")
 
 
 @emits("ConstantOfShape", since=9)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,21 +22,13 @@ from tensorbridge.converters.pytorch.from_ir.ops.shape import Info, info, pad_ar
 from tensorbridge.converters.pytorch.from_ir.registry import emits
 from tensorbridge.ir.errors import UnsupportedOpError
 from tensorbridge.ir.resize_math import (
-    COORD_MODES_11,
-    COORD_MODES_13,
-    COORD_MODES_19,
-    LEGACY_OPTIONS,
     Axis,
     Options,
-    check_coord,
-    filter_taps,
-    legacy_axes,
-    legacy_mode,
-    nearest_index,
-    outside_mask,
-    plan_axes,
+    axis_tables,
+    extrapolation_mask,
+    legacy_plan,
+    resize_plan,
     skip_identity_axes,
-    source_coords,
 )
 
 LAYER = "PyTorch emitter"
@@ -124,25 +115,23 @@ def _resample_axis(y: Any, axis: int, idx: Any, w: Any, rank: int) -> Any:
 
 
 def _resize_generic(x: Any, axes: dict[int, Axis], opt: Options, xi: Info) -> Any:
-    coords = {a: source_coords(ax, opt.coord, OPS) for a, ax in axes.items()}
+    coords, tables = axis_tables(axes, opt, OPS)
     if opt.mode == "nearest":
         y = x
-        for a, ax in axes.items():
-            y = torch.index_select(y, a, nearest_index(coords[a], ax, opt.nearest, OPS))
+        for a, (idx, _) in tables.items():
+            y = torch.index_select(y, a, idx)
     else:
         floating = xi.dtype is None or xi.dtype.is_floating_point
         ct = xi.dtype if floating else torch.float32
         y = x.to(ct)
-        for a, ax in axes.items():
-            idx, w = filter_taps(coords[a], ax, opt, OPS)
+        for a, (idx, w) in tables.items():
             y = _resample_axis(y, a, idx, w.to(ct), xi.rank)
         if not floating and xi.dtype is not None:
             limits = torch.iinfo(xi.dtype)
             y = torch.round(y).clamp(limits.min, limits.max)
         y = y.to(xi.dtype)
-    if opt.coord == "tf_crop_and_resize":
-        y = torch.where(outside_mask(coords, axes, xi.rank, OPS), opt.extrapolation_value, y)
-    return y
+    mask = extrapolation_mask(coords, axes, xi.rank, opt, OPS)
+    return y if mask is None else torch.where(mask, opt.extrapolation_value, y)
 
 
 # -------------------------------------------------------------------- F.interpolate path
@@ -212,19 +201,9 @@ def _legacy_resize(X: Any, scales: Sequence[float], mode: str, ctx: EmitContext 
     """Resize-10 / Upsample: asymmetric coordinates, nearest truncates (ceil shrinking)."""
     xi = info(T(X), ctx)
     try:
-        opt = replace(LEGACY_OPTIONS, mode=legacy_mode(mode))
-        axes = legacy_axes(xi.shape, [float(s) for s in scales], OPS)
-        return _resize(X, axes, opt, xi)
+        return _resize(X, *legacy_plan(xi.shape, [float(s) for s in scales], mode, OPS), xi)
     except ValueError as e:
         raise _unsupported("Resize", e) from e
-
-
-def _coord_modes(opset: int) -> tuple[str, ...]:
-    """The coordinate_transformation_mode values of the Resize version an opset imports:
-    tf_half_pixel_for_nn only in 11, half_pixel_symmetric from 19."""
-    if opset >= 19:
-        return COORD_MODES_19
-    return COORD_MODES_13 if opset >= 13 else COORD_MODES_11
 
 
 @emits("Resize", since=10)
@@ -245,14 +224,13 @@ def resize(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
            nearest_mode: str = "round_prefer_floor", ctx: EmitContext) -> Any:
     """Resize-11/13/18/19: roi?/scales?/sizes? inputs (roi and scales optional from 13);
     antialias, axes and keep_aspect_ratio_policy (18) default to the earlier meaning; the
-    coordinate modes allowed are the node's version's (see ``_coord_modes``)."""
+    coordinate modes allowed are the node's version's (see ``coord_modes``)."""
     opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
                   exclude_outside, extrapolation_value, antialias)
     xi = info(T(X), ctx)
     try:
-        check_coord(opt.coord, _coord_modes(ctx.opset))
-        plans = plan_axes(xi.shape, floats(roi), floats(scales), ints(sizes), axes,
-                          keep_aspect_ratio_policy, opt.coord, OPS)
+        plans = resize_plan(xi.shape, floats(roi), floats(scales), ints(sizes), axes,
+                            keep_aspect_ratio_policy, opt, ctx.opset, OPS)
         return _resize(X, plans, opt, xi)
     except ValueError as e:
         raise _unsupported("Resize", e) from e

@@ -17,16 +17,15 @@ from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.tensorflow.from_ir.dtypes import tf_dtype
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
 from tensorbridge.ir.attention_math import (
-    attention_bias,
     attention_body,
     check_qk_mode,
     default_scale,
+    key_bias,
     kv_group_size,
     needs_split,
-    precision,
-    query_offset,
+    rotate,
+    work_types,
 )
-from tensorbridge.ir.dtypes import DType
 
 _HALF = (tf.float16, tf.bfloat16)
 
@@ -129,6 +128,13 @@ class _TfOps:
         f32 = tf.float32
         return tf.cast(_grouped_matmul(tf.cast(a, f32), tf.cast(b, f32), *heads), dt)
 
+    def interleave(self, a: Any, b: Any) -> Any:
+        shape = tf.shape(a)
+        return tf.reshape(tf.stack([a, b], axis=-1), tf.concat([shape[:-1], [2 * shape[-1]]], 0))
+
+    def concat_last(self, a: Any, b: Any) -> Any:
+        return tf.concat([a, b], axis=-1)
+
 
 OPS = _TfOps()
 
@@ -136,10 +142,6 @@ OPS = _TfOps()
 def _length(x: Any, axis: int) -> Any:
     d = x.shape[axis]
     return int(d) if d is not None else tf.shape(x, out_type=tf.int64)[axis]
-
-
-def _tf_type(t: DType | None, input_type: Any) -> Any:
-    return input_type if t is None else tf_dtype(t)
 
 
 def _attention(Q: Any, K: Any, V: Any, attn_mask: Any, past_key: Any, past_value: Any,
@@ -158,15 +160,14 @@ def _attention(Q: Any, K: Any, V: Any, attn_mask: Any, past_key: Any, past_value
         raise ValueError("Attention needs static head counts (4-D shapes or the *_num_heads "
                          "attributes)")
     half = Q.dtype in _HALF
-    work, soft = precision(half, tf.float64 in (Q.dtype, K.dtype, V.dtype), softmax_precision)
-    dt, sm_dt = _tf_type(work, Q.dtype), _tf_type(soft, Q.dtype)
-    q_len, kv_len = _length(q, 2), _length(k, 2)
-    offset = query_offset(None if past_key is None else _length(past_key, 2), nonpad, q_len, OPS)
-    bias = attention_bias(attn_mask, None if attn_mask is None else _length(attn_mask, -1),
-                          attn_mask is not None and attn_mask.dtype == tf.bool, q_len, kv_len,
-                          offset, is_causal, left, right, nonpad, dt, OPS)
-    y, stages = attention_body(q, k, v, bias, default_scale(q.shape[-1]) if scale is None
-                               else scale, softcap, (hq, hkv), dt, sm_dt, half, OPS)
+    dt, sm_dt = work_types(half, tf.float64 in (Q.dtype, K.dtype, V.dtype), softmax_precision,
+                           Q.dtype, tf_dtype)
+    bias = key_bias(attn_mask, None if attn_mask is None else _length(attn_mask, -1),
+                    attn_mask is not None and attn_mask.dtype == tf.bool, _length(q, 2),
+                    _length(k, 2), None if past_key is None else _length(past_key, 2), nonpad,
+                    is_causal, left, right, dt, OPS)
+    y, stages = attention_body(q, k, v, bias, default_scale(q.shape[-1], scale), softcap,
+                               (hq, hkv), dt, sm_dt, half, OPS)
     if Q.shape.rank == 3:
         y = tf.transpose(y, [0, 2, 1, 3])
         y = tf.reshape(y, tf.concat([tf.shape(y)[:2], [-1]], 0))
@@ -207,24 +208,13 @@ def rotary_embedding(X: Any, cos_cache: Any, sin_cache: Any, position_ids: Any =
         x, head_axis = tf.reshape(X, tf.concat([shape[:2], [num_heads, -1]], 0)), 2
     else:
         raise ValueError("RotaryEmbedding input must be 4-D, or 3-D with num_heads")
-    head = x.shape[-1]
-    rot = rotary_embedding_dim or head
-    half = rot // 2
+    rot = rotary_embedding_dim or x.shape[-1]
     cos, sin = cos_cache, sin_cache
     if position_ids is not None:
         cos, sin = tf.gather(cos, position_ids), tf.gather(sin, position_ids)  # [B, S, half]
     dt = _work_dtype(X)
     cos = tf.expand_dims(tf.cast(cos, dt), head_axis)
     sin = tf.expand_dims(tf.cast(sin, dt), head_axis)
-    xr = tf.cast(x[..., :rot], dt)
-    if interleaved:
-        x1, x2 = xr[..., 0::2], xr[..., 1::2]
-    else:
-        x1, x2 = xr[..., :half], xr[..., half:]
-    real, imag = cos * x1 - sin * x2, sin * x1 + cos * x2
-    if interleaved:
-        rotated = tf.reshape(tf.stack([real, imag], axis=-1), tf.shape(xr))
-    else:
-        rotated = tf.concat([real, imag], axis=-1)
+    rotated = rotate(tf.cast(x[..., :rot], dt), rot, cos, sin, interleaved, OPS)
     out = tf.concat([tf.cast(rotated, X.dtype), x[..., rot:]], axis=-1)
     return tf.reshape(out, shape)

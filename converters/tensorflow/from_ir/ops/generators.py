@@ -12,27 +12,7 @@ from tensorbridge.converters.tensorflow.from_ir.ops.shape import I64, LAYER, dim
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.errors import UnsupportedOpError
-
-
-def _constant(value: np.ndarray | None, sparse_value: Any = None, **scalar: Any) -> Any:
-    given = {k: v for k, v in scalar.items() if v is not None}
-    if value is not None:
-        given["value"] = value
-    if sparse_value is not None:
-        given["sparse_value"] = sparse_value
-    if len(given) != 1:
-        raise UnsupportedOpError(LAYER, "Constant", hint="needs exactly one value attribute, "
-                                 f"got {sorted(given)}")
-    (name, v), = given.items()
-    if name == "value":
-        return tf.constant(v)
-    if name == "sparse_value":
-        return tf.constant(np.asarray(v.to_dense()))
-    if name.startswith("value_float"):
-        return tf.constant(np.array(v, dtype=np.float32))
-    if name.startswith("value_int"):
-        return tf.constant(np.array(v, dtype=np.int64))
-    return tf.constant(np.array(v, dtype=object), tf.string)  # value_string(s)
+from tensorbridge.ir.generator_math import constant_value
 
 
 @emits("Constant", since=1)
@@ -43,9 +23,14 @@ def constant(*, value: np.ndarray | None = None, sparse_value: Any = None,
              value_strings: tuple[str, ...] | None = None) -> Any:
     """Constant-1/9/11/12/13/19/21/23/24/25() -> output; exactly one of value, sparse_value
     (11, densified) or value_* (12)."""
-    return _constant(value, sparse_value, value_float=value_float, value_floats=value_floats,
-                     value_int=value_int, value_ints=value_ints, value_string=value_string,
-                     value_strings=value_strings)
+    try:
+        array = constant_value(value, sparse_value, value_float=value_float,
+                               value_floats=value_floats, value_int=value_int,
+                               value_ints=value_ints, value_string=value_string,
+                               value_strings=value_strings)
+    except ValueError as e:
+        raise UnsupportedOpError(LAYER, "Constant", hint=str(e)) from e
+    return tf.constant(array, tf.string) if array.dtype == object else tf.constant(array)
 
 
 @emits("ConstantOfShape", since=9)

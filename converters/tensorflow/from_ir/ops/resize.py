@@ -13,34 +13,26 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from tensorbridge.converters.emitting import EmitContext
 from tensorbridge.converters.tensorflow.from_ir.layout import (
     to_channels_first,
     to_channels_last,
 )
 from tensorbridge.converters.tensorflow.from_ir.registry import emits
 from tensorbridge.ir.resize_math import (
-    COORD_MODES_11,
-    COORD_MODES_13,
-    COORD_MODES_19,
-    LEGACY_OPTIONS,
     Axis,
     Options,
-    check_coord,
+    axis_tables,
     cubic_kernel,
-    filter_taps,
-    legacy_axes,
-    legacy_mode,
-    nearest_index,
-    outside_mask,
-    plan_axes,
+    extrapolation_mask,
+    legacy_plan,
+    resize_plan,
     skip_identity_axes,
-    source_coords,
 )
 
 F64 = tf.float64
@@ -160,21 +152,19 @@ def _resize(X: Any, axes: dict[int, Axis], opt: Options) -> Any:
     if fast is not None:
         return fast
     y = X if opt.mode == "nearest" or X.dtype == F64 else tf.cast(X, tf.float32)
-    coords = {}
-    for a, ax in axes.items():
-        if opt.mode == "nearest" and _repeat_factor(ax, opt) is not None:
-            y = tf.repeat(y, _repeat_factor(ax, opt), axis=a) if ax.scale != 1 else y
-            continue
-        coords[a] = source_coords(ax, opt.coord, OPS)
-        if opt.mode == "nearest":
-            y = tf.gather(y, nearest_index(coords[a], ax, opt.nearest, OPS), axis=a)
-        else:
-            y = _resample_axis(y, a, *filter_taps(coords[a], ax, opt, OPS))
+    repeats = {a: _repeat_factor(ax, opt) for a, ax in axes.items()} if opt.mode == "nearest" \
+        else {}
+    for a, factor in repeats.items():
+        if factor is not None and factor != 1:
+            y = tf.repeat(y, factor, axis=a)
+    coords, tables = axis_tables({a: ax for a, ax in axes.items() if repeats.get(a) is None},
+                                 opt, OPS)
+    for a, (idx, w) in tables.items():
+        y = tf.gather(y, idx, axis=a) if w is None else _resample_axis(y, a, idx, w)
     if X.dtype.is_integer and opt.mode != "nearest":
         y = tf.clip_by_value(tf.round(y), X.dtype.min, X.dtype.max)
     y = tf.cast(y, X.dtype)
-    mask = outside_mask(coords, axes, X.shape.rank, OPS) if opt.coord == "tf_crop_and_resize" \
-        else None
+    mask = extrapolation_mask(coords, axes, X.shape.rank, opt, OPS)
     if mask is not None:
         y = tf.where(mask, tf.cast(opt.extrapolation_value, X.dtype), y)
     return y
@@ -210,82 +200,35 @@ def _entries(v: Any, n: int) -> list[Any]:
     return [tf.reshape(vals, [-1])[i] for i in range(n)]
 
 
-def _legacy_resize(X: Any, scales: Any, mode: str) -> Any:
-    """Resize-10 / Upsample: asymmetric coordinates, nearest truncates (ceil when
-    shrinking), linear clamps at the edges; axes with a constant scale of 1 are skipped."""
-    r = X.shape.rank
-    sc = list(scales) if isinstance(scales, (list, tuple)) else _entries(scales, r)
-    opt = replace(LEGACY_OPTIONS, mode=legacy_mode(mode))
-    return _resize(X, legacy_axes([_dim(X, a) for a in range(r)], sc, OPS), opt)
-
-
-def _resize_11_plus(X: Any, roi: Any, scales: Any, sizes: Any, opt: Options,
-                    allowed: tuple[str, ...], axes: Sequence[int] | None = None,
-                    policy: str = "stretch") -> Any:
-    check_coord(opt.coord, allowed)
-    r = X.shape.rank
-    n = len(axes) if axes else r
-    plans = plan_axes([_dim(X, a) for a in range(r)], _entries(roi, 2 * n),
-                      [] if _given(sizes) else _entries(scales, n), _entries(sizes, n), axes,
-                      policy, opt.coord, OPS)
-    return _resize(X, plans, opt)
-
-
 @emits("Resize", since=10)
 def resize_10(X: Any, scales: Any, *, mode: str = "nearest") -> Any:
-    """Resize-10: asymmetric coordinates, out = floor(in * scale); Upsample-1/7/9 are
-    rewritten to this by ir/op_versions.py."""
-    return _legacy_resize(X, scales, mode)
+    """Resize-10: asymmetric coordinates, out = floor(in * scale); nearest truncates (ceil
+    when shrinking), linear clamps at the edges; axes with a constant scale of 1 are
+    skipped. Upsample-1/7/9 are rewritten to this by ir/op_versions.py."""
+    r = X.shape.rank
+    sc = list(scales) if isinstance(scales, (list, tuple)) else _entries(scales, r)
+    return _resize(X, *legacy_plan([_dim(X, a) for a in range(r)], sc, mode, OPS))
 
 
 @emits("Resize", since=11)
-def resize_11(X: Any, roi: Any, scales: Any, sizes: Any = None, *,
-              coordinate_transformation_mode: str = "half_pixel", cubic_coeff_a: float = -0.75,
-              exclude_outside: int = 0, extrapolation_value: float = 0.0,
-              mode: str = "nearest", nearest_mode: str = "round_prefer_floor") -> Any:
-    """Resize-11: roi/scales/sizes inputs, coordinate modes incl. tf_half_pixel_for_nn."""
+def resize(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
+           antialias: int = 0, axes: tuple[int, ...] | None = None,
+           coordinate_transformation_mode: str = "half_pixel", cubic_coeff_a: float = -0.75,
+           exclude_outside: int = 0, extrapolation_value: float = 0.0,
+           keep_aspect_ratio_policy: str = "stretch", mode: str = "nearest",
+           nearest_mode: str = "round_prefer_floor", ctx: EmitContext) -> Any:
+    """Resize-11/13/18/19: roi?/scales?/sizes? inputs (roi and scales optional from 13);
+    antialias, axes and keep_aspect_ratio_policy (18) default to the earlier meaning; the
+    coordinate modes allowed are the node's version's (tf_half_pixel_for_nn only in 11,
+    half_pixel_symmetric from 19)."""
     opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                   exclude_outside, extrapolation_value)
-    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_11)
-
-
-@emits("Resize", since=13)
-def resize_13(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
-              coordinate_transformation_mode: str = "half_pixel", cubic_coeff_a: float = -0.75,
-              exclude_outside: int = 0, extrapolation_value: float = 0.0,
-              mode: str = "nearest", nearest_mode: str = "round_prefer_floor") -> Any:
-    """Resize-13: roi and scales become optional; tf_half_pixel_for_nn is gone."""
-    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                   exclude_outside, extrapolation_value)
-    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_13)
-
-
-@emits("Resize", since=18)
-def resize_18(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
-              antialias: int = 0, axes: tuple[int, ...] | None = None,
-              coordinate_transformation_mode: str = "half_pixel", cubic_coeff_a: float = -0.75,
-              exclude_outside: int = 0, extrapolation_value: float = 0.0,
-              keep_aspect_ratio_policy: str = "stretch", mode: str = "nearest",
-              nearest_mode: str = "round_prefer_floor") -> Any:
-    """Resize-18: adds antialias, axes and keep_aspect_ratio_policy."""
-    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                   exclude_outside, extrapolation_value, antialias)
-    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_13, axes,
-                           keep_aspect_ratio_policy)
-
-
-@emits("Resize", since=19)
-def resize_19(X: Any, roi: Any = None, scales: Any = None, sizes: Any = None, *,
-              antialias: int = 0, axes: tuple[int, ...] | None = None,
-              coordinate_transformation_mode: str = "half_pixel", cubic_coeff_a: float = -0.75,
-              exclude_outside: int = 0, extrapolation_value: float = 0.0,
-              keep_aspect_ratio_policy: str = "stretch", mode: str = "nearest",
-              nearest_mode: str = "round_prefer_floor") -> Any:
-    """Resize-19: adds the half_pixel_symmetric coordinate mode."""
-    opt = Options(mode, coordinate_transformation_mode, nearest_mode, cubic_coeff_a,
-                   exclude_outside, extrapolation_value, antialias)
-    return _resize_11_plus(X, roi, scales, sizes, opt, COORD_MODES_19, axes,
-                           keep_aspect_ratio_policy)
+                  exclude_outside, extrapolation_value, antialias)
+    r = X.shape.rank
+    n = len(axes) if axes else r
+    plans = resize_plan([_dim(X, a) for a in range(r)], _entries(roi, 2 * n),
+                        [] if _given(sizes) else _entries(scales, n), _entries(sizes, n), axes,
+                        keep_aspect_ratio_policy, opt, ctx.opset, OPS)
+    return _resize(X, plans, opt)
 
 
 # -------------------------------------------------------------------------- grid sample
