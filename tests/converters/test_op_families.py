@@ -54,9 +54,29 @@ def test_runtime_puts_every_op_in_the_emitters_family_file(trees):
                        f"its family file (docs/op-families.md): {wrong}")
 
 
+def _table(first_header: str) -> list[list[str]]:
+    """The body rows of the docs table whose header row starts with ``first_header``."""
+    rows: list[list[str]] = []
+    inside = False
+    for line in DOC.read_text().splitlines():
+        cells = [cell.strip() for cell in line.split("|")[1:-1]]
+        if not line.startswith("|"):
+            inside = False
+        elif cells and cells[0] == first_header:
+            inside = True
+        elif inside and not set(cells[0]) <= set("-: "):
+            rows.append(cells)
+    return rows
+
+
 def _table_rows() -> list[list[str]]:
-    return [[cell.strip() for cell in row.split("|")[1:-1]] for row in DOC.read_text().splitlines()
-            if row.startswith("| ") and not row.startswith("| family")]
+    return _table("family")
+
+
+def test_every_ir_maths_module_is_in_the_docs_table():
+    listed = {name.strip("` ") for row in _table("module") for name in row[0].split(",")}
+    modules = {f"ir/{p.name}" for p in (ROOT / "ir").glob("*_math.py")}
+    assert modules <= listed, f"ir/ maths modules missing from docs/op-families.md: {sorted(modules - listed)}"
 
 
 def test_every_family_is_in_the_docs_table(trees):
