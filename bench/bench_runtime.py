@@ -266,6 +266,41 @@ def print_medians(rows: list[dict[str, Any]]) -> None:
               f"max {max(cached):.2f}")
 
 
+def _pairs(rows: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """README rows: each Model Zoo model's random- and stored-weight runs side by side."""
+    by_name = {r["model"]: r for r in rows if "error" not in r}
+    out: list[tuple[str, list[dict[str, Any]]]] = []
+    for r in rows:
+        name = r["model"]
+        if name not in by_name or name.endswith("_random") and name.removesuffix("_random") in by_name:
+            continue
+        twin = by_name.get(f"{name}_random")
+        if twin is not None:
+            out.append((f"{name.removeprefix('zoo_bvlc_').removeprefix('zoo_')}_random / stored", [twin, by_name[name]]))
+        else:
+            out.append((name, [by_name[name]]))
+    return out
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The README's table: one row per model (Model Zoo: random / stored weights)."""
+    lines = ["| model | tb ms | ort ms | tb/ort | tb.run/Session | rel diff | tb / ort MiB | BLAS |",
+             "|---|---|---|---|---|---|---|---|"]
+    columns: list[tuple[Callable[[dict[str, Any]], str], str]] = [
+        (lambda r: _fmt(r, "tensorbridge_ms", ".1f"), " / "),
+        (lambda r: _fmt(r, "onnxruntime_ms", ".1f"), " / "),
+        (lambda r: _fmt(r, "tensorbridge_ratio", ".2f"), " / "),
+        (lambda r: f"{r['tb.run_ms'] / r['tensorbridge_ms']:.2f}" if "tb.run_ms" in r else "-", " / "),
+        (lambda r: _fmt(r, "tensorbridge_rel_diff", ".1e"), " / "),
+        (lambda r: f"{_fmt(r, 'tensorbridge_peak_mib', '.0f')} / {_fmt(r, 'onnxruntime_peak_mib', '.0f')}", ", "),
+        (lambda r: _fmt(r, "blas_share", ".0%"), " / "),
+    ]
+    for label, group in _pairs(rows):
+        cells = [sep.join(fmt(r) for r in group) for fmt, sep in columns]
+        lines.append("| " + " | ".join([label, *cells]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=10)
@@ -276,6 +311,7 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true",
                     help="also profile tensorbridge's plan: BLAS (GEMM/conv) share and the top other op types")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--markdown", help="also write the README's table (markdown) here")
     args = ap.parse_args()
     unknown = set(args.models) - set(ALL_MODELS)
     if unknown:
@@ -290,6 +326,8 @@ def main() -> int:
     print_medians(rows)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(rows))
     failed = [r["model"] for r in rows if "error" in r or "tensorbridge_error" in r]
     wrong = [f"{r['model']} ({', '.join(_wrong(r))})" for r in rows if _wrong(r)]
     for r in rows:
