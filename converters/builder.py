@@ -87,6 +87,20 @@ class GraphBuilder:
             self._consts[key] = v
         return v
 
+    def floor_div(self, a: Value, b: Value, dtype: DType) -> Value:
+        """floor(a / b) in ``dtype`` (Python's and TF's ``//``; ONNX Div truncates integers).
+        Integers: the truncated quotient, one less where the remainder is non-zero and its
+        sign differs from b's. (``(a - a mod b) / b`` overflows at the type's ends:
+        -128 // 3 in int8 would give 42.)"""
+        if dtype.is_float:
+            return self.op("Floor", [self.op("Div", [a, b])])
+        q = self.op("Div", [a, b])
+        r = self.op("Sub", [a, self.op("Mul", [q, b])])  # |r| < |b|: no overflow
+        zero = self.const(0, dtype)
+        step = self.op("And", [self.op("Not", [self.op("Equal", [r, zero])]),
+                               self.op("Xor", [self.op("Less", [r, zero]), self.op("Less", [b, zero])])])
+        return self.op("Sub", [q, self.op("Cast", [step], {"to": int(dtype)})], dtype=dtype)
+
     def cast(self, v: Value, dtype: DType) -> Value:
         if v.dtype == dtype:
             return v

@@ -77,6 +77,10 @@ BINARY = [
     ("remainder_fmod_int_signs", lambda a, b: (a % b, torch.remainder(5, b), torch.fmod(a, b)), (INT_A, INT_B)),
     ("floor_divide_int_negative", lambda a, b: (a // b, a // 2, a // -3, torch.div(a, b, rounding_mode="trunc")),
      (INT_A, INT_B)),
+    # a - (a mod b) would overflow at the type's ends: -128 // 3 in int8 is -43, not 42
+    ("floor_divide_int8_extremes", lambda a, b: a // b,
+     (torch.tensor([-128, 127, -127, -7, 7, 0], dtype=torch.int8),
+      torch.tensor([3, -2, 2, 2, -2, 5], dtype=torch.int8))),
     ("floor_divide_float_rounding_modes", lambda a, b: (a // b, a // 0.7, torch.div(a, b, rounding_mode="trunc"),
                                                         torch.div(a, b, rounding_mode="floor")),
      (R(20) * 5, away_from_zero(20))),

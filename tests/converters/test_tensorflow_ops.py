@@ -28,6 +28,8 @@ MATH = [
     ("div_no_nan", lambda a, b: tf.math.divide_no_nan(a, b), (R(4), np.array([0, 1, 2, 0], np.float32))),
     ("floordiv_float", lambda a, b: a // b, (R(6), R(6, **POS))),
     ("floordiv_int", lambda a, b: a // b, (np.array([7, -7, 6, -6, 0], I32), np.array([2, 2, -4, 4, 3], I32))),
+    ("floordiv_int_extremes", lambda a, b: a // b,
+     (np.array([-2**31, 2**31 - 1, -7], I32), np.array([3, -2, 2], I32))),
     ("floormod_float", lambda a, b: tf.math.floormod(a, b), (R(6), R(6, **POS))),
     ("floormod_int", lambda a, b: a % b, (np.array([7, -7, 6, -6], I32), np.array([3, 3, -4, 4], I32))),
     ("maximum_minimum", lambda a, b: tf.maximum(a, b) - tf.minimum(a, b), (R(3, 4), R(4))),

@@ -23,12 +23,6 @@ def binary(ctx: Ctx, op: str, a: object, b: object, dt: DType | None = None,
     return ctx.op(op, [ctx.tensor(a, dt), ctx.tensor(b, dt)], attrs, dtype=dt)
 
 
-def int_floor_div(ctx: Ctx, a: Value, b: Value) -> Value:
-    """Python's a // b for integer tensors (rounds toward -inf; ONNX Div truncates):
-    a - (a mod b) is an exact multiple of b, so the truncating Div of it is the floor."""
-    return ctx.op("Div", [ctx.op("Sub", [a, ctx.op("Mod", [a, b], {"fmod": 0})]), b])
-
-
 def _scaled(ctx: Ctx, other: object, alpha: object) -> object:
     if alpha is None or alpha == 1:
         return other
@@ -103,7 +97,7 @@ def op_mul(ctx: Ctx, a: object, b: object) -> Value:
 @aten("operator::floordiv")
 def op_floordiv(ctx: Ctx, a: object, b: object) -> Value:
     """SymInt // SymInt (floor division: differs from ONNX Div for negative operands)"""
-    return int_floor_div(ctx, ctx.tensor(a, DType.INT64), ctx.tensor(b, DType.INT64))
+    return ctx.floor_div(ctx.tensor(a, DType.INT64), ctx.tensor(b, DType.INT64), DType.INT64)
 
 
 def _compare(ctx: Ctx, op: str, a: object, b: object, negate: bool = False) -> Value:

@@ -14,7 +14,6 @@ import torch
 
 from tensorbridge.converters.pytorch.context import TORCH_TO_DTYPE, Ctx, to_dtype
 from tensorbridge.converters.pytorch.ops.ops_core import binary as _bin
-from tensorbridge.converters.pytorch.ops.ops_core import int_floor_div
 from tensorbridge.converters.pytorch.ops.ops_core import unary as _unary
 from tensorbridge.converters.pytorch.registry import aten
 from tensorbridge.ir.dtypes import DType
@@ -413,10 +412,7 @@ def aten_fmod(ctx: Ctx, self: Value, other: object) -> Value:
 
 def _floor_div(ctx: Ctx, self: object, other: object) -> Value:
     dt = ctx.out_dtype()
-    a, b = ctx.tensor(self, dt), ctx.tensor(other, dt)
-    if dt.is_float:
-        return ctx.op("Floor", [ctx.op("Div", [a, b])])
-    return int_floor_div(ctx, a, b)
+    return ctx.floor_div(ctx.tensor(self, dt), ctx.tensor(other, dt), dt)
 
 
 @aten("aten::floor_divide.default", "aten::floor_divide.Scalar")

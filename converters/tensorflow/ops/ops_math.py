@@ -56,25 +56,17 @@ def tf_div_no_nan(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
     return ctx.op("Where", [y_is_0, zero, ctx.op("Div", [x, safe])])
 
 
-def _floor_quotient(ctx: TfCtx, x: Value, y: Value) -> Value:
-    """floor(x / y); for integers x - (x mod y) is an exact multiple of y, so the
-    truncating ONNX Div of it is the floor."""
-    if ctx.out_dtype().is_float:
-        return ctx.op("Floor", [ctx.op("Div", [x, y])])
-    return ctx.op("Div", [ctx.op("Sub", [x, ctx.op("Mod", [x, y], {"fmod": 0})]), y])
-
-
 @tf_op("FloorDiv")
 def tf_floor_div(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
     """FloorDiv(x: T, y: T) -> z: T"""
-    return _floor_quotient(ctx, x, y)
+    return ctx.floor_div(x, y, ctx.out_dtype())
 
 
 @tf_op("FloorMod")
 def tf_floor_mod(ctx: TfCtx, x: Value, y: Value, **_: Any) -> Value:
     """FloorMod(x: T, y: T) -> z: T  (result has the sign of y)"""
     if ctx.out_dtype().is_float:
-        return ctx.op("Sub", [x, ctx.op("Mul", [_floor_quotient(ctx, x, y), y])])
+        return ctx.op("Sub", [x, ctx.op("Mul", [ctx.floor_div(x, y, ctx.out_dtype()), y])])
     return ctx.op("Mod", [x, y], {"fmod": 0})
 
 
