@@ -26,7 +26,7 @@ import numpy as np
 from tensorbridge.inputs import RESIZED, input_sets, with_kwargs
 from tensorbridge.ir.errors import TensorbridgeError
 from tensorbridge.ir.graph import Graph
-from tensorbridge.reference import Reference, Runners, noise_tolerance
+from tensorbridge.reference import Reference, Runners, noise_tolerance, set_tolerances
 from tensorbridge.route import Conversion, build, describe, emit_target
 from tensorbridge.runtime.parity.compare import compare_output, default_tolerance
 from tensorbridge.runtime.parity.report import ParityReport, Tolerance
@@ -85,9 +85,11 @@ def validate(conv: Conversion, given: Any = None, *, generated: bool = False, lo
                           model=model_name(conv))
     if tolerance is not None:
         report.tolerance = tolerance
+    own: dict[str, Tolerance] = {}  # generated sets noisier than the example: their own floor
     if conv.target != "onnx" and conv.artifact is None:  # the IR, before emission may consume it
         ir_runners = Runners(conv.graph)
         report.tolerance = noise_tolerance(ir_runners, base, rtol, atol)
+        own = set_tolerances(ir_runners, sets, report.tolerance, rtol) if generated else {}
         _compare_ir(report, reference, ir_runners, base, conv, localize)
         if generated and rtol is None and report.ok and conv.kind == "pytorch":
             ir_runners.check_layers(report, reference.source, base)
@@ -98,11 +100,15 @@ def validate(conv: Conversion, given: Any = None, *, generated: bool = False, lo
     runners = Runners.for_artifact(conv, report)
     if tolerance is None and conv.target == "onnx" and runners.graph is not None:
         report.tolerance = noise_tolerance(runners, base, rtol, atol)
+        own = set_tolerances(runners, sets, report.tolerance, rtol) if generated else {}
+    for set_name, tol in own.items():
+        report.notes.append(f"inputs {set_name!r} judged at rtol {tol.rtol:.1e}: {tol.reason} "
+                            f"(the example inputs' gives {report.tolerance.rtol:.1e})")
     if not report.tolerance.reason:  # nothing to calibrate on: the dtype's default
         report.tolerance = default_tolerance("float32")
     if runners.graph is not None or runners.emitted is not None:
         _compare_sets(report, reference, runners, sets, progress, second_runtime=generated,
-                      names=output_names)
+                      names=output_names, own=own)
     if generated and rtol is None and report.ok and conv.kind == "pytorch" and conv.target == "onnx":
         if progress is not None:
             progress("checking every layer", len(sets), len(sets) + 1)
@@ -144,7 +150,8 @@ def _compare_ir(report: ParityReport, reference: Reference, ir: Runners, feeds: 
 
 def _compare_sets(report: ParityReport, reference: Reference, runners: Runners,
                   sets: dict[str, list[np.ndarray]], progress: Progress | None, *,
-                  second_runtime: bool, names: list[str]) -> None:
+                  second_runtime: bool, names: list[str],
+                  own: dict[str, Tolerance] | None = None) -> None:
     for done, (set_name, feeds) in enumerate(sets.items()):
         if progress is not None:
             progress(f"inputs {set_name}", done, len(sets))
@@ -164,7 +171,8 @@ def _compare_sets(report: ParityReport, reference: Reference, runners: Runners,
                 continue
             for i, (got, exp) in enumerate(zip(outs, expected)):
                 name = names[i] if i < len(names) else f"output_{i}"
-                c = compare_output(set_name, runtime, name, got, exp, report.tolerance)
+                tol = (own or {}).get(set_name, report.tolerance)
+                c = compare_output(set_name, runtime, name, got, exp, tol)
                 report.comparisons.append(c)
                 report.ok &= c.ok
 

@@ -1,0 +1,76 @@
+"""Each generated input set is judged against its own float32 noise floor, never below the
+example inputs' (tensorbridge.reference.set_tolerances), against an independent numpy
+computation of that floor: float32 vs float64 evaluation of the same formula."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+import tensorbridge as tb
+from tensorbridge.reference import (
+    MAX_TOL,
+    MIN_TOL,
+    NOISE_FACTOR,
+    Runners,
+    noise_tolerance,
+    set_tolerances,
+)
+
+
+def _model() -> onnx.ModelProto:
+    """Y = (X * X + 0.1) - X * X: 0.1 whatever X, with a float32 rounding error that grows
+    with X's magnitude (the ulp of X * X), so large inputs are far noisier than small ones."""
+    nodes = [helper.make_node("Mul", ["x", "x"], ["sq"]),
+             helper.make_node("Add", ["sq", "one"], ["sq1"]),
+             helper.make_node("Sub", ["sq1", "sq"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [64])],
+                              [helper.make_tensor("one", TensorProto.FLOAT, [], [0.1])])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _graph() -> tb.ir.Graph:
+    return tb.load(_model())
+
+
+def _numpy_noise(x: np.ndarray) -> float:
+    y32 = (x * x + np.float32(0.1)) - x * x
+    x64 = x.astype(np.float64)
+    y64 = (x64 * x64 + np.float64(np.float32(0.1))) - x64 * x64
+    return float(np.max(np.abs(y32 - y64)) / np.max(np.abs(y64)))
+
+
+def _expected_tol(x: np.ndarray) -> float:
+    return float(np.clip(NOISE_FACTOR * _numpy_noise(x), MIN_TOL, MAX_TOL))
+
+
+def test_a_noisier_set_gets_its_own_floor_and_the_example_keeps_its_own():
+    x = np.random.default_rng(0).uniform(0.5, 1.5, 64).astype(np.float32)
+    sets = {"example": [x], "large": [x * np.float32(100)], "negative": [-x]}
+    runners = Runners(_graph())
+    base = noise_tolerance(runners, sets["example"], None, None)
+    assert np.isclose(base.rtol, _expected_tol(x))
+    own = set_tolerances(runners, sets, base, None)
+    assert set(own) == {"large"}  # -x has exactly x's rounding: not raised
+    assert np.isclose(own["large"].rtol, _expected_tol(sets["large"][0]))
+    assert own["large"].rtol > 10 * base.rtol and "own float32 noise floor" in own["large"].reason
+
+
+def test_nothing_is_raised_when_the_tolerance_was_given():
+    x = np.random.default_rng(1).uniform(0.5, 1.5, 64).astype(np.float32)
+    sets = {"example": [x], "large": [x * np.float32(100)]}
+    runners = Runners(_graph())
+    given = noise_tolerance(runners, sets["example"], 1e-5, None)
+    assert set_tolerances(runners, sets, given, 1e-5) == {}
+
+
+def test_check_reports_the_set_judged_at_its_own_floor(tmp_path):
+    path = tmp_path / "m.onnx"
+    onnx.save(_model(), path)
+    x = np.random.default_rng(2).uniform(0.5, 1.5, 64).astype(np.float32)
+    rep = tb.check(str(path), (x,))
+    assert rep.ok
+    large = [c for c in rep.comparisons if c.input_set == "large"]
+    assert large and any("'large' judged at rtol" in n for n in rep.notes)
