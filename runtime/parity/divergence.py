@@ -123,22 +123,27 @@ class StreamedValues(Mapping[str, Any]):
 
 def _match(candidates: Sequence[Value], ref: np.ndarray, captured: Mapping[str, Any],
            channels_last: bool = False) -> tuple[Value, np.ndarray] | None:
-    """The last-produced candidate holding the reference's values, with the reference in that
-    candidate's layout: an array of the reference's shape or, for a channels-last source, of
-    its channels-first shape. Where both layouts have one shape (C == H == W) the closer one
-    is taken: a value read in the wrong layout differs almost everywhere, far beyond any
-    tolerance, so the choice cannot hide a real divergence."""
+    """The candidate holding the reference's values, with the reference in that candidate's
+    layout: an array of the reference's shape or, for a channels-last source, of its
+    channels-first shape. Among several that fit, the closest (ties: the last produced):
+    a module called more than once (torchvision's ResNet blocks call one ReLU twice) has
+    one boundary output per call, and a layout ambiguity (C == H == W) leaves two readings
+    of one value. A wrong candidate differs almost everywhere, far beyond any tolerance, so
+    the choice cannot hide a real divergence."""
     layouts = [ref]
     if channels_last and ref.ndim >= 3:
         layouts.append(np.moveaxis(ref, -1, 1))
+    best: tuple[float, Value, np.ndarray] | None = None
     for v in reversed(candidates):
         got = captured.get(v.name)
         if not isinstance(got, np.ndarray):
             continue
-        fits = [r for r in layouts if r.shape == got.shape]
-        if fits:
-            return v, min(fits, key=lambda r: _distance(got, r))
-    return None
+        for r in layouts:
+            if r.shape == got.shape:
+                d = _distance(got, r)
+                if best is None or d < best[0]:
+                    best = (d, v, r)
+    return None if best is None else (best[1], best[2])
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
