@@ -26,7 +26,14 @@ import numpy as np
 from tensorbridge.inputs import RESIZED, input_sets, with_kwargs
 from tensorbridge.ir.errors import TensorbridgeError
 from tensorbridge.ir.graph import Graph
-from tensorbridge.reference import Reference, Runners, noise_tolerance, set_tolerances
+from tensorbridge.reference import (
+    Reference,
+    Runners,
+    noise_tolerance,
+    same_arrays,
+    set_tolerance,
+    set_tolerances,
+)
 from tensorbridge.route import Conversion, build, describe, emit_target
 from tensorbridge.runtime.parity.compare import compare_output, default_tolerance
 from tensorbridge.runtime.parity.report import ParityReport, Tolerance
@@ -98,17 +105,15 @@ def validate(conv: Conversion, given: Any = None, *, generated: bool = False, lo
         emit_target(conv)
         emit_s = conv.timings["emit_s"]
     runners = Runners.for_artifact(conv, report)
+    own_floor = False  # ONNX: each generated set's own floor, measured just before it is compared
     if tolerance is None and conv.target == "onnx" and runners.graph is not None:
         report.tolerance = noise_tolerance(runners, base, rtol, atol)
-        own = set_tolerances(runners, sets, report.tolerance, rtol) if generated else {}
-    for set_name, tol in own.items():
-        report.notes.append(f"inputs {set_name!r} judged at rtol {tol.rtol:.1e}: {tol.reason} "
-                            f"(the example inputs' gives {report.tolerance.rtol:.1e})")
+        own_floor = generated
     if not report.tolerance.reason:  # nothing to calibrate on: the dtype's default
         report.tolerance = default_tolerance("float32")
     if runners.graph is not None or runners.emitted is not None:
         _compare_sets(report, reference, runners, sets, progress, second_runtime=generated,
-                      names=output_names, own=own)
+                      names=output_names, own=own, own_floor=own_floor and rtol is None)
     if generated and rtol is None and report.ok and conv.kind == "pytorch" and conv.target == "onnx":
         if progress is not None:
             progress("checking every layer", len(sets), len(sets) + 1)
@@ -150,8 +155,10 @@ def _compare_ir(report: ParityReport, reference: Reference, ir: Runners, feeds: 
 
 def _compare_sets(report: ParityReport, reference: Reference, runners: Runners,
                   sets: dict[str, list[np.ndarray]], progress: Progress | None, *,
-                  second_runtime: bool, names: list[str],
-                  own: dict[str, Tolerance] | None = None) -> None:
+                  second_runtime: bool, names: list[str], own: dict[str, Tolerance],
+                  own_floor: bool) -> None:
+    """Each set against the source; a set in ``own`` (or, with ``own_floor``, whose own noise
+    floor measured now is higher) is judged at its own tolerance, which the notes name."""
     for done, (set_name, feeds) in enumerate(sets.items()):
         if progress is not None:
             progress(f"inputs {set_name}", done, len(sets))
@@ -164,6 +171,13 @@ def _compare_sets(report: ParityReport, reference: Reference, runners: Runners,
                                 f"dynamic dims at a second size ({type(e).__name__}: {str(e)[:160]})")
             report.input_sets.remove(set_name)
             continue
+        tol = own.get(set_name)
+        if tol is None and own_floor and not same_arrays(feeds, sets["example"]):
+            tol = set_tolerance(runners, feeds, report.tolerance, None)
+        if tol is not None:
+            report.notes.append(f"inputs {set_name!r} judged at rtol {tol.rtol:.1e}: {tol.reason} "
+                                f"(the example inputs' gives {report.tolerance.rtol:.1e})")
+        tol = tol or report.tolerance
         for runtime, outs in runners.runs(feeds, report, second_runtime=second_runtime):
             if len(outs) != len(expected):
                 report.ok = False
@@ -171,7 +185,6 @@ def _compare_sets(report: ParityReport, reference: Reference, runners: Runners,
                 continue
             for i, (got, exp) in enumerate(zip(outs, expected)):
                 name = names[i] if i < len(names) else f"output_{i}"
-                tol = (own or {}).get(set_name, report.tolerance)
                 c = compare_output(set_name, runtime, name, got, exp, tol)
                 report.comparisons.append(c)
                 report.ok &= c.ok

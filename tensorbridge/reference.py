@@ -393,26 +393,35 @@ def noise_tolerance(runners: Runners, feeds: list[np.ndarray], rtol: float | Non
     return tol
 
 
-def set_tolerances(runners: Runners, sets: dict[str, list[np.ndarray]], base: Tolerance,
-                   rtol: float | None) -> dict[str, Tolerance]:
-    """The input sets whose own float32 noise floor is above the one ``base`` was calibrated
-    on, with the tolerance that floor gives. The rounding noise of a float32 graph depends on
-    its inputs (large magnitudes push a chaotic network much further than the example
-    inputs do), so each generated set is judged against its own floor, never below the
-    example's. Nothing is raised when the tolerance was given or the graph is not float32,
-    or when a set's float64 twin cannot run."""
+def set_tolerance(runners: Runners, feeds: list[np.ndarray], base: Tolerance,
+                  rtol: float | None) -> Tolerance | None:
+    """The tolerance of one generated input set when its own float32 noise floor is above
+    the one ``base`` was calibrated on (else None). The rounding noise of a float32 graph
+    depends on its inputs (large magnitudes push a chaotic network much further than the
+    example inputs do), so each generated set is judged against its own floor, never below
+    the example's. Nothing is raised when the tolerance was given or the graph is not
+    float32, or when the set's float64 twin cannot run. The float32 run is the one the
+    comparison of the set then reuses (:meth:`Runners.ir` keeps the last)."""
     graph = runners.graph
     if rtol is not None or graph is None or "noise floor" not in base.reason:
-        return {}
+        return None
+    noise = _noise_floor(graph, feeds, runners)
+    t = float(np.clip(NOISE_FACTOR * noise, MIN_TOL, MAX_TOL)) if noise is not None else 0.0
+    if t <= 1.01 * base.rtol:  # (a floor equal to the example's up to rounding is not raised)
+        return None
+    return Tolerance(t, max(t, base.atol_scale),
+                     f"{NOISE_FACTOR:g} x this input set's own float32 noise floor {noise:.1e}")
+
+
+def set_tolerances(runners: Runners, sets: dict[str, list[np.ndarray]], base: Tolerance,
+                   rtol: float | None) -> dict[str, Tolerance]:
+    """:func:`set_tolerance` of every generated set (the example's own is ``base``), where
+    raised."""
     out = {}
     for name, feeds in sets.items():
-        if same_arrays(feeds, sets.get("example", [])):
-            continue
-        noise = _noise_floor(graph, feeds, runners)
-        t = float(np.clip(NOISE_FACTOR * noise, MIN_TOL, MAX_TOL)) if noise is not None else 0.0
-        if t > 1.01 * base.rtol:  # (a floor that equals the example's up to rounding is not raised)
-            out[name] = Tolerance(t, max(t, base.atol_scale),
-                                  f"{NOISE_FACTOR:g} x this input set's own float32 noise floor {noise:.1e}")
+        tol = None if same_arrays(feeds, sets.get("example", [])) else set_tolerance(runners, feeds, base, rtol)
+        if tol is not None:
+            out[name] = tol
     return out
 
 
