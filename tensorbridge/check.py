@@ -75,13 +75,15 @@ def check(source: Any, example_inputs: Any = None, to: str = "onnx", *, inputs: 
 
 def validate(conv: Conversion, given: Any = None, *, generated: bool = False, localize: bool = True,
              rtol: float | None = None, atol: float | None = None, tolerance: Tolerance | None = None,
+             own_tolerances: dict[str, Tolerance] | None = None,
              progress: Progress | None = None) -> ParityReport:
     """Emit ``conv``'s target (unless already emitted) and compare it with the source on
     ``given`` inputs (plus generated ones). The report's ``ok`` is the verdict.
 
     Called on a conversion whose artifact is already emitted (e.g. replaced by the file
     that was written, loaded back), pass the ``tolerance`` of the first validation: the IR
-    it was derived from may have been consumed by emission."""
+    it was derived from may have been consumed by emission, and its ``set_tolerances`` as
+    ``own_tolerances`` (the generated sets it judged at their own noise floor)."""
     t0 = time.perf_counter()
     reference = Reference(conv)
     base = reference.base_feeds(given)
@@ -92,7 +94,7 @@ def validate(conv: Conversion, given: Any = None, *, generated: bool = False, lo
                           model=model_name(conv))
     if tolerance is not None:
         report.tolerance = tolerance
-    own: dict[str, Tolerance] = {}  # generated sets noisier than the example: their own floor
+    own: dict[str, Tolerance] = dict(own_tolerances or {})  # sets noisier than the example: their own floor
     if conv.target != "onnx" and conv.artifact is None:  # the IR, before emission may consume it
         ir_runners = Runners(conv.graph)
         report.tolerance = noise_tolerance(ir_runners, base, rtol, atol)
@@ -175,6 +177,7 @@ def _compare_sets(report: ParityReport, reference: Reference, runners: Runners,
         if tol is None and own_floor and not same_arrays(feeds, sets["example"]):
             tol = set_tolerance(runners, feeds, report.tolerance, None)
         if tol is not None:
+            report.set_tolerances[set_name] = tol
             report.notes.append(f"inputs {set_name!r} judged at rtol {tol.rtol:.1e}: {tol.reason} "
                                 f"(the example inputs' gives {report.tolerance.rtol:.1e})")
         tol = tol or report.tolerance
@@ -228,7 +231,7 @@ def _parity_message(report: ParityReport) -> str:
              f"{report.reference}; it was not returned."]
     if bad:
         w = report.worst() or bad[0]
-        t = report.tolerance
+        t = report.tolerance_for(w.input_set)
         lines.append(f"  worst: {w.output} on inputs {w.input_set!r} ({w.runtime}): an element is "
                      f"{w.error_ratio:,.3g}x its allowance atol + rtol*|ref| (rtol {t.rtol:.1e}, "
                      f"atol {t.atol_scale:.1e} x max|ref|); max abs {w.max_abs:.2e}, max rel {w.max_rel:.2e}"

@@ -183,7 +183,8 @@ def _convert(args: argparse.Namespace, console: Console) -> int:
                   + (" - validated against the source" if report is not None else " - NOT validated"))
     if args.check and report is not None:
         reread = _reloaded(conv, out)
-        written = validate(reread, inputs, generated=True, tolerance=report.tolerance)
+        written = validate(reread, inputs, generated=True, tolerance=report.tolerance,
+                           own_tolerances=report.set_tolerances)
         written.source = f"{written.source} (as written to {out})"
         print_report(written, console)
         return 0 if written.ok else 1

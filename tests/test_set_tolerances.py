@@ -74,3 +74,20 @@ def test_check_reports_the_set_judged_at_its_own_floor(tmp_path):
     assert rep.ok
     large = [c for c in rep.comparisons if c.input_set == "large"]
     assert large and any("'large' judged at rtol" in n for n in rep.notes)
+
+
+def test_the_report_names_each_sets_tolerance_and_a_recheck_keeps_them(tmp_path):
+    from tensorbridge.check import validate
+    from tensorbridge.route import build
+
+    path = tmp_path / "m.onnx"
+    onnx.save(_model(), path)
+    x = np.random.default_rng(3).uniform(0.5, 1.5, 64).astype(np.float32)
+    first = validate(build(str(path), None, "onnx"), (x,), generated=True)
+    assert first.ok and set(first.set_tolerances) == {"large"}
+    assert first.tolerance_for("large").rtol > first.tolerance_for("example").rtol
+    assert "rtol=" in first.rule("large") and first.rule("large") != first.rule("example")
+    # as `tensorbridge convert --check` re-validates the written file with the first tolerances
+    again = validate(build(str(path), None, "onnx"), (x,), generated=True, tolerance=first.tolerance,
+                     own_tolerances=first.set_tolerances)
+    assert again.ok and again.set_tolerances == first.set_tolerances
