@@ -126,6 +126,7 @@ class Runners:
         self._session: Any = None
         self._ort: Any = None
         self._last: tuple[list[Any], list[Any]] | None = None  # (feeds, outputs) of the last IR run
+        self._wide: Any = None  # the graph's float64 twin, planned (noise-floor calibration)
         self._tmp: Any = None  # a temporary folder the artifact was written to (big models)
 
     @classmethod
@@ -187,6 +188,20 @@ class Runners:
         outs = self._session.run(feeds)
         self._last = (list(feeds), outs)
         return outs
+
+    def wide(self, graph: Graph) -> Any:
+        """The float64 twin of ``graph`` (a widened copy) as a planned Session, made once:
+        the noise-floor calibration runs it on the example and on every generated set."""
+        if self._wide is None:
+            import copy
+
+            from tensorbridge.ir.passes.widen import widen_float32
+            from tensorbridge.runtime.session import Session
+
+            twin = copy.deepcopy(graph)
+            widen_float32(twin)
+            self._wide = Session(twin)
+        return self._wide
 
     def ort(self, feeds: list[Any]) -> list[np.ndarray]:
         from tensorbridge.ort import ort_session
@@ -366,6 +381,13 @@ def _localize_emitted(report: ParityReport, kind: str, source: Any, module: Any,
 # out where it acts (an approximate GELU: ~4e-5 of the GELU layer's scale on a small BERT,
 # though only ~1e-7 at its outputs -- hence the per-layer check). Clamped to [1e-6, 1e-3].
 NOISE_FACTOR, MIN_TOL, MAX_TOL = 20.0, 1e-6, 1e-3
+# the reason of a tolerance calibrated on the graph's own float32 noise (noise_tolerance)
+CALIBRATED = f"{NOISE_FACTOR:g} x the float32 noise floor"
+
+
+def _noise_tol(noise: float) -> float:
+    """:data:`NOISE_FACTOR` x a relative noise floor, clamped to [MIN_TOL, MAX_TOL]."""
+    return float(np.clip(NOISE_FACTOR * noise, MIN_TOL, MAX_TOL))
 
 
 def noise_tolerance(runners: Runners, feeds: list[np.ndarray], rtol: float | None,
@@ -385,9 +407,9 @@ def noise_tolerance(runners: Runners, feeds: list[np.ndarray], rtol: float | Non
         tol = default_tolerance(dtype)
         tol.reason += "; float64 calibration run failed"
     else:
-        t = float(np.clip(NOISE_FACTOR * noise, MIN_TOL, MAX_TOL))
-        tol = Tolerance(t, t, f"{NOISE_FACTOR:g} x the float32 noise floor {noise:.1e} "
-                               "(runtime float32 vs float64), clamped to [1e-6, 1e-3]")
+        t = _noise_tol(noise)
+        tol = Tolerance(t, t, f"{CALIBRATED} {noise:.1e} (runtime float32 vs float64), clamped to "
+                              "[1e-6, 1e-3]")
     if atol is not None:
         tol = Tolerance(tol.rtol, atol, tol.reason + "; atol given")
     return tol
@@ -400,13 +422,14 @@ def set_tolerance(runners: Runners, feeds: list[np.ndarray], base: Tolerance,
     depends on its inputs (large magnitudes push a chaotic network much further than the
     example inputs do), so each generated set is judged against its own floor, never below
     the example's. Nothing is raised when the tolerance was given or the graph is not
-    float32, or when the set's float64 twin cannot run. The float32 run is the one the
-    comparison of the set then reuses (:meth:`Runners.ir` keeps the last)."""
+    float32 (``base`` is then not :data:`CALIBRATED`), or when the set's float64 twin cannot
+    run. The float32 run is the one the comparison of the set then reuses
+    (:meth:`Runners.ir` keeps the last)."""
     graph = runners.graph
-    if rtol is not None or graph is None or "noise floor" not in base.reason:
+    if rtol is not None or graph is None or not base.reason.startswith(CALIBRATED):
         return None
     noise = _noise_floor(graph, feeds, runners)
-    t = float(np.clip(NOISE_FACTOR * noise, MIN_TOL, MAX_TOL)) if noise is not None else 0.0
+    t = _noise_tol(noise) if noise is not None else 0.0
     if t <= 1.01 * base.rtol:  # (a floor equal to the example's up to rounding is not raised)
         return None
     return Tolerance(t, max(t, base.atol_scale),
@@ -437,7 +460,7 @@ def layer_tolerances(graph: Graph, feeds: list[np.ndarray], names: set[str]) -> 
         return None
     out = {}
     for name, n in noise.items():
-        t = float(np.clip(NOISE_FACTOR * n, MIN_TOL, MAX_TOL))
+        t = _noise_tol(n)
         out[name] = Tolerance(t, t, f"{NOISE_FACTOR:g} x this value's float32 noise floor {n:.1e}")
     return out
 
@@ -481,28 +504,13 @@ def _relative_noise(narrow: Any, wide: Any) -> float:
 
 def _noise_floor(graph: Graph, feeds: list[np.ndarray], runners: Runners) -> float | None:
     """max over outputs of max|f32 - f64| / max|f64| on the runtime."""
-    import copy
-
-    from tensorbridge.ir.passes.widen import widen_float32
-    from tensorbridge.runtime.session import Session
-
     try:
-        wide = copy.deepcopy(graph)
-        widen_float32(wide)
-        wide_feeds = [x.astype(np.float64) if x.dtype == np.float32 else x for x in feeds]
         narrow_out = runners.ir(feeds)
-        wide_out = Session(wide).run(wide_feeds)
+        wide_out = runners.wide(graph).run([x.astype(np.float64) if x.dtype == np.float32 else x
+                                            for x in feeds])
     except TensorbridgeError:
         return None
-    worst = 0.0
-    for a, b in zip(narrow_out, wide_out):
-        b = np.asarray(b)
-        if b.dtype.kind != "f" or not b.size:
-            continue
-        scale = float(np.max(np.abs(b[np.isfinite(b)]), initial=0.0)) or 1.0
-        diff = np.abs(np.asarray(a, np.float64) - b)
-        worst = max(worst, float(np.nanmax(np.where(np.isfinite(diff), diff, 0.0))) / scale)
-    return worst
+    return max((_relative_noise(a, b) for a, b in zip(narrow_out, wide_out)), default=0.0)
 
 
 def _too_big_for_one_proto(model: Any) -> bool:

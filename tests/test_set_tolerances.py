@@ -91,3 +91,21 @@ def test_the_report_names_each_sets_tolerance_and_a_recheck_keeps_them(tmp_path)
     again = validate(build(str(path), None, "onnx"), (x,), generated=True, tolerance=first.tolerance,
                      own_tolerances=first.set_tolerances)
     assert again.ok and again.set_tolerances == first.set_tolerances
+
+
+def test_a_float64_graph_keeps_its_default_tolerance_on_every_set():
+    """Only a tolerance calibrated on the float32 noise floor is raised: a float64 graph's
+    default (1e-9) must not become the 1e-6 floor clamp on a generated set."""
+    from tensorbridge.runtime.parity.compare import default_tolerance
+
+    model = _model()
+    for t in (*model.graph.input, *model.graph.output):
+        t.type.tensor_type.elem_type = TensorProto.DOUBLE
+    model.graph.initializer[0].data_type = TensorProto.DOUBLE
+    del model.graph.initializer[0].float_data[:]
+    model.graph.initializer[0].double_data.append(0.1)
+    runners = Runners(tb.load(model))
+    x = np.random.default_rng(4).uniform(0.5, 1.5, 64)
+    base = noise_tolerance(runners, [x], None, None)
+    assert base == default_tolerance("float64")
+    assert set_tolerances(runners, {"example": [x], "large": [x * 100]}, base, None) == {}
