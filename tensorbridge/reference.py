@@ -424,16 +424,25 @@ def set_tolerance(runners: Runners, feeds: list[np.ndarray], base: Tolerance,
     the example's. Nothing is raised when the tolerance was given or the graph is not
     float32 (``base`` is then not :data:`CALIBRATED`), or when the set's float64 twin cannot
     run. The float32 run is the one the comparison of the set then reuses
-    (:meth:`Runners.ir` keeps the last)."""
+    (:meth:`Runners.ir` keeps the last).
+
+    A generated set's tolerance is not capped at :data:`MAX_TOL`: where the model amplifies
+    rounding that far (the example's opposite on a random EfficientNetB1: a floor of 1.6e-2,
+    and onnxruntime's and our runtime's results 2x that from TensorFlow's), no float32
+    runtime can be told apart from a wrong one at 1e-3, and the reason says that this set
+    only catches errors above its own noise. The example inputs keep the cap."""
     graph = runners.graph
     if rtol is not None or graph is None or not base.reason.startswith(CALIBRATED):
         return None
     noise = _noise_floor(graph, feeds, runners)
-    t = _noise_tol(noise) if noise is not None else 0.0
+    t = max(NOISE_FACTOR * noise, MIN_TOL) if noise is not None else 0.0
     if t <= 1.01 * base.rtol:  # (a floor equal to the example's up to rounding is not raised)
         return None
-    return Tolerance(t, max(t, base.atol_scale),
-                     f"{NOISE_FACTOR:g} x this input set's own float32 noise floor {noise:.1e}")
+    reason = f"{NOISE_FACTOR:g} x this input set's own float32 noise floor {noise:.1e}"
+    if t > MAX_TOL:
+        reason += (f", above the {MAX_TOL:g} cap: the model amplifies float32 rounding on these inputs, "
+                   "so they only catch errors larger than that")
+    return Tolerance(t, max(t, base.atol_scale), reason)
 
 
 def set_tolerances(runners: Runners, sets: dict[str, list[np.ndarray]], base: Tolerance,

@@ -42,8 +42,9 @@ def _numpy_noise(x: np.ndarray) -> float:
     return float(np.max(np.abs(y32 - y64)) / np.max(np.abs(y64)))
 
 
-def _expected_tol(x: np.ndarray) -> float:
-    return float(np.clip(NOISE_FACTOR * _numpy_noise(x), MIN_TOL, MAX_TOL))
+def _expected_tol(x: np.ndarray, cap: bool = True) -> float:
+    """The example's tolerance is clamped to [MIN_TOL, MAX_TOL]; a generated set's only from below."""
+    return float(np.clip(NOISE_FACTOR * _numpy_noise(x), MIN_TOL, MAX_TOL if cap else np.inf))
 
 
 def test_a_noisier_set_gets_its_own_floor_and_the_example_keeps_its_own():
@@ -54,8 +55,25 @@ def test_a_noisier_set_gets_its_own_floor_and_the_example_keeps_its_own():
     assert np.isclose(base.rtol, _expected_tol(x))
     own = set_tolerances(runners, sets, base, None)
     assert set(own) == {"large"}  # -x has exactly x's rounding: not raised
-    assert np.isclose(own["large"].rtol, _expected_tol(sets["large"][0]))
+    assert np.isclose(own["large"].rtol, _expected_tol(sets["large"][0], cap=False))
     assert own["large"].rtol > 10 * base.rtol and "own float32 noise floor" in own["large"].reason
+
+
+def test_a_set_noisier_than_the_cap_is_judged_at_its_own_floor_and_says_so():
+    """x * 100: the ulp of x * x (~1e4) is ~4e-3 of the 0.1 result, so 20x that is far above
+    the 1e-3 cap. A correct float32 runtime is off by about the floor itself there: clamped
+    to the cap, the set would refuse a correct result."""
+    x = np.random.default_rng(5).uniform(0.5, 1.5, 64).astype(np.float32)
+    large = x * np.float32(100)
+    runners = Runners(_graph())
+    base = noise_tolerance(runners, [x], None, None)
+    own = set_tolerances(runners, {"example": [x], "large": [large]}, base, None)
+    assert base.rtol <= MAX_TOL < own["large"].rtol
+    assert np.isclose(own["large"].rtol, NOISE_FACTOR * _numpy_noise(large))
+    assert "above the 0.001 cap" in own["large"].reason
+    # the set's own float32 error against float64 (the runtime's, as onnxruntime's would be)
+    # is above the cap and within its own tolerance
+    assert MAX_TOL < _numpy_noise(large) < own["large"].rtol
 
 
 def test_nothing_is_raised_when_the_tolerance_was_given():

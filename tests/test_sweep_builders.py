@@ -98,6 +98,34 @@ def test_keras_lists_every_application_and_builds_the_same_model_twice():
     assert all(np.array_equal(x, y) for x, y in zip(a.model.get_weights(), b.model.get_weights()))
 
 
+def test_keras_batchnorm_statistics_are_those_of_their_inputs_in_inference_mode():
+    """Every BatchNormalization's moving statistics are the mean and variance of what it
+    receives in an inference pass over the calibration batch, layers before it calibrated
+    already. A training-mode pass gets this wrong after a Dropout (EfficientNet's
+    drop-connect): the second norm's statistics then describe dropped-out inputs."""
+    keras = pytest.importorskip("keras")
+    from tensorbridge.sweep_families import _keras_ready
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 3))
+    h = keras.layers.Conv2D(8, 3, padding="same")(inp)
+    h = keras.layers.BatchNormalization()(h)
+    h = keras.layers.Dropout(0.5)(h)
+    h = keras.layers.Conv2D(8, 3, padding="same")(h)
+    out = keras.layers.BatchNormalization()(h)
+    m = keras.Model(inp, out)
+    _keras_ready(m, (8, 8, 3))
+    batch = max(16, 256 * 32 * 32 // 64)
+    xs = np.random.default_rng(9).uniform(0, 1, (batch, 8, 8, 3)).astype(np.float32)
+    norms = [la for la in m.layers if isinstance(la, keras.layers.BatchNormalization)]
+    for la in norms:
+        seen = np.asarray(keras.Model(inp, la.input)(xs, training=False), dtype=np.float64)
+        np.testing.assert_allclose(np.asarray(la.moving_mean), seen.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(np.asarray(la.moving_variance), seen.var(axis=(0, 1, 2)), rtol=1e-4)
+    y = np.asarray(m(xs, training=False))
+    np.testing.assert_allclose(y.std(axis=(0, 1, 2)), np.asarray(norms[-1].gamma), rtol=1e-2)
+
+
 class _Cancelling(torch.nn.Module):
     """(x + 1000) - 1000: float32 keeps about 6e-5 of x in absolute terms, so its relative
     error depends on the scale of the input."""
