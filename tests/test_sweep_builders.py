@@ -126,6 +126,27 @@ def test_keras_batchnorm_statistics_are_those_of_their_inputs_in_inference_mode(
     np.testing.assert_allclose(y.std(axis=(0, 1, 2)), np.asarray(norms[-1].gamma), rtol=1e-2)
 
 
+def test_torch_batchnorm_statistics_are_those_of_their_inputs_in_eval_mode():
+    """torch_ready's calibration, checked the same way: each BatchNorm's running statistics
+    are the mean and biased variance of its eval-mode input on the calibration batch. A
+    training-mode pass gets the second norm wrong (the Dropout before it is active)."""
+    from tensorbridge.sweep_families import image, torch_ready
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8),
+                              torch.nn.Dropout(0.5), torch.nn.Conv2d(8, 8, 3, padding=1),
+                              torch.nn.BatchNorm2d(8))
+    cal = image(8, 32, 9)
+    torch_ready(net, cal)
+    with torch.no_grad():
+        before_second = net[3](net[2](net[1](net[0](cal)))).double()
+        first_in = net[0](cal).double()
+    for bn, seen in ((net[1], first_in), (net[4], before_second)):
+        np.testing.assert_allclose(bn.running_mean.numpy(), seen.mean((0, 2, 3)).numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(bn.running_var.numpy(), seen.var((0, 2, 3), correction=0).numpy(), rtol=1e-5)
+    assert not net.training
+
+
 class _Cancelling(torch.nn.Module):
     """(x + 1000) - 1000: float32 keeps about 6e-5 of x in absolute terms, so its relative
     error depends on the scale of the input."""
