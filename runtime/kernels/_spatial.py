@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import cached_property, lru_cache
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -20,10 +21,14 @@ from tensorbridge.ir.window_math import SlidingWindow, sliding_window
 class Window(SlidingWindow):
     """A resolved sliding window (:class:`ir.window_math.SlidingWindow`) plus its taps."""
 
-    @property
+    @cached_property
     def taps(self) -> list[tuple[int, ...]]:
         """Every kernel tap, in row-major order."""
         return list(np.ndindex(*self.kernel))
+
+
+def _ints(values: Sequence[int] | None) -> tuple[int, ...] | None:
+    return None if values is None else tuple(int(v) for v in values)
 
 
 def make_window(
@@ -38,7 +43,19 @@ def make_window(
     op: str = "Conv",
 ) -> Window:
     """Resolve the attributes of a conv/pool node into a :class:`Window` by the shared
-    rules of :func:`ir.window_math.sliding_window` (ValueError naming ``op`` when bad)."""
+    rules of :func:`ir.window_math.sliding_window` (ValueError naming ``op`` when bad).
+
+    Windows are immutable and depend only on these arguments, so they are cached: a plan
+    runs the same few windows on every call, and resolving one costs ~10 us of Python,
+    a fifth of a 7x7 ShuffleNet conv."""
+    return _cached_window(_ints(in_shape) or (), _ints(kernel), _ints(strides), _ints(dilations),
+                          _ints(pads), auto_pad, int(ceil_mode), op)
+
+
+@lru_cache(maxsize=4096)
+def _cached_window(in_shape: tuple[int, ...], kernel: tuple[int, ...] | None,
+                   strides: tuple[int, ...] | None, dilations: tuple[int, ...] | None,
+                   pads: tuple[int, ...] | None, auto_pad: str, ceil_mode: int, op: str) -> Window:
     win = sliding_window(op, in_shape, kernel, strides=strides, dilations=dilations, pads=pads,
                          auto_pad=auto_pad, ceil_mode=ceil_mode)
     return Window(**vars(win))

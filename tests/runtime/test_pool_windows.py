@@ -1,0 +1,74 @@
+"""MaxPool / AveragePool / LpPool (runtime/kernels/pool.py: pad once, then one separable
+pass per spatial axis) against a brute-force loop over every output cell and the input
+cells of its window, on random geometries: pads up to the kernel's extent (windows partly or
+wholly in padding), strides, dilations, ceil_mode, count_include_pad."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from tensorbridge.runtime.kernels._spatial import make_window
+from tensorbridge.runtime.kernels.pool import _average_pool, _lp_pool, _max_pool
+
+
+def _brute(x: np.ndarray, win, kind: str, include_pad: bool = False) -> np.ndarray:
+    n, c = x.shape[:2]
+    out = np.zeros((n, c, *win.out_shape), dtype=np.float64)
+    size = x.shape[2:]
+    for pos in itertools.product(*(range(o) for o in win.out_shape)):
+        cells, count = [], 0
+        for tap in itertools.product(*(range(k) for k in win.kernel)):
+            idx = [p * s + t * d - b for p, s, t, d, b in
+                   zip(pos, win.strides, tap, win.dilations, win.pads_begin, strict=True)]
+            # a padded cell counts for count_include_pad; a cell past the end padding
+            # (only there because ceil_mode stretched the last window) never does
+            if all(-b <= i < sz + e for i, b, sz, e in zip(idx, win.pads_begin, size, win.pads_end, strict=True)):
+                count += 1
+            if all(0 <= i < sz for i, sz in zip(idx, size, strict=True)):
+                cells.append(x[(slice(None), slice(None), *idx)].astype(np.float64))
+        vals = np.stack(cells, axis=-1) if cells else np.zeros((n, c, 0))
+        at = (slice(None), slice(None), *pos)
+        if kind == "max":
+            out[at] = vals.max(axis=-1) if cells else -np.inf
+        elif kind == "lp2":
+            out[at] = np.sqrt((vals ** 2).sum(axis=-1))
+        else:
+            out[at] = vals.sum(axis=-1) / max(count if include_pad else len(cells), 1)
+    return out
+
+
+def _geometries(seed: int, count: int):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        nsp = int(rng.integers(1, 3))
+        kernel = [int(rng.integers(1, 4)) for _ in range(nsp)]
+        dil = [int(rng.integers(1, 3)) for _ in range(nsp)]
+        ext = [(k - 1) * d + 1 for k, d in zip(kernel, dil)]
+        pads = [int(rng.integers(0, e)) for e in ext] + [int(rng.integers(0, e)) for e in ext]
+        strides = [int(rng.integers(1, 4)) for _ in range(nsp)]
+        size = [int(rng.integers(e, e + 7)) for e in ext]
+        yield size, kernel, dil, pads, strides, int(rng.integers(0, 2))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pools_match_a_brute_force_window_loop(seed):
+    rng = np.random.default_rng(100 + seed)
+    for size, kernel, dil, pads, strides, ceil in _geometries(seed, 12):
+        x = rng.standard_normal((2, 3, *size)).astype(np.float32)
+        win = make_window(size, kernel, strides=strides, dilations=dil, pads=pads, ceil_mode=ceil, op="MaxPool")
+        where = f"size {size} kernel {kernel} dilations {dil} pads {pads} strides {strides} ceil {ceil}"
+        np.testing.assert_array_equal(_max_pool(x, win), _brute(x, win, "max").astype(np.float32), err_msg=where)
+        for include in (0, 1):
+            np.testing.assert_allclose(_average_pool(x, win, include), _brute(x, win, "avg", bool(include)),
+                                       rtol=1e-5, atol=1e-6, err_msg=f"{where} include_pad {include}")
+        np.testing.assert_allclose(_lp_pool(x, win, 2), _brute(x, win, "lp2"), rtol=1e-5, atol=1e-6, err_msg=where)
+
+
+def test_integer_max_pool_pads_with_the_lowest_value():
+    x = np.full((1, 1, 3, 3), -128, dtype=np.int8)
+    win = make_window((3, 3), (3, 3), strides=[2, 2], pads=[1, 1, 1, 1], op="MaxPool")
+    got = _max_pool(x, win)
+    assert got.dtype == np.int8 and np.all(got == -128)
