@@ -28,7 +28,7 @@ class Window(SlidingWindow):
 
 
 def _ints(values: Sequence[int] | None) -> tuple[int, ...] | None:
-    return None if values is None else tuple(int(v) for v in values)
+    return None if values is None else tuple(map(int, values))
 
 
 def make_window(
@@ -74,6 +74,8 @@ def pad_for_window(x: np.ndarray, win: Window, value: float | int = 0) -> np.nda
 def pad_spatial(x: np.ndarray, begin: Sequence[int], end: Sequence[int],
                 value: float | int = 0) -> np.ndarray:
     """Pad (positive) or crop (negative) the trailing len(begin) axes of ``x``."""
+    if not any(begin) and not any(end):
+        return x
     lead = x.ndim - len(begin)
     crop = tuple(slice(max(-b, 0), s - max(-e, 0))
                  for b, e, s in zip(begin, end, x.shape[lead:], strict=True))
