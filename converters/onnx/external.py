@@ -139,6 +139,11 @@ def total_initializer_bytes(model: onnx.ModelProto) -> int:
 # Each tensor starts at a multiple of this in the data file, so memory-mapped weights are
 # aligned for every element type.
 DATA_ALIGN = 64
+# Tensors smaller than this stay in the .onnx (onnx's own external-data default,
+# ``size_threshold=1024``): shapes, axes and pads must be readable by shape inference, and
+# onnx.checker's full check cannot parse them from a data file ("Cannot parse data from
+# external tensors" on an opset-18 ReduceMean's axes).
+INLINE_MAX_BYTES = 1024
 _DIGEST_CHARS = 12
 # A previous model is read (to find the data file it used) only when this small: a model
 # that keeps its weights outside is small, one that is larger keeps them inline.
@@ -187,8 +192,8 @@ def save_model(proto: onnx.ModelProto, target: Path, *, external: bool, owned: b
 
 def _write_data(proto: onnx.ModelProto, path: Path, model_name: str,
                 owned: bool) -> tuple[onnx.ModelProto, str | None]:
-    """Move every raw initializer's bytes into ``path``; returns the model referring to them
-    and the data file's name (None: nothing to move)."""
+    """Move every raw initializer of at least :data:`INLINE_MAX_BYTES` into ``path``; returns
+    the model referring to them and the data file's name (None: nothing to move)."""
     out = proto
     if not owned:
         out = onnx.ModelProto()
@@ -198,7 +203,8 @@ def _write_data(proto: onnx.ModelProto, path: Path, model_name: str,
     offset = 0
     with open(path, "r+b") as f:
         for t in _initializers(out.graph):
-            if not t.HasField("raw_data") or t.data_type == TensorProto.STRING:
+            if (not t.HasField("raw_data") or t.data_type == TensorProto.STRING
+                    or len(t.raw_data) < INLINE_MAX_BYTES):
                 continue
             pad = b"\0" * (-offset % DATA_ALIGN)
             raw = t.raw_data

@@ -237,13 +237,14 @@ def test_a_save_into_a_folder_holding_a_model_of_an_older_version(tmp_path):
     np.testing.assert_array_equal(tb.run(folder / "m.onnx", np.ones(2, np.float32))[0], [3.0, 3.0])
 
 
-def _tiny(value: float):
+def _tiny(value: float, n: int = 2):
+    """y = x + w; ``n`` >= 256 floats makes w big enough (1 KiB) to go to the data file."""
     from onnx import TensorProto, helper, numpy_helper
 
-    w = numpy_helper.from_array(np.full(2, value, np.float32), "w")
+    w = numpy_helper.from_array(np.full(n, value, np.float32), "w")
     g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g",
-                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])], initializer=[w])
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n])], initializer=[w])
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
 
 
@@ -252,7 +253,7 @@ def test_saving_a_model_that_reads_foreign_external_data_is_refused(tmp_path):
 
     src = tmp_path / "src"
     src.mkdir()
-    tb.save(tb.load(_tiny(1.0)), src / "m.onnx", external_data=True)
+    tb.save(tb.load(_tiny(1.0, 256)), src / "m.onnx", external_data=True)
     proto = onnx.load(str(src / "m.onnx"), load_external_data=False)
     with pytest.raises(tb.TensorbridgeError, match="keeps its data in"):
         tb.save(proto, tmp_path / "copy.onnx")
