@@ -129,3 +129,13 @@ def test_a_float64_graph_keeps_its_default_tolerance_on_every_set():
     base = noise_tolerance(runners, [x], None, None)
     assert base == default_tolerance("float64")
     assert set_tolerances(runners, {"example": [x], "large": [x * 100]}, base, None) == {}
+
+
+def test_an_example_noisier_than_the_cap_keeps_the_cap_and_says_what_to_do():
+    """The example inputs' tolerance stays at the 1e-3 cap however noisy the model is (a
+    check that loose would pass wrong conversions), and its reason names the model's own
+    noise and the rtol that would judge it there."""
+    x = np.random.default_rng(6).uniform(0.5, 1.5, 64).astype(np.float32) * np.float32(100)
+    tol = noise_tolerance(Runners(_graph()), [x], None, None)
+    assert tol.rtol == MAX_TOL
+    assert f"moves its outputs by {_numpy_noise(x):.1e}" in tol.reason and "pass rtol" in tol.reason
