@@ -11,7 +11,11 @@ import numpy as np
 
 
 def ort_session(model: Any) -> Any:
-    """An InferenceSession for a ModelProto, serialized bytes or a path."""
+    """An InferenceSession for a ModelProto, serialized bytes or a path.
+
+    A ModelProto whose weights are too big for one protobuf message (2 GiB) is written with
+    external data to a temporary folder, as ``tb.save`` writes it, and loaded from there;
+    the folder lives as long as the session."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -19,11 +23,24 @@ def ort_session(model: Any) -> Any:
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3  # errors reach the caller as exceptions; no warnings on stderr
+    folder = None
     if hasattr(model, "SerializeToString"):
-        model = model.SerializeToString()
+        from tensorbridge.converters.onnx import external
+
+        if external.total_initializer_bytes(model) > external.EXTERNAL_DATA_THRESHOLD:
+            import tempfile
+            from pathlib import Path
+
+            folder = tempfile.TemporaryDirectory(prefix="tensorbridge-ort-")
+            model = str(external.save_model(model, Path(folder.name) / "model.onnx", external=True))
+        else:
+            model = model.SerializeToString()
     elif isinstance(model, os.PathLike):
         model = str(model)
-    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+    if folder is not None:
+        sess._tensorbridge_folder = folder  # removed with the session
+    return sess
 
 
 def ort_run(model: Any, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
