@@ -436,10 +436,10 @@ def set_tolerance(runners: Runners, feeds: list[np.ndarray], base: Tolerance,
 
     A generated set's tolerance is capped at :data:`NOISY_MAX_TOL`, not :data:`MAX_TOL`:
     where the model amplifies rounding that far (the example's opposite on a random
-    EfficientNetB1: a floor of 1.6e-2,
-    and onnxruntime's and our runtime's results 2x that from TensorFlow's), no float32
-    runtime can be told apart from a wrong one at 1e-3, and the reason says that this set
-    only catches errors above its own noise. The example inputs keep the cap."""
+    EfficientNetB1: a floor of 1.6e-2, and onnxruntime's and our runtime's results 2x that
+    from TensorFlow's), no float32 runtime can be told apart from a wrong one at 1e-3, and
+    the reason says that this set only catches errors above its own noise. The example
+    inputs keep the cap."""
     graph = runners.graph
     if rtol is not None or graph is None or not base.reason.startswith(CALIBRATED):
         return None
