@@ -120,7 +120,7 @@ def save(model: Any, path: str | os.PathLike[str], *, external_data: bool | None
     check_file_target(target)  # before the (possibly long) serialization
     proto = from_ir(model) if isinstance(model, Graph) else model
     if external_data is None:
-        external_data = external.total_initializer_bytes(proto) > external.EXTERNAL_DATA_THRESHOLD
+        external_data = external.needs_external_data(proto)
     # a proto built here from a Graph is ours to consume: its weights move to the data file
     return _with_external_data(proto, target, external_data, owned=isinstance(model, Graph))
 

@@ -27,12 +27,9 @@ def ort_session(model: Any) -> Any:
     if hasattr(model, "SerializeToString"):
         from tensorbridge.converters.onnx import external
 
-        if external.total_initializer_bytes(model) > external.EXTERNAL_DATA_THRESHOLD:
-            import tempfile
-            from pathlib import Path
-
-            folder = tempfile.TemporaryDirectory(prefix="tensorbridge-ort-")
-            model = str(external.save_model(model, Path(folder.name) / "model.onnx", external=True))
+        if external.needs_external_data(model):
+            path, folder = external.temporary_external_copy(model, "tensorbridge-ort-")
+            model = str(path)
         else:
             model = model.SerializeToString()
     elif isinstance(model, os.PathLike):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -139,10 +138,11 @@ class Runners:
         import onnx
 
         from tensorbridge.converters.onnx import to_ir
+        from tensorbridge.converters.onnx.external import needs_external_data
 
         t0 = time.perf_counter()
         artifact = conv.artifact
-        if not isinstance(artifact, str | os.PathLike) and _too_big_for_one_proto(artifact):
+        if not isinstance(artifact, str | os.PathLike) and needs_external_data(artifact):
             return cls._for_big_artifact(conv, report)
         model: bytes | str = str(artifact) if isinstance(artifact, str | os.PathLike) \
             else artifact.SerializeToString()
@@ -166,12 +166,10 @@ class Runners:
         """A model over protobuf's 2 GiB cannot be serialized as one message: it is checked
         as tb.save writes it (external data), from a temporary folder."""
         import dataclasses
-        import tempfile
 
-        from tensorbridge.converters.onnx.external import save_model
+        from tensorbridge.converters.onnx.external import temporary_external_copy
 
-        tmp = tempfile.TemporaryDirectory(prefix="tensorbridge-check-")
-        path = save_model(conv.artifact, Path(tmp.name) / "model.onnx", external=True)
+        path, tmp = temporary_external_copy(conv.artifact, "tensorbridge-check-")
         runners = cls.for_artifact(dataclasses.replace(conv, artifact=path), report)
         runners._tmp = tmp  # removed with the runners (the graph maps the data file)
         return runners
@@ -529,12 +527,6 @@ def _noise_floor(graph: Graph, feeds: list[np.ndarray], runners: Runners) -> flo
     except TensorbridgeError:
         return None
     return max((_relative_noise(a, b) for a, b in zip(narrow_out, wide_out)), default=0.0)
-
-
-def _too_big_for_one_proto(model: Any) -> bool:
-    from tensorbridge.converters.onnx import external
-
-    return external.total_initializer_bytes(model) > external.EXTERNAL_DATA_THRESHOLD
 
 
 def same_arrays(a: list[Any], b: list[Any]) -> bool:

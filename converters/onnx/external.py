@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from contextlib import ExitStack, suppress
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -133,6 +134,22 @@ def resolve_location(base_dir: Path, location: str, tensor: str, origin: str) ->
 
 def total_initializer_bytes(model: onnx.ModelProto) -> int:
     return sum(t.ByteSize() for t in model.graph.initializer)
+
+
+def needs_external_data(model: onnx.ModelProto) -> bool:
+    """Whether ``model``'s weights are too big to keep in one protobuf message: saved,
+    checked and run as external data."""
+    return total_initializer_bytes(model) > EXTERNAL_DATA_THRESHOLD
+
+
+def temporary_external_copy(model: onnx.ModelProto, prefix: str) -> tuple[Path, Any]:
+    """``model`` written as tb.save writes it (external data) into a new temporary folder:
+    (the .onnx path, the ``TemporaryDirectory``, which removes the folder when dropped --
+    keep it as long as the file is read)."""
+    import tempfile
+
+    folder = tempfile.TemporaryDirectory(prefix=prefix)
+    return save_model(model, Path(folder.name) / "model.onnx", external=True), folder
 
 
 # ------------------------------------------------------------------ writing
