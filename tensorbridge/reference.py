@@ -304,7 +304,7 @@ def _widen_to_source_noise(tolerances: dict[str, Tolerance], loc: Any, record: A
     n = _relative_noise(record.outputs[0], ref)
     # not capped at MAX_TOL: a conversion cannot match the source more closely than the
     # source matches its own float64 twin (capped at NOISY_MAX_TOL)
-    t = float(np.clip(NOISE_FACTOR * n, MIN_TOL, NOISY_MAX_TOL))
+    t = _noise_tol(n, NOISY_MAX_TOL)
     for name in loc.outputs(record.module):
         have = tolerances.get(name)
         if have is None or have.rtol < t:
@@ -386,9 +386,9 @@ NOISY_MAX_TOL = 0.1
 CALIBRATED = f"{NOISE_FACTOR:g} x the float32 noise floor"
 
 
-def _noise_tol(noise: float) -> float:
-    """:data:`NOISE_FACTOR` x a relative noise floor, clamped to [MIN_TOL, MAX_TOL]."""
-    return float(np.clip(NOISE_FACTOR * noise, MIN_TOL, MAX_TOL))
+def _noise_tol(noise: float, cap: float = MAX_TOL) -> float:
+    """:data:`NOISE_FACTOR` x a relative noise floor, clamped to [MIN_TOL, ``cap``]."""
+    return float(np.clip(NOISE_FACTOR * noise, MIN_TOL, cap))
 
 
 def noise_tolerance(runners: Runners, feeds: list[np.ndarray], rtol: float | None,
@@ -442,7 +442,7 @@ def set_tolerance(runners: Runners, feeds: list[np.ndarray], base: Tolerance,
     if rtol is not None or graph is None or not base.reason.startswith(CALIBRATED):
         return None
     noise = _noise_floor(graph, feeds, runners)
-    t = float(np.clip(NOISE_FACTOR * noise, MIN_TOL, NOISY_MAX_TOL)) if noise is not None else 0.0
+    t = _noise_tol(noise, NOISY_MAX_TOL) if noise is not None else 0.0
     if t <= 1.01 * base.rtol:  # (a floor equal to the example's up to rounding is not raised)
         return None
     reason = f"{NOISE_FACTOR:g} x this input set's own float32 noise floor {noise:.1e}"
