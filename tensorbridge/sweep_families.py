@@ -88,6 +88,14 @@ def calibration_size(height: int, width: int) -> int:
     return max(16, 256 * 32 * 32 // max(height * width, 1))
 
 
+def batch_statistics(x: np.ndarray, channel_axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel of ``x``: the mean and biased variance over every other axis, in float64
+    (a BatchNorm's statistics for the batch ``x``)."""
+    x = np.asarray(x, dtype=np.float64)
+    over = tuple(a for a in range(x.ndim) if a != channel_axis % x.ndim)
+    return x.mean(axis=over), x.var(axis=over)
+
+
 def torch_ready(module: Any, calibrate: Any = None) -> Any:
     """eval mode; every constant-initialised tensor (zero biases and heads, unit norms, 1e-6
     layer scales) redrawn so that no branch is invisible, then BatchNorm statistics
@@ -111,10 +119,9 @@ def torch_ready(module: Any, calibrate: Any = None) -> Any:
              if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.running_mean is not None]
 
     def calibrated(m: Any, args: tuple[Any, ...]) -> None:
-        x = args[0].detach().double()
-        over = [0, *range(2, x.dim())]
-        m.running_mean.copy_(x.mean(over))
-        m.running_var.copy_(x.var(over, correction=0))
+        mean, var = batch_statistics(args[0].detach().double().numpy(), 1)
+        m.running_mean.copy_(torch.from_numpy(mean))
+        m.running_var.copy_(torch.from_numpy(var))
 
     if calibrate is not None and norms:
         hooks = [m.register_forward_pre_hook(calibrated) for m in norms]
@@ -341,11 +348,9 @@ def _keras_ready(m: Any, shape: tuple[int, ...]) -> None:
         call = la.call
 
         def run(inputs: Any, training: Any = None, mask: Any = None) -> Any:
-            x = keras.ops.convert_to_numpy(inputs).astype(np.float64)
-            axis = la.axis % x.ndim
-            over = tuple(a for a in range(x.ndim) if a != axis)
-            la.moving_mean.assign(x.mean(axis=over).astype(np.float32))
-            la.moving_variance.assign(x.var(axis=over).astype(np.float32))
+            mean, var = batch_statistics(keras.ops.convert_to_numpy(inputs), la.axis)
+            la.moving_mean.assign(mean.astype(np.float32))
+            la.moving_variance.assign(var.astype(np.float32))
             return call(inputs, training=False, mask=mask)
         return run
 
