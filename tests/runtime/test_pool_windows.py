@@ -72,3 +72,19 @@ def test_integer_max_pool_pads_with_the_lowest_value():
     win = make_window((3, 3), (3, 3), strides=[2, 2], pads=[1, 1, 1, 1], op="MaxPool")
     got = _max_pool(x, win)
     assert got.dtype == np.int8 and np.all(got == -128)
+
+
+@pytest.mark.parametrize(("size", "kernel", "pads", "ceil"), [
+    ((7, 7), (7, 7), [0, 0, 0, 0], 0),  # a network's final pool (ResNet's 7x7 AveragePool)
+    ((5, 6), (6, 7), [1, 0, 0, 1], 0),  # one window over the padded image
+    ((5,), (5,), [0, 0], 1),  # 1-D, ceil_mode
+])
+def test_one_window_over_the_whole_image(size, kernel, pads, ceil):
+    rng = np.random.default_rng(len(size))
+    x = rng.standard_normal((2, 5, *size)).astype(np.float32)
+    x[1, 2, 0] = np.nan
+    win = make_window(size, kernel, pads=pads, ceil_mode=ceil, op="AveragePool")
+    np.testing.assert_array_equal(_max_pool(x, win), _brute(x, win, "max").astype(np.float32))
+    for include in (0, 1):
+        np.testing.assert_allclose(_average_pool(x, win, include), _brute(x, win, "avg", bool(include)),
+                                   rtol=1e-5, atol=1e-6)
