@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from tensorbridge.ir.node import Node, Value
-from tensorbridge.runtime.kernels.conv import conv_into, winograd_for
+from tensorbridge.runtime.kernels import _compiled
+from tensorbridge.runtime.kernels.conv import add_bias, conv_into, winograd_for
 from tensorbridge.runtime.plan_view import Fusion, PlanView
 
 _AFFINE = frozenset({"BatchNormalization", "Mul", "Add", "Sub", "Div"})
@@ -229,8 +230,13 @@ def conv_affine(x: np.ndarray, residual: np.ndarray | None = None, *, weight: np
                 bias: np.ndarray | None, conv: dict[str, Any], lo: float | None = None,
                 hi: float | None = None, winograd: np.ndarray | None = None) -> np.ndarray:
     """Conv(x, weight, bias) [+ residual] [clipped to lo/hi: Relu is lo=0], one buffer;
-    ``winograd``: weight's Winograd transform, made at plan time."""
-    return _finish(conv_into(x, weight, bias, winograd=winograd, **conv), residual, lo, hi)
+    ``winograd``: weight's Winograd transform, made at plan time. With the compiled loops
+    the bias, residual and clip are one pass over the output."""
+    late_bias = _compiled.AVAILABLE and x.dtype in (np.float32, np.float64)  # else in compute dtype
+    y = conv_into(x, weight, None if late_bias else bias, winograd=winograd, **conv)
+    if late_bias and _compiled.channel_affine_applies(y, residual):
+        return _compiled.channel_affine(y, None, bias, residual, lo, hi)
+    return _finish(add_bias(y, bias) if late_bias else y, residual, lo, hi)
 
 
 def channel_affine(x: np.ndarray, residual: np.ndarray | None = None, *, scale: np.ndarray,
@@ -239,6 +245,8 @@ def channel_affine(x: np.ndarray, residual: np.ndarray | None = None, *, scale: 
     """x * scale + shift (per channel, axis 1) [+ residual] [clipped], one fresh buffer."""
     if x.ndim != rank and (scale.ndim or shift.ndim):
         raise ValueError(f"per-channel affine chain planned for rank {rank}, got data of shape {x.shape}")
+    if _compiled.channel_affine_applies(x, residual) and scale.ndim <= 1 and shift.ndim <= 1:
+        return _compiled.channel_affine(x, scale, shift, residual, lo, hi)
     bshape = (-1, *([1] * (x.ndim - 2)))
     dt = x.dtype
     y = np.multiply(x, scale.astype(dt).reshape(bshape) if scale.ndim else dt.type(scale))

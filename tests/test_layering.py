@@ -44,8 +44,9 @@ def _rule(packages: set[str], libraries: set[str], lazy_only: Iterable[str] = ()
 
 RULES = {
     "ir": _rule({"ir"}, {"numpy", "networkx", "ml_dtypes", "onnx.defs"}),
-    # Optional libraries a single kernel needs (Pillow for ImageDecoder): inside that kernel.
-    "runtime": _rule({"ir", "runtime"}, {"numpy", "ml_dtypes", "PIL"}, {"PIL"}),
+    # Optional libraries a single kernel needs (Pillow for ImageDecoder; numba compiles
+    # kernels/_compiled.py's loops): inside functions, imported on first use.
+    "runtime": _rule({"ir", "runtime"}, {"numpy", "ml_dtypes", "PIL", "numba"}, {"PIL", "numba"}),
     SHARED: _rule({"ir", SHARED}, {"numpy", "ml_dtypes"}),
     "converters.onnx": _rule({"ir", SHARED, "converters.onnx"},
                              {"numpy", "ml_dtypes", "onnx", "google.protobuf"}),

@@ -1,4 +1,5 @@
-"""The runtime's fast conv paths (Winograd F(2x2, 3x3)) against independent references:
+"""The runtime's fast conv paths (Winograd F(2x2, 3x3), the compiled depthwise loop) against
+independent references:
 torch.nn.functional.conv2d in float64, and onnxruntime on whole Conv(+Relu) graphs."""
 
 from __future__ import annotations
@@ -11,8 +12,15 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from tensorbridge.converters.onnx import to_ir
+from tensorbridge.runtime.kernels import _compiled
 from tensorbridge.runtime.kernels._spatial import make_window
-from tensorbridge.runtime.kernels.conv import DEPTHWISE_TAPS_MAX_PIXELS, conv_float, winograd_for
+from tensorbridge.runtime.kernels.conv import (
+    DEPTHWISE_COMPILED_MIN_CHANNELS,
+    DEPTHWISE_TAPS_MAX_PIXELS,
+    conv_float,
+    conv_nd,
+    winograd_for,
+)
 from tensorbridge.runtime.kernels.winograd import winograd_applies, winograd_conv, winograd_weights
 from tensorbridge.runtime.session import Session
 
@@ -179,3 +187,61 @@ def test_session_conv_float16_uses_float32_compute() -> None:
     y = conv_float(x.astype(np.float32), w.astype(np.float32), win, 1, u)
     ref = _torch_ref(x.astype(np.float32), w.astype(np.float32), [1, 1, 1, 1], 1)
     assert _rel(y, ref) < 1e-6
+
+
+# (N, C, H, W, kernel, pads, strides, dilations): ShuffleNet/MobileNet layers, odd sizes,
+# asymmetric and zero pads, stride 2, dilation, 5x5, batch 2.
+COMPILED_DEPTHWISE_CASES = [
+    (1, 272, 14, 14, (3, 3), [1, 1, 1, 1], [1, 1], [1, 1]),
+    (1, 112, 56, 56, (3, 3), [1, 1, 1, 1], [2, 2], [1, 1]),
+    (2, 64, 13, 17, (3, 3), [0, 2, 1, 0], [1, 1], [1, 1]),
+    (1, 96, 15, 15, (3, 3), [0, 0, 0, 0], [2, 1], [1, 1]),
+    (1, 64, 12, 12, (3, 3), [2, 2, 2, 2], [1, 1], [2, 2]),
+    (1, 80, 11, 11, (5, 5), [2, 2, 2, 2], [2, 2], [1, 1]),
+]
+
+
+@pytest.mark.parametrize(("n", "c", "h", "w", "kernel", "pads", "strides", "dilations"),
+                         COMPILED_DEPTHWISE_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_depthwise_matches_float64_conv(n: int, c: int, h: int, w: int, kernel: tuple[int, int],
+                                                 pads: list[int], strides: list[int],
+                                                 dilations: list[int], dtype: type) -> None:
+    rng = np.random.default_rng(c + h)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((c, 1, *kernel)).astype(dtype)
+    win = make_window((h, w), kernel, pads=pads, strides=strides, dilations=dilations)
+    y = _compiled.depthwise_conv2d(x, wt, win.strides, win.dilations, win.pads_begin, win.out_shape)
+    xt = torch.nn.functional.pad(torch.from_numpy(x).double(), (pads[1], pads[3], pads[0], pads[2]))
+    ref = torch.nn.functional.conv2d(xt, torch.from_numpy(wt).double(), stride=strides,
+                                     dilation=dilations, groups=c).numpy()
+    assert y.shape == ref.shape and y.dtype == dtype and y.flags.c_contiguous
+    assert _rel(y, ref) < (1e-6 if dtype == np.float32 else 1e-13)
+    # conv_float takes this path for these channel counts, and agrees with the numpy path
+    assert c >= DEPTHWISE_COMPILED_MIN_CHANNELS
+    np.testing.assert_array_equal(conv_float(x, wt, win, c), y)
+    assert _rel(conv_nd(x, wt, win, c), ref) < (1e-6 if dtype == np.float32 else 1e-13)
+
+
+def test_compiled_depthwise_propagates_nan_and_inf() -> None:
+    x = np.ones((1, 64, 6, 6), np.float32)
+    x[0, 3, 2, 2] = np.nan
+    x[0, 5, 0, 0] = np.inf
+    w = np.ones((64, 1, 3, 3), np.float32)
+    win = make_window((6, 6), (3, 3), pads=[1, 1, 1, 1])
+    y = _compiled.depthwise_conv2d(x, w, win.strides, win.dilations, win.pads_begin, win.out_shape)
+    ref = conv_nd(x, w, win, 64)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
+    np.testing.assert_array_equal(y[np.isfinite(ref)], ref[np.isfinite(ref)])
+    assert np.isnan(y[0, 3, 1:4, 1:4]).all() and np.isposinf(y[0, 5, :2, :2]).all()
+
+
+def test_compiled_depthwise_rejects_non_depthwise_weights() -> None:
+    with pytest.raises(ValueError, match="depthwise conv"):
+        _compiled.depthwise_conv2d(np.zeros((1, 64, 5, 5), np.float32), np.zeros((64, 2, 3, 3), np.float32),
+                                   (1, 1), (1, 1), (1, 1), (5, 5))
+
+
+def test_dev_install_has_the_compiled_loops() -> None:
+    # The fast extra is part of dev: without numba every test above would exercise nothing.
+    assert _compiled.AVAILABLE

@@ -19,6 +19,17 @@ from tensorbridge.ort import ort_run  # noqa: E402
 RNG = np.random.default_rng(7)
 
 
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def _epilogue(request, monkeypatch):
+    """Every fused plan both ways: with the compiled per-channel loops and with numpy's passes."""
+    from tensorbridge.runtime.kernels import _compiled
+
+    if request.param == "numpy":
+        monkeypatch.setattr(_compiled, "AVAILABLE", False)
+    elif not _compiled.AVAILABLE:
+        pytest.skip("numba is not installed")
+
+
 def _f32(*shape: int, low: float = -1.0, high: float = 1.0) -> np.ndarray:
     return RNG.uniform(low, high, shape).astype(np.float32)
 

@@ -1,0 +1,143 @@
+"""Compiled loops for the few kernels numpy cannot run in a handful of passes.
+
+- A depthwise convolution does a multiply-add per kernel tap on every output; under numpy
+  that is two passes over the output per tap (or an im2col copy and one tiny GEMM per
+  channel), and MLAS's dedicated depthwise kernel runs 5-10x faster than either. A loop
+  that keeps one output pixel's channels in cache does the arithmetic in one pass.
+- A fused conv's epilogue (bias, residual, Relu/Clip) and densenet's pre-activation
+  BatchNormalization + Relu are one numpy pass each; here they are one pass in all.
+
+These loops are compiled by numba when it is installed (the ``fast`` extra); without it
+:data:`AVAILABLE` is False and callers keep their numpy path, which computes the same
+thing. Compilation happens on first use, per dtype (0.4-1 s each), and nothing is cached
+on disk.
+
+Floating-point semantics are kept: only ``contract`` (fused multiply-add) is allowed, no
+reassociation, and NaN/inf propagate as in the numpy path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+# numba is imported on first use (importing it takes ~0.4 s), so only plans that run a
+# compiled loop pay for it.
+AVAILABLE = importlib.util.find_spec("numba") is not None
+
+
+@cache
+def _compiled(name: str) -> Any:
+    """The compiled version of loop function ``name`` of this module."""
+    if not AVAILABLE:
+        raise RuntimeError(f"{name} needs numba (pip install 'tensorbridge[fast]'); callers "
+                           "check _compiled.AVAILABLE first")
+    import numba  # type: ignore[import-untyped]
+
+    return numba.njit(fastmath={"contract"}, boundscheck=False, cache=False, nogil=True)(globals()[name])
+
+
+def _depthwise2d_loops(xp: np.ndarray, w: np.ndarray, strides: np.ndarray, y: np.ndarray) -> None:
+    """y (Ho, Wo, C) = depthwise cross-correlation of the padded channels-last image
+    xp (Hp, Wp, C) with w (kh, kw, C); ``strides`` = (stride h, stride w, dilation h,
+    dilation w). Every inner loop runs over the contiguous channels, with one output
+    pixel's accumulator in cache; the taps are summed in row-major order."""
+    kh, kw = w.shape[0], w.shape[1]
+    ho, wo, c = y.shape
+    sh, sw, dh, dw = strides[0], strides[1], strides[2], strides[3]
+    for oh in range(ho):
+        for ow in range(wo):
+            acc = y[oh, ow]
+            acc[:] = 0
+            for a in range(kh):
+                for b in range(kw):
+                    src = xp[oh * sh + a * dh, ow * sw + b * dw]
+                    wt = w[a, b]
+                    for ch in range(c):
+                        acc[ch] += wt[ch] * src[ch]
+
+
+def depthwise_conv2d(x: np.ndarray, w: np.ndarray, strides: tuple[int, ...],
+                     dilations: tuple[int, ...], pads_begin: tuple[int, ...],
+                     out_shape: tuple[int, ...]) -> np.ndarray:
+    """Depthwise 2-D conv (group == C == M) of unpadded x (N, C, H, W) with w (C, 1, kh, kw):
+    (N, C, *out_shape) in x's dtype (float32 or float64), no bias. Needs :data:`AVAILABLE`.
+
+    The image is moved to channels-last once (numpy's transposing copy, into a zeroed
+    padded buffer) and the result moved back; the loops in between are compiled."""
+    if x.ndim != 4 or w.ndim != 4 or w.shape[:2] != (x.shape[1], 1):
+        raise ValueError(f"depthwise conv: X {x.shape} and W {w.shape} are not (N, C, H, W) and (C, 1, kh, kw)")
+    n, c, h, wd = x.shape
+    kh, kw = w.shape[2:]
+    (sh, sw), (dh, dw), (pt, pl) = strides, dilations, pads_begin
+    ho, wo = out_shape
+    hp = max((ho - 1) * sh + (kh - 1) * dh + 1, pt + h)
+    wp = max((wo - 1) * sw + (kw - 1) * dw + 1, pl + wd)
+    wl = np.ascontiguousarray(w[:, 0].transpose(1, 2, 0), dtype=x.dtype)
+    geom = np.array([sh, sw, dh, dw], dtype=np.int64)
+    xp = np.zeros((hp, wp, c), dtype=x.dtype)
+    yl = np.empty((ho, wo, c), dtype=x.dtype)
+    y = np.empty((n, c, ho, wo), dtype=x.dtype)
+    loops = _compiled("_depthwise2d_loops")
+    for i in range(n):
+        xp[pt:pt + h, pl:pl + wd] = x[i].transpose(1, 2, 0)
+        loops(xp, wl, geom, yl)
+        y[i] = yl.transpose(2, 0, 1)
+    return y
+
+
+def _channel_affine_loops(x: np.ndarray, scale: np.ndarray, shift: np.ndarray, res: np.ndarray,
+                          has_res: bool, lo: float, hi: float, y: np.ndarray) -> None:
+    """y (N, C, P) = clip(x * scale[c] + shift[c] [+ res], lo, hi). NaN passes the clip
+    unchanged, as in np.clip."""
+    n, c, p = x.shape
+    for i in range(n):
+        for ch in range(c):
+            a, b = scale[ch], shift[ch]
+            src, dst, r = x[i, ch], y[i, ch], res[i if has_res else 0, ch if has_res else 0]
+            for j in range(p):
+                v = src[j] * a + b
+                if has_res:
+                    v = v + r[j]
+                if v < lo:
+                    v = lo
+                elif v > hi:
+                    v = hi
+                dst[j] = v
+
+
+def channel_affine_applies(x: np.ndarray, residual: np.ndarray | None) -> bool:
+    """Whether :func:`channel_affine` takes ``x`` (and ``residual``) as they are."""
+    return (AVAILABLE and x.dtype in (np.float32, np.float64) and x.ndim >= 2
+            and x.flags.c_contiguous
+            and (residual is None or (residual.shape == x.shape and residual.dtype == x.dtype
+                                      and residual.flags.c_contiguous)))
+
+
+def channel_affine(x: np.ndarray, scale: np.ndarray | None, shift: np.ndarray | None,
+                   residual: np.ndarray | None, lo: float | None, hi: float | None) -> np.ndarray:
+    """clip(x * scale + shift [+ residual], lo, hi) per channel (axis 1), in one pass into a
+    fresh buffer; ``scale``/``shift``: (C,) or scalars or None (1 / 0). For arrays
+    :func:`channel_affine_applies` accepts. A conv's bias, residual and Relu (three numpy
+    passes) measured 2.5-3.6x faster this way, BN + Relu 3.6-4.8x (64-512 channels, 28x28
+    to 111x111). Not in place: reads and writes through two views of one buffer fail the
+    vectorizer's overlap check, which made the loop 4x slower."""
+    n, c = x.shape[:2]
+    dt = x.dtype
+
+    def vector(v: np.ndarray | None, default: float) -> np.ndarray:
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(default if v is None else v, dt), (c,)))
+
+    shape = (n, c, -1)
+    res = residual.reshape(shape) if residual is not None else np.zeros((1, 1, 1), dt)
+    args = (vector(scale, 1.0), vector(shift, 0.0), res, residual is not None,
+            dt.type(-np.inf if lo is None else lo), dt.type(np.inf if hi is None else hi))
+    out = np.empty_like(x)
+    _compiled("_channel_affine_loops")(x.reshape(shape), *args, out.reshape(shape))
+    return out
+
+
+__all__ = ["AVAILABLE", "channel_affine", "channel_affine_applies", "depthwise_conv2d"]
