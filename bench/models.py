@@ -6,7 +6,9 @@ The same two architectures (a ResNet-18 and a 4-layer BERT) come from several ex
 that the runtime is measured on graphs nobody tuned it for: ``torch.onnx.export`` legacy
 (``dynamo=False``, opset 17: ``resnet18``, ``bert4``), ``torch.onnx.export(dynamo=True)``
 (``*_dynamo``), tensorbridge's own converter (``*_tb``) and, for the CNN, tf2onnx on a Keras
-equivalent (``resnet18_tf2onnx``). ``bench/model_zoo.py`` adds onnx's light Model Zoo files."""
+equivalent (``resnet18_tf2onnx``). ``mobilenetv3_dynamo`` is timm's MobileNetV3-Large (depthwise
+3x3 and 5x5 convs, squeeze-excite, hard-swish; random weights) exported by dynamo.
+``bench/model_zoo.py`` adds onnx's light Model Zoo files."""
 
 from __future__ import annotations
 
@@ -99,6 +101,25 @@ def resnet18_tf2onnx() -> tuple[Path, list[np.ndarray]]:
         proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=17)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(proto.SerializeToString())
+    return path, [x]
+
+
+def mobilenetv3_dynamo() -> tuple[Path, list[np.ndarray]]:
+    """timm's ``mobilenetv3_large_100`` by torch.onnx dynamo: random weights, BatchNorm
+    calibrated as the sweep's models are (``torch_ready``), eval mode."""
+    x = _resnet18_input()
+    path = CACHE / "mobilenetv3_dynamo.onnx"
+    if not path.exists():
+        import torch
+
+        from tensorbridge.sweep_families import declare_torchvision_ops, image, torch_ready
+
+        declare_torchvision_ops()
+        import timm
+
+        torch.manual_seed(0)
+        model = torch_ready(timm.create_model("mobilenetv3_large_100", pretrained=False), image(224, 64, 9))
+        _export_dynamo(model, (x,), ["x"], path)
     return path, [x]
 
 
@@ -260,4 +281,4 @@ def tiny_module():
 # name -> factory of (cached .onnx path, inputs in graph-input order)
 MODELS = {"resnet18": resnet18, "bert4": bert4, "resnet18_dynamo": resnet18_dynamo,
           "bert4_dynamo": bert4_dynamo, "resnet18_tb": resnet18_tb, "bert4_tb": bert4_tb,
-          "resnet18_tf2onnx": resnet18_tf2onnx}
+          "resnet18_tf2onnx": resnet18_tf2onnx, "mobilenetv3_dynamo": mobilenetv3_dynamo}

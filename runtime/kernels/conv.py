@@ -19,8 +19,8 @@ OpenBLAS), because the tap loop makes two passes over the output per tap. On sma
 MobileNet) the per-channel GEMM calls dominate instead, and a tap loop in channels-last
 memory (:func:`_depthwise_taps`: every tap's inner loop runs over the channels, contiguous)
 measured 1.3-2x faster; at 14x14 the two are even and above it the GEMM path wins.
-With numba installed, depthwise 2-D convs with enough channels run a compiled
-channels-last loop instead (``_compiled.py``), one pass over the output.
+With numba installed, depthwise 2-D convs run compiled loops instead where they measured
+faster (``_compiled.py``: wide outputs, or many channels), one pass over the output.
 """
 
 from __future__ import annotations
@@ -48,10 +48,6 @@ _TRANSFORM_PER_CALL_TILES = 256
 # Depthwise convs with at most this many output pixels per image take the channels-last
 # tap loop (measured crossover: 7x7 outputs 1.3-2x faster, 14x14 even; see the docstring).
 DEPTHWISE_TAPS_MAX_PIXELS = 100
-# With numba installed, 2-D depthwise convs with at least this many channels run the
-# compiled channels-last loop (_compiled.py): 1.5-3.7x faster than the numpy paths at 64-544
-# channels (ShuffleNet's layers); with 32 channels at 112x112 it lost (1.7 against 1.4 ms).
-DEPTHWISE_COMPILED_MIN_CHANNELS = 64
 
 
 def check_conv_shapes(x: np.ndarray, w: np.ndarray, group: int, op: str) -> None:
@@ -132,7 +128,7 @@ def conv_float(x: np.ndarray, w: np.ndarray, win: Window, group: int,
         if winograd is not None:
             return winograd_conv(x, winograd.astype(x.dtype, copy=False), win)
     if group == x.shape[1] == w.shape[0]:
-        if _compiled.AVAILABLE and x.ndim == 4 and group >= DEPTHWISE_COMPILED_MIN_CHANNELS:
+        if x.ndim == 4 and _compiled.depthwise_applies(group, win.out_shape):
             return _compiled.depthwise_conv2d(x, w, win.strides, win.dilations, win.pads_begin,
                                               win.out_shape)
         if prod(win.out_shape) <= DEPTHWISE_TAPS_MAX_PIXELS:

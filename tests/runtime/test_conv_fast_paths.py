@@ -15,7 +15,6 @@ from tensorbridge.converters.onnx import to_ir
 from tensorbridge.runtime.kernels import _compiled
 from tensorbridge.runtime.kernels._spatial import make_window
 from tensorbridge.runtime.kernels.conv import (
-    DEPTHWISE_COMPILED_MIN_CHANNELS,
     DEPTHWISE_TAPS_MAX_PIXELS,
     conv_float,
     conv_nd,
@@ -190,7 +189,8 @@ def test_session_conv_float16_uses_float32_compute() -> None:
 
 
 # (N, C, H, W, kernel, pads, strides, dilations): ShuffleNet/MobileNet layers, odd sizes,
-# asymmetric and zero pads, stride 2, dilation, 5x5, batch 2.
+# asymmetric and zero pads, stride 2, dilation, 5x5, batch 2; channels-last loop first, then
+# the row loop (wide outputs), with strides and dilations that make phases and offsets odd.
 COMPILED_DEPTHWISE_CASES = [
     (1, 272, 14, 14, (3, 3), [1, 1, 1, 1], [1, 1], [1, 1]),
     (1, 112, 56, 56, (3, 3), [1, 1, 1, 1], [2, 2], [1, 1]),
@@ -198,6 +198,10 @@ COMPILED_DEPTHWISE_CASES = [
     (1, 96, 15, 15, (3, 3), [0, 0, 0, 0], [2, 1], [1, 1]),
     (1, 64, 12, 12, (3, 3), [2, 2, 2, 2], [1, 1], [2, 2]),
     (1, 80, 11, 11, (5, 5), [2, 2, 2, 2], [2, 2], [1, 1]),
+    (1, 16, 20, 112, (3, 3), [1, 1, 1, 1], [1, 1], [1, 1]),  # rows: MobileNetV3's first
+    (2, 24, 9, 115, (5, 5), [2, 1, 2, 3], [2, 2], [1, 1]),  # rows, stride 2, odd width
+    (1, 8, 10, 180, (3, 3), [0, 1, 2, 0], [1, 3], [1, 2]),  # rows, stride 3, dilation 2
+    (1, 40, 28, 28, (3, 3), [1, 1, 1, 1], [1, 1], [1, 1]),  # rows: few channels at 28
 ]
 
 
@@ -217,18 +221,19 @@ def test_compiled_depthwise_matches_float64_conv(n: int, c: int, h: int, w: int,
                                      dilation=dilations, groups=c).numpy()
     assert y.shape == ref.shape and y.dtype == dtype and y.flags.c_contiguous
     assert _rel(y, ref) < (1e-6 if dtype == np.float32 else 1e-13)
-    # conv_float takes this path for these channel counts, and agrees with the numpy path
-    assert c >= DEPTHWISE_COMPILED_MIN_CHANNELS
+    # conv_float takes this path for these layers, and agrees with the numpy path
+    assert _compiled.depthwise_applies(c, win.out_shape)
     np.testing.assert_array_equal(conv_float(x, wt, win, c), y)
     assert _rel(conv_nd(x, wt, win, c), ref) < (1e-6 if dtype == np.float32 else 1e-13)
 
 
-def test_compiled_depthwise_propagates_nan_and_inf() -> None:
-    x = np.ones((1, 64, 6, 6), np.float32)
+@pytest.mark.parametrize("width", [6, 60])  # the channels-last loop, the row loop
+def test_compiled_depthwise_propagates_nan_and_inf(width: int) -> None:
+    x = np.ones((1, 64, 6, width), np.float32)
     x[0, 3, 2, 2] = np.nan
     x[0, 5, 0, 0] = np.inf
     w = np.ones((64, 1, 3, 3), np.float32)
-    win = make_window((6, 6), (3, 3), pads=[1, 1, 1, 1])
+    win = make_window((6, width), (3, 3), pads=[1, 1, 1, 1])
     y = _compiled.depthwise_conv2d(x, w, win.strides, win.dilations, win.pads_begin, win.out_shape)
     ref = conv_nd(x, w, win, 64)
     np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
@@ -240,6 +245,14 @@ def test_compiled_depthwise_rejects_non_depthwise_weights() -> None:
     with pytest.raises(ValueError, match="depthwise conv"):
         _compiled.depthwise_conv2d(np.zeros((1, 64, 5, 5), np.float32), np.zeros((64, 2, 3, 3), np.float32),
                                    (1, 1), (1, 1), (1, 1), (5, 5))
+
+
+def test_compiled_depthwise_selection() -> None:
+    assert _compiled.depthwise_applies(16, (112, 112))  # wide: the row loop
+    assert _compiled.depthwise_applies(32, (28, 28))  # few channels at 28: the row loop
+    assert _compiled.depthwise_applies(272, (14, 14))  # many channels: channels-last
+    assert not _compiled.depthwise_applies(48, (20, 20))  # narrow, few channels: numpy
+    assert not _compiled.depthwise_applies(64, (5, 5, 5))  # 3-D: numpy
 
 
 def test_dev_install_has_the_compiled_loops() -> None:
