@@ -1,4 +1,4 @@
-"""Plan-time fusion of per-channel chains: ``[Conv ->] affine* [-> Add/Sum residual] [-> Relu/Clip]``.
+"""Plan-time fusion of per-channel chains: ``[Conv ->] affine* [-> Add/Sum residual] [-> Relu/Clip/HardSwish]``.
 
 The affine ops are inference BatchNormalization and Mul/Add/Sub/Div by a constant that is a
 scalar or one value per channel (``(C, 1, ..., 1)``, as Unsqueeze of a vector gives; the
@@ -25,6 +25,7 @@ import numpy as np
 
 from tensorbridge.ir.node import Node, Value
 from tensorbridge.runtime.kernels import _compiled
+from tensorbridge.runtime.kernels.activation import hard_swish as hard_swish_kernel
 from tensorbridge.runtime.kernels.conv import add_bias, conv_into, winograd_for
 from tensorbridge.runtime.plan_view import Fusion, PlanView
 
@@ -154,16 +155,18 @@ def conv_chain(view: PlanView, head: Node, taken: set[Node] | frozenset[Node] = 
     return _make(view, head, nodes, aff, conv_w, conv_b, residual, act, cur, x)
 
 
-def _activation(view: PlanView, node: Node) -> dict[str, float] | None:
+def _activation(view: PlanView, node: Node) -> dict[str, Any] | None:
     if node.op_type == "Relu":
         return {"lo": 0.0}
+    if node.op_type == "HardSwish":  # MobileNetV3's: x * clip(x / 6 + 0.5, 0, 1)
+        return {"hard_swish": True}
     if node.op_type == "Clip":
         ins = view.operands(node)
         lo = view.scalar(ins[1]) if len(ins) > 1 and ins[1] is not None else node.attr("min", None)
         hi = view.scalar(ins[2]) if len(ins) > 2 and ins[2] is not None else node.attr("max", None)
         if (len(ins) > 1 and ins[1] is not None and lo is None) or (len(ins) > 2 and ins[2] is not None and hi is None):
             return None
-        out: dict[str, float] = {}
+        out: dict[str, Any] = {}
         if lo is not None:
             out["lo"] = float(lo)
         if hi is not None:
@@ -173,7 +176,7 @@ def _activation(view: PlanView, node: Node) -> dict[str, float] | None:
 
 
 def _make(view: PlanView, head: Node, nodes: list[Node], aff: _Affine, conv_w: np.ndarray | None,
-          conv_b: np.ndarray | None, residual: Value | None, act: dict[str, float] | None,
+          conv_b: np.ndarray | None, residual: Value | None, act: dict[str, Any] | None,
           out: Value, x: Value) -> Fusion | None:
     n_affine = len(nodes) - (conv_w is not None) - (residual is not None) - (act is not None)
     if conv_w is None and (len(nodes) < 2 or n_affine == 0):
@@ -212,7 +215,8 @@ def _conv_attrs(conv: Node) -> dict[str, Any]:
     return out
 
 
-def _finish(y: np.ndarray, residual: np.ndarray | None, lo: float | None, hi: float | None) -> np.ndarray:
+def _finish(y: np.ndarray, residual: np.ndarray | None, lo: float | None, hi: float | None,
+            hard_swish: bool = False) -> np.ndarray:
     """Residual add and activation, in ``y``'s buffer when shapes allow."""
     if residual is not None:
         if residual.shape == y.shape and np.result_type(y, residual) == y.dtype:
@@ -223,35 +227,38 @@ def _finish(y: np.ndarray, residual: np.ndarray | None, lo: float | None, hi: fl
         # Both bounds: np.clip's SIMD loop needs them (Relu as clip(y, 0, None) or
         # np.maximum(y, 0) measured ~3x slower; see runtime/kernels/activation.py).
         np.clip(y, -np.inf if lo is None else lo, np.inf if hi is None else hi, out=y)
+    if hard_swish:
+        y = hard_swish_kernel(y)
     return y
 
 
 def conv_affine(x: np.ndarray, residual: np.ndarray | None = None, *, weight: np.ndarray,
                 bias: np.ndarray | None, conv: dict[str, Any], lo: float | None = None,
-                hi: float | None = None, winograd: np.ndarray | None = None) -> np.ndarray:
-    """Conv(x, weight, bias) [+ residual] [clipped to lo/hi: Relu is lo=0], one buffer;
+                hi: float | None = None, hard_swish: bool = False,
+                winograd: np.ndarray | None = None) -> np.ndarray:
+    """Conv(x, weight, bias) [+ residual] [clipped to lo/hi: Relu is lo=0] [HardSwish], one buffer;
     ``winograd``: weight's Winograd transform, made at plan time. With the compiled loops
     the bias, residual and clip are one pass over the output."""
     late_bias = _compiled.AVAILABLE and x.dtype in (np.float32, np.float64)  # else in compute dtype
     y = conv_into(x, weight, None if late_bias else bias, winograd=winograd, **conv)
     if late_bias and _compiled.channel_affine_applies(y, residual):
-        return _compiled.channel_affine(y, None, bias, residual, lo, hi)
-    return _finish(add_bias(y, bias) if late_bias else y, residual, lo, hi)
+        return _compiled.channel_affine(y, None, bias, residual, lo, hi, hard_swish)
+    return _finish(add_bias(y, bias) if late_bias else y, residual, lo, hi, hard_swish)
 
 
 def channel_affine(x: np.ndarray, residual: np.ndarray | None = None, *, scale: np.ndarray,
                    shift: np.ndarray, rank: int, lo: float | None = None,
-                   hi: float | None = None) -> np.ndarray:
+                   hi: float | None = None, hard_swish: bool = False) -> np.ndarray:
     """x * scale + shift (per channel, axis 1) [+ residual] [clipped], one fresh buffer."""
     if x.ndim != rank and (scale.ndim or shift.ndim):
         raise ValueError(f"per-channel affine chain planned for rank {rank}, got data of shape {x.shape}")
     if _compiled.channel_affine_applies(x, residual) and scale.ndim <= 1 and shift.ndim <= 1:
-        return _compiled.channel_affine(x, scale, shift, residual, lo, hi)
+        return _compiled.channel_affine(x, scale, shift, residual, lo, hi, hard_swish)
     bshape = (-1, *([1] * (x.ndim - 2)))
     dt = x.dtype
     y = np.multiply(x, scale.astype(dt).reshape(bshape) if scale.ndim else dt.type(scale))
     y += shift.astype(dt).reshape(bshape) if shift.ndim else dt.type(shift)
-    return _finish(y, residual, lo, hi)
+    return _finish(y, residual, lo, hi, hard_swish)
 
 
 def find_conv_chains(view: PlanView, taken: set[Node]) -> list[Fusion]:

@@ -4,7 +4,7 @@
   that is two passes over the output per tap (or an im2col copy and one tiny GEMM per
   channel), and MLAS's dedicated depthwise kernel runs 5-10x faster than either. A loop
   that keeps one output pixel's channels in cache does the arithmetic in one pass.
-- A fused conv's epilogue (bias, residual, Relu/Clip) and densenet's pre-activation
+- A fused conv's epilogue (bias, residual, Relu/Clip/HardSwish) and densenet's pre-activation
   BatchNormalization + Relu are one numpy pass each; here they are one pass in all.
 
 These loops are compiled by numba when it is installed (the ``fast`` extra); without it
@@ -147,10 +147,14 @@ def depthwise_conv2d(x: np.ndarray, w: np.ndarray, strides: tuple[int, ...],
 
 
 def _channel_affine_loops(x: np.ndarray, scale: np.ndarray, shift: np.ndarray, res: np.ndarray,
-                          has_res: bool, lo: float, hi: float, y: np.ndarray) -> None:
-    """y (N, C, P) = clip(x * scale[c] + shift[c] [+ res], lo, hi). NaN passes the clip
-    unchanged, as in np.clip."""
+                          has_res: bool, lo: float, hi: float, gate: np.ndarray,
+                          y: np.ndarray) -> None:
+    """y (N, C, P) = act(clip(x * scale[c] + shift[c] [+ res], lo, hi)), where act is
+    v * clip(gate[0] * v + gate[1], gate[2], gate[3]) (HardSwish) when gate[0] != 0, else
+    the identity. NaN passes the clips unchanged, as in np.clip."""
     n, c, p = x.shape
+    ga, gb, g0, g1 = gate[0], gate[1], gate[2], gate[3]
+    gated = ga != 0
     for i in range(n):
         for ch in range(c):
             a, b = scale[ch], shift[ch]
@@ -163,6 +167,13 @@ def _channel_affine_loops(x: np.ndarray, scale: np.ndarray, shift: np.ndarray, r
                     v = lo
                 elif v > hi:
                     v = hi
+                if gated:
+                    t = v * ga + gb
+                    if t < g0:
+                        t = g0
+                    elif t > g1:
+                        t = g1
+                    v = v * t
                 dst[j] = v
 
 
@@ -175,9 +186,10 @@ def channel_affine_applies(x: np.ndarray, residual: np.ndarray | None) -> bool:
 
 
 def channel_affine(x: np.ndarray, scale: np.ndarray | None, shift: np.ndarray | None,
-                   residual: np.ndarray | None, lo: float | None, hi: float | None) -> np.ndarray:
-    """clip(x * scale + shift [+ residual], lo, hi) per channel (axis 1), in one pass into a
-    fresh buffer; ``scale``/``shift``: (C,) or scalars or None (1 / 0). For arrays
+                   residual: np.ndarray | None, lo: float | None, hi: float | None,
+                   hard_swish: bool = False) -> np.ndarray:
+    """clip(x * scale + shift [+ residual], lo, hi) per channel (axis 1) [then HardSwish], in
+    one pass into a fresh buffer; ``scale``/``shift``: (C,) or scalars or None (1 / 0). For arrays
     :func:`channel_affine_applies` accepts. A conv's bias, residual and Relu (three numpy
     passes) measured 2.5-3.6x faster this way, BN + Relu 3.6-4.8x (64-512 channels, 28x28
     to 111x111). Not in place: reads and writes through two views of one buffer fail the
@@ -190,8 +202,9 @@ def channel_affine(x: np.ndarray, scale: np.ndarray | None, shift: np.ndarray | 
 
     shape = (n, c, -1)
     res = residual.reshape(shape) if residual is not None else np.zeros((1, 1, 1), dt)
+    gate = np.array([1 / 6, 0.5, 0.0, 1.0] if hard_swish else [0.0, 0.0, 0.0, 1.0], dt)
     args = (vector(scale, 1.0), vector(shift, 0.0), res, residual is not None,
-            dt.type(-np.inf if lo is None else lo), dt.type(np.inf if hi is None else hi))
+            dt.type(-np.inf if lo is None else lo), dt.type(np.inf if hi is None else hi), gate)
     out = np.empty_like(x)
     _compiled("_channel_affine_loops")(x.reshape(shape), *args, out.reshape(shape))
     return out

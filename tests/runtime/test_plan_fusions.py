@@ -111,6 +111,25 @@ def test_projection_block_folds_both_branches_bn():
     assert [getattr(st.fn, "__name__", "") for st in s.steps] == ["conv_affine", "conv_affine"]
 
 
+def test_mobilenetv3_conv_hardswish_and_depthwise_fuse():
+    """dynamo's MobileNetV3 spelling (BN folded into the Conv): Conv -> HardSwish, a depthwise
+    Conv -> HardSwish, and a BatchNormalization -> HardSwish without a conv. Inputs reach
+    the -3..3 knees of the gate (values scaled by 4)."""
+    c = 64
+    inits = {"w1": _f32(c, 8, 1, 1), "b1": _f32(c), "w2": _f32(c, 1, 3, 3), "b2": _f32(c), **_bn("bn", c)}
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"]),
+        helper.make_node("HardSwish", ["c1"], ["h1"]),
+        helper.make_node("Conv", ["h1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], group=c),
+        helper.make_node("HardSwish", ["c2"], ["h2"]),
+        _bn_node("bn", "h2", "n"),
+        helper.make_node("HardSwish", ["n"], ["y"]),
+    ]
+    model = _model(nodes, [_io("x", [1, 8, 6, 60])], [_io("y", None)], inits, opset=18)
+    s = _compare(model, [4 * _f32(1, 8, 6, 60)], {"conv_affine", "channel_affine"})
+    assert [st.node.op_type for st in s.steps] == ["HardSwish"] * 3  # three chains, each ending in one
+
+
 def test_conv_is_not_fused_when_its_output_is_observable():
     inits = {"w": _f32(4, 3, 1, 1), **_bn("bn", 4)}
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), _bn_node("bn", "c", "y")]
