@@ -238,7 +238,7 @@ def conv_affine(x: np.ndarray, residual: np.ndarray | None = None, *, weight: np
                 winograd: np.ndarray | None = None) -> np.ndarray:
     """Conv(x, weight, bias) [+ residual] [clipped to lo/hi: Relu is lo=0] [HardSwish], one buffer;
     ``winograd``: weight's Winograd transform, made at plan time. With the compiled loops
-    the bias, residual and clip are one pass over the output."""
+    the bias, residual, clip and HardSwish are one pass over the output."""
     late_bias = _compiled.AVAILABLE and x.dtype in (np.float32, np.float64)  # else in compute dtype
     y = conv_into(x, weight, None if late_bias else bias, winograd=winograd, **conv)
     if late_bias and _compiled.channel_affine_applies(y, residual):

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-# numba is imported on first use (importing it takes ~0.4 s), so only plans that run a
+# numba is imported on first use (importing it takes ~0.23 s), so only plans that run a
 # compiled loop pay for it.
 AVAILABLE = importlib.util.find_spec("numba") is not None
 
