@@ -26,7 +26,16 @@ peak RSS minus the RSS after imports, i.e. weights + the runtime's working memor
 from __future__ import annotations
 
 import os
+import sys
 
+# numpy's OpenBLAS picks its kernels for the CPU it finds, as onnxruntime's MLAS does; an
+# OPENBLAS_CORETYPE in the environment overrides that (this machine's image sets Haswell: AVX2
+# kernels on an AVX-512 CPU, half the SGEMM speed of the SkylakeX ones). Timed against a
+# runtime that uses the CPU's AVX-512, the benchmark drops the override unless
+# --keep-blas-core; the BLAS line of the report says which kernels ran.
+FORCED_BLAS_CORE = os.environ.get("OPENBLAS_CORETYPE")
+if FORCED_BLAS_CORE is not None and "--keep-blas-core" not in sys.argv:
+    del os.environ["OPENBLAS_CORETYPE"]
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
@@ -34,7 +43,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -210,6 +218,20 @@ def measure_model(model: str, runtimes: list[str], runs: int, memory: bool, prof
     return row
 
 
+def blas_description() -> str:
+    """numpy's BLAS as threadpoolctl finds it loaded: library, version, kernels, threads."""
+    from threadpoolctl import threadpool_info
+
+    libs = [f"{i['internal_api']} {i['version']}, {i.get('architecture') or 'unknown'} kernels, "
+            f"{i['num_threads']} thread{'s' if i['num_threads'] != 1 else ''}"
+            for i in threadpool_info() if i["user_api"] == "blas"]
+    text = "; ".join(libs) or "none found"
+    if FORCED_BLAS_CORE is not None:
+        kept = "kept" if os.environ.get("OPENBLAS_CORETYPE") == FORCED_BLAS_CORE else "dropped (--keep-blas-core keeps it)"
+        text += f"; the environment's OPENBLAS_CORETYPE={FORCED_BLAS_CORE} {kept}"
+    return text
+
+
 def _wrong(row: dict[str, Any]) -> list[str]:
     return [k.removesuffix("_rel_diff") for k, v in row.items() if k.endswith("_rel_diff") and not v <= TOLERANCE]
 
@@ -310,6 +332,9 @@ def main() -> int:
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     ap.add_argument("--profile", action="store_true",
                     help="also profile tensorbridge's plan: BLAS (GEMM/conv) share and the top other op types")
+    ap.add_argument("--keep-blas-core", action="store_true",
+                    help="keep an OPENBLAS_CORETYPE set in the environment (dropped by default: OpenBLAS "
+                         "then picks its kernels for this CPU)")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--markdown", help="also write the README's table (markdown) here")
     args = ap.parse_args()
@@ -322,12 +347,14 @@ def main() -> int:
     for model in args.models:
         rows.append(measure_model(model, runtimes, args.runs, not args.no_memory, args.profile))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    blas = blas_description()
     print_table(rows, args.runs, runtimes)
+    print(f"numpy's BLAS: {blas}")
     print_medians(rows)
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2))
+        Path(args.json).write_text(json.dumps({"blas": blas, "models": rows}, indent=2))
     if args.markdown:
-        Path(args.markdown).write_text(markdown(rows))
+        Path(args.markdown).write_text(markdown(rows) + f"\nnumpy's BLAS: {blas}\n")
     failed = [r["model"] for r in rows if "error" in r or "tensorbridge_error" in r]
     wrong = [f"{r['model']} ({', '.join(_wrong(r))})" for r in rows if _wrong(r)]
     for r in rows:
