@@ -32,9 +32,10 @@ import sys
 # OPENBLAS_CORETYPE in the environment overrides that (this machine's image sets Haswell: AVX2
 # kernels on an AVX-512 CPU, half the SGEMM speed of the SkylakeX ones). Timed against a
 # runtime that uses the CPU's AVX-512, the benchmark drops the override unless
-# --keep-blas-core; the BLAS line of the report says which kernels ran.
+# --keep-blas-core; the BLAS line of the report says which kernels ran. (A --memory-child
+# process inherits its parent's environment, so its decision.)
 FORCED_BLAS_CORE = os.environ.get("OPENBLAS_CORETYPE")
-if FORCED_BLAS_CORE is not None and "--keep-blas-core" not in sys.argv:
+if FORCED_BLAS_CORE is not None and not {"--keep-blas-core", "--memory-child"} & set(sys.argv):
     del os.environ["OPENBLAS_CORETYPE"]
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
