@@ -344,11 +344,11 @@ def main() -> int:
         ap.error(f"unknown model(s) {sorted(unknown)}; choose from {', '.join(ALL_MODELS)}")
     runtimes = ["tensorbridge", "onnxruntime"] + ([] if args.no_tb_run else ["tb.run"])
     runtimes += ["reference"] if args.reference else []
+    blas = blas_description()  # before the runs: a missing threadpoolctl fails here, not after them
     rows = []
     for model in args.models:
         rows.append(measure_model(model, runtimes, args.runs, not args.no_memory, args.profile))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    blas = blas_description()
     print_table(rows, args.runs, runtimes)
     print(f"numpy's BLAS: {blas}")
     print_medians(rows)
