@@ -242,7 +242,7 @@ def conv_affine(x: np.ndarray, residual: np.ndarray | None = None, *, weight: np
     late_bias = _compiled.AVAILABLE and x.dtype in (np.float32, np.float64)  # else in compute dtype
     y = conv_into(x, weight, None if late_bias else bias, winograd=winograd, **conv)
     if late_bias and _compiled.channel_affine_applies(y, residual):
-        return _compiled.channel_affine(y, None, bias, residual, lo, hi, hard_swish)
+        return _compiled.channel_affine(y, None, bias, residual, lo, hi, hard_swish, in_place=True)
     return _finish(add_bias(y, bias) if late_bias else y, residual, lo, hi, hard_swish)
 
 

@@ -5,12 +5,15 @@
   channel), and MLAS's dedicated depthwise kernel runs 5-10x faster than either. A loop
   that keeps one output pixel's channels in cache does the arithmetic in one pass.
 - A fused conv's epilogue (bias, residual, Relu/Clip/HardSwish) and densenet's pre-activation
-  BatchNormalization + Relu are one numpy pass each; here they are one pass in all.
+  BatchNormalization + Relu are one numpy pass each; here they are one pass in all (for a
+  conv, in its own output buffer).
+- A 2-D max or average pool is a pass per kernel row and column under numpy (six for 3x3);
+  here each output row is built from its input rows in one cached row buffer.
 
 These loops are compiled by numba when it is installed (the ``fast`` extra); without it
 :data:`AVAILABLE` is False and callers keep their numpy path, which computes the same
-thing. Compilation happens on first use, per dtype (0.4-1 s each), and nothing is cached
-on disk.
+thing. Compilation happens on first use, per dtype (0.4-1 s each; pools also per window
+geometry), and nothing is cached on disk.
 
 Floating-point semantics are kept: only ``contract`` (fused multiply-add) is allowed, no
 reassociation, and NaN/inf propagate as in the numpy path.
@@ -30,14 +33,17 @@ AVAILABLE = importlib.util.find_spec("numba") is not None
 
 
 @cache
-def _compiled(name: str) -> Any:
-    """The compiled version of loop function ``name`` of this module."""
+def _compiled(name: str, *variant: Any) -> Any:
+    """The compiled version of loop function ``name`` of this module; with ``variant``,
+    ``name`` is a factory and the loop compiled is ``name(*variant)`` (its arguments are
+    compile-time constants, so branches on them are pruned)."""
     if not AVAILABLE:
         raise RuntimeError(f"{name} needs numba (pip install 'tensorbridge[fast]'); callers "
                            "check _compiled.AVAILABLE first")
     import numba  # type: ignore[import-untyped]
 
-    return numba.njit(fastmath={"contract"}, boundscheck=False, cache=False, nogil=True)(globals()[name])
+    fn = globals()[name](*variant) if variant else globals()[name]
+    return numba.njit(fastmath={"contract"}, boundscheck=False, cache=False, nogil=True)(fn)
 
 
 # Which loop suits a depthwise layer (measured per layer, 1 thread, against the numpy paths
@@ -82,24 +88,34 @@ def _depthwise_rows_loops(xph: np.ndarray, w: np.ndarray, geom: np.ndarray, y: n
 
 
 def _depthwise_channels_last_loops(xp: np.ndarray, w: np.ndarray, geom: np.ndarray,
-                                   y: np.ndarray) -> None:
-    """y (Ho, Wo, C) = depthwise cross-correlation of the padded channels-last image
-    xp (Hp, Wp, C) with w (kh, kw, C); ``geom`` as above. Every inner loop runs over the
-    contiguous channels, with one output pixel's accumulator in cache; the taps are summed
-    in row-major order, as in the row loop."""
+                                   row: np.ndarray, y: np.ndarray) -> None:
+    """y (C, Ho, Wo) = depthwise cross-correlation of the padded channels-last image
+    xp (Hp, Wp, C) with w (kh, kw, C); ``geom`` as above. One output row at a time is built
+    channels-last in ``row`` (Wo, C), tap by tap (row-major order, as in the row loop):
+    every inner loop runs over the contiguous channels, and successive ones write different
+    pixels (accumulating one pixel's taps back to back waits on its own stores: 1.4x
+    slower). The finished row is written out to y's channel-first layout from cache."""
     kh, kw = w.shape[0], w.shape[1]
-    ho, wo, c = y.shape
+    c, ho, wo = y.shape
     sh, sw, dh, dw = geom[0], geom[1], geom[2], geom[3]
     for oh in range(ho):
-        for ow in range(wo):
-            acc = y[oh, ow]
-            acc[:] = 0
-            for a in range(kh):
-                for b in range(kw):
-                    src = xp[oh * sh + a * dh, ow * sw + b * dw]
-                    wt = w[a, b]
-                    for ch in range(c):
-                        acc[ch] += wt[ch] * src[ch]
+        for a in range(kh):
+            src = xp[oh * sh + a * dh]
+            for b in range(kw):
+                wt = w[a, b]
+                first = a == 0 and b == 0
+                for ow in range(wo):
+                    s = src[ow * sw + b * dw]
+                    o = row[ow]
+                    if first:
+                        for ch in range(c):
+                            o[ch] = wt[ch] * s[ch]
+                    else:
+                        for ch in range(c):
+                            o[ch] += wt[ch] * s[ch]
+        for ch in range(c):
+            for ow in range(wo):
+                y[ch, oh, ow] = row[ow, ch]
 
 
 def depthwise_conv2d(x: np.ndarray, w: np.ndarray, strides: tuple[int, ...],
@@ -111,8 +127,9 @@ def depthwise_conv2d(x: np.ndarray, w: np.ndarray, strides: tuple[int, ...],
     Wide outputs run the row loop on the image's column phases (for stride 1, the padded
     image itself); narrow ones with many channels move the image to channels-last (numpy's
     transposing copy into a zeroed, padded buffer) and back. Per layer against the numpy
-    paths: 16ch@112x112 0.29 against 0.45 ms, 64ch@112 stride 2 0.99 against 1.6, 272ch@14
-    0.12 against 0.43 (onnxruntime: 0.16, 0.35, 0.08)."""
+    paths (AVX-512 machine, 1 thread): 16ch@112x112 0.17 against 0.29 ms, 64ch@112 stride 2
+    0.38 against 0.82, 272ch@14 0.067 against 0.21. onnxruntime's kernel is still 2-4x
+    faster (0.088, 0.12, 0.025)."""
     if x.ndim != 4 or w.ndim != 4 or w.shape[:2] != (x.shape[1], 1):
         raise ValueError(f"depthwise conv: X {x.shape} and W {w.shape} are not (N, C, H, W) and (C, 1, kh, kw)")
     n, c, h, wd = x.shape
@@ -138,43 +155,134 @@ def depthwise_conv2d(x: np.ndarray, w: np.ndarray, strides: tuple[int, ...],
     loops = _compiled("_depthwise_channels_last_loops")
     wl = np.ascontiguousarray(w[:, 0].transpose(1, 2, 0), dtype=x.dtype)
     xp = np.zeros((hp, wp, c), dtype=x.dtype)
-    yl = np.empty((ho, wo, c), dtype=x.dtype)
+    row = np.empty((wo, c), dtype=x.dtype)
     for i in range(n):
         xp[pt:pt + h, pl:pl + wd] = x[i].transpose(1, 2, 0)
-        loops(xp, wl, geom, yl)
-        y[i] = yl.transpose(2, 0, 1)
+        loops(xp, wl, geom, row, y[i])
     return y
 
 
-def _channel_affine_loops(x: np.ndarray, scale: np.ndarray, shift: np.ndarray, res: np.ndarray,
-                          has_res: bool, lo: float, hi: float, gate: np.ndarray,
-                          y: np.ndarray) -> None:
-    """y (N, C, P) = act(clip(x * scale[c] + shift[c] [+ res], lo, hi)), where act is
-    v * clip(gate[0] * v + gate[1], gate[2], gate[3]) (HardSwish) when gate[0] != 0, else
-    the identity. NaN passes the clips unchanged, as in np.clip."""
-    n, c, p = x.shape
-    ga, gb, g0, g1 = gate[0], gate[1], gate[2], gate[3]
-    gated = ga != 0
-    for i in range(n):
+def _channel_affine_loops(in_place: bool) -> Any:
+    """The loop of :func:`channel_affine`; ``in_place``: it reads y itself and ignores x.
+    (Reading and writing one buffer through two array arguments fails the vectorizer's
+    overlap check, which made the loop 4x slower; one argument read and written does not.)"""
+
+    def loops(x: np.ndarray, scale: np.ndarray, shift: np.ndarray, res: np.ndarray,
+              has_res: bool, lo: float, hi: float, gate: np.ndarray, y: np.ndarray) -> None:
+        """y (N, C, P) = act(clip(x * scale[c] + shift[c] [+ res], lo, hi)), where act is
+        v * clip(gate[0] * v + gate[1], gate[2], gate[3]) (HardSwish) when gate[0] != 0,
+        else the identity. NaN passes the clips unchanged, as in np.clip."""
+        n, c, p = y.shape
+        ga, gb, g0, g1 = gate[0], gate[1], gate[2], gate[3]
+        gated = ga != 0
+        for i in range(n):
+            for ch in range(c):
+                a, b = scale[ch], shift[ch]
+                dst, r = y[i, ch], res[i if has_res else 0, ch if has_res else 0]
+                src = dst if in_place else x[i, ch]
+                for j in range(p):
+                    v = src[j] * a + b
+                    if has_res:
+                        v = v + r[j]
+                    if v < lo:
+                        v = lo
+                    elif v > hi:
+                        v = hi
+                    if gated:
+                        t = v * ga + gb
+                        if t < g0:
+                            t = g0
+                        elif t > g1:
+                            t = g1
+                        v = v * t
+                    dst[j] = v
+
+    return loops
+
+
+def _pool2d_loops(is_max: bool, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int) -> Any:
+    """The loop of :func:`pool2d`: max (``is_max``) or sum pooling over this window. Its
+    geometry is compiled in: with the kernel and strides as constants the loops vectorise
+    (as arguments, 4-7x slower). Models use one to three pool windows."""
+
+    def loops(x: np.ndarray, pt: int, pl: int, pad: float, divisor: np.ndarray,
+              tmp: np.ndarray, y: np.ndarray) -> None:
+        """y (C, Ho, Wo) = the windows of x (C, H, W) reduced as the separable numpy path
+        does it, in the same order: each output row first combines its kernel's input rows
+        into ``tmp`` (one row padded by ``pl`` cells on the left, and on the right as far
+        as the windows reach; cells outside the image hold ``pad``), then every output
+        combines its kernel's cells of ``tmp``. Sums are divided by ``divisor`` (Ho, Wo)
+        when it is not empty. Max propagates NaN, as np.maximum does."""
+        c, h, w = x.shape
+        ho, wo = y.shape[1], y.shape[2]
+        wn = tmp.shape[0]
+        n_img = min(w, wn - pl)  # image columns the windows reach
+        divide = divisor.shape[0] > 0
+        for j in range(wn):
+            tmp[j] = pad
+        cells = tmp[pl:pl + n_img]
         for ch in range(c):
-            a, b = scale[ch], shift[ch]
-            src, dst, r = x[i, ch], y[i, ch], res[i if has_res else 0, ch if has_res else 0]
-            for j in range(p):
-                v = src[j] * a + b
-                if has_res:
-                    v = v + r[j]
-                if v < lo:
-                    v = lo
-                elif v > hi:
-                    v = hi
-                if gated:
-                    t = v * ga + gb
-                    if t < g0:
-                        t = g0
-                    elif t > g1:
-                        t = g1
-                    v = v * t
-                dst[j] = v
+            for oh in range(ho):
+                for a in range(kh):
+                    r = oh * sh + a * dh - pt
+                    if 0 <= r < h:
+                        row = x[ch, r]
+                        if a == 0:
+                            for k in range(n_img):
+                                cells[k] = row[k]
+                        elif is_max:
+                            for k in range(n_img):
+                                v, m = row[k], cells[k]
+                                cells[k] = v if (v > m or v != v) else m
+                        else:
+                            for k in range(n_img):
+                                cells[k] += row[k]
+                    elif a == 0:
+                        for k in range(n_img):
+                            cells[k] = pad
+                    elif not is_max:  # a padding row: + 0 still turns -0.0 into 0.0
+                        for k in range(n_img):
+                            cells[k] += pad
+                out = y[ch, oh]
+                for ow in range(wo):
+                    acc = tmp[ow * sw]
+                    for b in range(1, kw):
+                        v = tmp[ow * sw + b * dw]
+                        if is_max:
+                            acc = v if (v > acc or v != v) else acc
+                        else:
+                            acc += v
+                    out[ow] = acc / divisor[oh, ow] if divide else acc
+
+    return loops
+
+
+def pool2d_applies(x: np.ndarray) -> bool:
+    """Whether :func:`pool2d` takes ``x``."""
+    return AVAILABLE and x.ndim == 4 and x.dtype in (np.float32, np.float64)
+
+
+def pool2d(x: np.ndarray, kernel: tuple[int, ...], strides: tuple[int, ...],
+           dilations: tuple[int, ...], pads_begin: tuple[int, ...], out_shape: tuple[int, ...],
+           is_max: bool, divisor: np.ndarray | None = None) -> np.ndarray:
+    """Max or average pooling of unpadded x (N, C, H, W) over 2-D windows, one pass per
+    image with a single padded row in cache (padding is virtual: -inf for max, 0 for
+    sums); ``divisor`` (Ho, Wo): the average's cell counts. Bit-for-bit what the numpy
+    path computes. For arrays :func:`pool2d_applies` accepts."""
+    n, c = x.shape[:2]
+    (kh, kw), (sh, sw), (dh, dw), (pt, pl), (ho, wo) = (kernel, strides, dilations,
+                                                         pads_begin, out_shape)
+    if pl < 0 or pt < 0:
+        raise ValueError(f"pool2d: pads must be >= 0, got {pads_begin}")
+    tmp = np.empty((wo - 1) * sw + (kw - 1) * dw + 1, dtype=x.dtype)
+    div = (np.zeros((0, 0), x.dtype) if divisor is None
+           else np.ascontiguousarray(np.broadcast_to(divisor, (ho, wo)), dtype=x.dtype))
+    pad = x.dtype.type(-np.inf if is_max else 0)
+    y = np.empty((n, c, ho, wo), dtype=x.dtype)
+    loops = _compiled("_pool2d_loops", is_max, kh, kw, sh, sw, dh, dw)
+    for i in range(n):
+        loops(x[i], pt, pl, pad, div, tmp, y[i])
+    return y
 
 
 def channel_affine_applies(x: np.ndarray, residual: np.ndarray | None) -> bool:
@@ -187,13 +295,14 @@ def channel_affine_applies(x: np.ndarray, residual: np.ndarray | None) -> bool:
 
 def channel_affine(x: np.ndarray, scale: np.ndarray | None, shift: np.ndarray | None,
                    residual: np.ndarray | None, lo: float | None, hi: float | None,
-                   hard_swish: bool = False) -> np.ndarray:
+                   hard_swish: bool = False, *, in_place: bool = False) -> np.ndarray:
     """clip(x * scale + shift [+ residual], lo, hi) per channel (axis 1) [then HardSwish], in
-    one pass into a fresh buffer; ``scale``/``shift``: (C,) or scalars or None (1 / 0). For arrays
-    :func:`channel_affine_applies` accepts. A conv's bias, residual and Relu (three numpy
-    passes) measured 2.5-3.6x faster this way, BN + Relu 3.6-4.8x (64-512 channels, 28x28
-    to 111x111). Not in place: reads and writes through two views of one buffer fail the
-    vectorizer's overlap check, which made the loop 4x slower."""
+    one pass into a fresh buffer, or into ``x`` itself with ``in_place`` (for a buffer the
+    caller owns, such as a conv's fresh output); ``scale``/``shift``: (C,) or scalars or None
+    (1 / 0). For arrays :func:`channel_affine_applies` accepts. A conv's bias, residual and
+    Relu (three numpy passes) measured 2.5-3.6x faster this way, BN + Relu 3.6-4.8x (64-512
+    channels, 28x28 to 111x111); in place, a conv's bias + Relu took a further 30-40% off
+    (64-512 channels, 28x28 to 111x111: no second buffer to write)."""
     n, c = x.shape[:2]
     dt = x.dtype
 
@@ -205,9 +314,10 @@ def channel_affine(x: np.ndarray, scale: np.ndarray | None, shift: np.ndarray | 
     gate = np.array([1 / 6, 0.5, 0.0, 1.0] if hard_swish else [0.0, 0.0, 0.0, 1.0], dt)
     args = (vector(scale, 1.0), vector(shift, 0.0), res, residual is not None,
             dt.type(-np.inf if lo is None else lo), dt.type(np.inf if hi is None else hi), gate)
-    out = np.empty_like(x)
-    _compiled("_channel_affine_loops")(x.reshape(shape), *args, out.reshape(shape))
+    out = x if in_place else np.empty_like(x)
+    _compiled("_channel_affine_loops", in_place)(x.reshape(shape), *args, out.reshape(shape))
     return out
 
 
-__all__ = ["AVAILABLE", "channel_affine", "channel_affine_applies", "depthwise_applies", "depthwise_conv2d"]
+__all__ = ["AVAILABLE", "channel_affine", "channel_affine_applies", "depthwise_applies", "depthwise_conv2d",
+           "pool2d", "pool2d_applies"]

@@ -38,9 +38,13 @@ def test_channel_affine_matches_numpy(dtype, shape, per_channel, with_residual, 
     shift = rng.standard_normal(c).astype(dtype) if per_channel else np.asarray(-0.25, dtype)
     residual = rng.standard_normal(shape).astype(dtype) if with_residual else None
     assert _compiled.channel_affine_applies(x, residual)
-    y = _compiled.channel_affine(x, scale, shift, residual, lo, hi, hard_swish)
     ref = _numpy_chain(x, scale, shift, residual, lo, hi, hard_swish)
+    y = _compiled.channel_affine(x, scale, shift, residual, lo, hi, hard_swish)
     assert y.dtype == dtype and y.shape == x.shape and not np.shares_memory(y, x)
+    # In place (a conv's own output buffer): the same values, written into x.
+    x_own = x.copy()
+    assert _compiled.channel_affine(x_own, scale, shift, residual, lo, hi, hard_swish, in_place=True) is x_own
+    np.testing.assert_array_equal(x_own, y)
     np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
     # float rounding of a few operations (multiply-adds, the residual add, the gate's product)
     eps = float(np.finfo(dtype).eps)

@@ -13,6 +13,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from tensorbridge.converters.onnx import to_ir
 from tensorbridge.runtime.kernels import _compiled
+from tensorbridge.runtime.kernels import conv as conv_module
 from tensorbridge.runtime.kernels._spatial import make_window
 from tensorbridge.runtime.kernels.conv import (
     DEPTHWISE_TAPS_MAX_PIXELS,
@@ -111,6 +112,27 @@ def test_conv_float_paths(h: int, pads: list[int], strides: list[int], dilations
     ref = torch.nn.functional.conv2d(xt, torch.from_numpy(w).double(), stride=strides,
                                      dilation=dilations, groups=group).numpy()
     assert _rel(y, ref) < 1e-6
+
+
+@pytest.mark.parametrize(("c", "kernel", "strides", "pads"), [
+    (3, 7, 2, [3, 3, 3, 3]),  # ResNet stem
+    (3, 3, 2, [0, 0, 1, 1]),  # SqueezeNet-style stem, asymmetric pads
+    (5, 3, 1, [1, 1, 1, 1]),
+])
+def test_im2col_in_row_blocks_matches_float64_conv(c: int, kernel: int, strides: int, pads: list[int],
+                                                    monkeypatch) -> None:
+    # Blocks of at least 57 output pixels (2-4 rows here; every case ends on a shorter
+    # block) instead of the production sizes.
+    monkeypatch.setattr(conv_module, "IM2COL_BLOCK_BYTES", 1)
+    monkeypatch.setattr(conv_module, "IM2COL_BLOCK_MIN_PIXELS", 3 * 19)
+    rng = np.random.default_rng(c + kernel)
+    x = rng.standard_normal((2, c, 37, 37)).astype(np.float32)
+    w = rng.standard_normal((16, c, kernel, kernel)).astype(np.float32)
+    win = make_window((37, 37), (kernel, kernel), pads=pads, strides=[strides] * 2)
+    y = conv_nd(x, w, win, 1)
+    xt = torch.nn.functional.pad(torch.from_numpy(x).double(), (pads[1], pads[3], pads[0], pads[2]))
+    ref = torch.nn.functional.conv2d(xt, torch.from_numpy(w).double(), stride=strides).numpy()
+    assert y.shape == ref.shape and _rel(y, ref) < 1e-6
 
 
 @pytest.mark.parametrize(("spatial", "kernel", "strides"), [

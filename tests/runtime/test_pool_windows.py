@@ -10,6 +10,7 @@ import itertools
 import numpy as np
 import pytest
 
+from tensorbridge.runtime.kernels import _compiled, pool
 from tensorbridge.runtime.kernels._spatial import make_window
 from tensorbridge.runtime.kernels.pool import _average_pool, _lp_pool, _max_pool
 
@@ -53,8 +54,21 @@ def _geometries(seed: int, count: int):
         yield size, kernel, dil, pads, strides, int(rng.integers(0, 2))
 
 
+@pytest.fixture(params=["numpy", "compiled"])
+def pool_path(request, monkeypatch):
+    """Run a test on the numpy passes and (numba installed) on the compiled 2-D loop, which
+    small images would not take otherwise."""
+    if request.param == "compiled":
+        if not _compiled.AVAILABLE:
+            pytest.skip("numba is not installed")
+        monkeypatch.setattr(pool, "COMPILED_MIN_OUTPUTS", 0)
+    else:
+        monkeypatch.setattr(_compiled, "AVAILABLE", False)
+    return request.param
+
+
 @pytest.mark.parametrize("seed", range(6))
-def test_pools_match_a_brute_force_window_loop(seed):
+def test_pools_match_a_brute_force_window_loop(seed, pool_path):
     rng = np.random.default_rng(100 + seed)
     for size, kernel, dil, pads, strides, ceil in _geometries(seed, 12):
         x = rng.standard_normal((2, 3, *size)).astype(np.float32)
@@ -79,7 +93,7 @@ def test_integer_max_pool_pads_with_the_lowest_value():
     ((5, 6), (6, 7), [1, 0, 0, 1], 0),  # one window over the padded image
     ((5,), (5,), [0, 0], 1),  # 1-D, ceil_mode
 ])
-def test_one_window_over_the_whole_image(size, kernel, pads, ceil):
+def test_one_window_over_the_whole_image(size, kernel, pads, ceil, pool_path):
     rng = np.random.default_rng(len(size))
     x = rng.standard_normal((2, 5, *size)).astype(np.float32)
     x[1, 2, 0] = np.nan
@@ -88,3 +102,29 @@ def test_one_window_over_the_whole_image(size, kernel, pads, ceil):
     for include in (0, 1):
         np.testing.assert_allclose(_average_pool(x, win, include), _brute(x, win, "avg", bool(include)),
                                    rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(not _compiled.AVAILABLE, reason="numba is not installed")
+@pytest.mark.parametrize(("kernel", "strides", "dilations", "pads", "ceil"), [
+    ((3, 3), (2, 2), (1, 1), [0, 0, 0, 0], 1),  # SqueezeNet / Inception: ceil-mode max pool
+    ((3, 3), (2, 2), (1, 1), [1, 1, 1, 1], 0),  # ResNet / ShuffleNet stem pool
+    ((3, 3), (1, 1), (1, 1), [1, 1, 1, 1], 0),  # Inception branch pool
+    ((2, 3), (1, 2), (2, 1), [1, 0, 2, 2], 1),  # anisotropic, dilated, asymmetric pads
+])
+def test_compiled_pool_is_bit_for_bit_the_numpy_path(kernel, strides, dilations, pads, ceil, monkeypatch):
+    """Same values in the same order: NaN and inf propagate, -0.0 becomes 0.0 in a padded sum."""
+    rng = np.random.default_rng(sum(kernel) + sum(pads))
+    x = rng.standard_normal((2, 64, 23, 19)).astype(np.float32)
+    x[0, 3, 5, 7] = np.nan
+    x[1, 4, :3, :3] = np.inf
+    x[1, 5] = -0.0
+    win = make_window(x.shape[2:], kernel, strides=strides, dilations=dilations, pads=pads,
+                      ceil_mode=ceil, op="MaxPool")
+    monkeypatch.setattr(pool, "COMPILED_MIN_OUTPUTS", 0)
+    got = [_max_pool(x, win), _average_pool(x, win, 0), _average_pool(x, win, 1)]
+    monkeypatch.setattr(_compiled, "AVAILABLE", False)
+    want = [_max_pool(x, win), _average_pool(x, win, 0), _average_pool(x, win, 1)]
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_array_equal(g, w)
+        np.testing.assert_array_equal(np.signbit(g), np.signbit(w))
