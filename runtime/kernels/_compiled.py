@@ -22,7 +22,7 @@ reassociation, and NaN/inf propagate as in the numpy path.
 from __future__ import annotations
 
 import importlib.util
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -293,6 +293,34 @@ def channel_affine_applies(x: np.ndarray, residual: np.ndarray | None) -> bool:
                                       and residual.flags.c_contiguous)))
 
 
+def _per_channel(v: np.ndarray | None, default: float, c: int, dt: np.dtype) -> np.ndarray:
+    """``v`` (None, a scalar or (C,)) as a contiguous (C,) vector of dtype ``dt``. A plan's
+    weights already are one (then it is used as it is: building a vector per call cost
+    ~10 us, as much as a small conv's epilogue itself)."""
+    if v is None:
+        return _filled(default, c, dt)
+    if type(v) is np.ndarray and v.shape == (c,) and v.dtype == dt and v.flags.c_contiguous:
+        return v
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(v, dt), (c,)))
+
+
+@lru_cache(maxsize=256)
+def _filled(value: float, c: int, dt: np.dtype) -> np.ndarray:
+    out = np.full(c, value, dt)
+    out.flags.writeable = False
+    return out
+
+
+@cache
+def _constant(dt: np.dtype, what: str) -> np.ndarray:
+    """The loop's fixed arguments, made once per dtype (read-only)."""
+    values = {"no residual": np.zeros((1, 1, 1)), "hard swish": np.array([1 / 6, 0.5, 0.0, 1.0]),
+              "no gate": np.array([0.0, 0.0, 0.0, 1.0])}[what]
+    out = values.astype(dt)
+    out.flags.writeable = False
+    return out
+
+
 def channel_affine(x: np.ndarray, scale: np.ndarray | None, shift: np.ndarray | None,
                    residual: np.ndarray | None, lo: float | None, hi: float | None,
                    hard_swish: bool = False, *, in_place: bool = False) -> np.ndarray:
@@ -305,15 +333,12 @@ def channel_affine(x: np.ndarray, scale: np.ndarray | None, shift: np.ndarray | 
     (64-512 channels, 28x28 to 111x111: no second buffer to write)."""
     n, c = x.shape[:2]
     dt = x.dtype
-
-    def vector(v: np.ndarray | None, default: float) -> np.ndarray:
-        return np.ascontiguousarray(np.broadcast_to(np.asarray(default if v is None else v, dt), (c,)))
-
     shape = (n, c, -1)
-    res = residual.reshape(shape) if residual is not None else np.zeros((1, 1, 1), dt)
-    gate = np.array([1 / 6, 0.5, 0.0, 1.0] if hard_swish else [0.0, 0.0, 0.0, 1.0], dt)
-    args = (vector(scale, 1.0), vector(shift, 0.0), res, residual is not None,
-            dt.type(-np.inf if lo is None else lo), dt.type(np.inf if hi is None else hi), gate)
+    res = residual.reshape(shape) if residual is not None else _constant(dt, "no residual")
+    args = (_per_channel(scale, 1.0, c, dt), _per_channel(shift, 0.0, c, dt), res,
+            residual is not None, dt.type(-np.inf if lo is None else lo),
+            dt.type(np.inf if hi is None else hi),
+            _constant(dt, "hard swish" if hard_swish else "no gate"))
     out = x if in_place else np.empty_like(x)
     _compiled("_channel_affine_loops", in_place)(x.reshape(shape), *args, out.reshape(shape))
     return out
