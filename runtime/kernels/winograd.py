@@ -12,7 +12,9 @@ Layout trick: the padded input is split into its four (row, column) parity phase
 flattened. A tile's 16 inputs are then 16 *contiguous* slices of those flat phases (tile
 (i, j) sits at flat index ``i * (tw + 1) + j``; the ``+ 1`` column is padding whose tiles
 are computed and dropped), so every transform step is one ufunc over a long contiguous
-run -- no strided inner loops, no tile gather.
+run -- no strided inner loops, no tile gather. With numba, large images run the input
+transform as one compiled pass instead (``_compiled.winograd_input_transform``: the same
+additions, no scratch array).
 
 Accuracy: the transforms' coefficients are 0, +-1/2 and +-1, and the weights are
 transformed in float64; measured max|diff| / max|ref| against float64 convolution is
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tensorbridge.runtime.kernels import _compiled
 from tensorbridge.runtime.kernels._spatial import Window
 
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -30,6 +33,7 @@ _AT = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])
 # The output transform of all four outputs of a tile at once: Y[2a+b] = sum A^T[a,r] A^T[b,c] M[4r+c].
 _AT_PAIRS = np.kron(_AT, _AT)
 _G_PAIRS = np.kron(_G, _G)  # (16, 9): the weight transform of a flattened 3x3 filter
+_ROW_SKEW = 16  # elements between the rows of the transformed input (64 bytes in float32)
 
 # Below these sizes the transforms' costs beat the GEMM savings (measured against im2col
 # with OpenBLAS, one thread: 32->32 ch at 28x28 0.90x, 16->64 at 55x55 0.96x, 128->32 at
@@ -128,14 +132,21 @@ def winograd_conv(x: np.ndarray, u: np.ndarray, win: Window) -> np.ndarray:
     dt = u.dtype
     phases = np.zeros((2, 2, c, th + 2, w1), dtype=dt)
     flat = phases.reshape(2, 2, c, -1)
-    tc = np.empty((2, 4, c, (th + 1) * w1), dtype=dt)
-    v = np.empty((16, c, th * w1), dtype=dt)
+    # The 16 rows of v sit one cache line further apart than their size: a multiple of
+    # 4 KiB between them (256ch@56x56, 512ch@28) put every row the compiled transform
+    # writes at once into the same L1 set.
+    v = np.empty((16, c * th * w1 + _ROW_SKEW), dtype=dt)[:, :c * th * w1].reshape(16, c, th * w1)
+    compiled = _compiled.winograd_input_applies(v)
+    tc = None if compiled else np.empty((2, 4, c, (th + 1) * w1), dtype=dt)
     prod = np.empty((16, group, mg, th * w1), dtype=dt)
     y = np.empty((n, group * mg, ho, wo), dtype=dt)
     top, left = win.pads_begin
     for i in range(n):  # one image at a time keeps the transformed input one image big
         _fill_phases(phases, x[i], top, left)
-        _input_transform(flat, v, tc, th, w1)
+        if tc is None:
+            _compiled.winograd_input_transform(flat, v, w1)
+        else:
+            _input_transform(flat, v, tc, th, w1)
         np.matmul(u, v.reshape(16, group, cg, -1), out=prod)
         _output_transform(prod.reshape(16, group * mg, -1), y[i], th, w1)
     return y

@@ -21,7 +21,12 @@ from tensorbridge.runtime.kernels.conv import (
     conv_nd,
     winograd_for,
 )
-from tensorbridge.runtime.kernels.winograd import winograd_applies, winograd_conv, winograd_weights
+from tensorbridge.runtime.kernels.winograd import (
+    _input_transform,
+    winograd_applies,
+    winograd_conv,
+    winograd_weights,
+)
 from tensorbridge.runtime.session import Session
 
 
@@ -68,6 +73,24 @@ def test_winograd_float64_is_float64_accurate() -> None:
     win = make_window((15, 15), (3, 3), pads=[1, 1, 1, 1])
     y = winograd_conv(x, winograd_weights(w, 1, np.dtype(np.float64)), win)
     assert y.dtype == np.float64 and _rel(y, _torch_ref(x, w, [1, 1, 1, 1], 1)) < 1e-13
+
+
+@pytest.mark.skipif(not _compiled.AVAILABLE, reason="numba is not installed")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("c", "th", "tw"), [(3, 1, 1), (16, 7, 4), (256, 7, 7), (40, 28, 28)])
+def test_compiled_winograd_input_transform_is_the_numpy_one(dtype, c: int, th: int, tw: int) -> None:
+    """Same additions in the same order: bit for bit, into rows that are not contiguous."""
+    rng = np.random.default_rng(c + th)
+    w1 = tw + 1
+    flat = rng.standard_normal((2, 2, c, (th + 2) * w1)).astype(dtype)
+    flat[0, 1, 0, 3] = np.nan
+    want = np.empty((16, c, th * w1), dtype)
+    _input_transform(flat, want, np.empty((2, 4, c, (th + 1) * w1), dtype), th, w1)
+    got = np.full((16, c * th * w1 + 16), 7.0, dtype)[:, :c * th * w1].reshape(16, c, th * w1)
+    _compiled.winograd_input_transform(flat, got, w1)
+    np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="do not cover"):
+        _compiled.winograd_input_transform(flat[..., :th * w1 + w1], got, w1)  # one short
 
 
 @pytest.mark.parametrize(("shape", "strides", "dilations", "group", "applies"), [
