@@ -47,9 +47,9 @@ def _compiled(name: str, *variant: Any) -> Any:
 
 
 # Which loop suits a depthwise layer (measured per layer, 1 thread, against the numpy paths
-# and each other): wide rows vectorise along the row (NCHW), narrow maps along the channels.
-ROWS_MIN_WIDTH = 56  # output width from which the row loop wins whatever the channels
-ROWS_MIN_WIDTH_FEW_CHANNELS = 28  # ... and from which it wins below CHANNELS_LAST_MIN_CHANNELS
+# and each other): wide outputs vectorise along whole rows (NCHW), narrow maps along the
+# channels (channels-last).
+ROWS_MIN_WIDTH = 28  # output width from which the wide-row loop wins whatever the channels
 CHANNELS_LAST_MIN_CHANNELS = 64  # the channels-last loop needs this many to fill its vectors
 
 
@@ -57,34 +57,40 @@ def depthwise_applies(channels: int, out_shape: tuple[int, ...]) -> bool:
     """Whether :func:`depthwise_conv2d` beats the numpy paths on this 2-D layer."""
     if not AVAILABLE or len(out_shape) != 2:
         return False
-    return _rows_layout(channels, out_shape[1]) or channels >= CHANNELS_LAST_MIN_CHANNELS
+    return out_shape[1] >= ROWS_MIN_WIDTH or channels >= CHANNELS_LAST_MIN_CHANNELS
 
 
-def _rows_layout(channels: int, out_width: int) -> bool:
-    return out_width >= ROWS_MIN_WIDTH or (
-        out_width >= ROWS_MIN_WIDTH_FEW_CHANNELS and channels < CHANNELS_LAST_MIN_CHANNELS)
+def _depthwise_rows_loops(xph: np.ndarray, w: np.ndarray, tap_phase: np.ndarray,
+                          tap_offset: np.ndarray, wq: int, block_rows: int, acc: np.ndarray,
+                          y: np.ndarray) -> None:
+    """y (C, Ho, Wo) = depthwise cross-correlation of a padded image given as its flat
+    (row, column) stride phases xph (P, C, Hq * Wq), with w (C, T) for the T taps in
+    row-major order; tap t reads phase tap_phase[t] from flat offset tap_offset[t] on.
 
-
-def _depthwise_rows_loops(xph: np.ndarray, w: np.ndarray, geom: np.ndarray, y: np.ndarray) -> None:
-    """y (C, Ho, Wo) = depthwise cross-correlation of a padded image given as its column
-    phases xph (sw, C, Hp, Wq) -- phase p holds padded columns p, p + sw, ... -- with w
-    (C, kh, kw); ``geom`` = (stride h, stride w, dilation h, dilation w). Every tap of every
-    output row is then one contiguous multiply-add along the row."""
-    c, kh, kw = w.shape
-    ho, wo = y.shape[1], y.shape[2]
-    sh, sw, dh, dw = geom[0], geom[1], geom[2], geom[3]
+    Each output row is computed Wq wide (the last Wq - Wo columns read into the next row and
+    are dropped), so the rows of a block are one run of contiguous multiply-adds per tap,
+    into ``acc`` (block_rows * Wq, cache-sized). Every array is read through a view indexed
+    by the loop counter, which the vectoriser can prove is in bounds."""
+    c, ho, wo = y.shape
+    taps = w.shape[1]
     for ch in range(c):
-        for oh in range(ho):
-            acc = y[ch, oh]
-            acc[:] = 0
-            for a in range(kh):
-                r = oh * sh + a * dh
-                for b in range(kw):
-                    col = b * dw
-                    seg = xph[col % sw, ch, r, col // sw:col // sw + wo]
-                    wt = w[ch, a, b]
-                    for q in range(wo):
-                        acc[q] += wt * seg[q]
+        out = y[ch]
+        for r0 in range(0, ho, block_rows):
+            r1 = min(ho, r0 + block_rows)
+            a = acc[:(r1 - r0) * wq]
+            for t in range(taps):
+                src = xph[tap_phase[t], ch][r0 * wq + tap_offset[t]:]
+                wt = w[ch, t]
+                if t == 0:
+                    for p in range(a.shape[0]):
+                        a[p] = wt * src[p]
+                else:
+                    for p in range(a.shape[0]):
+                        a[p] += wt * src[p]
+            for r in range(r1 - r0):
+                row, dst = a[r * wq:], out[r0 + r]
+                for q in range(wo):
+                    dst[q] = row[q]
 
 
 def _depthwise_channels_last_loops(xp: np.ndarray, w: np.ndarray, geom: np.ndarray,
@@ -118,40 +124,66 @@ def _depthwise_channels_last_loops(xp: np.ndarray, w: np.ndarray, geom: np.ndarr
                 y[ch, oh, ow] = row[ow, ch]
 
 
+def _depthwise_wide_rows(x: np.ndarray, w: np.ndarray, strides: tuple[int, ...],
+                         dilations: tuple[int, ...], pads_begin: tuple[int, ...],
+                         y: np.ndarray) -> None:
+    """:func:`depthwise_conv2d` by :func:`_depthwise_rows_loops`: the padded image is
+    split into its sh * sw stride phases (phase (ph, pw) holds padded cells (q * sh + ph,
+    j * sw + pw)), so that every tap reads one phase at unit stride."""
+    n, c = x.shape[:2]
+    kh, kw = w.shape[2:]
+    (sh, sw), (dh, dw), (pt, pl) = strides, dilations, pads_begin
+    ho, wo = y.shape[2:]
+    wq = wo + (kw - 1) * dw // sw  # phase columns any output row reads
+    hq = ho + (kh - 1) * dh // sh + 1  # ... and rows, plus one the wide rows run into
+    taps = [(a * dh, b * dw) for a in range(kh) for b in range(kw)]
+    tap_phase = np.array([(r % sh) * sw + q % sw for r, q in taps], dtype=np.int64)
+    tap_offset = np.array([(r // sh) * wq + q // sw for r, q in taps], dtype=np.int64)
+    xph = np.zeros((sh * sw, c, hq, wq), dtype=x.dtype)
+    block_rows = max(1, _ROW_BLOCK_BYTES // (wq * x.itemsize))
+    acc = np.empty(min(ho, block_rows) * wq, dtype=x.dtype)
+    wf = np.ascontiguousarray(w.reshape(c, kh * kw), dtype=x.dtype)
+    loops = _compiled("_depthwise_rows_loops")
+    for i in range(n):
+        for ph in range(sh):
+            r0 = (ph - pt) % sh  # the first image row in this phase, at phase row q0
+            q0 = (r0 + pt) // sh
+            for pw in range(sw):
+                c0 = (pw - pl) % sw
+                j0 = (c0 + pl) // sw
+                src = x[i, :, r0::sh, c0::sw][:, :max(hq - q0, 0), :max(wq - j0, 0)]
+                xph[ph * sw + pw, :, q0:q0 + src.shape[1], j0:j0 + src.shape[2]] = src
+        loops(xph.reshape(sh * sw, c, hq * wq), wf, tap_phase, tap_offset, wq, block_rows, acc, y[i])
+
+
+_ROW_BLOCK_BYTES = 16 * 1024  # the wide-row loop's accumulator: well inside L1
+
+
 def depthwise_conv2d(x: np.ndarray, w: np.ndarray, strides: tuple[int, ...],
                      dilations: tuple[int, ...], pads_begin: tuple[int, ...],
                      out_shape: tuple[int, ...]) -> np.ndarray:
     """Depthwise 2-D conv (group == C == M) of unpadded x (N, C, H, W) with w (C, 1, kh, kw):
     (N, C, *out_shape) in x's dtype (float32 or float64), no bias. Needs :data:`AVAILABLE`.
 
-    Wide outputs run the row loop on the image's column phases (for stride 1, the padded
-    image itself); narrow ones with many channels move the image to channels-last (numpy's
-    transposing copy into a zeroed, padded buffer) and back. Per layer against the numpy
-    paths (AVX-512 machine, 1 thread): 16ch@112x112 0.17 against 0.29 ms, 64ch@112 stride 2
-    0.38 against 0.82, 272ch@14 0.067 against 0.21. onnxruntime's kernel is still 2-4x
-    faster (0.088, 0.12, 0.025)."""
+    Wide outputs run the wide-row loop on the image's stride phases (for stride 1, the
+    padded image itself); narrow ones with many channels move the image to channels-last
+    (numpy's transposing copy into a zeroed, padded buffer) and back. Per layer against the
+    numpy paths (AVX-512 machine, 1 thread): 16ch@112x112 0.096 against 0.29 ms, 64ch@112
+    stride 2 0.36 against 0.82, 136ch@28 0.079, 272ch@14 0.067 against 0.21.
+    onnxruntime's kernel is still faster (0.088, 0.12, 0.043, 0.025)."""
     if x.ndim != 4 or w.ndim != 4 or w.shape[:2] != (x.shape[1], 1):
         raise ValueError(f"depthwise conv: X {x.shape} and W {w.shape} are not (N, C, H, W) and (C, 1, kh, kw)")
     n, c, h, wd = x.shape
     kh, kw = w.shape[2:]
     (sh, sw), (dh, dw), (pt, pl) = strides, dilations, pads_begin
     ho, wo = out_shape
+    y = np.empty((n, c, ho, wo), dtype=x.dtype)
+    if wo >= ROWS_MIN_WIDTH:
+        _depthwise_wide_rows(x, w, strides, dilations, pads_begin, y)
+        return y
     hp = max((ho - 1) * sh + (kh - 1) * dh + 1, pt + h)
     wp = max((wo - 1) * sw + (kw - 1) * dw + 1, pl + wd)
     geom = np.array([sh, sw, dh, dw], dtype=np.int64)
-    y = np.empty((n, c, ho, wo), dtype=x.dtype)
-    if _rows_layout(c, wo):
-        loops = _compiled("_depthwise_rows_loops")
-        xph = np.zeros((sw, c, hp, -(-wp // sw)), dtype=x.dtype)
-        wr = np.ascontiguousarray(w[:, 0], dtype=x.dtype)
-        for i in range(n):
-            for p in range(sw):  # padded column j * sw + p is x's column j * sw + p - pl
-                c0 = (p - pl) % sw
-                src = x[i, :, :, c0::sw]
-                j0 = (c0 + pl) // sw
-                xph[p, :, pt:pt + h, j0:j0 + src.shape[2]] = src
-            loops(xph, wr, geom, y[i])
-        return y
     loops = _compiled("_depthwise_channels_last_loops")
     wl = np.ascontiguousarray(w[:, 0].transpose(1, 2, 0), dtype=x.dtype)
     xp = np.zeros((hp, wp, c), dtype=x.dtype)

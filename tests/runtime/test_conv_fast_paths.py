@@ -247,6 +247,8 @@ COMPILED_DEPTHWISE_CASES = [
     (2, 24, 9, 115, (5, 5), [2, 1, 2, 3], [2, 2], [1, 1]),  # rows, stride 2, odd width
     (1, 8, 10, 180, (3, 3), [0, 1, 2, 0], [1, 3], [1, 2]),  # rows, stride 3, dilation 2
     (1, 40, 28, 28, (3, 3), [1, 1, 1, 1], [1, 1], [1, 1]),  # rows: few channels at 28
+    (1, 16, 112, 112, (3, 3), [1, 1, 1, 1], [1, 1], [1, 1]),  # rows in 4 blocks, the last short
+    (1, 8, 21, 60, (3, 3), [1, 0, 0, 1], [2, 1], [2, 1]),  # rows: vertical stride and dilation
 ]
 
 
