@@ -88,7 +88,8 @@ def _gemm_conv(xp: np.ndarray, w: np.ndarray, win: Window, group: int) -> np.nda
     y = np.empty((n, group, mg, pixels), dtype=xp.dtype)
     if all(k == 1 for k in win.kernel):
         # 1x1: the "columns" are the (strided) input itself; reshape copies only when strided.
-        cols_all = tap_view(xp, win, (0,) * len(win.kernel)).reshape(n, group, cg, pixels)
+        unit = xp.shape[2:] == win.out_shape  # stride 1 over the whole image: xp itself
+        cols_all = (xp if unit else tap_view(xp, win, (0,) * len(win.kernel))).reshape(n, group, cg, pixels)
         np.matmul(wg, cols_all, out=y)
     else:
         view = im2col_view(xp, win)
