@@ -15,6 +15,12 @@ shift ``b`` per channel, composed once at plan time in float64:
 
 The residual Add and the activation then run in place in the Conv's (or the affine's)
 output buffer. Only chains whose inner values nobody else reads are fused.
+
+An AveragePool whose only reader is a 1x1 Conv to fewer channels (an Inception branch's
+pool projection) joins the chain and runs after the Conv: both are linear, so pooling the
+Conv's M output channels gives the same result (up to float rounding) for C/M times less
+pooling; inception_v2's four 576-channel pools became 128- and 96-channel ones (1.38 ->
+0.54 ms of pooling per run).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from tensorbridge.ir.node import Node, Value
 from tensorbridge.runtime.kernels import _compiled
 from tensorbridge.runtime.kernels.activation import hard_swish as hard_swish_kernel
 from tensorbridge.runtime.kernels.conv import add_bias, conv_into, winograd_for
+from tensorbridge.runtime.kernels.pool import average_pool
 from tensorbridge.runtime.plan_view import Fusion, PlanView
 
 _AFFINE = frozenset({"BatchNormalization", "Mul", "Add", "Sub", "Div"})
@@ -132,6 +139,11 @@ def conv_chain(view: PlanView, head: Node, taken: set[Node] | frozenset[Node] = 
     else:
         rank = view.rank(x)
     nodes, aff = ([head] if is_conv else []), _Affine()
+    pool = _pool_before_projection(view, head, conv_w, x, taken) if conv_w is not None else None
+    pool_in = view.operands(pool)[0] if pool is not None else None
+    if pool is not None and pool_in is not None:
+        nodes.insert(0, pool)
+        x = pool_in
     cur: Value = view.out(head) if is_conv else x
     node = _follow(view, cur, taken) if is_conv else head
     while node is not None and node.op_type in _AFFINE:
@@ -153,6 +165,29 @@ def conv_chain(view: PlanView, head: Node, taken: set[Node] | frozenset[Node] = 
         nodes.append(node)
         cur = view.out(node)
     return _make(view, head, nodes, aff, conv_w, conv_b, residual, act, cur, x)
+
+
+_POOL_ATTRS = ("auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides")
+
+
+def _pool_before_projection(view: PlanView, conv: Node, w: np.ndarray, x: Value,
+                            taken: set[Node] | frozenset[Node]) -> Node | None:
+    """The AveragePool that only feeds ``conv``, when ``conv`` is a 1x1 projection to fewer
+    channels (an Inception branch's pool projection): both are linear, so the chain runs
+    the Conv first and pools its M < C output channels instead of the C input ones. The
+    sums are taken in another order (float rounding, not the exact same values)."""
+    pool = view.made_by(x, "AveragePool")
+    if (pool is None or pool in taken or w.ndim != 4 or w.shape[2:] != (1, 1)
+            or w.dtype not in (np.float32, np.float64) or w.shape[0] >= w.shape[1]
+            or len(view.g.node_outputs(pool)) != 1 or view.operands(pool)[0] is None
+            or view.rank(view.operands(pool)[0]) != 4):
+        return None
+    attrs = _conv_attrs(conv)
+    if (int(attrs.get("group", 1)) != 1 or any(int(v) != 1 for v in attrs.get("strides", [1, 1]))
+            or any(int(v) != 0 for v in attrs.get("pads", [0, 0, 0, 0]))
+            or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID")):
+        return None
+    return pool
 
 
 def _activation(view: PlanView, node: Node) -> dict[str, Any] | None:
@@ -178,7 +213,9 @@ def _activation(view: PlanView, node: Node) -> dict[str, Any] | None:
 def _make(view: PlanView, head: Node, nodes: list[Node], aff: _Affine, conv_w: np.ndarray | None,
           conv_b: np.ndarray | None, residual: Value | None, act: dict[str, Any] | None,
           out: Value, x: Value) -> Fusion | None:
-    n_affine = len(nodes) - (conv_w is not None) - (residual is not None) - (act is not None)
+    pool = nodes[0] if nodes and nodes[0].op_type == "AveragePool" else None  # see conv_chain
+    n_affine = (len(nodes) - (conv_w is not None) - (residual is not None) - (act is not None)
+                - (pool is not None))
     if conv_w is None and (len(nodes) < 2 or n_affine == 0):
         return None
     inputs = (x,) if residual is None else (x, residual)
@@ -198,6 +235,9 @@ def _make(view: PlanView, head: Node, nodes: list[Node], aff: _Affine, conv_w: n
         b = conv_b.astype(np.float64) if conv_b is not None else np.zeros(m)
         bias = (b * scale + shift).astype(conv_w.dtype) if n_affine or conv_b is not None else None
         attrs.update(weight=w, bias=bias, conv=_conv_attrs(head), winograd=winograd)
+        if pool is not None:  # it runs after the (1x1) Conv: see conv_chain
+            attrs["pool"] = {k: list(v) if isinstance(v, tuple) else v for k in _POOL_ATTRS
+                             if (v := pool.attr(k, None)) is not None}
         return Fusion(tuple(nodes), inputs, out, conv_affine, attrs)
     rank = view.rank(x)
     if rank < 3:  # per-channel chains are a CNN's (N, C, spatial...): leave 2-D data to BLAS fusions
@@ -235,12 +275,19 @@ def _finish(y: np.ndarray, residual: np.ndarray | None, lo: float | None, hi: fl
 def conv_affine(x: np.ndarray, residual: np.ndarray | None = None, *, weight: np.ndarray,
                 bias: np.ndarray | None, conv: dict[str, Any], lo: float | None = None,
                 hi: float | None = None, hard_swish: bool = False,
-                winograd: np.ndarray | None = None) -> np.ndarray:
+                winograd: np.ndarray | None = None, pool: dict[str, Any] | None = None) -> np.ndarray:
     """Conv(x, weight, bias) [+ residual] [clipped to lo/hi: Relu is lo=0] [HardSwish], one buffer;
-    ``winograd``: weight's Winograd transform, made at plan time. With the compiled loops
-    the bias, residual, clip and HardSwish are one pass over the output."""
+    ``winograd``: weight's Winograd transform, made at plan time; ``pool``: the attributes
+    of an AveragePool that the graph applies to ``x`` first, run here on the (1x1) Conv's
+    output instead. With the compiled loops the bias, residual, clip and HardSwish are one
+    pass over the output."""
     late_bias = _compiled.AVAILABLE and x.dtype in (np.float32, np.float64)  # else in compute dtype
-    y = conv_into(x, weight, None if late_bias else bias, winograd=winograd, **conv)
+    if pool is not None:
+        y = average_pool(conv_into(x, weight, None, **conv), **pool)
+        if not late_bias:
+            y = add_bias(y, bias)
+    else:
+        y = conv_into(x, weight, None if late_bias else bias, winograd=winograd, **conv)
     if late_bias and _compiled.channel_affine_applies(y, residual):
         return _compiled.channel_affine(y, None, bias, residual, lo, hi, hard_swish, in_place=True)
     return _finish(add_bias(y, bias) if late_bias else y, residual, lo, hi, hard_swish)

@@ -130,6 +130,34 @@ def test_mobilenetv3_conv_hardswish_and_depthwise_fuse():
     assert [st.node.op_type for st in s.steps] == ["HardSwish"] * 3  # three chains, each ending in one
 
 
+@pytest.mark.parametrize(("pool_attrs", "size"), [
+    ({"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [1, 1]}, 14),  # Inception's pool branch
+    ({"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [1, 1], "count_include_pad": 1}, 9),
+    ({"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1}, 11),  # a transition-style pool
+])
+def test_average_pool_runs_after_its_channel_reducing_projection(pool_attrs, size):
+    c, m = 48, 12
+    inits = {"w": _f32(m, c, 1, 1), "b": _f32(m)}
+    nodes = [helper.make_node("AveragePool", ["x"], ["p"], **pool_attrs),
+             helper.make_node("Conv", ["p", "w", "b"], ["c"]), helper.make_node("Relu", ["c"], ["y"])]
+    model = _model(nodes, [_io("x", [1, c, size, size])], [_io("y", None)], inits)
+    s = _compare(model, [_f32(1, c, size, size)], {"conv_affine"})
+    assert [getattr(st.fn, "__name__", "") for st in s.steps] == ["conv_affine"]  # the pool is inside
+
+
+def test_average_pool_before_a_widening_or_shared_conv_stays_a_pool():
+    c = 8
+    inits = {"w_wide": _f32(2 * c, c, 1, 1), "w_narrow": _f32(c // 2, c, 1, 1)}
+    pool = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
+    wide = [helper.make_node("AveragePool", ["x"], ["p"], **pool), helper.make_node("Conv", ["p", "w_wide"], ["y"])]
+    shared = [helper.make_node("AveragePool", ["x"], ["p"], **pool), helper.make_node("Conv", ["p", "w_narrow"], ["c"]),
+              helper.make_node("Relu", ["c"], ["y"])]
+    for nodes, outputs in ((wide, ["y"]), (shared, ["y", "p"])):  # more channels out; the pool is observed
+        model = _model(nodes, [_io("x", [1, c, 10, 10])], [_io(o, None) for o in outputs], inits)
+        s = _compare(model, [_f32(1, c, 10, 10)], set())
+        assert "average_pool" in [getattr(st.fn, "__name__", "") for st in s.steps]
+
+
 def test_conv_is_not_fused_when_its_output_is_observable():
     inits = {"w": _f32(4, 3, 1, 1), **_bn("bn", 4)}
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), _bn_node("bn", "c", "y")]
