@@ -96,8 +96,9 @@ def _depthwise_rows_loops(xph: np.ndarray, w: np.ndarray, tap_phase: np.ndarray,
 def _depthwise_channels_last_loops(xp: np.ndarray, w: np.ndarray, geom: np.ndarray,
                                    row: np.ndarray, y: np.ndarray) -> None:
     """y (C, Ho, Wo) = depthwise cross-correlation of the padded channels-last image
-    xp (Hp, Wp, C) with w (kh, kw, C); ``geom`` as above. One output row at a time is built
-    channels-last in ``row`` (Wo, C), tap by tap (row-major order, as in the row loop):
+    xp (Hp, Wp, C) with w (kh, kw, C); ``geom`` = (stride h, stride w, dilation h, dilation
+    w). One output row at a time is built channels-last in ``row`` (Wo, C), tap by tap
+    (row-major order, as in the wide-row loop):
     every inner loop runs over the contiguous channels, and successive ones write different
     pixels (accumulating one pixel's taps back to back waits on its own stores: 1.4x
     slower). The finished row is written out to y's channel-first layout from cache."""
