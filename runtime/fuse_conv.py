@@ -16,15 +16,18 @@ shift ``b`` per channel, composed once at plan time in float64:
 The residual Add and the activation then run in place in the Conv's (or the affine's)
 output buffer. Only chains whose inner values nobody else reads are fused.
 
-An AveragePool whose only reader is a 1x1 Conv to fewer channels (an Inception branch's
-pool projection) joins the chain and runs after the Conv: both are linear, so pooling the
-Conv's M output channels gives the same result (up to float rounding) for C/M times less
-pooling; inception_v2's four 576-channel pools became 128- and 96-channel ones (1.38 ->
-0.54 ms of pooling per run).
+Average pooling and a plain 1x1 Conv commute (both linear; the bias too, when padding
+never counts in the divisor), so a chain moves an AveragePool across its 1x1 Conv where
+that saves work (equal up to float rounding): a pool whose only reader is a Conv to fewer
+channels (an Inception branch's pool projection) runs after the Conv, on its M < C output
+channels (inception_v2's pooling 1.38 -> 0.54 ms per run); a downsampling pool that is the
+only reader of the Conv's output (DenseNet's transitions: Conv 1x1, AveragePool 2x2 stride
+2) runs before it, and the Conv multiplies 4x fewer pixels.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -152,6 +155,10 @@ def conv_chain(view: PlanView, head: Node, taken: set[Node] | frozenset[Node] = 
         nodes.append(node)
         cur = view.out(node)
         node = _follow(view, cur, taken)
+    if pool is None and node is not None and conv_w is not None and _pool_after_projection(view, head, conv_w, node):
+        nodes.append(node)  # ... and the Conv runs on the pooled input: see _pool_after_projection
+        cur = view.out(node)
+        node = _follow(view, cur, taken)
     residual: Value | None = None
     if node is not None and node.op_type in ("Add", "Sum") and len(view.operands(node)) == 2:
         a, b = view.operands(node)
@@ -170,24 +177,42 @@ def conv_chain(view: PlanView, head: Node, taken: set[Node] | frozenset[Node] = 
 _POOL_ATTRS = ("auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides")
 
 
+def _pointwise(conv: Node, w: np.ndarray) -> bool:
+    """Whether ``conv`` is a plain 1x1 Conv (stride 1, no padding, one group) on 2-D images
+    with float weights ``w``: it then commutes with average pooling, both being linear."""
+    attrs = _conv_attrs(conv)
+    return (w.ndim == 4 and w.shape[2:] == (1, 1) and w.dtype in (np.float32, np.float64)
+            and int(attrs.get("group", 1)) == 1 and all(int(v) == 1 for v in attrs.get("strides", [1, 1]))
+            and all(int(v) == 0 for v in attrs.get("pads", [0, 0, 0, 0]))
+            and attrs.get("auto_pad", "NOTSET") in ("NOTSET", "VALID"))
+
+
 def _pool_before_projection(view: PlanView, conv: Node, w: np.ndarray, x: Value,
                             taken: set[Node] | frozenset[Node]) -> Node | None:
     """The AveragePool that only feeds ``conv``, when ``conv`` is a 1x1 projection to fewer
-    channels (an Inception branch's pool projection): both are linear, so the chain runs
-    the Conv first and pools its M < C output channels instead of the C input ones. The
-    sums are taken in another order (float rounding, not the exact same values)."""
+    channels (an Inception branch's pool projection): the chain runs the Conv first and
+    pools its M < C output channels instead of the C input ones. The sums are taken in
+    another order (float rounding, not the exact same values)."""
     pool = view.made_by(x, "AveragePool")
-    if (pool is None or pool in taken or w.ndim != 4 or w.shape[2:] != (1, 1)
-            or w.dtype not in (np.float32, np.float64) or w.shape[0] >= w.shape[1]
+    if (pool is None or pool in taken or not _pointwise(conv, w) or w.shape[0] >= w.shape[1]
             or len(view.g.node_outputs(pool)) != 1 or view.operands(pool)[0] is None
             or view.rank(view.operands(pool)[0]) != 4):
         return None
-    attrs = _conv_attrs(conv)
-    if (int(attrs.get("group", 1)) != 1 or any(int(v) != 1 for v in attrs.get("strides", [1, 1]))
-            or any(int(v) != 0 for v in attrs.get("pads", [0, 0, 0, 0]))
-            or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID")):
-        return None
     return pool
+
+
+def _pool_after_projection(view: PlanView, conv: Node, w: np.ndarray, pool: Node) -> bool:
+    """Whether ``pool``, the sole reader of 1x1 ``conv``'s output (after per-channel affine
+    ops, folded into its weights and bias), downsamples and can run first: DenseNet's
+    transitions (Conv 1x1 -> AveragePool 2x2 stride 2) then multiply 4x fewer pixels. The
+    bias commutes with the average only when padding never counts in the divisor."""
+    if pool.op_type != "AveragePool" or pool.domain or not _pointwise(conv, w):
+        return False
+    strides = [int(v) for v in pool.attr("strides", None) or ()]
+    pads = [int(v) for v in pool.attr("pads", None) or ()]
+    padded = any(pads) or pool.attr("auto_pad", "NOTSET") not in ("NOTSET", "VALID")
+    return (len(strides) == 2 and math.prod(strides) > 1 and len(view.g.node_outputs(pool)) == 1
+            and not (padded and int(pool.attr("count_include_pad", 0))))
 
 
 def _activation(view: PlanView, node: Node) -> dict[str, Any] | None:
@@ -213,9 +238,12 @@ def _activation(view: PlanView, node: Node) -> dict[str, Any] | None:
 def _make(view: PlanView, head: Node, nodes: list[Node], aff: _Affine, conv_w: np.ndarray | None,
           conv_b: np.ndarray | None, residual: Value | None, act: dict[str, Any] | None,
           out: Value, x: Value) -> Fusion | None:
-    pool = nodes[0] if nodes and nodes[0].op_type == "AveragePool" else None  # see conv_chain
+    # AveragePools that the chain moves across its 1x1 Conv (see conv_chain): one before it
+    # in the graph pools the Conv's output, one after it pools the Conv's input.
+    pool_output = nodes[0] if nodes and nodes[0].op_type == "AveragePool" else None
+    pool_input = next((n for n in nodes[1:] if n.op_type == "AveragePool"), None)
     n_affine = (len(nodes) - (conv_w is not None) - (residual is not None) - (act is not None)
-                - (pool is not None))
+                - (pool_output is not None) - (pool_input is not None))
     if conv_w is None and (len(nodes) < 2 or n_affine == 0):
         return None
     inputs = (x,) if residual is None else (x, residual)
@@ -235,9 +263,10 @@ def _make(view: PlanView, head: Node, nodes: list[Node], aff: _Affine, conv_w: n
         b = conv_b.astype(np.float64) if conv_b is not None else np.zeros(m)
         bias = (b * scale + shift).astype(conv_w.dtype) if n_affine or conv_b is not None else None
         attrs.update(weight=w, bias=bias, conv=_conv_attrs(head), winograd=winograd)
-        if pool is not None:  # it runs after the (1x1) Conv: see conv_chain
-            attrs["pool"] = {k: list(v) if isinstance(v, tuple) else v for k in _POOL_ATTRS
-                             if (v := pool.attr(k, None)) is not None}
+        for key, pool in (("pool_output", pool_output), ("pool_input", pool_input)):
+            if pool is not None:
+                attrs[key] = {k: list(v) if isinstance(v, tuple) else v for k in _POOL_ATTRS
+                              if (v := pool.attr(k, None)) is not None}
         return Fusion(tuple(nodes), inputs, out, conv_affine, attrs)
     rank = view.rank(x)
     if rank < 3:  # per-channel chains are a CNN's (N, C, spatial...): leave 2-D data to BLAS fusions
@@ -275,15 +304,18 @@ def _finish(y: np.ndarray, residual: np.ndarray | None, lo: float | None, hi: fl
 def conv_affine(x: np.ndarray, residual: np.ndarray | None = None, *, weight: np.ndarray,
                 bias: np.ndarray | None, conv: dict[str, Any], lo: float | None = None,
                 hi: float | None = None, hard_swish: bool = False,
-                winograd: np.ndarray | None = None, pool: dict[str, Any] | None = None) -> np.ndarray:
+                winograd: np.ndarray | None = None, pool_output: dict[str, Any] | None = None,
+                pool_input: dict[str, Any] | None = None) -> np.ndarray:
     """Conv(x, weight, bias) [+ residual] [clipped to lo/hi: Relu is lo=0] [HardSwish], one buffer;
-    ``winograd``: weight's Winograd transform, made at plan time; ``pool``: the attributes
-    of an AveragePool that the graph applies to ``x`` first, run here on the (1x1) Conv's
-    output instead. With the compiled loops the bias, residual, clip and HardSwish are one
-    pass over the output."""
+    ``winograd``: weight's Winograd transform, made at plan time. ``pool_output`` /
+    ``pool_input``: the attributes of an AveragePool that the graph applies before / after
+    the (1x1) Conv, run here on the Conv's output / input instead (see conv_chain). With the
+    compiled loops the bias, residual, clip and HardSwish are one pass over the output."""
     late_bias = _compiled.AVAILABLE and x.dtype in (np.float32, np.float64)  # else in compute dtype
-    if pool is not None:
-        y = average_pool(conv_into(x, weight, None, **conv), **pool)
+    if pool_input is not None:
+        x = average_pool(x, **pool_input)
+    if pool_output is not None:
+        y = average_pool(conv_into(x, weight, None, **conv), **pool_output)
         if not late_bias:
             y = add_bias(y, bias)
     else:

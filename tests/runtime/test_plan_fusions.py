@@ -145,6 +145,39 @@ def test_average_pool_runs_after_its_channel_reducing_projection(pool_attrs, siz
     assert [getattr(st.fn, "__name__", "") for st in s.steps] == ["conv_affine"]  # the pool is inside
 
 
+@pytest.mark.parametrize(("pool_attrs", "size"), [
+    ({"kernel_shape": [2, 2], "strides": [2, 2]}, 12),  # DenseNet's transition
+    ({"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}, 13),  # padding not counted
+    ({"kernel_shape": [2, 2], "strides": [2, 2], "ceil_mode": 1, "count_include_pad": 1}, 11),
+])
+def test_downsampling_average_pool_after_a_projection_runs_first(pool_attrs, size):
+    c, m = 16, 24
+    inits = {"w": _f32(m, c, 1, 1), "b": _f32(m), **_bn("bn", m)}
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"]), _bn_node("bn", "c", "n"),
+             helper.make_node("AveragePool", ["n"], ["p"], **pool_attrs), helper.make_node("Relu", ["p"], ["y"])]
+    model = _model(nodes, [_io("x", [1, c, size, size])], [_io("y", None)], inits)
+    s = _compare(model, [_f32(1, c, size, size)], {"conv_affine"})
+    assert [getattr(st.fn, "__name__", "") for st in s.steps] == ["conv_affine"]
+    assert "pool_input" in s.steps[0].attrs
+
+
+@pytest.mark.parametrize(("between", "pool_attrs"), [
+    ("Relu", {"kernel_shape": [2, 2], "strides": [2, 2]}),  # nonlinear in between
+    (None, {"kernel_shape": [3, 3], "strides": [1, 1], "pads": [1, 1, 1, 1]}),  # does not downsample
+    (None, {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1], "count_include_pad": 1}),
+])
+def test_average_pool_after_a_projection_stays_after_it_when_it_must(between, pool_attrs):
+    c = 8
+    inits = {"w": _f32(c, c, 1, 1), "b": _f32(c)}
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"])]
+    if between:
+        nodes.append(helper.make_node(between, ["c"], ["c2"]))
+    nodes.append(helper.make_node("AveragePool", ["c2" if between else "c"], ["y"], **pool_attrs))
+    model = _model(nodes, [_io("x", [1, c, 10, 10])], [_io("y", None)], inits)
+    s = _compare(model, [_f32(1, c, 10, 10)], set())
+    assert "average_pool" in [getattr(st.fn, "__name__", "") for st in s.steps]
+
+
 def test_average_pool_before_a_widening_or_shared_conv_stays_a_pool():
     c = 8
     inits = {"w_wide": _f32(2 * c, c, 1, 1), "w_narrow": _f32(c // 2, c, 1, 1)}
