@@ -22,8 +22,9 @@ compared with onnxruntime's: a relative difference (max |diff| / max |onnxruntim
 calls, against the prepared Session's run) in a second interleaved pass of its own: it is a
 second plan of the same model, with its own weights and buffers, and interleaved with the
 peers it evicted both from the caches (squeezenet measured 8.5 ms and onnxruntime 4.1 with
-all three interleaved, 5.8 and 3.5 with the peers alone). Peak memory: each runtime in a fresh subprocess;
-peak RSS minus the RSS after imports, i.e. weights + the runtime's working memory.
+all three interleaved, 5.8 and 3.5 with the peers alone). Peak memory: each runtime in a
+fresh subprocess; peak RSS minus the RSS after imports, i.e. weights + the runtime's
+working memory.
 """
 
 from __future__ import annotations

@@ -169,9 +169,9 @@ def depthwise_conv2d(x: np.ndarray, w: np.ndarray, strides: tuple[int, ...],
     Wide outputs run the wide-row loop on the image's stride phases (for stride 1, the
     padded image itself); narrow ones with many channels move the image to channels-last
     (numpy's transposing copy into a zeroed, padded buffer) and back. Per layer against the
-    numpy paths (AVX-512 machine, 1 thread): 16ch@112x112 0.096 against 0.29 ms, 64ch@112
-    stride 2 0.36 against 0.82, 136ch@28 0.079, 272ch@14 0.067 against 0.21.
-    onnxruntime's kernel is still faster (0.088, 0.12, 0.043, 0.025)."""
+    numpy paths (AVX-512 machine, 1 thread): 16ch@112x112 0.11 against 0.31 ms, 64ch@112
+    stride 2 0.35 against 0.75, 136ch@28 0.087 against 0.27, 272ch@14 0.066 against 0.21.
+    onnxruntime's kernel is still faster (0.061, 0.12, 0.043, 0.024)."""
     if x.ndim != 4 or w.ndim != 4 or w.shape[:2] != (x.shape[1], 1):
         raise ValueError(f"depthwise conv: X {x.shape} and W {w.shape} are not (N, C, H, W) and (C, 1, kh, kw)")
     n, c, h, wd = x.shape

@@ -12,9 +12,9 @@ Layout trick: the padded input is split into its four (row, column) parity phase
 flattened. A tile's 16 inputs are then 16 *contiguous* slices of those flat phases (tile
 (i, j) sits at flat index ``i * (tw + 1) + j``; the ``+ 1`` column is padding whose tiles
 are computed and dropped), so every transform step is one ufunc over a long contiguous
-run -- no strided inner loops, no tile gather. With numba, large images run the input
-transform as one compiled pass instead (``_compiled.winograd_input_transform``: the same
-additions, no scratch array).
+run -- no strided inner loops, no tile gather. With numba, the input transform is one
+compiled pass instead (``_compiled.winograd_input_transform``: the same additions in the
+same order, no scratch array).
 
 Accuracy: the transforms' coefficients are 0, +-1/2 and +-1, and the weights are
 transformed in float64; measured max|diff| / max|ref| against float64 convolution is
@@ -136,8 +136,7 @@ def winograd_conv(x: np.ndarray, u: np.ndarray, win: Window) -> np.ndarray:
     # 4 KiB between them (256ch@56x56, 512ch@28) put every row the compiled transform
     # writes at once into the same L1 set.
     v = np.empty((16, c * th * w1 + _ROW_SKEW), dtype=dt)[:, :c * th * w1].reshape(16, c, th * w1)
-    compiled = _compiled.winograd_input_applies(v)
-    tc = None if compiled else np.empty((2, 4, c, (th + 1) * w1), dtype=dt)
+    tc = None if _compiled.winograd_input_applies(v) else np.empty((2, 4, c, (th + 1) * w1), dtype=dt)
     prod = np.empty((16, group, mg, th * w1), dtype=dt)
     y = np.empty((n, group * mg, ho, wo), dtype=dt)
     top, left = win.pads_begin
