@@ -195,8 +195,7 @@ def _pool_before_projection(view: PlanView, conv: Node, w: np.ndarray, x: Value,
     another order (float rounding, not the exact same values)."""
     pool = view.made_by(x, "AveragePool")
     if (pool is None or pool in taken or not _pointwise(conv, w) or w.shape[0] >= w.shape[1]
-            or len(view.g.node_outputs(pool)) != 1 or view.operands(pool)[0] is None
-            or view.rank(view.operands(pool)[0]) != 4):
+            or len(view.g.node_outputs(pool)) != 1 or view.rank(view.operands(pool)[0]) != 4):
         return None
     return pool
 
@@ -265,8 +264,7 @@ def _make(view: PlanView, head: Node, nodes: list[Node], aff: _Affine, conv_w: n
         attrs.update(weight=w, bias=bias, conv=_conv_attrs(head), winograd=winograd)
         for key, pool in (("pool_output", pool_output), ("pool_input", pool_input)):
             if pool is not None:
-                attrs[key] = {k: list(v) if isinstance(v, tuple) else v for k in _POOL_ATTRS
-                              if (v := pool.attr(k, None)) is not None}
+                attrs[key] = _kernel_attrs(pool, _POOL_ATTRS)
         return Fusion(tuple(nodes), inputs, out, conv_affine, attrs)
     rank = view.rank(x)
     if rank < 3:  # per-channel chains are a CNN's (N, C, spatial...): leave 2-D data to BLAS fusions
@@ -275,13 +273,18 @@ def _make(view: PlanView, head: Node, nodes: list[Node], aff: _Affine, conv_w: n
     return Fusion(tuple(nodes), inputs, out, channel_affine, attrs)
 
 
-def _conv_attrs(conv: Node) -> dict[str, Any]:
+def _kernel_attrs(node: Node, names: tuple[str, ...]) -> dict[str, Any]:
+    """The attributes ``names`` that ``node`` sets, as its kernel takes them (lists, not tuples)."""
     out: dict[str, Any] = {}
-    for k in ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"):
-        v = conv.attr(k, None)
+    for k in names:
+        v = node.attr(k, None)
         if v is not None:
             out[k] = list(v) if isinstance(v, tuple) else v
     return out
+
+
+def _conv_attrs(conv: Node) -> dict[str, Any]:
+    return _kernel_attrs(conv, ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"))
 
 
 def _finish(y: np.ndarray, residual: np.ndarray | None, lo: float | None, hi: float | None,

@@ -96,18 +96,19 @@ def _gemm_conv(xp: np.ndarray, w: np.ndarray, win: Window, group: int) -> np.nda
         k = cg * prod(win.kernel)
         rows = win.out_shape[0]
         width = pixels // rows if rows else 0
+        row_cols = c * prod(win.kernel) * width  # column elements of one output row
         # Output rows per column block: about IM2COL_BLOCK_BYTES of columns, but never
         # fewer than IM2COL_BLOCK_MIN_PIXELS pixels (narrower GEMMs run slower than the
         # copy saves), so in practice only stems on a few channels are split.
-        step = max(IM2COL_BLOCK_BYTES // max(1, c * prod(win.kernel) * width * xp.itemsize),
+        step = max(IM2COL_BLOCK_BYTES // max(1, row_cols * xp.itemsize),
                    -(-IM2COL_BLOCK_MIN_PIXELS // max(1, width)))
         step = max(1, min(rows, step))
-        cols_buf = np.empty(c * prod(win.kernel) * step * width, dtype=xp.dtype)
+        cols_buf = np.empty(row_cols * step, dtype=xp.dtype)
         lead = (slice(None),) * (1 + len(win.kernel))  # up to the first output axis
         for i in range(n):
             for r0 in range(0, rows, step):
                 r1 = min(rows, r0 + step)
-                block = cols_buf[:c * prod(win.kernel) * (r1 - r0) * width].reshape(
+                block = cols_buf[:row_cols * (r1 - r0)].reshape(
                     c, *win.kernel, r1 - r0, *win.out_shape[1:])  # contiguous, also the last
                 np.copyto(block, view[i][(*lead, slice(r0, r1))])
                 np.matmul(wg, block.reshape(group, k, -1), out=y[i, :, :, r0 * width:r1 * width])
