@@ -19,6 +19,7 @@ import numpy as np
 from tensorbridge.ir import schemas
 from tensorbridge.ir.dtypes import DType
 from tensorbridge.ir.node import (
+    CLOCK,
     Attr,
     AttrKind,
     ConstData,
@@ -142,7 +143,7 @@ class Graph(GraphBase):
         vtype = TensorType(dtype, _shape(shape)) if isinstance(dtype, DType) else dtype
         v = self._add_value(Value(self.names.claim(name), vtype, role=Role.INPUT))
         self._inputs.append(v)
-        self._version += 1
+        self._bump()
         return v
 
     def add_constant(self, name: str, data: ConstData | Any, *, role: Role = Role.CONSTANT,
@@ -221,11 +222,11 @@ class Graph(GraphBase):
         for v in vals:
             self._check_mine(v)
         self._outputs = vals
-        self._version += 1
+        self._bump()
 
     def set_inputs(self, values: Iterable[Value]) -> None:
         self._inputs = list(values)
-        self._version += 1
+        self._bump()
 
     def _typed_attrs(self, op_type: str, domain: str, attrs: Mapping[str, Any]) -> dict[str, Attr]:
         if all(isinstance(a, Attr) for a in attrs.values()):
@@ -393,9 +394,13 @@ class Graph(GraphBase):
         at another. Edits inside a node's attributes or a value's data are not counted."""
         return self._version
 
+    def _bump(self) -> None:
+        self._version += 1
+        CLOCK.ticks += 1
+
     def _edited(self) -> None:
         self._topo = None
-        self._version += 1
+        self._bump()
 
     def nodes(self) -> list[Node]:
         """Op nodes in deterministic topological order (ties: insertion order)."""

@@ -26,6 +26,64 @@ if TYPE_CHECKING:  # types only: graph.py imports this module
     from tensorbridge.ir.graph import Graph
 
 
+class _EditClock:
+    __slots__ = ("ticks",)
+
+    def __init__(self) -> None:
+        self.ticks = 0
+
+
+CLOCK = _EditClock()
+"""Counts edits to the IR anywhere in the process: every assignment to a field of a
+:class:`Node` or :class:`Value`, every change to a node's ``attrs`` dict and every
+structural edit of a graph (each bump of ``Graph.version``). Two equal readings mean no IR
+object was edited in between, except numpy data changed in place (which nothing here does).
+Plan caches compare it to skip re-checking a graph they already planned."""
+
+
+def edit_ticks() -> int:
+    """The current reading of :data:`CLOCK`."""
+    return CLOCK.ticks
+
+
+class AttrDict(dict[str, "Attr"]):
+    """A node's attributes: a plain dict whose every change ticks :data:`CLOCK`."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key: str, value: Attr) -> None:
+        super().__setitem__(key, value)
+        CLOCK.ticks += 1
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        CLOCK.ticks += 1
+
+    def __ior__(self, other: Any) -> AttrDict:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        CLOCK.ticks += 1
+
+    def pop(self, *args: Any) -> Any:
+        CLOCK.ticks += 1
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, Attr]:
+        CLOCK.ticks += 1
+        return super().popitem()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        CLOCK.ticks += 1
+        return super().setdefault(key, default)
+
+    def clear(self) -> None:
+        super().clear()
+        CLOCK.ticks += 1
+
+
 class GraphBase:
     """The base class of :class:`tensorbridge.ir.graph.Graph`: lets an attribute recognise a
     subgraph value without importing graph.py (which imports this module)."""
@@ -108,6 +166,10 @@ class Value:
 
     def __repr__(self) -> str:
         return f"Value({self.name!r}, {self.type}, {self.role.value})"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        CLOCK.ticks += 1
 
 
 class AttrKind(enum.IntEnum):
@@ -260,3 +322,9 @@ class Node:
 
     def __repr__(self) -> str:
         return f"Node({self.name!r}, {self.op_type})"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "attrs" and type(value) is not AttrDict:
+            value = AttrDict(value)
+        object.__setattr__(self, name, value)
+        CLOCK.ticks += 1

@@ -37,7 +37,8 @@ def test_second_call_reuses_the_plan_and_matches():
     np.testing.assert_allclose(first.run([X])[0], _softmax(X * np.arange(3), 1), rtol=1e-6)
 
 
-@pytest.mark.parametrize("edit", ["constant", "attribute", "rewire", "op_type"])
+@pytest.mark.parametrize("edit", ["constant", "attribute", "attrs_update", "attrs_replaced", "rewire", "op_type",
+                                  "outputs"])
 def test_an_edited_graph_is_planned_again(edit):
     g = _graph()
     assert np.allclose(tb.run(g, X)[0], _softmax(X * np.arange(3), 1))
@@ -49,6 +50,15 @@ def test_an_edited_graph_is_planned_again(edit):
     elif edit == "attribute":
         softmax.attrs["axis"] = Attr(AttrKind.INT, 0)
         want = _softmax(X * np.arange(3), 0)
+    elif edit == "attrs_update":
+        softmax.attrs.update(axis=Attr(AttrKind.INT, 0))
+        want = _softmax(X * np.arange(3), 0)
+    elif edit == "attrs_replaced":
+        softmax.attrs = {"axis": Attr(AttrKind.INT, 0)}
+        want = _softmax(X * np.arange(3), 0)
+    elif edit == "outputs":
+        g.set_outputs([g.node_outputs(mul)[0]])
+        want = X * np.arange(3)
     elif edit == "rewire":
         g.set_input(softmax, 0, g.inputs[0])
         want = _softmax(X, 1)
@@ -57,6 +67,73 @@ def test_an_edited_graph_is_planned_again(edit):
         want = _softmax(X + np.arange(3), 1)
     np.testing.assert_allclose(tb.run(g, X)[0], want, rtol=1e-6)
     np.testing.assert_allclose(tb.run(g, X)[0], Session(g).run([X])[0], rtol=0)
+
+
+def _branching_graph() -> tuple[Graph, Graph]:
+    g = Graph(opset_imports={"": 17})
+    c = g.add_input("c", DType.BOOL, ())
+    g.add_input("x", DType.FLOAT, (2, 3))
+    then = g.subgraph("then")
+    then.set_outputs(then.add_op("Neg", [then.add_outer_ref("x")], name="neg"))
+    other = g.subgraph("else")
+    other.set_outputs(other.add_op("Exp", [other.add_outer_ref("x")], name="exp"))
+    g.set_outputs(g.add_op("If", [c], {"then_branch": then, "else_branch": other}))
+    return g, then
+
+
+@pytest.mark.parametrize("edit", ["op_type", "rewire"])
+def test_an_edited_subgraph_is_planned_again(edit):
+    g, then = _branching_graph()
+    yes = np.array(True)
+    np.testing.assert_allclose(tb.run(g, yes, X)[0], -X)
+    (neg,) = then.nodes()
+    if edit == "op_type":
+        neg.op_type = "Abs"
+        want = np.abs(X)
+    else:  # a structural edit inside the branch: bumps the branch's version, not g's
+        two = then.add_constant("two", np.float32(2))
+        then.set_input(neg, 0, two)
+        want = np.full_like(X, -2)
+    np.testing.assert_allclose(tb.run(g, yes, X)[0], want)
+
+
+def test_an_unedited_graph_is_not_walked_again(monkeypatch):
+    from tensorbridge.runtime import plan_cache
+
+    walks = []
+    real = plan_cache._token
+    monkeypatch.setattr(plan_cache, "_token", lambda graph, parts: walks.append(graph) or real(graph, parts))
+    cache, g = PlanCache(), _graph()
+    first = cache.session(g, [X])
+    assert len(walks) == 1  # the new entry's token
+    assert cache.session(g, [X]) is first and len(walks) == 1  # the edit clock did not move
+    _graph()  # building another graph moves the clock: one walk re-validates the entry
+    assert cache.session(g, [X]) is first and len(walks) == 2
+    assert cache.session(g, [X]) is first and len(walks) == 2
+    g.opset_imports["com.example"] = 1  # not seen by the clock: the outline check catches it
+    assert cache.session(g, [X]) is not first
+
+
+def test_every_attrs_change_ticks_the_edit_clock():
+    import pickle
+
+    from tensorbridge.ir.node import AttrDict, edit_ticks
+
+    g = _graph()
+    node = g.nodes()[1]
+    assert type(node.attrs) is AttrDict
+    one = Attr(AttrKind.INT, 1)
+    edits = [lambda a: a.__setitem__("k", one), lambda a: a.update(k=one), lambda a: a.setdefault("j", one),
+             lambda a: a.pop("j"), lambda a: a.__delitem__("k"), lambda a: a.__ior__({"k": one}),
+             lambda a: a.popitem(), lambda a: a.clear()]
+    for edit in edits:
+        before = edit_ticks()
+        edit(node.attrs)
+        assert edit_ticks() > before, edit
+    node.attrs = {"axis": one}
+    assert type(node.attrs) is AttrDict and node.attr("axis") == 1
+    again = pickle.loads(pickle.dumps(node.attrs))
+    assert type(again) is AttrDict and again == node.attrs
 
 
 def test_cache_is_bounded_and_least_recently_used_goes_first():
