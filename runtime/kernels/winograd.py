@@ -36,12 +36,22 @@ _G_PAIRS = np.kron(_G, _G)  # (16, 9): the weight transform of a flattened 3x3 f
 _ROW_SKEW = 16  # elements between the rows of the transformed input (64 bytes in float32)
 
 # Below these sizes the transforms' costs beat the GEMM savings (measured against im2col
-# with OpenBLAS, one thread: 32->32 ch at 28x28 0.90x, 16->64 at 55x55 0.96x, 128->32 at
-# 7x7 0.94x, 512->512 at 7x7 0.78x; 32->128 at 27x27 1.17x, 128->32 at 28x28 1.55x,
-# 256->256 at 14x14 1.51x, 64->64 at 56x56 1.31x).
+# with OpenBLAS, one thread, before the input transform was compiled: 32->32 ch at 28x28
+# 0.90x, 16->64 at 55x55 0.96x; 32->128 at 27x27 1.17x, 128->32 at 28x28 1.55x, 256->256 at
+# 14x14 1.51x, 64->64 at 56x56 1.31x). 16->64 at 55x55 still lost with the compiled
+# transform (0.40 vs 0.37 ms): its 16 GEMMs have K = 16.
 MIN_CHANNELS = 16  # of input channels per group, and of output channels per group
 MIN_CHANNEL_MEAN = 20  # C*M/(C+M) per group: GEMM work per unit of transform work
-MIN_TILES = 25  # 2x2 output tiles per image (an output of at least 9x9; 7x7 lost)
+# With the compiled input transform small images pay too (SkylakeX OpenBLAS, one thread,
+# im2col -> Winograd: 128->32 ch at 7x7 0.085 -> 0.055 ms, 160->224 at 7x7 0.26 -> 0.18,
+# 224->224 at 7x7 0.35 -> 0.30, 160->320 at 6x6 0.26 -> 0.20, 192->384 at 5x5 0.35 -> 0.27),
+# down to 5x5 outputs, unless the transformed weights (16 C M) are too big to be read once
+# per image for so few tiles: 512->512 at 7x7 1.89 -> 1.98 ms, at 6x6 1.40 -> 1.93, 1024->256
+# at 7x7 1.97 -> 2.19, where 256->256 (C M = 65,536) still won, 0.42 -> 0.36.
+MIN_TILES = 9  # 2x2 output tiles per image (an output of at least 5x5)
+FEW_TILES = 25  # below this many tiles (an output under 9x9) ...
+FEW_TILES_MAX_WEIGHTS = 65_536  # ... C*M per group must not exceed this
+
 
 
 def winograd_applies(w_shape: tuple[int, ...], win: Window, group: int) -> bool:
@@ -53,7 +63,7 @@ def winograd_applies(w_shape: tuple[int, ...], win: Window, group: int) -> bool:
     tiles = -(-win.out_shape[0] // 2) * -(-win.out_shape[1] // 2)
     mg = m // group
     return (min(cg, mg) >= MIN_CHANNELS and cg * mg >= MIN_CHANNEL_MEAN * (cg + mg)
-            and tiles >= MIN_TILES)
+            and tiles >= MIN_TILES and (tiles >= FEW_TILES or cg * mg <= FEW_TILES_MAX_WEIGHTS))
 
 
 def winograd_weights(w: np.ndarray, group: int, dtype: np.dtype) -> np.ndarray:

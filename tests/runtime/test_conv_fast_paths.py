@@ -50,6 +50,9 @@ WINOGRAD_CASES = [
     (1, 40, 48, 10, 9, [0, 0, 0, 0], 1),  # no padding
     (2, 64, 96, 12, 11, [2, 1, 0, 2], 2),  # grouped
     (1, 512, 512, 14, 14, [1, 1, 1, 1], 1),  # VGG conv5 (largest channel count)
+    (1, 128, 32, 7, 7, [1, 1, 1, 1], 1),  # DenseNet's last block (16 tiles, one padded row)
+    (1, 160, 320, 6, 6, [1, 1, 1, 1], 1),  # GoogLeNet's 6x6 inception (9 tiles)
+    (1, 32, 48, 5, 5, [1, 1, 1, 1], 1),  # the smallest image it takes
 ]
 
 
@@ -109,9 +112,15 @@ def test_winograd_selection(shape: tuple[int, ...], strides: tuple[int, int], di
     assert (winograd_for(w, strides=list(strides), dilations=list(dilations), group=group) is not None) is applies
 
 
-def test_winograd_skips_tiny_images() -> None:
-    win = make_window((7, 7), (3, 3), pads=[1, 1, 1, 1])  # 16 output tiles: im2col wins
-    assert not winograd_applies((512, 512, 3, 3), win, 1)
+@pytest.mark.parametrize(("shape", "size", "applies"), [
+    ((512, 512, 3, 3), 7, False),  # 16 tiles and 16 * 512 * 512 transformed weights: im2col wins
+    ((256, 256, 3, 3), 7, True),  # weights small enough for 16 tiles
+    ((32, 128, 3, 3), 5, True),  # 9 tiles
+    ((128, 128, 3, 3), 4, False),  # 4 tiles: not measured as paying
+])
+def test_winograd_on_small_images(shape: tuple[int, ...], size: int, applies: bool) -> None:
+    win = make_window((size, size), (3, 3), pads=[1, 1, 1, 1])
+    assert winograd_applies(shape, win, 1) is applies
 
 
 @pytest.mark.parametrize(("h", "pads", "strides", "dilations", "group"), [
