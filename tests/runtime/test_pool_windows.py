@@ -110,6 +110,8 @@ def test_one_window_over_the_whole_image(size, kernel, pads, ceil, pool_path):
     ((3, 3), (2, 2), (1, 1), [1, 1, 1, 1], 0),  # ResNet / ShuffleNet stem pool
     ((3, 3), (1, 1), (1, 1), [1, 1, 1, 1], 0),  # Inception branch pool
     ((2, 3), (1, 2), (2, 1), [1, 0, 2, 2], 1),  # anisotropic, dilated, asymmetric pads
+    ((3, 3), (3, 2), (2, 3), [2, 1, 0, 2], 0),  # column taps at odd and even offsets of stride 2
+    ((4, 2), (3, 3), (1, 2), [0, 2, 3, 1], 1),  # stride 3, edge rows on both sides
 ])
 def test_compiled_pool_is_bit_for_bit_the_numpy_path(kernel, strides, dilations, pads, ceil, monkeypatch):
     """Same values in the same order: NaN and inf propagate, -0.0 becomes 0.0 in a padded sum."""
