@@ -138,6 +138,31 @@ def _max_pool(X: np.ndarray, win: Window) -> np.ndarray:
     return _reduce_windows(pad_for_window(X, win, _lowest(X.dtype)), win, np.maximum, X.dtype)
 
 
+def max_pool_window(X: np.ndarray, *, auto_pad: str = "NOTSET", ceil_mode: int = 0,
+                    dilations: list[int] | None = None, kernel_shape: list[int] | None = None,
+                    pads: list[int] | None = None, strides: list[int] | None = None) -> Window:
+    """The window a MaxPool with these attributes slides over ``X``."""
+    return _window(X, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode, "MaxPool")
+
+
+def max_pool_of(X: np.ndarray, win: Window) -> np.ndarray:
+    """MaxPool's Y over a window from :func:`max_pool_window`."""
+    return _max_pool(X, win)
+
+
+@lru_cache(maxsize=256)
+def windows_read_the_image(win: Window) -> bool:
+    """Whether every window has a cell inside the image (none lies in padding only): then
+    a max pool commutes with any non-decreasing per-channel function applied before it."""
+    for n, k, s, d, pb, o in zip(win.in_shape, win.kernel, win.strides, win.dilations, win.pads_begin,
+                                 win.out_shape, strict=True):
+        for i in range(o):
+            start = i * s - pb
+            if not any(0 <= start + j * d < n for j in range(k)):
+                return False
+    return True
+
+
 def _flat_steps(in_shape: tuple[int, ...], storage_order: int) -> list[int]:
     """Flat-index step of each spatial axis: row-major, or column-major (first axis fastest)."""
     dims = in_shape if storage_order == 0 else in_shape[::-1]

@@ -10,6 +10,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import tensorbridge as tb
+from tensorbridge.runtime.kernels.pool import max_pool
+from tensorbridge.runtime.registry import KernelContext
 from tensorbridge.runtime.session import Session
 
 ort = pytest.importorskip("onnxruntime")
@@ -324,3 +326,65 @@ def test_attention_scores_scale_mask_and_softmax_run_in_one_buffer(opset, scalin
     s = _compare(model, [_f32(b, t, heads * d, low=-2, high=2) for _ in range(3)] + [mask], {"softmax_guarded"})
     fused = next(st for st in s.steps if getattr(st.fn, "__name__", "") == "softmax_guarded")
     assert ("divisor" if scaling == "Div" else "scale") in fused.attrs
+
+
+@pytest.mark.parametrize(("pool_attrs", "act", "size"), [
+    ({"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}, "Relu", 15),  # SqueezeNet's stem
+    ({"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}, "Relu", 16),  # ResNet's stem
+    ({"kernel_shape": [2, 3], "strides": [1, 2], "dilations": [2, 1], "pads": [0, 1, 1, 0]}, "Clip", 13),
+    ({"kernel_shape": [2, 2], "strides": [2, 2]}, None, 12),  # bias only
+])
+def test_max_pool_runs_before_the_conv_epilogue(pool_attrs, act, size):
+    """Bias and clip are non-decreasing per channel, so pooling first gives the very same
+    values (NaN included) on a quarter of the pixels."""
+    c, m = 3, 8
+    inits = {"w": _f32(m, c, 3, 3), **_bn("bn", m)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), _bn_node("bn", "c", "n")]
+    if act == "Relu":
+        nodes.append(helper.make_node("Relu", ["n"], ["a"]))
+    elif act == "Clip":
+        inits.update(lo=np.array(0.0, np.float32), hi=np.array(0.5, np.float32))
+        nodes.append(helper.make_node("Clip", ["n", "lo", "hi"], ["a"]))
+    nodes.append(helper.make_node("MaxPool", ["a" if act else "n"], ["y"], **pool_attrs))
+    model = _model(nodes, [_io("x", [1, c, size, size])], [_io("y", None)], inits)
+    x = _f32(1, c, size, size)
+    s = _compare(model, [x], {"conv_affine"})
+    assert [getattr(st.fn, "__name__", "") for st in s.steps] == ["conv_affine"] and "max_pool" in s.steps[0].attrs
+    # bit for bit the fused chain without the pool, then the MaxPool kernel
+    head = _model(nodes[:-1], [_io("x", [1, c, size, size])], [_io(nodes[-1].input[0], None)], inits)
+    x[0, 1, 4, 5] = np.nan
+    pooled = max_pool(Session(tb.load(head)).run([x])[0], ctx=KernelContext("MaxPool", 1, 17), **pool_attrs)
+    np.testing.assert_array_equal(s.run([x])[0], pooled)
+
+
+def test_max_pool_whose_window_reads_padding_only_pools_after_the_epilogue():
+    """A window over padding alone is -inf, which the Relu would have turned into 0 had the
+    pool gone first: this geometry keeps the graph's order."""
+    inits = {"w": _f32(4, 2, 1, 1), "b": _f32(4)}
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"]), helper.make_node("Relu", ["c"], ["a"]),
+             helper.make_node("MaxPool", ["a"], ["y"], kernel_shape=[1, 1], strides=[2, 2], pads=[0, 0, 2, 2])]
+    model = _model(nodes, [_io("x", [1, 2, 3, 3])], [_io("y", None)], inits)
+    graph = tb.load(model)
+    s = Session(graph)
+    assert "max_pool" in s.steps[0].attrs
+    x = _f32(1, 2, 3, 3)
+    got, want = s.run([x])[0], Session(graph, fuse=False).run([x])[0]
+    assert np.isneginf(want[0, :, 2, 2]).all()  # the corner window reads only end padding
+    np.testing.assert_array_equal(got, want)
+
+
+def test_max_pool_after_hard_swish_a_residual_or_with_indices_stays_a_pool():
+    c = 4
+    inits = {"w": _f32(c, c, 1, 1)}
+    graphs = {
+        "hard swish": ([helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("HardSwish", ["c"], ["a"]),
+                        helper.make_node("MaxPool", ["a"], ["y"], kernel_shape=[2, 2])], ["y"]),
+        "residual": ([helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Add", ["c", "x"], ["a"]),
+                      helper.make_node("MaxPool", ["a"], ["y"], kernel_shape=[2, 2])], ["y"]),
+        "indices": ([helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Relu", ["c"], ["a"]),
+                     helper.make_node("MaxPool", ["a"], ["y", "i"], kernel_shape=[2, 2])], ["y", "i"]),
+    }
+    for name, (nodes, outputs) in graphs.items():
+        model = _model(nodes, [_io("x", [1, c, 6, 6])], [_io(o, None) for o in outputs], inits, opset=18)
+        s = _compare(model, [_f32(1, c, 6, 6)], set())
+        assert "MaxPool" in [st.node.op_type for st in s.steps], name
