@@ -344,7 +344,10 @@ def _winograd_input_loops(flat: np.ndarray, v: np.ndarray, w1: int) -> None:
     registers instead of a scratch array. flat (2, 2, C, L): the image's flat parity
     phases; v (16, C, n): tile p (row i, column j: p = i * w1 + j) reads phase (r, c) at
     p, p + 1, p + w1 and p + w1 + 1. Every read and write is through a view indexed by the
-    loop counter itself, which the vectoriser can prove is in bounds."""
+    loop counter itself, which the vectoriser can prove is in bounds; but with 16 output
+    and 16 input views it needs more runtime alias checks than it allows (LLVM's
+    vectorize-memory-check-threshold, 128), so this loop is scalar. It still wins on small
+    images, where :func:`_winograd_input_passes` (vectorised) pays its 16 row arguments."""
     c, n = flat.shape[2], v.shape[2]
     for ch in range(c):
         f00, f01, f10, f11 = flat[0, 0, ch], flat[0, 1, ch], flat[1, 0, ch], flat[1, 1, ch]
@@ -373,22 +376,79 @@ def _winograd_input_loops(flat: np.ndarray, v: np.ndarray, w1: int) -> None:
             v3[p], v7[p], v11[p], v15[p] = a3 - c3, b3 + c3, c3 - b3, b3 - d3
 
 
+def _winograd_input_passes(flat: np.ndarray, v: tuple[np.ndarray, ...], w1: int, offset: int) -> None:
+    """winograd.py's input transform V = B^T d B, four passes per channel: the same
+    additions in the same order (so bit for bit the same), with the column-transformed
+    rows kept in registers instead of a scratch array. flat (2, 2, C, L): the image's flat parity
+    phases; v: the 16 rows of the transform, each (C, n) and C-contiguous: tile p (row i,
+    column j: p = i * w1 + j) reads phase (r, c) at p, p + 1, p + w1 and p + w1 + 1. Every
+    read and write is through a contiguous view indexed by the loop counter itself, which
+    the vectoriser can prove is in bounds (passed as one (16, C, n) array whose rows are
+    skewed apart, v is not C-contiguous as a whole, and its rows' views would have a stride
+    unknown at compile time)."""
+    c, n = flat.shape[2], v[0].shape[1]
+    for ch in range(c):
+        f00, f01 = flat[0, 0, ch][offset:], flat[0, 1, ch][offset:]
+        f10, f11 = flat[1, 0, ch][offset:], flat[1, 1, ch][offset:]
+        f00s, f01s, f10s, f11s = f00[1:], f01[1:], f10[1:], f11[1:]
+        g00, g01, g10, g11 = f00[w1:], f01[w1:], f10[w1:], f11[w1:]
+        g00s, g01s, g10s, g11s = f00[w1 + 1:], f01[w1 + 1:], f10[w1 + 1:], f11[w1 + 1:]
+        v0, v1, v2, v3 = v[0][ch], v[1][ch], v[2][ch], v[3][ch]
+        v4, v5, v6, v7 = v[4][ch], v[5][ch], v[6][ch], v[7][ch]
+        v8, v9, v10, v11 = v[8][ch], v[9][ch], v[10][ch], v[11][ch]
+        v12, v13, v14, v15 = v[12][ch], v[13][ch], v[14][ch], v[15][ch]
+        # One pass per column b of the tile (4 outputs each) rather than one pass writing
+        # all 16: with 16 output and 16 input views the vectoriser needed more runtime
+        # alias checks than it allows (LLVM's vectorize-memory-check-threshold, 128) and
+        # left the loop scalar, 3.7x slower at 128ch@56x56. A pass re-reads the channel's
+        # phases (13 KB at 56x56) from L1. Each output is the same expression as before:
+        # column transform (index b of B^T d) of the four input rows, then the row one.
+        for p in range(n):  # b = 0: e0 - e2
+            ra, rb, rc, rd = f00[p] - f00s[p], f10[p] - f10s[p], g00[p] - g00s[p], g10[p] - g10s[p]
+            v0[p], v4[p], v8[p], v12[p] = ra - rc, rb + rc, rc - rb, rb - rd
+        for p in range(n):  # b = 1: e1 + e2
+            ra, rb, rc, rd = f01[p] + f00s[p], f11[p] + f10s[p], g01[p] + g00s[p], g11[p] + g10s[p]
+            v1[p], v5[p], v9[p], v13[p] = ra - rc, rb + rc, rc - rb, rb - rd
+        for p in range(n):  # b = 2: e2 - e1
+            ra, rb, rc, rd = f00s[p] - f01[p], f10s[p] - f11[p], g00s[p] - g01[p], g10s[p] - g11[p]
+            v2[p], v6[p], v10[p], v14[p] = ra - rc, rb + rc, rc - rb, rb - rd
+        for p in range(n):  # b = 3: e1 - e3
+            ra, rb, rc, rd = f01[p] - f01s[p], f11[p] - f11s[p], g01[p] - g01s[p], g11[p] - g11s[p]
+            v3[p], v7[p], v11[p], v15[p] = ra - rc, rb + rc, rc - rb, rb - rd
+
+
+# Tiles per channel from which the vectorised passes win (per image, against the scalar
+# single pass: 0.52x at 64ch@112x112, 0.57x at 128ch@28, 0.75x at 256ch@20 (110 tiles);
+# 1.3-1.45x at 14x14 (56 tiles), 3x at 7x7: four short loops with scalar remainders per
+# channel, and 16 row arguments to unbox).
+WINOGRAD_PASSES_MIN_TILES = 100
+
+
 def winograd_input_applies(v: np.ndarray) -> bool:
     """Whether :func:`winograd_input_transform` can fill ``v`` (16, C, tiles). Measured
-    against numpy's passes, per image: 128ch@56x56 0.43 against 0.67 ms warm (0.58 against
-    1.26 from cold caches), 256ch@56 0.87 against 1.8, 512ch@28 0.44 against 0.84,
-    256ch@14 0.060 against 0.13. ``v``'s 16 rows must not lie a multiple of 4 KiB apart
-    (see ``winograd.py``): then all 16 output streams fall in one L1 set and the loop ran
-    4-8x slower than numpy."""
+    against numpy's passes, per image: 128ch@56x56 0.16-0.18 against 0.74-0.92 ms,
+    256ch@56 0.54-0.56 against 2.3-2.7, 512ch@28 0.23-0.28 against 0.8-0.97, 256ch@14 0.062
+    against 0.12. ``v``'s 16 rows must not lie a multiple of 4 KiB apart (see
+    ``winograd.py``): then all 16 output streams fall in one L1 set and the loop ran 4-8x
+    slower than numpy."""
     return AVAILABLE and v.dtype in (np.float32, np.float64)
 
 
-def winograd_input_transform(flat: np.ndarray, v: np.ndarray, w1: int) -> None:
-    """Fill ``v`` (16, C, n) with the Winograd input transform of the flat phases ``flat``
-    (2, 2, C, >= n + w1 + 1) of one image (see ``winograd.py``); needs :data:`AVAILABLE`."""
-    if flat.shape[3] < v.shape[2] + w1 + 1 or flat.shape[2] != v.shape[1] or flat.dtype != v.dtype:
-        raise ValueError(f"Winograd input transform: phases {flat.shape} do not cover tiles {v.shape} (w1={w1})")
-    _compiled("_winograd_input_loops")(flat, v, w1)
+def winograd_input_transform(flat: np.ndarray, v: np.ndarray, w1: int, offset: int = 0) -> None:
+    """Fill ``v`` (16, C, n) with the Winograd input transform of tiles ``offset`` to
+    ``offset + n`` of the flat phases ``flat`` (2, 2, C, >= offset + n + w1 + 1) of one
+    image (see ``winograd.py``); needs :data:`AVAILABLE`."""
+    if (offset < 0 or flat.shape[3] < offset + v.shape[2] + w1 + 1 or flat.shape[2] != v.shape[1]
+            or flat.dtype != v.dtype):
+        raise ValueError(f"Winograd input transform: phases {flat.shape} do not cover tiles {v.shape} "
+                         f"from {offset} (w1={w1})")
+    if v.shape[2] < WINOGRAD_PASSES_MIN_TILES and offset == 0:
+        _compiled("_winograd_input_loops")(flat, v, w1)
+        return
+    rows = tuple(v[k] for k in range(16))
+    if not all(r.flags.c_contiguous for r in rows):
+        raise ValueError("Winograd input transform: each of v's 16 rows must be C-contiguous")
+    _compiled("_winograd_input_passes")(flat, rows, w1, offset)
 
 
 def channel_affine_applies(x: np.ndarray, residual: np.ndarray | None) -> bool:

@@ -53,6 +53,7 @@ WINOGRAD_CASES = [
     (1, 128, 32, 7, 7, [1, 1, 1, 1], 1),  # DenseNet's last block (16 tiles, one padded row)
     (1, 160, 320, 6, 6, [1, 1, 1, 1], 1),  # GoogLeNet's 6x6 inception (9 tiles)
     (1, 32, 48, 5, 5, [1, 1, 1, 1], 1),  # the smallest image it takes
+    (2, 24, 20, 41, 37, [2, 0, 1, 1], 1),  # two bands of tile rows, the last one shorter
 ]
 
 
@@ -80,7 +81,7 @@ def test_winograd_float64_is_float64_accurate() -> None:
 
 @pytest.mark.skipif(not _compiled.AVAILABLE, reason="numba is not installed")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize(("c", "th", "tw"), [(3, 1, 1), (16, 7, 4), (256, 7, 7), (40, 28, 28)])
+@pytest.mark.parametrize(("c", "th", "tw"), [(3, 1, 1), (16, 7, 4), (256, 7, 7), (8, 10, 9), (40, 28, 28)])
 def test_compiled_winograd_input_transform_is_the_numpy_one(dtype, c: int, th: int, tw: int) -> None:
     """Same additions in the same order: bit for bit, into rows that are not contiguous."""
     rng = np.random.default_rng(c + th)
@@ -94,6 +95,11 @@ def test_compiled_winograd_input_transform_is_the_numpy_one(dtype, c: int, th: i
     np.testing.assert_array_equal(got, want)
     with pytest.raises(ValueError, match="do not cover"):
         _compiled.winograd_input_transform(flat[..., :th * w1 + w1], got, w1)  # one short
+    if th > 2:  # a band of tile rows: the same values as the whole image's transform there
+        rows = th // 2
+        band = np.empty((16, c, rows * w1), dtype)
+        _compiled.winograd_input_transform(flat, band, w1, offset=w1)
+        np.testing.assert_array_equal(band, want[:, :, w1:w1 + rows * w1])
 
 
 @pytest.mark.parametrize(("shape", "strides", "dilations", "group", "applies"), [
