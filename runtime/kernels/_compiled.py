@@ -377,15 +377,13 @@ def _winograd_input_loops(flat: np.ndarray, v: np.ndarray, w1: int) -> None:
 
 
 def _winograd_input_passes(flat: np.ndarray, v: tuple[np.ndarray, ...], w1: int, offset: int) -> None:
-    """winograd.py's input transform V = B^T d B, four passes per channel: the same
-    additions in the same order (so bit for bit the same), with the column-transformed
-    rows kept in registers instead of a scratch array. flat (2, 2, C, L): the image's flat parity
-    phases; v: the 16 rows of the transform, each (C, n) and C-contiguous: tile p (row i,
-    column j: p = i * w1 + j) reads phase (r, c) at p, p + 1, p + w1 and p + w1 + 1. Every
-    read and write is through a contiguous view indexed by the loop counter itself, which
-    the vectoriser can prove is in bounds (passed as one (16, C, n) array whose rows are
-    skewed apart, v is not C-contiguous as a whole, and its rows' views would have a stride
-    unknown at compile time)."""
+    """winograd.py's input transform V = B^T d B of tiles ``offset`` to ``offset + n``, four
+    passes per channel: the same additions in the same order as :func:`_winograd_input_loops`
+    (so bit for bit the same). flat (2, 2, C, L): the image's flat parity phases; v: the 16
+    rows of the transform, each (C, n) and C-contiguous (one (16, C, n) array whose rows are
+    skewed apart is not C-contiguous as a whole: its rows' views would have a stride unknown
+    at compile time). Every read and write is through a contiguous view indexed by the loop
+    counter itself, which the vectoriser can prove is in bounds."""
     c, n = flat.shape[2], v[0].shape[1]
     for ch in range(c):
         f00, f01 = flat[0, 0, ch][offset:], flat[0, 1, ch][offset:]

@@ -34,7 +34,7 @@ _AT = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, -1.0, -1.0]])
 # The output transform of all four outputs of a tile at once: Y[2a+b] = sum A^T[a,r] A^T[b,c] M[4r+c].
 _AT_PAIRS = np.kron(_AT, _AT)
 _G_PAIRS = np.kron(_G, _G)  # (16, 9): the weight transform of a flattened 3x3 filter
-_ROW_SKEW = 16  # elements between the rows of the transformed input (64 bytes in float32)
+_ROW_SKEW = 16  # elements added between the rows of the transformed input (64 bytes in float32)
 
 # Below these sizes the transforms' costs beat the GEMM savings (measured against im2col
 # with OpenBLAS, one thread, before the input transform was compiled: 32->32 ch at 28x28
@@ -154,15 +154,19 @@ def winograd_conv(x: np.ndarray, u: np.ndarray, win: Window) -> np.ndarray:
     # read it (see BAND_TILES); without numba one band covers the image.
     band = max(1, BAND_TILES // w1) if compiled else th
     band = min(band, th)
-    # The 16 rows of v sit one cache line further apart than their size: a multiple of
-    # 4 KiB between them (256ch@56x56, 512ch@28) put every row the compiled transform
-    # writes at once into the same L1 set.
-    vbuf = np.empty((16, c * band * w1 + _ROW_SKEW), dtype=dt)
+    # The 16 rows of v sit at least one cache line off a multiple of 4 KiB apart: a multiple
+    # (256ch@56x56, 512ch@28 unbanded) put every row the compiled transform writes at once
+    # into the same L1 set.
+    row = c * band * w1
+    skew = _ROW_SKEW
+    while (row + skew) * dt.itemsize % 4096 < 64 or (row + skew) * dt.itemsize % 4096 > 4096 - 64:
+        skew += _ROW_SKEW
+    vbuf = np.empty((16, row + skew), dtype=dt)
     tc = None if compiled else np.empty((2, 4, c, (th + 1) * w1), dtype=dt)
     pbuf = np.empty(16 * group * mg * band * w1, dtype=dt)
     y = np.empty((n, group * mg, ho, wo), dtype=dt)
     top, left = win.pads_begin
-    for i in range(n):  # one image at a time keeps the transformed input one image big
+    for i in range(n):  # one image, one band at a time: the transformed input stays one band big
         _fill_phases(phases, x[i], top, left)
         for r0 in range(0, th, band):
             rows = min(band, th - r0)
