@@ -340,7 +340,7 @@ def conv_affine(x: np.ndarray, residual: np.ndarray | None = None, *, weight: np
     for bit (float rounding is monotonic too): the pool runs on the conv's output and the
     epilogue on the 4x smaller pooled one. Not when a window would read padding only (its
     max is -inf either way, but clip(-inf) is not): then the epilogue runs first."""
-    late_bias = _compiled.AVAILABLE and x.dtype in (np.float32, np.float64)  # else in compute dtype
+    late_bias = _compiled.takes(x.dtype)  # else in compute dtype
     if pool_input is not None:
         x = average_pool(x, **pool_input)
     if pool_output is not None:

@@ -46,6 +46,12 @@ def _compiled(name: str, *variant: Any) -> Any:
     return numba.njit(fastmath={"contract"}, boundscheck=False, cache=False, nogil=True)(fn)
 
 
+def takes(dtype: np.dtype) -> bool:
+    """Whether the compiled loops run on data of ``dtype`` (numba installed; float32 or
+    float64)."""
+    return AVAILABLE and dtype in (np.float32, np.float64)
+
+
 # Which loop suits a depthwise layer (measured per layer, 1 thread, against the numpy paths
 # and each other): wide outputs vectorise along whole rows (NCHW), narrow maps along the
 # channels (channels-last).
@@ -311,7 +317,7 @@ def _pool2d_loops(is_max: bool, kh: int, kw: int, sh: int, sw: int, dh: int, dw:
 
 def pool2d_applies(x: np.ndarray) -> bool:
     """Whether :func:`pool2d` takes ``x``."""
-    return AVAILABLE and x.ndim == 4 and x.dtype in (np.float32, np.float64)
+    return takes(x.dtype) and x.ndim == 4
 
 
 def pool2d(x: np.ndarray, kernel: tuple[int, ...], strides: tuple[int, ...],
@@ -429,7 +435,7 @@ def winograd_input_applies(v: np.ndarray) -> bool:
     against 0.12. ``v``'s 16 rows must not lie a multiple of 4 KiB apart (see
     ``winograd.py``): then all 16 output streams fall in one L1 set and the loop ran 4-8x
     slower than numpy."""
-    return AVAILABLE and v.dtype in (np.float32, np.float64)
+    return takes(v.dtype)
 
 
 def winograd_input_transform(flat: np.ndarray, v: np.ndarray, w1: int, offset: int = 0) -> None:
@@ -451,7 +457,7 @@ def winograd_input_transform(flat: np.ndarray, v: np.ndarray, w1: int, offset: i
 
 def channel_affine_applies(x: np.ndarray, residual: np.ndarray | None) -> bool:
     """Whether :func:`channel_affine` takes ``x`` (and ``residual``) as they are."""
-    return (AVAILABLE and x.dtype in (np.float32, np.float64) and x.ndim >= 2
+    return (takes(x.dtype) and x.ndim >= 2
             and x.flags.c_contiguous
             and (residual is None or (residual.shape == x.shape and residual.dtype == x.dtype
                                       and residual.flags.c_contiguous)))
