@@ -349,12 +349,13 @@ def conv_affine(x: np.ndarray, residual: np.ndarray | None = None, *, weight: np
             y = add_bias(y, bias)
     else:
         y = conv_into(x, weight, None if late_bias else bias, winograd=winograd, **conv)
+    late = bias if late_bias else None  # the bias still to add (else already in y)
     if max_pool is None:
-        return _epilogue(y, bias if late_bias else None, residual, lo, hi, hard_swish)
+        return _epilogue(y, late, residual, lo, hi, hard_swish)
     win = max_pool_window(y, **max_pool)
     if windows_read_the_image(win):
-        return _epilogue(max_pool_of(y, win), bias if late_bias else None, residual, lo, hi, hard_swish)
-    return max_pool_of(_epilogue(y, bias if late_bias else None, residual, lo, hi, hard_swish), win)
+        return _epilogue(max_pool_of(y, win), late, residual, lo, hi, hard_swish)
+    return max_pool_of(_epilogue(y, late, residual, lo, hi, hard_swish), win)
 
 
 def _epilogue(y: np.ndarray, bias: np.ndarray | None, residual: np.ndarray | None, lo: float | None,
